@@ -1,0 +1,149 @@
+"""``/meta-ai`` on Slack: acknowledge at once, answer through ``response_url``.
+
+Slack gives a slash command three seconds. The handler calls ``ack()`` before
+anything else, so a slow or locked database can delay the answer but never
+make Slack show "dispatch_failed"; the answer follows through ``respond()``,
+which stays valid for 30 minutes.
+
+Answers are ephemeral. Their last message carries a "Share in channel" button;
+pressing it posts the same query's answer in the channel (``in_channel``),
+credits who shared it, and removes the private copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.adapters.base import COMMAND_NAME, CommandHandler, Payload
+from bot.adapters.slack.mrkdwn import one_line
+from bot.adapters.slack.render import (
+    QUERY_LIMIT,
+    SHARE_ACTION_ID,
+    render_answer,
+    render_help,
+    render_text,
+    share_query,
+)
+
+log = logging.getLogger(__name__)
+
+SLASH_COMMAND = f"/{COMMAND_NAME}"
+HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
+BUSY_TEXT = "The news database is busy right now; please try /meta-ai again in a minute."
+FAILED_TEXT = "Sorry, the latest summary is not available right now; please try again later."
+
+
+def parse_query(text: str | None) -> tuple[bool, str | None]:
+    """``(is_help, query)`` from the words typed after ``/meta-ai``."""
+    words = one_line(text or "")
+    if words.lower() in HELP_WORDS:
+        return True, None
+    return False, words[:QUERY_LIMIT] or None
+
+
+class InFlight:
+    """The command tasks still running, so ``close()`` can stop them cleanly.
+
+    Bolt runs each listener in a task of its own that nobody else keeps.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @contextmanager
+    def track(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def cancel_all(self) -> None:
+        tasks = [task for task in self._tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class SlashCommands:
+    """Serves ``/meta-ai`` and its share button for one Bolt app."""
+
+    def __init__(self, commands: CommandHandler, *, timeout: float, in_flight: InFlight) -> None:
+        self.commands = commands
+        self.timeout = timeout
+        self.in_flight = in_flight
+
+    def register(self, app: AsyncApp) -> None:
+        app.command(SLASH_COMMAND)(self.on_command)
+        app.action(SHARE_ACTION_ID)(self.on_share)
+
+    async def on_command(
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """``/meta-ai [words|help]``; Bolt passes arguments by parameter name."""
+        await ack()  # first, before any database work: Slack's 3-second limit
+        with self.in_flight.track():
+            is_help, query = parse_query(command.get("text"))
+            if is_help:
+                await _respond_all(respond, [render_help()], response_type="ephemeral")
+                return
+            payloads = await self._answer(query, share=True, shared_by=None)
+            await _respond_all(respond, payloads, response_type="ephemeral")
+
+    async def on_share(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """The "Share in channel" button: the answer for everyone, the private copy removed."""
+        await ack()
+        with self.in_flight.track():
+            actions = body.get("actions") or [{}]
+            query = share_query(str(actions[0].get("value", "")))
+            user = str((body.get("user") or {}).get("id", "")) or None
+            payloads = await self._answer(query, share=False, shared_by=user)
+            if await _respond_all(respond, payloads, response_type="in_channel"):
+                await _safe_respond(respond, {"text": "", "delete_original": True})
+
+    async def _answer(
+        self, query: str | None, *, share: bool, shared_by: str | None
+    ) -> list[Payload]:
+        try:
+            async with asyncio.timeout(self.timeout):
+                digest = await self.commands.latest(query)
+        except TimeoutError:
+            log.warning("/meta-ai: no answer from the database within %.0f s", self.timeout)
+            return render_text(BUSY_TEXT)
+        except Exception:
+            log.exception("/meta-ai: the latest summary could not be built")
+            return render_text(FAILED_TEXT)
+        return render_answer(digest, query, share=share, shared_by=shared_by)
+
+
+async def _respond_all(
+    respond: AsyncRespond, payloads: list[Payload], *, response_type: str
+) -> bool:
+    """Send every message in order; False when one could not be delivered."""
+    for payload in payloads:
+        message = {**payload, "response_type": response_type, "replace_original": False}
+        if not await _safe_respond(respond, message):
+            return False
+    return True
+
+
+async def _safe_respond(respond: AsyncRespond, message: dict[str, Any]) -> bool:
+    """A response_url failure is logged; the user can simply run the command again."""
+    try:
+        response = await respond(message)
+    except Exception as error:  # network errors of every kind from aiohttp
+        log.warning("/meta-ai: the answer could not be sent (%s)", type(error).__name__)
+        return False
+    if response.status_code != 200:
+        log.warning("/meta-ai: Slack refused the answer (HTTP %s)", response.status_code)
+        return False
+    return True

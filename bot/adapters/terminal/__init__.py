@@ -1,0 +1,103 @@
+"""The terminal adapter: digests on standard output, as text or JSON.
+
+It is what the bot uses when no chat platform is configured, so a fresh
+install shows its work at once. Registered through the same entry-point group
+as every other adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, TextIO
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.adapters.base import ChatAdapter, Payload
+from bot.digest.model import Digest, DigestStory, Notice
+
+STDOUT = "stdout"
+
+
+class TerminalOptions(BaseModel):
+    """The ``[adapters.terminal]`` table."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["text", "json"] = "text"
+
+
+def render_story_text(number: int, story: DigestStory) -> list[str]:
+    when = story.published.strftime("%Y-%m-%d %H:%M UTC") if story.published else "undated"
+    names = story.source_names()
+    via = ", ".join(names[:4]) + (f" +{len(names) - 4}" if len(names) > 4 else "")
+    lines = [f"{number}. {story.title}", f"   {story.url}"]
+    if story.new_sources:
+        plural = "s" if story.new_sources != 1 else ""
+        lines.append(f"   (already posted; +{story.new_sources} more source{plural})")
+    lines.extend(f"   {sentence}" for sentence in story.summary)
+    if story.summary_note:
+        lines.append(f"   [{story.summary_note}]")
+    lines.append(f"   via {via} · {when}")
+    return lines
+
+
+def render_text(digest: Digest) -> str:
+    title = "Meta AI digest" if digest.kind == "digest" else "Latest Meta AI news"
+    header = f"{title} — {digest.generated_at.strftime('%Y-%m-%d %H:%M UTC')}"
+    if not digest.stories:
+        return f"{header}\n{digest.empty_message or 'Nothing new.'}"
+    lines = [header, ""]
+    for number, story in enumerate(digest.stories, start=1):
+        lines.extend(render_story_text(number, story))
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def render_digest(digest: Digest, output_format: str) -> str:
+    """The digest as the terminal shows it; JSON is the documented `--format json` shape."""
+    if output_format == "json":
+        return json.dumps(digest.to_json_dict(), ensure_ascii=False, indent=2)
+    return render_text(digest)
+
+
+class TerminalAdapter(ChatAdapter):
+    """Prints digests; it has no channels and serves no commands."""
+
+    name: ClassVar[str] = "terminal"
+
+    def __init__(self, output_format: str = "text", stream: TextIO | None = None) -> None:
+        self.output_format = output_format
+        self.stream = stream
+
+    @classmethod
+    def from_environment(
+        cls, env: Mapping[str, str], options: Mapping[str, Any]
+    ) -> TerminalAdapter:
+        return cls(TerminalOptions.model_validate(dict(options)).format)
+
+    def destinations(self) -> list[str]:
+        return [STDOUT]
+
+    def admin_destinations(self) -> list[str]:
+        return [STDOUT]
+
+    def render(self, digest: Digest) -> list[Payload]:
+        return [{"text": render_digest(digest, self.output_format)}]
+
+    def render_notice(self, notice: Notice) -> list[Payload]:
+        if self.output_format == "json":
+            return [
+                {
+                    "text": json.dumps(
+                        {"notice": notice.text, "generated_at": notice.generated_at.isoformat()}
+                    )
+                }
+            ]
+        return [{"text": f"NOTICE: {notice.text}"}]
+
+    async def send(self, destination: str, payload: Payload, *, key: str) -> str | None:
+        stream = self.stream or sys.stdout
+        stream.write(str(payload.get("text", "")) + "\n")
+        stream.flush()
+        return key

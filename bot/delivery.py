@@ -1,0 +1,363 @@
+"""The outbox: digests → adapters, crash-safe.
+
+A digest is rendered for every (adapter, destination) and every message is
+stored *before* anything is sent, in the same transaction that marks its
+stories posted; a message is marked sent only after the platform confirmed it.
+After a crash the next start sends what is still pending, so no story is lost,
+and at most the one message in flight per destination at the crash can be sent
+twice (Discord drops even that one: the outbox key becomes its ``nonce``, sent
+with ``enforce_nonce``). docs/reliability.md states the guarantee precisely.
+
+Messages to one destination go strictly in order: when one fails, the later
+ones wait. A 429 waits Retry-After, other transient errors back off
+exponentially with jitter, permanent errors (bad token, unknown channel, no
+permission) block the destination's queue until an admin fixes the cause;
+``meta-ai-digest status`` shows why.
+
+Before sending, a process takes a short lease on the message (``claimed_by``,
+``claimed_until``) with a conditional UPDATE, so two processes sharing the
+database (``run`` and a manual ``digest``) never send the same message at once.
+A lease left by a process that died on this host is released at once; one
+from another host expires after :data:`LEASE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import secrets
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.adapters.base import ChatAdapter, PermanentDeliveryError, TransientDeliveryError
+from bot.digest.model import Digest, Notice
+from bot.store.schema import DigestRecord, OutboxMessage, utc_now
+
+log = logging.getLogger(__name__)
+
+RETRY_BASE_SECONDS = 5.0
+RETRY_MAX_SECONDS = 15 * 60.0
+# A blocked queue is tried again this often, in case the admin fixed the cause.
+BLOCKED_RETRY = timedelta(hours=1)
+# One adapter.send may take this long (its own retries included) before it counts
+# as a transient failure; the lease outlives it so no second sender can start.
+SEND_TIMEOUT_SECONDS = 120.0
+LEASE_SECONDS = SEND_TIMEOUT_SECONDS + 60.0
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> float:
+    """Retry-After when the platform gave one, else capped exponential backoff with jitter.
+
+    Attempt 1 waits 2.5-5 s, attempt 2 5-10 s, ... at most 7.5-15 min ("equal
+    jitter": half fixed, half random, so retries of many bots do not align).
+    """
+    if retry_after is not None:
+        return max(0.0, retry_after)
+    base = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2.0 ** max(0, min(attempts - 1, 30)))
+    return base / 2 + random.uniform(0, base / 2)
+
+
+def process_identity() -> str:
+    """``host:pid:start`` naming this process; ``start`` tells a reused pid apart."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{process_start_ticks(pid)}"
+
+
+def process_start_ticks(pid: int) -> str:
+    """The process start time in clock ticks since boot (Linux), or "?" elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return "?"
+    # Field 22; the command name (field 2) may hold spaces, so count from its ")".
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else "?"
+
+
+def holder_is_dead(identity: str) -> bool:
+    """True only when the lease holder provably no longer runs (same host, pid gone or reused)."""
+    host, _, rest = identity.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, owned by someone else
+    return start not in ("", "?") and process_start_ticks(pid) not in (start, "?")
+
+
+def enqueue(
+    session: Session,
+    adapters: Sequence[ChatAdapter],
+    item: Digest | Notice,
+    *,
+    digest_id: int | None = None,
+    admin: bool = False,
+) -> int:
+    """Render ``item`` for every adapter destination and store the messages; returns the count."""
+    now = utc_now()
+    count = 0
+    for adapter in adapters:
+        destinations = adapter.admin_destinations() if admin else adapter.destinations()
+        payloads = adapter.render_notice(item) if isinstance(item, Notice) else adapter.render(item)
+        for destination in destinations:
+            for sequence, payload in enumerate(payloads):
+                session.add(
+                    OutboxMessage(
+                        digest_id=digest_id,
+                        adapter=adapter.name,
+                        destination=destination,
+                        sequence=sequence,
+                        payload=payload,
+                        status="pending",
+                        blocked=False,
+                        attempts=0,
+                        created_at=now,
+                        nonce=secrets.token_hex(8),
+                    )
+                )
+                count += 1
+    return count
+
+
+def record_digest(session: Session, digest: Digest) -> DigestRecord:
+    record = DigestRecord(
+        created_at=digest.generated_at, kind=digest.kind, payload=digest.to_json_dict()
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery pass did."""
+
+    sent: int = 0
+    waiting: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def due_messages(
+    session: Session, adapter_names: Sequence[str], now: datetime
+) -> list[OutboxMessage]:
+    """Pending messages of the given adapters, oldest first (``now`` kept for callers)."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == "pending", OutboxMessage.adapter.in_(adapter_names))
+        .order_by(OutboxMessage.id)
+    )
+    return list(session.scalars(query))
+
+
+def release_dead_claims(session: Session, now: datetime) -> int:
+    """Release leases whose holder died on this host (``kill -9``), so sending resumes at once."""
+    held = session.execute(
+        select(OutboxMessage.id, OutboxMessage.claimed_by).where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.claimed_by.is_not(None),
+            OutboxMessage.claimed_until > now,
+        )
+    ).all()
+    released = 0
+    for message_id, holder in held:
+        if holder and holder_is_dead(holder):
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == holder)
+                .values(claimed_by=None, claimed_until=None)
+            )
+            released += 1
+    return released
+
+
+class Outbox:
+    """Sends pending outbox messages through the adapters, one destination at a time."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], adapters: Mapping[str, ChatAdapter]
+    ) -> None:
+        self.sessions = sessions
+        self.adapters = dict(adapters)
+        self.identity = process_identity()
+        self._lock = asyncio.Lock()
+        self._stopping = False
+        self._stopped = asyncio.Event()
+
+    def stop(self) -> None:
+        """Shutdown: finish the message being sent, start no other, wait for no retry."""
+        self._stopping = True
+        self._stopped.set()
+
+    async def deliver(self, max_wait_seconds: float = 0.0) -> DeliveryReport:
+        """Send everything due; wait for short retry delays up to ``max_wait_seconds`` in all."""
+        async with self._lock:
+            report = DeliveryReport()
+            deadline = asyncio.get_running_loop().time() + max_wait_seconds
+            while not self._stopping:
+                wait = await self._pass(report)
+                remaining = deadline - asyncio.get_running_loop().time()
+                if wait is None or wait > remaining or self._stopping:
+                    break
+                # Sleep until the retry is due, or until shutdown asks us to stop waiting.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), timeout=max(0.0, wait))
+            return report
+
+    async def _pass(self, report: DeliveryReport) -> float | None:
+        """One pass over all queues; returns seconds until the next retry is due, if any."""
+        now = utc_now()
+        messages = await asyncio.to_thread(self._load, now)
+        queues: dict[tuple[str, str], list[OutboxMessage]] = {}
+        for message in messages:
+            queues.setdefault((message.adapter, message.destination), []).append(message)
+        results = await asyncio.gather(
+            *(self._drain(queue, report, now) for queue in queues.values())
+        )
+        pending_waits = [wait for wait in results if wait is not None]
+        report.waiting = sum(1 for queue in queues.values() for m in queue if m.status == "pending")
+        return min(pending_waits) if pending_waits else None
+
+    def _load(self, now: datetime) -> list[OutboxMessage]:
+        with self.sessions.begin() as session:
+            release_dead_claims(session, now)
+            return due_messages(session, list(self.adapters), now)
+
+    async def _drain(
+        self, queue: list[OutboxMessage], report: DeliveryReport, now: datetime
+    ) -> float | None:
+        """Send one destination's messages in order; stop at the first failure."""
+        for message in queue:
+            if self._stopping:
+                return None
+            if message.next_attempt_at is not None and message.next_attempt_at > now:
+                return (
+                    (message.next_attempt_at - now).total_seconds() if not message.blocked else None
+                )
+            if not await asyncio.to_thread(self._claim, message):
+                log.info(
+                    "outbox message %d is being sent by another process; its queue waits",
+                    message.id,
+                )
+                return None
+            if not await self._send(message, report):
+                return self._retry_wait(message)
+        return None
+
+    def _retry_wait(self, message: OutboxMessage) -> float | None:
+        if message.blocked or message.next_attempt_at is None:
+            return None
+        return max(0.0, (message.next_attempt_at - utc_now()).total_seconds())
+
+    async def _send(self, message: OutboxMessage, report: DeliveryReport) -> bool:
+        """Send one claimed message and record the result; True when it was delivered."""
+        adapter = self.adapters[message.adapter]
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                platform_id = await adapter.send(
+                    message.destination, message.payload, key=message.idempotency_key
+                )
+        except PermanentDeliveryError as error:
+            await asyncio.to_thread(
+                self._mark_failed, message, str(error), BLOCKED_RETRY.total_seconds(), True
+            )
+            report.errors.append(f"{message.adapter} {message.destination}: {error}")
+            log.error("delivery to %s %s blocked: %s", message.adapter, message.destination, error)
+            return False
+        except Exception as error:  # transient: a platform hiccup or an adapter bug
+            retry_after = error.retry_after if isinstance(error, TransientDeliveryError) else None
+            delay = retry_delay(message.attempts + 1, retry_after)
+            await asyncio.to_thread(
+                self._mark_failed, message, f"{type(error).__name__}: {error}", delay, False
+            )
+            log.warning(
+                "delivery to %s %s failed, retry in %.0fs: %s",
+                message.adapter,
+                message.destination,
+                delay,
+                error,
+            )
+            return False
+        await asyncio.to_thread(self._mark_sent, message, platform_id)
+        report.sent += 1
+        return True
+
+    def _claim(self, message: OutboxMessage) -> bool:
+        """Take the lease on a pending message, unless another live process holds it."""
+        now = utc_now()
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message.id,
+                    OutboxMessage.status == "pending",
+                    or_(
+                        OutboxMessage.claimed_by.is_(None),
+                        OutboxMessage.claimed_until.is_(None),
+                        OutboxMessage.claimed_until <= now,
+                        OutboxMessage.claimed_by == self.identity,
+                    ),
+                )
+                .values(
+                    claimed_by=self.identity,
+                    claimed_until=now + timedelta(seconds=LEASE_SECONDS),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    def _mark_sent(self, message: OutboxMessage, platform_id: str | None) -> None:
+        with self.sessions.begin() as session:
+            row = session.get(OutboxMessage, message.id)
+            if row is not None:
+                row.status, row.sent_at, row.blocked = "sent", utc_now(), False
+                row.platform_message_id = platform_id
+                row.attempts += 1
+                row.last_error = None
+                row.claimed_by = row.claimed_until = None
+        message.status = "sent"
+
+    def _mark_failed(self, message: OutboxMessage, error: str, delay: float, blocked: bool) -> None:
+        with self.sessions.begin() as session:
+            row = session.get(OutboxMessage, message.id)
+            if row is not None:
+                row.attempts += 1
+                row.last_error = error[:2000]
+                row.blocked = blocked
+                row.next_attempt_at = utc_now() + timedelta(seconds=delay)
+                row.claimed_by = row.claimed_until = None
+                message.attempts, message.blocked = row.attempts, blocked
+                message.next_attempt_at = row.next_attempt_at
+
+
+def unblock_all(session: Session) -> int:
+    """At start-up, give blocked queues a new chance: the admin may have fixed the cause.
+
+    Only blocked messages: one waiting for a platform's Retry-After keeps waiting.
+    Returns how many were unblocked.
+    """
+    release_dead_claims(session, utc_now())
+    rows = list(
+        session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.status == "pending", OutboxMessage.blocked.is_(True)
+            )
+        )
+    )
+    for row in rows:
+        row.next_attempt_at = None
+        row.blocked = False
+    return len(rows)

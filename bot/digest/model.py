@@ -1,0 +1,84 @@
+"""The platform-neutral digest model.
+
+Adapters import this module (and the command interface) and nothing else of the
+pipeline: everything a chat platform needs to render a digest is here, already
+cleaned (no HTML, no control characters, links only http/https). Escaping for a
+platform's markup is the adapter's job, because only it knows the markup.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class DigestSource(BaseModel):
+    """One article that covers a story, as one outlet published it."""
+
+    title: str
+    url: str
+    feed: str
+    published: datetime | None = None
+
+
+class DigestStory(BaseModel):
+    """One story: several outlets' articles about the same event."""
+
+    id: str
+    title: str
+    url: str
+    published: datetime | None = None
+    summary: list[str] = Field(default_factory=list)
+    sources: list[DigestSource] = Field(default_factory=list)
+    image: str | None = None
+    # Sources that joined after the story was first posted ("+2 more sources").
+    new_sources: int = 0
+    # Set when the summary was made from a feed snippet instead of the full text.
+    summary_note: str | None = None
+
+    def source_names(self) -> list[str]:
+        """Distinct outlet names in the order the sources arrived."""
+        seen: dict[str, None] = {}
+        for source in self.sources:
+            seen.setdefault(source.feed, None)
+        return list(seen)
+
+
+class Digest(BaseModel):
+    """What one post (or one /meta-ai answer) carries."""
+
+    generated_at: datetime
+    stories: list[DigestStory] = Field(default_factory=list)
+    # "digest" for a scheduled post, "latest" for a /meta-ai answer.
+    kind: str = "digest"
+    # A friendly line shown when there are no stories (empty database, no match).
+    empty_message: str | None = None
+
+    def to_json_dict(self) -> dict[str, object]:
+        """The documented JSON shape of ``digest --format json`` and ``latest``."""
+        return {
+            "generated_at": self.generated_at.isoformat(),
+            "stories": [
+                {
+                    "id": story.id,
+                    "title": story.title,
+                    "url": story.url,
+                    "published": story.published.isoformat() if story.published else None,
+                    "summary": list(story.summary),
+                    "sources": [
+                        {"title": s.title, "url": s.url, "feed": s.feed} for s in story.sources
+                    ],
+                    "new_sources": story.new_sources,
+                    "summary_note": story.summary_note,
+                }
+                for story in self.stories
+            ],
+        }
+
+
+class Notice(BaseModel):
+    """A short operational message for an admin channel (a feed was disabled...)."""
+
+    generated_at: datetime
+    text: str

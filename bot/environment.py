@@ -1,0 +1,138 @@
+"""The process environment, where every secret comes from, and how to keep secrets out of logs.
+
+Secrets (chat tokens, signing secrets, webhook URLs, database passwords) are
+read only from environment variables, or from a ``KEY=VALUE`` file named by
+``META_AI_DIGEST_SECRETS_FILE`` (for Docker/systemd secrets). Variables set in
+the environment win over the file. Every log record passes through
+:class:`SecretRedactor`, so even a library that logs request headers at DEBUG
+level cannot print a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+SECRETS_FILE_ENV_VAR = "META_AI_DIGEST_SECRETS_FILE"
+SECRET_SUFFIXES = ("_TOKEN", "_SECRET", "_WEBHOOK_URL", "_PASSWORD", "_API_KEY", "DATABASE_URL")
+REDACTED = "[redacted]"
+# Shorter values could be ordinary words; none of the real secrets is this short.
+MIN_SECRET_LENGTH = 8
+
+
+class SecretsFileError(Exception):
+    """The secrets file is missing or malformed."""
+
+
+def read_secrets_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines; blank lines and ``#`` comments ignored; quotes stripped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise SecretsFileError(
+            f"secrets file {path} cannot be read: {error.strerror or error}"
+        ) from error
+    values: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.removeprefix("export ").partition("=")
+        if not sep or not key.strip():
+            raise SecretsFileError(f"secrets file {path}, line {number}: expected KEY=VALUE")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def load_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment, completed by the secrets file if one is named."""
+    environment = dict(os.environ if base is None else base)
+    secrets_path = environment.get(SECRETS_FILE_ENV_VAR)
+    if secrets_path:
+        for key, value in read_secrets_file(Path(secrets_path)).items():
+            environment.setdefault(key, value)
+    return environment
+
+
+def secret_values(env: Mapping[str, str]) -> list[str]:
+    """Values of variables whose names mark them as secret, and the secret parts of them.
+
+    A library may log a webhook's path without its host, a database URL's
+    password without the rest, or a URL-quoted form of either: those parts are
+    secrets too.
+    """
+    found: set[str] = set()
+    for name, value in env.items():
+        if name.upper().endswith(SECRET_SUFFIXES) and value.strip():
+            found.update(secret_parts(value.strip()))
+    return sorted(secret for secret in found if len(secret) >= MIN_SECRET_LENGTH)
+
+
+def secret_parts(value: str) -> set[str]:
+    """The value, its URL-quoted form and, for a URL, its password, path and path segments."""
+    parts = {value, quote(value, safe=""), quote(value, safe="/:")}
+    try:
+        url = urlsplit(value)
+    except ValueError:
+        return parts
+    if url.scheme and url.netloc:
+        if url.password:
+            parts.update({url.password, unquote(url.password)})
+        if len(url.path) >= MIN_SECRET_LENGTH:
+            parts.add(url.path + (f"?{url.query}" if url.query else ""))
+            parts.add(url.path)
+            # Webhook tokens are path segments; long ones only (not "/api" or "services").
+            parts.update(segment for segment in url.path.split("/") if len(segment) >= 16)
+        if url.query:
+            parts.update(
+                token for _key, token in parse_qsl(url.query) if len(token) >= MIN_SECRET_LENGTH
+            )
+    return parts
+
+
+class SecretRedactor(logging.Filter):
+    """Replaces every known secret value in a log record with ``[redacted]``."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        # Longest first, so a secret that contains another is redacted whole.
+        self.secrets = sorted(
+            {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True
+        )
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            redacted = self.redact(message)
+            if record.exc_info:
+                record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+            elif record.exc_text:
+                record.exc_text = self.redact(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self.redact(record.stack_info)
+            if redacted != message or record.args:
+                record.msg, record.args = redacted, None
+        return True
+
+
+def configure_logging(level: str, env: Mapping[str, str]) -> None:
+    """Log to stderr at ``level`` with secrets redacted, whatever logs them."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SecretRedactor(secret_values(env)))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # warnings.warn() output goes through the same handler, and so through the redactor.
+    logging.captureWarnings(True)

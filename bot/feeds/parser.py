@@ -1,0 +1,370 @@
+"""Feed documents to clean entries.
+
+feedparser does all RSS/RDF/Atom parsing (charsets, xml:base, dates, bozo
+recovery). feedparser 6.0 has no JSON Feed support (it exists only on its
+unreleased development branch), so JSON Feed 1.0/1.1 documents are validated
+with a small pydantic model of the spec and mapped to the same entry type.
+
+Every text field leaves this module cleaned (no HTML, no control characters)
+and every link is an absolute http(s) URL or None.
+"""
+
+from __future__ import annotations
+
+import calendar
+import email.utils
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+from feedparser.encodings import convert_to_utf8
+from feedparser.sanitizer import replace_doctype
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.feeds.http import FailureKind, FetchError
+from bot.feeds.text import clean_text
+from bot.feeds.urls import safe_link
+
+JSON_FEED_VERSION_PREFIX = "https://jsonfeed.org/version/"
+# feedparser flags these, but they only say the server's headers were vague.
+BENIGN_BOZO = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+# Default ceiling on what declared XML entities may expand to (the fetch body cap).
+DEFAULT_MAX_EXPANDED_BYTES = 5_000_000
+# More declared entities than this is no feed, and counting their uses would be slow.
+MAX_DECLARED_ENTITIES = 256
+
+
+@dataclass
+class FeedEntry:
+    """One item of a feed, cleaned and ready for the topic stage."""
+
+    guid: str
+    link: str | None
+    title: str
+    summary: str
+    content: str
+    published: datetime | None
+    image: str | None = None
+    comments: str | None = None
+    author: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The longest text the feed gives: full content if any, else the summary."""
+        return self.content if len(self.content) > len(self.summary) else self.summary
+
+
+@dataclass
+class ParsedFeed:
+    """A parsed document: its entries and what the parser had to forgive."""
+
+    entries: list[FeedEntry] = field(default_factory=list)
+    title: str = ""
+    # A problem the parser recovered from (feedparser's bozo); entries are still good.
+    warning: str | None = None
+    # RSS <ttl>, in minutes: the publisher's floor on our poll interval.
+    ttl_minutes: int | None = None
+
+
+def looks_like_json(body: bytes) -> bool:
+    """JSON Feed documents start with '{' after optional BOM and whitespace."""
+    return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def parse_feed(
+    body: bytes,
+    headers: dict[str, Any] | None = None,
+    *,
+    max_expanded_bytes: int = DEFAULT_MAX_EXPANDED_BYTES,
+) -> ParsedFeed:
+    """Parse any supported feed; raise FetchError(NOT_A_FEED/MALFORMED) if nothing usable.
+
+    ``max_expanded_bytes`` bounds what XML entity declarations may expand to, so an
+    entity-expansion bomb is refused before any parser expands it.
+    """
+    if not body.strip():
+        raise FetchError(FailureKind.NOT_A_FEED, "the response body is empty")
+    if looks_like_json(body):
+        return parse_json_feed(body)
+    return parse_xml_feed(body, headers or {}, max_expanded_bytes=max_expanded_bytes)
+
+
+def entity_expansion(body: bytes, headers: dict[str, Any]) -> int:
+    """Bytes the document's declared XML entities would expand to, as feedparser sees them.
+
+    feedparser drops entity declarations that refer to other entities (so the
+    nested "billion laughs" cannot work) but keeps plain ones for both its
+    parsers. Its strict parser (expat) stops an amplification attack, then
+    feedparser falls back to its loose parser, which expands every reference:
+    a 56 kB document with one 50 kB entity used 2,000 times becomes a 100 MB
+    title. This reproduces feedparser's own view (same charset conversion, same
+    DOCTYPE rewriting) and counts the references before anything expands them.
+    """
+    if b"ENTITY" not in body and b"\x00" not in body[:4]:  # UTF-16/32 hide the ASCII
+        return 0
+    data = convert_to_utf8(dict(headers), body, feedparser.FeedParserDict())
+    if b"<!ENTITY" not in data:
+        return 0
+    entities = declared_entities(data)
+    if len(entities) > MAX_DECLARED_ENTITIES:
+        raise FetchError(
+            FailureKind.MALFORMED, f"more than {MAX_DECLARED_ENTITIES} XML entity declarations"
+        )
+    return sum(
+        data.count(b"&" + name.encode("utf-8") + b";") * len(value.encode("utf-8"))
+        for name, value in entities.items()
+    )
+
+
+def declared_entities(data: bytes) -> dict[str, str]:
+    """The internal entities feedparser keeps from a UTF-8 document (name -> value)."""
+    _version, _stripped, entities = replace_doctype(data)
+    return dict(entities)
+
+
+def parse_xml_feed(
+    body: bytes,
+    headers: dict[str, Any],
+    *,
+    max_expanded_bytes: int = DEFAULT_MAX_EXPANDED_BYTES,
+) -> ParsedFeed:
+    """RSS 0.9x/1.0/2.0 and Atom through feedparser, keeping bozo feeds' good entries."""
+    # Whitespace before the XML declaration (common in real feeds) sends feedparser
+    # to its loose parser; stripping it keeps the strict, more faithful one.
+    body = body.lstrip(b" \t\r\n")
+    expansion = entity_expansion(body, headers)
+    if expansion > max_expanded_bytes:
+        raise FetchError(
+            FailureKind.MALFORMED,
+            f"XML entity-expansion bomb refused: its entities would expand to {expansion:,} "
+            f"bytes (cap {max_expanded_bytes:,})",
+        )
+    # A file object, never bytes: feedparser tries open() on a bytes argument, so a
+    # body of b"/dev/zero" or b"/etc/passwd" would make it read a local file.
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=headers,
+            sanitize_html=True,
+            resolve_relative_uris=True,
+        )
+    except Exception as error:  # feedparser's loose parser has crash bugs (KeyError...)
+        raise FetchError(
+            FailureKind.MALFORMED, f"the feed parser gave up: {type(error).__name__}: {error}"
+        ) from error
+    version = parsed.get("version") or ""
+    warning = None
+    if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), BENIGN_BOZO):
+        warning = f"{type(parsed.get('bozo_exception')).__name__}: {parsed.get('bozo_exception')}"
+    # No RSS/RDF/Atom root means no feed, even if loose parsing found item-like tags
+    # (a truncated body, an HTML page quoting <item>).
+    if not version:
+        if looks_like_html(body):
+            raise FetchError(FailureKind.NOT_A_FEED, "the URL returned an HTML page, not a feed")
+        raise FetchError(
+            FailureKind.MALFORMED, f"no feed found in the document ({warning or 'unknown format'})"
+        )
+    feed_info = parsed.get("feed", {})
+    entries, broken = entries_from_feedparser(parsed.entries)
+    if broken:
+        warning = f"{broken} entries could not be read and were skipped; {warning or ''}".strip(
+            "; "
+        )
+    return ParsedFeed(
+        entries=entries,
+        title=clean_text(feed_info.get("title")),
+        warning=warning,
+        ttl_minutes=parse_ttl(feed_info.get("ttl")),
+    )
+
+
+def entries_from_feedparser(raw_entries: list[Any]) -> tuple[list[FeedEntry], int]:
+    """Map every entry; one that cannot be mapped is skipped and counted, never fatal."""
+    entries: list[FeedEntry] = []
+    broken = 0
+    for raw in raw_entries:
+        try:
+            entry = entry_from_feedparser(raw)
+        except Exception:  # a malformed entry (odd types in feedparser's dict) costs only itself
+            broken += 1
+            continue
+        if entry is not None:
+            entries.append(entry)
+    return entries, broken
+
+
+def looks_like_html(body: bytes) -> bool:
+    head = body[:2048].lower()
+    return b"<html" in head or b"<!doctype html" in head
+
+
+def parse_ttl(value: Any) -> int | None:
+    try:
+        minutes = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return minutes if minutes > 0 else None
+
+
+def struct_to_datetime(value: time.struct_time | None) -> datetime | None:
+    """feedparser's UTC struct_time to an aware datetime; None if absent or absurd."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def entry_from_feedparser(raw: Any) -> FeedEntry | None:
+    """Map one feedparser entry; entries with neither link nor id nor title are skipped."""
+    link = safe_link(raw.get("link")) or first_alternate_link(raw)
+    title = clean_text(raw.get("title"))
+    summary = clean_text(raw.get("summary"), keep_paragraphs=True)
+    content = "\n".join(
+        clean_text(part.get("value"), keep_paragraphs=True) for part in raw.get("content", []) or []
+    ).strip()
+    guid = str(raw.get("id") or link or "").strip()
+    if not guid and not title:
+        return None
+    published = struct_to_datetime(raw.get("published_parsed") or raw.get("updated_parsed"))
+    return FeedEntry(
+        guid=guid or f"title:{title}",
+        link=link,
+        title=fallback_title(title, link, guid),
+        summary=summary,
+        content=content,
+        published=published,
+        image=entry_image(raw),
+        comments=safe_link(raw.get("comments")),
+        author=clean_text(raw.get("author")) or None,
+    )
+
+
+def fallback_title(title: str, link: str | None, guid: str) -> str:
+    """The title, else the link, else the id cleaned like any feed text (an id is untrusted)."""
+    return title or link or clean_text(guid) or "(untitled)"
+
+
+def first_alternate_link(raw: Any) -> str | None:
+    for link in raw.get("links", []) or []:
+        if link.get("rel", "alternate") == "alternate" and (href := safe_link(link.get("href"))):
+            return href
+    return None
+
+
+def entry_image(raw: Any) -> str | None:
+    """A thumbnail from media:thumbnail, media:content or an image enclosure."""
+    for thumb in raw.get("media_thumbnail", []) or []:
+        if url := safe_link(thumb.get("url")):
+            return url
+    for media in raw.get("media_content", []) or []:
+        if str(media.get("medium", "image")) == "image" and (url := safe_link(media.get("url"))):
+            return url
+    for enclosure in raw.get("enclosures", []) or []:
+        if str(enclosure.get("type", "")).startswith("image/") and (
+            url := safe_link(enclosure.get("href"))
+        ):
+            return url
+    return None
+
+
+class JsonFeedAuthor(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str | None = None
+
+
+class JsonFeedItem(BaseModel):
+    """The fields of a JSON Feed item the bot uses (spec 1.0 and 1.1)."""
+
+    model_config = ConfigDict(extra="allow")
+    # Required by the spec, missing in real feeds: the url or title stands in.
+    id: str | int | float | None = None
+    url: str | None = None
+    external_url: str | None = None
+    title: str | None = None
+    content_html: str | None = None
+    content_text: str | None = None
+    summary: str | None = None
+    image: str | None = None
+    banner_image: str | None = None
+    date_published: str | None = None
+    date_modified: str | None = None
+    author: JsonFeedAuthor | None = None
+    authors: list[JsonFeedAuthor] | None = None
+
+
+class JsonFeed(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    version: str
+    title: str | None = None
+    items: list[dict[str, Any]]
+
+
+def parse_json_feed(body: bytes) -> ParsedFeed:
+    """JSON Feed 1.0/1.1; invalid items are skipped with a warning, like feedparser's bozo."""
+    try:
+        document = JsonFeed.model_validate(json.loads(body.decode("utf-8-sig")))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FetchError(FailureKind.MALFORMED, f"invalid JSON: {error}") from error
+    except RecursionError as error:
+        raise FetchError(FailureKind.MALFORMED, "JSON nested too deeply") from error
+    except ValidationError as error:
+        raise FetchError(
+            FailureKind.NOT_A_FEED, f"JSON but not a JSON Feed: {error.error_count()} problems"
+        ) from error
+    if not document.version.startswith(JSON_FEED_VERSION_PREFIX):
+        raise FetchError(FailureKind.NOT_A_FEED, f"unknown JSON Feed version {document.version!r}")
+    entries: list[FeedEntry] = []
+    skipped = 0
+    for raw in document.items:
+        try:
+            entry = entry_from_json_item(JsonFeedItem.model_validate(raw))
+        except ValidationError:
+            entry = None
+        if entry is None:
+            skipped += 1
+        else:
+            entries.append(entry)
+    warning = f"{skipped} JSON Feed items were invalid and skipped" if skipped else None
+    return ParsedFeed(entries=entries, title=clean_text(document.title), warning=warning)
+
+
+def parse_json_date(value: str | None) -> datetime | None:
+    """RFC 3339 as the spec says, or the RFC 822 dates some publishers send instead."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def entry_from_json_item(item: JsonFeedItem) -> FeedEntry | None:
+    link = safe_link(item.url) or safe_link(item.external_url)
+    guid = str(item.id) if item.id is not None else (item.url or item.title or "")
+    if not guid:
+        return None
+    content = clean_text(item.content_html, keep_paragraphs=True) or clean_text(
+        item.content_text, keep_paragraphs=True
+    )
+    authors = item.authors or ([item.author] if item.author else [])
+    title = clean_text(item.title)
+    return FeedEntry(
+        guid=guid,
+        link=link,
+        title=fallback_title(title, link, guid),
+        summary=clean_text(item.summary, keep_paragraphs=True),
+        content=content,
+        published=parse_json_date(item.date_published) or parse_json_date(item.date_modified),
+        image=safe_link(item.image) or safe_link(item.banner_image),
+        author=", ".join(a.name for a in authors if a.name) or None,
+    )

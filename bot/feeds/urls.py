@@ -1,0 +1,111 @@
+"""Link normalisation: one article, one key, however a feed decorates its link.
+
+Used to deduplicate items across feeds and polls: the same article reached over
+http and https, with utm_* tracking parameters, a #fragment or a trailing slash
+is the same article.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters that track the reader rather than name the resource.
+TRACKING_PARAMETERS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "yclid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "ref",
+        "ref_src",
+        "ref_url",
+        "cmpid",
+        "ncid",
+        "ocid",
+        "sr_share",
+        "guccounter",
+        "guce_referrer",
+        "guce_referrer_sig",
+        "source",
+        "rss",
+        "taid",
+        "smid",
+        "partner",
+        "cid",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_", "hsa_", "itm_")
+SAFE_SCHEMES = ("http", "https")
+
+
+def is_tracking_parameter(name: str) -> bool:
+    """True for query parameters that only identify a campaign or a reader."""
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMETERS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def normalize_url(url: str) -> str:
+    """A canonical form for comparing links; not meant to be fetched.
+
+    https and http collapse to https, the host is lowercased without ``www.``
+    and default ports, fragments and tracking parameters go, the remaining
+    query is sorted, and a trailing slash is dropped. Non-web URLs come back
+    stripped but otherwise unchanged.
+    """
+    url = url.strip()
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in SAFE_SCHEMES:
+        return url
+    host = (parts.hostname or "").lower().rstrip(".")
+    host = host.removeprefix("www.")
+    port = parts.port if parts.port not in (None, 80, 443) else None
+    netloc = f"{host}:{port}" if port else host
+    path = parts.path or "/"
+    while "//" in path:
+        path = path.replace("//", "/")
+    if len(path) > 1:
+        path = path.rstrip("/")
+    query = [
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not is_tracking_parameter(name)
+    ]
+    query.sort()
+    return urlunsplit(("https", netloc, "" if path == "/" else path, urlencode(query), ""))
+
+
+def strip_tracking(url: str) -> str:
+    """The link as published minus tracking parameters and fragment: what readers are shown."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in SAFE_SCHEMES or (not parts.query and not parts.fragment):
+        return url
+    query = [
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not is_tracking_parameter(name)
+    ]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def safe_link(url: str | None) -> str | None:
+    """The URL if it is an absolute http(s) link, else None (no javascript:, data:, file:)."""
+    if not url:
+        return None
+    candidate = url.strip()
+    try:
+        parts = urlsplit(candidate)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in SAFE_SCHEMES or not parts.hostname:
+        return None
+    if any(ch in candidate for ch in "\x00\r\n\t <>\"'`"):
+        return None
+    return candidate

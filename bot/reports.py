@@ -1,0 +1,140 @@
+"""Read-only reports for admins: feed health, delivery status, why an article was (not) posted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from bot.config import FeedConfig
+from bot.feeds.urls import normalize_url
+from bot.store.feeds import sync_feeds
+from bot.store.schema import DigestRecord, Feed, Item, OutboxMessage, Story, utc_now
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+def feed_health_rows(session: Session, configured: Sequence[FeedConfig]) -> list[tuple[str, ...]]:
+    """A row per configured feed: enabled, last status, last success, errors, next poll, URL."""
+    rows = sync_feeds(session, configured)
+    table: list[tuple[str, ...]] = []
+    for config in configured:
+        feed = rows[config.name]
+        enabled = (
+            "no (config)" if not config.enabled else ("DISABLED" if feed.disabled_at else "yes")
+        )
+        status = feed.last_status or "not polled yet"
+        if feed.last_error:
+            status = f"{status}: {feed.last_error}"
+        next_poll = when(feed.next_poll_at) if feed.next_poll_at else "next cycle"
+        table.append(
+            (
+                config.name,
+                enabled,
+                status,
+                when(feed.last_success_at),
+                str(feed.consecutive_failures),
+                next_poll,
+                config.url,
+            )
+        )
+    return table
+
+
+def status_lines(session: Session) -> list[str]:
+    """Feeds failing or disabled, stories waiting, deliveries pending or blocked, last digest."""
+    feeds = list(session.scalars(select(Feed).order_by(Feed.name)))
+    failing = [feed for feed in feeds if feed.consecutive_failures and not feed.disabled_at]
+    disabled = [feed for feed in feeds if feed.disabled_at]
+    waiting = (
+        session.scalar(select(func.count()).select_from(Story).where(Story.posted_at.is_(None)))
+        or 0
+    )
+    last_digest = session.scalar(select(DigestRecord).order_by(DigestRecord.id.desc()).limit(1))
+    pending = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending")
+            .order_by(OutboxMessage.id)
+        )
+    )
+    lines = [
+        f"feeds: {len(feeds)} known, {len(failing)} failing, {len(disabled)} disabled",
+        *(f"  failing: {f.name} ({f.consecutive_failures}x): {f.last_error}" for f in failing),
+        *(f"  DISABLED: {f.name} since {when(f.disabled_at)}: {f.last_error}" for f in disabled),
+        f"stories waiting for the next digest: {waiting}",
+        f"last digest: {when(last_digest.created_at) if last_digest else 'never'}",
+        f"deliveries pending: {len(pending)}",
+    ]
+    now = utc_now()
+    for message in pending:
+        state = "BLOCKED" if message.blocked else "pending"
+        if message.claimed_until is not None and message.claimed_until > now:
+            state = f"sending now ({message.claimed_by} until {when(message.claimed_until)})"
+        lines.append(
+            f"  {state}: {message.adapter} → {message.destination} (digest {message.digest_id}, "
+            f"{message.attempts} attempts, next {when(message.next_attempt_at)}): "
+            f"{message.last_error or 'not tried yet'}"
+        )
+    return lines
+
+
+def explain_url(session: Session, url: str) -> list[str]:
+    """All the bot knows of an article: kept or dropped and why, its story, when posted."""
+    items = list(
+        session.scalars(
+            select(Item)
+            .where(
+                or_(Item.normalized_url == normalize_url(url), Item.guid == url, Item.url == url)
+            )
+            .options(selectinload(Item.feed))
+        )
+    )
+    if not items:
+        return [
+            f"{url}: never seen in any feed (not polled yet, or no configured feed carries it)."
+        ]
+    lines: list[str] = []
+    for item in items:
+        lines.extend(explain_item(session, item))
+    return lines
+
+
+def explain_item(session: Session, item: Item) -> list[str]:
+    verdict = "KEPT" if item.kept else "DROPPED"
+    lines = [
+        f"{item.title}",
+        f"  feed: {item.feed.name}; published {when(item.published_at)}; "
+        f"first seen {when(item.fetched_at)}",
+        f"  topic: {verdict} (score {item.topic_score:g})",
+        *(f"    - {reason}" for reason in item.topic_reasons or []),
+    ]
+    if item.backfill:
+        lines.append(
+            "  older than the backfill window on the feed's first poll: "
+            "stored as seen, never posted"
+        )
+    if not item.kept:
+        return [*lines, "  not posted: dropped by the topic rules."]
+    story = session.get(Story, item.story_id) if item.story_id else None
+    if story is None:
+        return [*lines, "  not grouped into a story yet (the next poll cycle does it)."]
+    lines.append(f"  story #{story.id}: {story.title} ({item.story_reason})")
+    if story.representative_item_id not in (None, item.id):
+        lines.append(
+            f"  duplicate coverage: story #{story.id} is represented by "
+            f"item #{story.representative_item_id}"
+        )
+    if story.posted_digest_id:
+        lines.append(f"  posted in digest #{story.posted_digest_id} at {when(story.posted_at)}")
+    elif story.posted_at:
+        lines.append(
+            "  not posted: the story is history from a feed's first poll (backfill window)"
+        )
+    else:
+        lines.append("  not posted yet: waiting for the next digest")
+    return lines

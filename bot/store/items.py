@@ -1,0 +1,92 @@
+"""Item rows: deduplication by guid and normalised link, and insertion."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.feeds.parser import FeedEntry
+from bot.feeds.urls import normalize_url
+from bot.store.schema import Feed, Item
+
+# Bound on the size of one IN (...) list: SQLite and PostgreSQL both accept this easily.
+IN_CHUNK = 500
+
+
+def chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
+
+
+class SeenEntries:
+    """Which entries of one feed document are already stored, in two queries, not one per entry.
+
+    An entry is already known if its guid is stored for this feed, or its
+    normalised link is stored for any feed: a changed guid, a changed title or
+    the same article in two feeds (a newsroom and its category feed) is one
+    item, never two posts.
+    """
+
+    def __init__(self, session: Session, feed: Feed, entries: Sequence[FeedEntry]) -> None:
+        guids = [entry.guid[:1000] for entry in entries]
+        links = [normalize_url(entry.link)[:1000] for entry in entries if entry.link]
+        self.guids: set[str] = set()
+        self.links: set[str] = set()
+        for part in chunks(guids):
+            query = select(Item.guid).where(Item.feed_id == feed.id, Item.guid.in_(part))
+            self.guids.update(session.scalars(query))
+        for part in chunks(links):
+            self.links.update(
+                session.scalars(select(Item.normalized_url).where(Item.normalized_url.in_(part)))
+            )
+
+    def check_and_add(self, entry: FeedEntry) -> bool:
+        """True if the entry was seen (stored, or earlier in this document); else remember it."""
+        guid = entry.guid[:1000]
+        link = normalize_url(entry.link)[:1000] if entry.link else None
+        if guid in self.guids or (link is not None and link in self.links):
+            return True
+        self.guids.add(guid)
+        if link is not None:
+            self.links.add(link)
+        return False
+
+
+def is_backfill(
+    feed: Feed, published: datetime | None, now: datetime, backfill_hours: float
+) -> bool:
+    """On a feed's first poll, entries older than the window are history, not news.
+
+    An undated entry on a first poll is history too: its age is unknown, and a
+    dateless feed must not flood the channel with everything it holds.
+    """
+    first_poll = feed.first_polled_at is None or feed.first_polled_at >= now
+    if not first_poll:
+        return False
+    return published is None or published < now - timedelta(hours=backfill_hours)
+
+
+def new_item(feed: Feed, entry: FeedEntry, now: datetime) -> Item:
+    """An unsaved Item for an entry; topic and story fields are filled by the caller."""
+    published = entry.published if entry.published and entry.published <= now else now
+    return Item(
+        feed_id=feed.id,
+        guid=entry.guid[:1000],
+        url=entry.link,
+        normalized_url=normalize_url(entry.link)[:1000] if entry.link else None,
+        title=entry.title,
+        summary=entry.summary,
+        content=entry.content,
+        image=entry.image,
+        comments_url=entry.comments,
+        author=entry.author,
+        published_at=published,
+        fetched_at=now,
+        kept=False,
+        topic_score=0.0,
+        topic_reasons=[],
+        backfill=False,
+    )

@@ -1,0 +1,194 @@
+"""The database schema (SQLAlchemy 2 ORM). Alembic migrations in ``migrations/`` build it.
+
+Portable types only, so the same schema runs on SQLite (the default) and
+PostgreSQL. Timestamps are stored as UTC and always come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; attach a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Feed(Base):
+    """A configured feed and its health: validators for conditional GET, errors, backoff."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_status: Mapped[str | None] = mapped_column(String(40))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    first_polled_at: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_poll_at: Mapped[datetime | None]
+    # The publisher's floor on our poll interval (Cache-Control max-age, <ttl>), seconds.
+    min_interval_seconds: Mapped[float | None] = mapped_column(Float)
+    disabled_at: Mapped[datetime | None]
+    disabled_notice_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Item(Base):
+    """One feed entry, kept or dropped by the topic rules, with the reasons."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "guid", name="uq_items_feed_guid"),
+        Index("ix_items_normalized_url", "normalized_url"),
+        Index("ix_items_story_id", "story_id"),
+        Index("ix_items_published_at", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    guid: Mapped[str] = mapped_column(String(1000))
+    url: Mapped[str | None] = mapped_column(Text)
+    normalized_url: Mapped[str | None] = mapped_column(String(1000))
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[str] = mapped_column(Text, default="")
+    image: Mapped[str | None] = mapped_column(Text)
+    comments_url: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime]
+    fetched_at: Mapped[datetime]
+    kept: Mapped[bool] = mapped_column(Boolean)
+    topic_score: Mapped[float] = mapped_column(Float, default=0.0)
+    topic_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    # Older than the backfill window on the feed's first poll: seen, never posted.
+    backfill: Mapped[bool] = mapped_column(Boolean, default=False)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
+    story_reason: Mapped[str | None] = mapped_column(Text)
+    full_text: Mapped[str | None] = mapped_column(Text)
+    full_text_status: Mapped[str | None] = mapped_column(String(40))
+
+    feed: Mapped[Feed] = relationship()
+
+    @property
+    def text(self) -> str:
+        """The best text known: fetched full text, feed content, or the snippet."""
+        candidates = [self.full_text or "", self.content or "", self.summary or ""]
+        return max(candidates, key=len)
+
+
+class Story(Base):
+    """Articles from several outlets about one event, and whether it was posted."""
+
+    __tablename__ = "stories"
+    __table_args__ = (Index("ix_stories_posted_digest_id", "posted_digest_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    representative_item_id: Mapped[int | None] = mapped_column(Integer)
+    first_published_at: Mapped[datetime]
+    last_updated_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    summary: Mapped[list[Any]] = mapped_column(default=list)
+    summary_note: Mapped[str | None] = mapped_column(Text)
+    posted_digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digests.id", ondelete="SET NULL")
+    )
+    posted_at: Mapped[datetime | None]
+    # Sources already announced (when posted, plus any "+N more sources" since).
+    sources_announced: Mapped[int] = mapped_column(Integer, default=0)
+
+    items: Mapped[list[Item]] = relationship(order_by="Item.published_at", viewonly=True)
+
+
+class DigestRecord(Base):
+    """A digest as it was built, kept for the record and for `explain`."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(20), default="digest")
+    payload: Mapped[dict[str, Any]] = mapped_column()
+
+
+class OutboxMessage(Base):
+    """One rendered message for one (adapter, destination), stored before it is sent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status", "status", "adapter", "destination"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    adapter: Mapped[str] = mapped_column(String(100))
+    destination: Mapped[str] = mapped_column(String(500))
+    sequence: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    # pending -> sent; a permanent error keeps it pending with `blocked` set.
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    platform_message_id: Mapped[str | None] = mapped_column(String(200))
+    # Random, set when the message is stored (revision 0002): unique across databases,
+    # so a platform's idempotency window never confuses two messages of two installs.
+    nonce: Mapped[str | None] = mapped_column(String(40))
+    # A delivery lease (revision 0002): the process sending this message right now, so
+    # a second process (a manual `digest` next to `run`) never sends it at the same time.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across retries and restarts: the platform can drop a duplicate."""
+        return f"mad-{self.nonce}" if self.nonce else f"mad-{self.id}"

@@ -1,0 +1,27 @@
+"""Which article stands for a story: the fullest text, and among equals the first published."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from bot.stories.index import ArticleRef, is_aggregator
+from bot.stories.text import DEFAULT_AGGREGATOR_HOSTS, clean
+
+# Texts at least this share of the longest count as complete; the earliest of them wins,
+# so a later rewrite that is a few words longer does not displace the original scoop.
+COMPLETE_SHARE = 0.8
+
+
+def choose_representative(
+    articles: Sequence[ArticleRef], aggregator_hosts: Iterable[str] = DEFAULT_AGGREGATOR_HOSTS
+) -> ArticleRef:
+    """The article to show for a story; never an aggregator item when a real article is present."""
+    if not articles:
+        raise ValueError("choose_representative needs at least one article")
+    hosts = tuple(aggregator_hosts)
+    real = [a for a in articles if not is_aggregator(a, hosts)]
+    pool = real or list(articles)
+    lengths = {a.key: len(clean(a.text)) for a in pool}
+    longest = max(lengths.values())
+    complete = [a for a in pool if lengths[a.key] >= COMPLETE_SHARE * longest]
+    return min(complete, key=lambda a: (a.published, a.key))

@@ -1,0 +1,37 @@
+"""Shared fixtures: a local feed server, a CLI runner, and no leaked platform credentials."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.fakes.feed_server import FeedServer
+
+# Chat platform variables a developer may have set; tests never see them.
+PLATFORM_VARIABLES = [
+    name for name in os.environ if name.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_"))
+]
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PLATFORM_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()

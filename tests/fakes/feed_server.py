@@ -1,0 +1,104 @@
+"""A real HTTP server on 127.0.0.1 that serves feed documents like a polite web server.
+
+It answers conditional GETs (ETag / Last-Modified → 304), records every
+request, and runs in its own thread so synchronous CLI code can poll it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+LAST_MODIFIED = "Sat, 05 Apr 2025 12:00:00 GMT"
+
+
+@dataclass
+class Document:
+    body: bytes
+    content_type: str = "application/rss+xml; charset=utf-8"
+
+    @property
+    def etag(self) -> str:
+        return '"' + hashlib.sha1(self.body).hexdigest()[:16] + '"'
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    status: int = 0
+
+
+@dataclass
+class FeedServer:
+    documents: dict[str, Document] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    def serve(
+        self, path: str, body: bytes | str, content_type: str = "application/rss+xml; charset=utf-8"
+    ) -> str:
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        self.documents[path] = Document(data, content_type)
+        return self.url(path)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def statuses(self, path: str) -> list[int]:
+        return [request.status for request in self.requests if request.path == path]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        record = Request(request.path_qs, dict(request.headers))
+        self.requests.append(record)
+        document = self.documents.get(request.path_qs) or self.documents.get(request.path)
+        if document is None:
+            record.status = 404
+            return web.Response(status=404, text="not found")
+        if request.headers.get("If-None-Match") == document.etag or (
+            request.headers.get("If-Modified-Since") == LAST_MODIFIED
+            and "If-None-Match" not in request.headers
+        ):
+            record.status = 304
+            return web.Response(status=304, headers={"ETag": document.etag})
+        record.status = 200
+        return web.Response(
+            body=document.body,
+            headers={
+                "Content-Type": document.content_type,
+                "ETag": document.etag,
+                "Last-Modified": LAST_MODIFIED,
+            },
+        )
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        self.port = server.sockets[0].getsockname()[1]
+
+    def start(self) -> FeedServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()

@@ -1,0 +1,91 @@
+"""The CLI commands not covered end to end elsewhere: summarize, feeds, status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bot.cli import app
+from tests.fakes.feed_server import FeedServer
+from tests.helpers import write_config
+
+ARTICLE = (
+    "Meta has released Llama 4, a new family of open-weight AI models. "
+    "The company said the models use a mixture-of-experts design that keeps inference cheap. "
+    "Llama 4 Scout has 17 billion active parameters and a context window of 10 million tokens. "
+    "Sign up for our newsletter to get the latest AI news. "
+    "The models can be downloaded from Meta and from Hugging Face today. "
+    "Analysts said the release puts pressure on closed model makers."
+)
+
+
+def invoke(*args: str, stdin: str | None = None) -> tuple[int, str]:
+    runner = CliRunner(env={"COLUMNS": "250"})  # rich tables wide enough not to wrap words
+    result = runner.invoke(app, list(args), input=stdin, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_summarize_a_file_prints_verbatim_sentences_one_a_line(tmp_path: Path) -> None:
+    article = tmp_path / "article.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    code, output = invoke(
+        "summarize", "--sentences", "2", "--title", "Meta releases Llama 4", str(article)
+    )
+    lines = [line for line in output.splitlines() if line]
+    assert code == 0 and len(lines) == 2
+    assert all(line in ARTICLE for line in lines)
+    assert not any("newsletter" in line for line in lines)
+
+
+def test_summarize_reads_standard_input_and_json_lines() -> None:
+    code, output = invoke("summarize", "-", stdin=ARTICLE)
+    assert code == 0 and all(line in ARTICLE for line in output.splitlines() if line)
+
+    batch = json.dumps({"id": "a1", "title": "Llama 4", "text": ARTICLE}) + "\nnot json\n"
+    code, output = invoke("summarize", "--jsonl", "--sentences", "1", stdin=batch)
+    first, second = (json.loads(line) for line in output.splitlines())
+    assert code == 0
+    assert first["id"] == "a1" and len(first["summary"]) == 1 and first["summary"][0] in ARTICLE
+    assert "error" in second
+
+
+def test_summarize_a_url_extracts_the_main_text(feed_server: FeedServer, tmp_path: Path) -> None:
+    paragraphs = "".join(f"<p>{sentence}.</p>" for sentence in ARTICLE.split(". ") * 4)
+    url = feed_server.serve(
+        "/article", f"<html><body><article>{paragraphs}</article></body></html>", "text/html"
+    )
+    code, output = invoke("summarize", url)
+    assert code == 0 and "Llama 4" in output
+    code, output = invoke("summarize", feed_server.url("/missing"))
+    assert code == 2 and "cannot fetch" in output
+
+
+def test_summarize_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    code, output = invoke("summarize", str(tmp_path / "absent.txt"))
+    assert code == 2 and "cannot read" in output
+
+
+def test_feeds_list_check_enable_and_status(feed_server: FeedServer, tmp_path: Path) -> None:
+    good = feed_server.serve(
+        "/good.xml", "<rss version='2.0'><channel><title>t</title></channel></rss>"
+    )
+    config = write_config(
+        tmp_path / "c.toml",
+        [("Good", good), ("Gone", feed_server.url("/gone.xml"))],
+        tmp_path / "bot.db",
+    )
+    code, output = invoke("--config", str(config), "feeds", "check")
+    assert code == 1 and "http-status" in output and "Good" in output
+
+    assert invoke("--config", str(config), "poll")[0] == 0
+    code, output = invoke("--config", str(config), "feeds", "list")
+    assert code == 0 and "HTTP 404" in output
+
+    code, output = invoke("--config", str(config), "status")
+    assert code == 0 and "1 failing" in output and "Gone" in output
+
+    assert invoke("--config", str(config), "feeds", "enable", "Gone")[0] == 0
+    code, output = invoke("--config", str(config), "feeds", "enable", "Nope")
+    assert code == 2 and "no feed named" in output

@@ -1,0 +1,103 @@
+"""Configuration: defaults, merging a user's file, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.config import DEFAULT_CONFIG_PATH, ConfigError, load_settings, read_toml
+
+
+def test_shipped_defaults_are_valid_and_hold_the_meta_feeds() -> None:
+    settings = load_settings(None, env={})
+    urls = {feed.url for feed in settings.feeds}
+    assert "https://about.fb.com/news/feed/" in urls
+    assert "https://engineering.fb.com/feed/" in urls
+    assert "https://github.com/meta-llama/llama-models/releases.atom" in urls
+    assert any(url.startswith("https://news.google.com/rss/search?q=") for url in urls)
+    assert any(url.startswith("https://hnrss.org/") and "points=" in url for url in urls)
+    assert not any("ai.meta.com" in url for url in urls)
+    assert len({feed.name for feed in settings.feeds}) == len(settings.feeds)
+
+
+def test_shipped_file_holds_no_secret_values() -> None:
+    text = DEFAULT_CONFIG_PATH.read_text()
+    for marker in ("xoxb-", "xapp-", "hooks.slack.com/services/", "discord.com/api/webhooks/"):
+        assert marker not in text
+
+
+def test_a_feeds_only_user_file_replaces_feeds_and_keeps_every_other_default(
+    tmp_path: Path,
+) -> None:
+    user = tmp_path / "feeds.toml"
+    user.write_text('[[feeds]]\nname = "Mine"\nurl = "https://example.org/feed.xml"\n')
+    settings = load_settings(user, env={})
+    defaults = load_settings(None, env={})
+    assert [(f.name, f.url) for f in settings.feeds] == [("Mine", "https://example.org/feed.xml")]
+    assert settings.schedule == defaults.schedule
+    assert settings.topic == defaults.topic
+    assert settings.digest == defaults.digest
+
+
+def test_tables_merge_key_by_key(tmp_path: Path) -> None:
+    user = tmp_path / "c.toml"
+    user.write_text('[schedule]\ntimezone = "Europe/Paris"\n')
+    settings = load_settings(user, env={})
+    assert settings.schedule.timezone == "Europe/Paris"
+    assert settings.schedule.digest_cron == load_settings(None, env={}).schedule.digest_cron
+
+
+def test_config_path_comes_from_the_environment(tmp_path: Path) -> None:
+    user = tmp_path / "c.toml"
+    user.write_text("[digest]\nmax_stories = 3\n")
+    assert load_settings(None, env={"META_AI_DIGEST_CONFIG": str(user)}).digest.max_stories == 3
+
+
+def test_database_url_environment_wins(tmp_path: Path) -> None:
+    settings = load_settings(None, env={})
+    assert settings.database_url({"DATABASE_URL": "sqlite:///x.db"}) == "sqlite:///x.db"
+    assert settings.database_url({}) == "sqlite:///data/meta-ai-digest.db"
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('[[feeds]]\nname = "x"\nurl = "ftp://example.org/feed"\n', "feeds.0.url"),
+        ('[[feeds]]\nname = "x"\n', "feeds.0.url"),
+        ('[schedule]\ndigest_cron = "every day"\n', "digest_cron"),
+        ('[schedule]\ntimezone = "Mars/Olympus"\n', "timezone"),
+        ("[digest]\nmax_storys = 3\n", "digest.max_storys"),
+        ("[fetch]\nmax_body_bytes = -1\n", "fetch.max_body_bytes"),
+        (
+            '[[feeds]]\nname = "a"\nurl = "https://a/"\n[[feeds]]\nname = "a"\nurl = "https://b/"\n',
+            "used twice",
+        ),
+    ],
+)
+def test_invalid_config_names_the_key(tmp_path: Path, toml: str, expected: str) -> None:
+    user = tmp_path / "bad.toml"
+    user.write_text(toml)
+    with pytest.raises(ConfigError) as error:
+        load_settings(user, env={})
+    assert expected in str(error.value)
+    assert str(user) in str(error.value)
+
+
+def test_broken_toml_and_missing_file_are_clear(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[schedule\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        read_toml(broken)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "absent.toml", env={})
+
+
+def test_cli_exits_non_zero_with_the_problem_on_a_bad_config(tmp_path: Path) -> None:
+    user = tmp_path / "bad.toml"
+    user.write_text("[fetch]\nconcurrency = 0\n")
+    result = CliRunner().invoke(app, ["--config", str(user), "poll"])
+    assert result.exit_code == 2
+    assert "fetch.concurrency" in result.output

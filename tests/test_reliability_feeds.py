@@ -1,0 +1,285 @@
+"""Failing feeds back off, are disabled with one admin notice, and come back with
+``feeds enable``; publishers' Retry-After, Cache-Control and <ttl> are floors;
+a first poll never floods a channel with a feed's history.
+
+Runs the real pipeline (DigestBot) against local feed servers, and the real
+Slack adapter against the Slack engineer's fake Web API for the admin notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from bot.adapters.slack import SlackAdapter
+from bot.cli import app
+from bot.config import FetchSettings, Settings, load_settings
+from bot.feeds.http import FailureKind, FetchError, Validators
+from bot.feeds.poller import FeedOutcome
+from bot.pipeline import DigestBot
+from bot.store.feeds import backoff_delay, is_due, record_outcome
+from bot.store.schema import Feed, Item
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.misbehaving_server import MisbehavingServer
+from tests.fakes.slack_api import (
+    BOT_TOKEN,
+    DIGEST_CHANNEL,
+    OTHER_CHANNEL,
+    SIGNING_SECRET,
+    FakeSlack,
+)
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def server() -> Iterator[MisbehavingServer]:
+    running = MisbehavingServer().start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def write_settings(tmp_path: Path, feeds: list[tuple[str, str]], fetch: str = "") -> Path:
+    lines: list[str] = []
+    for name, url in feeds:
+        lines += ["[[feeds]]", f'name = "{name}"', f'url = "{url}"', 'topic = "all"', ""]
+    lines += ["[database]", f'url = "sqlite:///{tmp_path / "bot.db"}"', ""]
+    lines += ["[fetch]", "total_timeout_seconds = 3", fetch, ""]
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def make_bot(config: Path, adapters: list[object] | None = None) -> DigestBot:
+    return DigestBot(load_settings(config, env={}), adapters or [], env={})  # type: ignore[arg-type]
+
+
+def feed_row(bot: DigestBot, name: str) -> Feed:
+    with bot.sessions() as session:
+        row = session.scalar(select(Feed).where(Feed.name == name))
+        assert row is not None
+        return row
+
+
+def failure(retry_after: float | None = None) -> FeedOutcome:
+    error = FetchError(FailureKind.HTTP_STATUS, "HTTP 503", status=503, retry_after=retry_after)
+    return FeedOutcome(name="f", url="u", error=error)
+
+
+def test_backoff_doubles_from_five_minutes_and_is_capped() -> None:
+    settings = FetchSettings()
+    minutes = [backoff_delay(failures, settings).total_seconds() / 60 for failures in range(1, 12)]
+    assert minutes == [5, 10, 20, 40, 80, 160, 320, 640, 1280, 1440, 1440]
+    assert backoff_delay(500, settings) == timedelta(minutes=1440)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [
+        (None, timedelta(minutes=5)),
+        (120, timedelta(minutes=5)),  # shorter than the backoff: the backoff wins
+        (7200, timedelta(hours=2)),  # longer: honoured exactly
+        (30 * 86400, timedelta(hours=24)),  # absurd: capped at max_publisher_interval
+    ],
+)
+def test_retry_after_is_a_floor_on_the_backoff(
+    retry_after: float | None, expected: timedelta
+) -> None:
+    feed = Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False)
+    record_outcome(None, feed, failure(retry_after=retry_after), FetchSettings(), NOW)  # type: ignore[arg-type]
+    assert feed.next_poll_at == NOW + expected
+    assert not is_due(feed, NOW + expected - timedelta(seconds=1))
+    assert is_due(feed, NOW + expected)
+
+
+def test_disabled_after_the_configured_failures_exactly_once() -> None:
+    settings = FetchSettings(disable_after_failures=3)
+    feed = Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False)
+    changes = [
+        record_outcome(None, feed, failure(), settings, NOW + timedelta(days=i)).disabled_now  # type: ignore[arg-type]
+        for i in range(5)
+    ]
+    assert changes == [False, False, True, False, False]
+    assert feed.disabled_at == NOW + timedelta(days=2)
+    assert feed.consecutive_failures == 5
+    assert not is_due(feed, NOW + timedelta(days=30))
+
+
+def test_success_resets_failures_and_a_304_keeps_the_publishers_floor() -> None:
+    settings = FetchSettings()
+    feed = Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False)
+    record_outcome(None, feed, failure(), settings, NOW)  # type: ignore[arg-type]
+    ok = FeedOutcome(name="f", url="u", validators=Validators(etag='"1"'), min_interval=5400)
+    record_outcome(None, feed, ok, settings, NOW)  # type: ignore[arg-type]
+    assert feed.consecutive_failures == 0 and feed.last_error is None
+    assert feed.etag == '"1"'
+    floor_due = feed.next_poll_at
+    assert floor_due is not None
+    assert NOW + timedelta(minutes=85) <= floor_due < NOW + timedelta(minutes=90)
+
+    later = NOW + timedelta(minutes=90)
+    not_modified = FeedOutcome(name="f", url="u", not_modified=True)
+    record_outcome(None, feed, not_modified, settings, later)  # type: ignore[arg-type]
+    assert feed.min_interval_seconds == 5400
+    assert feed.next_poll_at is not None and feed.next_poll_at > later + timedelta(minutes=85)
+
+
+def test_a_ttl_equal_to_the_poll_interval_does_not_skip_every_other_cycle() -> None:
+    """Cycles 30 min apart; a <ttl>30</ttl> feed fetched 20 s into one is due at the next."""
+    feed = Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False)
+    fetched = NOW + timedelta(seconds=20)
+    outcome = FeedOutcome(name="f", url="u", min_interval=1800, elapsed=0.5)
+    record_outcome(None, feed, outcome, FetchSettings(), fetched)  # type: ignore[arg-type]
+    assert is_due(feed, NOW + timedelta(minutes=30))
+
+
+async def test_floors_from_ttl_and_max_age_skip_the_feed_until_due(
+    server: MisbehavingServer, tmp_path: Path
+) -> None:
+    config = write_settings(
+        tmp_path, [("ttl", server.url("/ttl/90")), ("maxage", server.url("/max-age/7200"))]
+    )
+    bot = make_bot(config)
+    try:
+        await bot.poll()
+        second = await bot.poll()
+    finally:
+        bot.close()
+    assert {line.name: line.skipped for line in second.feeds} == {"ttl": True, "maxage": True}
+    assert server.hits["/ttl/90"] == 1 and server.hits["/max-age/7200"] == 1
+    assert feed_row(bot, "maxage").min_interval_seconds == 7200
+
+
+async def test_retry_after_from_a_503_is_respected_by_the_next_cycles(
+    server: MisbehavingServer, tmp_path: Path
+) -> None:
+    config = write_settings(tmp_path, [("busy", server.url("/retry-after/7200"))])
+    bot = make_bot(config)
+    try:
+        first = await bot.poll()
+        second = await bot.poll()
+    finally:
+        bot.close()
+    assert first.feeds[0].status == "http-status"
+    assert second.feeds[0].skipped and "waiting until" in second.feeds[0].status
+    row = feed_row(bot, "busy")
+    assert row.next_poll_at is not None
+    assert row.next_poll_at - row.last_attempt_at >= timedelta(hours=2) - timedelta(seconds=5)  # type: ignore[operator]
+    assert server.hits["/retry-after/7200"] == 1
+
+
+async def test_failing_feed_is_disabled_with_one_admin_notice_and_enable_brings_it_back(
+    server: MisbehavingServer, tmp_path: Path
+) -> None:
+    config = write_settings(
+        tmp_path,
+        [("broken", server.url("/status/500")), ("fine", server.url("/feed/fine"))],
+        fetch="disable_after_failures = 3",
+    )
+    async with FakeSlack() as slack:
+        env = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,  # HTTP mode; the bot never serves here
+            "SLACK_API_URL": slack.api_url,
+        }
+        options = {
+            "channels": [DIGEST_CHANNEL],
+            "admin_channel": OTHER_CHANNEL,
+            "min_seconds_between_messages": 0,
+        }
+        adapter = SlackAdapter.from_environment(env, options)
+        assert adapter is not None
+        bot = make_bot(config, [adapter])
+        try:
+            reports = [await bot.poll(force=True) for _ in range(5)]
+            notices = [
+                body
+                for body in slack.bodies("chat.postMessage")
+                if body.get("channel") == OTHER_CHANNEL
+            ]
+        finally:
+            await adapter.close()
+            bot.close()
+    assert [report.disabled for report in reports] == [[], [], ["broken"], [], []]
+    assert server.hits["/status/500"] == 3  # never polled once disabled, even with --force
+    assert len(notices) == 1
+    notice_text = str(notices[0])
+    assert "broken" in notice_text and "feeds enable" in notice_text
+    assert feed_row(bot, "fine").consecutive_failures == 0
+
+    result = CliRunner().invoke(app, ["--config", str(config), "feeds", "enable", "broken"])
+    assert result.exit_code == 0, result.output
+    row = feed_row(bot, "broken")
+    assert row.disabled_at is None and row.consecutive_failures == 0 and row.next_poll_at is None
+    bot = make_bot(config)
+    try:
+        again = await bot.poll()
+    finally:
+        bot.close()
+    assert {line.name: line.status for line in again.feeds}["broken"] == "http-status"
+    assert server.hits["/status/500"] == 4
+
+
+# Distinct words in every title, so the story stage never merges two of them.
+WORDS = {
+    "oldtimer": ["zebra quartz", "walrus basalt", "heron cobalt", "otter granite"],
+    "newbie": ["falcon saffron", "badger pewter", "marten indigo"],
+}
+
+
+def dated_rss(name: str, ages_hours: list[float], now: datetime) -> str:
+    items = "".join(
+        f"<item><title>{name} {WORDS[name][index]}</title>"
+        f"<link>https://{name}.example/{index}</link>"
+        f"<pubDate>{format_datetime(now - timedelta(hours=age), usegmt=True)}</pubDate></item>"
+        for index, age in enumerate(ages_hours)
+    )
+    head = f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>'
+    return f"{head}{items}</channel></rss>"
+
+
+async def test_first_poll_and_a_newly_added_feed_post_no_history(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    old_url = feed_server.serve("/old.xml", dated_rss("oldtimer", [1, 30, 100, 2000], now))
+    config = write_settings(tmp_path, [("oldtimer", old_url)])
+    bot = make_bot(config)
+    try:
+        await bot.poll()
+        first = bot.preview_digest()
+    finally:
+        bot.close()
+    assert [story.title for story in first.stories] == ["oldtimer zebra quartz"]
+
+    added_url = feed_server.serve("/added.xml", dated_rss("newbie", [2, 50, 70], now))
+    config = write_settings(tmp_path, [("oldtimer", old_url), ("newcomer", added_url)])
+    bot = make_bot(config)
+    try:
+        await bot.poll()
+        second = bot.preview_digest()
+        with bot.sessions() as session:
+            items = {item.title: item.backfill for item in session.scalars(select(Item))}
+    finally:
+        bot.close()
+    assert sorted(story.title for story in second.stories) == [
+        "newbie falcon saffron",
+        "oldtimer zebra quartz",
+    ]
+    assert sum(items.values()) == 5  # 3 old items of the first feed, 2 of the new one: seen
+    assert items["newbie badger pewter"] is True
+
+
+def test_settings_reject_nonsense_limits() -> None:
+    with pytest.raises(ValueError):
+        Settings.model_validate({"fetch": {"max_body_bytes": 0}})
+    with pytest.raises(ValueError):
+        Settings.model_validate({"schedule": {"digest_interval_minutes": -1}})

@@ -1,0 +1,201 @@
+"""Secrets never reach any output: the real bot runs with DEBUG logging, fake
+tokens (from the environment and from a secrets file), chat platforms that
+fail before they succeed, and every line it prints is searched for them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.environment import (
+    SECRETS_FILE_ENV_VAR,
+    SecretRedactor,
+    SecretsFileError,
+    load_environment,
+    secret_values,
+)
+from tests.fakes.discord_api import BOT_TOKEN as DISCORD_TOKEN
+from tests.fakes.discord_api import CHANNEL_ID
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.webhook_sink import (
+    SLACK_WEBHOOK_PATH,
+    SlackWebhookSink,
+    ThreadedFakeDiscord,
+    wait_until,
+)
+from tests.test_crash import BOT_COMMAND
+
+
+def forbidden(slack_url: str) -> list[str]:
+    """Every form in which a secret could leak."""
+    return [
+        slack_url,
+        SLACK_WEBHOOK_PATH,
+        SLACK_WEBHOOK_PATH.rsplit("/", 1)[1],
+        DISCORD_TOKEN,
+        DISCORD_TOKEN.rsplit(".", 1)[1],  # the signature part alone
+    ]
+
+
+@pytest.fixture
+def platforms() -> Iterator[tuple[SlackWebhookSink, ThreadedFakeDiscord, FeedServer]]:
+    feeds = FeedServer().start()
+    slack = SlackWebhookSink().start()
+    discord = ThreadedFakeDiscord().start()
+    try:
+        yield slack, discord, feeds
+    finally:
+        discord.stop()
+        slack.stop()
+        feeds.stop()
+
+
+def feed(now: datetime) -> str:
+    items = "".join(
+        f"<item><title>secretstory{index} {word}</title><link>https://s.example/{index}</link>"
+        f"<pubDate>{format_datetime(now - timedelta(minutes=index), usegmt=True)}</pubDate></item>"
+        for index, word in enumerate(["gannet", "plover", "shrike"])
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>S</title>{items}</channel></rss>'
+    )
+
+
+def test_debug_run_prints_no_secret(
+    platforms: tuple[SlackWebhookSink, ThreadedFakeDiscord, FeedServer], tmp_path: Path
+) -> None:
+    slack, discord, feeds = platforms
+    # Errors first, so error paths (messages, retries, tracebacks) are exercised too.
+    slack.fail_next(500)
+    slack.fail_next(429, retry_after=1)
+    url = feeds.serve("/s.xml", feed(datetime.now(UTC)))
+    database = tmp_path / "bot.db"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[[feeds]]\nname = "S"\nurl = "{url}"\ntopic = "all"\n'
+        f'[database]\nurl = "sqlite:///{database}"\n'
+        "[schedule]\npoll_interval_minutes = 0.05\ndigest_interval_minutes = 0.02\n"
+        "[adapters.slack]\nmin_seconds_between_messages = 0\nmax_retries = 0\n",
+        encoding="utf-8",
+    )
+    secrets_file = tmp_path / "secrets.env"
+    secrets_file.write_text(f"# Discord\nDISCORD_TOKEN='{DISCORD_TOKEN}'\n", encoding="utf-8")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
+    }
+    env |= {
+        "SLACK_WEBHOOK_URL": slack.url,
+        SECRETS_FILE_ENV_VAR: str(secrets_file),
+        "DISCORD_CHANNEL_ID": str(CHANNEL_ID),
+        "DISCORD_API_BASE": discord.fake.api_base,
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp_path / "run.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*BOT_COMMAND, "--log-level", "DEBUG", "--config", str(config), "run"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            delivered = wait_until(
+                lambda: len(slack.snapshot()) >= 1 and len(discord.messages()) >= 1, timeout=40
+            )
+            interrupted = time.monotonic()
+            process.send_signal(signal.SIGINT)  # Ctrl-C
+            code = process.wait(timeout=15)
+            stopped_after = time.monotonic() - interrupted
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+    printed = log.read_text(errors="replace")
+    assert delivered, printed[-3000:]
+    assert code == 0 and stopped_after < 10, printed[-3000:]
+
+    status = CliRunner().invoke(
+        app, ["--log-level", "DEBUG", "--config", str(config), "status"], env=env
+    )
+    feeds_list = CliRunner().invoke(
+        app, ["--log-level", "DEBUG", "--config", str(config), "feeds", "list"], env=env
+    )
+    assert status.exit_code == 0 and feeds_list.exit_code == 0
+
+    assert printed.count(" DEBUG ") > 20  # really at DEBUG, with the libraries talking
+    assert "[redacted]" in printed  # secrets were in log records, and were masked
+    everything = printed + status.output + feeds_list.output
+    stored = database.read_bytes() + b"".join(
+        path.read_bytes() for path in tmp_path.glob("bot.db-*")
+    )
+    for secret in forbidden(slack.url):
+        assert secret not in everything, f"secret {secret[:6]}... printed"
+        assert secret.encode() not in stored, f"secret {secret[:6]}... stored"
+
+
+def test_redactor_masks_secrets_in_messages_arguments_and_tracebacks() -> None:
+    env = {
+        "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T1/B1/abcdefghijklmnopqrstuvwx",
+        "DATABASE_URL": "postgresql://bot:pa55w0rd-very-secret@db.example/digest",
+        "HOME": "/home/not-a-secret",
+    }
+    redactor = SecretRedactor(secret_values(env))
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "posting to %s", ("/T1",), None)
+    try:
+        raise RuntimeError("failed POST /services/T1/B1/abcdefghijklmnopqrstuvwx")
+    except RuntimeError as error:
+        record = logging.LogRecord(
+            "x",
+            logging.ERROR,
+            __file__,
+            1,
+            "db %s",
+            (env["DATABASE_URL"],),
+            (
+                type(error),
+                error,
+                error.__traceback__,
+            ),
+        )
+    redactor.filter(record)
+    formatted = logging.Formatter().format(record)
+    assert "abcdefghijklmnopqrstuvwx" not in formatted
+    assert "pa55w0rd-very-secret" not in formatted
+    assert formatted.count("[redacted]") >= 2
+    assert "/home/not-a-secret" not in secret_values(env)
+
+
+def test_secrets_file_fills_in_what_the_environment_lacks(tmp_path: Path) -> None:
+    path = tmp_path / "secrets"
+    path.write_text('export SLACK_BOT_TOKEN="xoxb-from-file"\nDISCORD_TOKEN=file\n# c\n')
+    env = load_environment({SECRETS_FILE_ENV_VAR: str(path), "DISCORD_TOKEN": "from-env"})
+    assert env["SLACK_BOT_TOKEN"] == "xoxb-from-file"
+    assert env["DISCORD_TOKEN"] == "from-env"  # the environment wins
+    path.write_text("this line has no equals sign\n")
+    with pytest.raises(SecretsFileError, match="line 1"):
+        load_environment({SECRETS_FILE_ENV_VAR: str(path)})
+
+
+def test_secrets_file_errors_name_the_file_but_never_a_value(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(SecretsFileError, match=str(missing)):
+        load_environment({SECRETS_FILE_ENV_VAR: str(missing)})
+    path = tmp_path / "bad"
+    path.write_text("SLACK_BOT_TOKEN=xoxb-value-that-must-not-show\nbroken line\n")
+    with pytest.raises(SecretsFileError) as problem:
+        load_environment({SECRETS_FILE_ENV_VAR: str(path)})
+    assert "xoxb-value-that-must-not-show" not in str(problem.value)

@@ -1,0 +1,123 @@
+"""Text from feeds leaves the feeds stage as plain, visible text with web links only:
+HTML stripped, entities decoded, control and invisible characters removed."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+
+import pytest
+
+from bot.feeds.parser import parse_feed
+from bot.feeds.text import INVISIBLE, clean_text, strip_control_characters
+from bot.feeds.urls import safe_link
+
+REMOVED_CATEGORIES = {"Cc", "Cf", "Cs", "Co"}
+KEPT_CATEGORIES = {"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No"}
+KEPT_CATEGORIES |= {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs"}
+# Default-ignorable letters that render as nothing: removed on purpose.
+INVISIBLE_LETTERS = {0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0, 0x034F}
+INVISIBLE_LETTERS |= set(range(0x180B, 0x1810))
+
+
+def every_code_point() -> list[str]:
+    return [chr(point) for point in range(sys.maxunicode + 1)]
+
+
+def test_every_control_format_surrogate_and_private_character_is_removed() -> None:
+    hidden = "".join(
+        ch for ch in every_code_point() if unicodedata.category(ch) in REMOVED_CATEGORIES
+    )
+    assert len(hidden) > 130_000
+    left = strip_control_characters(hidden)
+    assert set(left) <= {"\t", "\n"}  # tab and line breaks are all that survive
+
+
+def test_no_visible_character_is_removed() -> None:
+    visible = "".join(
+        ch
+        for ch in every_code_point()
+        if unicodedata.category(ch) in KEPT_CATEGORIES and ord(ch) not in INVISIBLE_LETTERS
+    )
+    assert strip_control_characters(visible) == visible
+    assert all(INVISIBLE.search(chr(point)) for point in INVISIBLE_LETTERS)
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("<p>Meta <b>releases</b> Llama&nbsp;4</p>", "Meta releases Llama 4"),
+        ("AT&amp;T &lt;3 &#8220;Llama&#8221; &#x2014; ok", "AT&T <3 “Llama” — ok"),
+        ("<script>steal()</script><style>p{}</style>Visible", "Visible"),
+        ("<iframe src=x></iframe><svg><text>no</text></svg>Kept", "Kept"),
+        ("Zero\u200bwidth\u200d joined\ufeff", "Zerowidth joined"),
+        ("\u202eevil\u202c \u2066isolated\u2069", "evil isolated"),
+        ("tag\U000e0041\U000e0042 chars", "tag chars"),  # invisible "tag" letters
+        ("NUL\x00 BEL\x07 ESC\x1b[31m red", "NUL BEL ESC[31m red"),
+        ("soft\u00adhyphen", "softhyphen"),
+        ("&#8203;entity-encoded&#x200E; invisibles", "entity-encoded invisibles"),
+        ("&lt;b&gt;escaped markup&lt;/b&gt;", "<b>escaped markup</b>"),
+        ("  many \n\n spaces\t here ", "many spaces here"),
+        ("unclosed <b>bold and <i>italic", "unclosed bold and italic"),
+        ("", ""),
+    ],
+)
+def test_clean_text(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
+
+
+def test_paragraphs_survive_when_asked() -> None:
+    text = clean_text("<p>First.</p><p>Second.</p>Third\r\nFourth\u2028Fifth", keep_paragraphs=True)
+    assert text.splitlines() == ["First.", "Second.", "Third", "Fourth", "Fifth"]
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        " javascript:alert(1)",
+        "java\tscript:alert(1)",
+        "vbscript:msgbox(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "file:///etc/passwd",
+        "mailto:someone@example.com",
+        "/relative/path",
+        "//example.com/protocol-relative",
+        "https://exa mple.com/",
+        'https://example.com/"onmouseover="x',
+        "https://example.com/<script>",
+        "http:///no-host",
+        "",
+        None,
+    ],
+)
+def test_only_absolute_web_links_are_kept(link: str | None) -> None:
+    assert safe_link(link) is None
+
+
+@pytest.mark.parametrize("link", ["https://ai.meta.com/blog/", "http://example.com/a?b=c#d"])
+def test_web_links_are_kept(link: str) -> None:
+    assert safe_link(link) == link
+
+
+def test_a_hostile_feed_comes_out_clean() -> None:
+    document = b"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>T</title>
+<item>
+  <title>&lt;img src=x onerror=alert(1)&gt;Meta\xe2\x80\x8b AI &amp; Llama</title>
+  <link>javascript:alert(document.cookie)</link>
+  <guid isPermaLink="false">hostile-1</guid>
+  <comments>data:text/html,boom</comments>
+  <media:thumbnail url="file:///etc/passwd"/>
+  <description><![CDATA[<p onclick="x()">Text <script>alert(1)</script>with\x07 bell.</p>]]>
+  </description>
+</item>
+<item><title>Relative</title><link>/story</link></item>
+</channel></rss>"""
+    entries = parse_feed(document, {"content-location": "https://site.example/feed"}).entries
+    hostile, relative = entries
+    assert hostile.title == "Meta AI & Llama"
+    assert hostile.link is None and hostile.comments is None and hostile.image is None
+    assert hostile.summary == "Text with bell."
+    assert relative.link == "https://site.example/story"  # resolved against the feed's address
