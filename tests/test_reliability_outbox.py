@@ -13,6 +13,7 @@ import random
 import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -243,8 +244,11 @@ async def test_a_failed_message_holds_back_the_later_ones_of_its_destination(
         await outbox.deliver()
     finally:
         await adapter.close()
-    # One channel failed at its first message and sent nothing more in that pass.
-    assert sorted(sent_first) == sorted([DIGEST_CHANNEL, OTHER_CHANNEL, OTHER_CHANNEL])
+    # The channels are sent to concurrently, so either may meet the error; the
+    # one that did failed at its first message and sent nothing more in that
+    # pass, while the other sent both of its messages.
+    assert sorted(Counter(sent_first).values()) == [1, 2]
+    assert set(sent_first) == {DIGEST_CHANNEL, OTHER_CHANNEL}
     for channel in (DIGEST_CHANNEL, OTHER_CHANNEL):
         texts = [
             str(c.body) for c in slack.calls_to("chat.postMessage") if c.body["channel"] == channel
