@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 SECRETS_FILE_ENV_VAR = "META_AI_DIGEST_SECRETS_FILE"
@@ -124,14 +126,40 @@ class SecretRedactor(logging.Filter):
         return True
 
 
+class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes to whatever ``sys.stderr`` is at emit time.
+
+    A plain ``StreamHandler`` keeps the stream it was created with; when that
+    stream is later replaced and closed (a test runner capturing output, a
+    daemon redirecting stderr) every record after that fails with "I/O
+    operation on closed file" instead of being logged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        """The stream is always the current stderr; StreamHandler's assignment is ignored."""
+
+
 def configure_logging(level: str, env: Mapping[str, str]) -> None:
-    """Log to stderr at ``level`` with secrets redacted, whatever logs them."""
-    handler = logging.StreamHandler()
+    """Log to stderr at ``level`` with secrets redacted, whatever logs them.
+
+    Calling it again (one process running several commands, as tests do)
+    replaces the handler it installed before and leaves other handlers alone.
+    """
+    handler = CurrentStderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(SecretRedactor(secret_values(env)))
     root = logging.getLogger()
     for existing in list(root.handlers):
-        root.removeHandler(existing)
+        if isinstance(existing, CurrentStderrHandler):
+            root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
     # warnings.warn() output goes through the same handler, and so through the redactor.

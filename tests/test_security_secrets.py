@@ -4,10 +4,12 @@ fail before they succeed, and every line it prints is searched for them."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,8 +22,10 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.environment import (
     SECRETS_FILE_ENV_VAR,
+    CurrentStderrHandler,
     SecretRedactor,
     SecretsFileError,
+    configure_logging,
     load_environment,
     secret_values,
 )
@@ -177,6 +181,36 @@ def test_redactor_masks_secrets_in_messages_arguments_and_tracebacks() -> None:
     assert "pa55w0rd-very-secret" not in formatted
     assert formatted.count("[redacted]") >= 2
     assert "/home/not-a-secret" not in secret_values(env)
+
+
+def test_logging_follows_a_replaced_stderr_and_keeps_one_redacting_handler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A command run inside a test runner (or a daemon that swaps stderr) must
+    keep logging after the stderr it started with is closed, and running
+    commands again must not stack handlers or drop other ones."""
+    root = logging.getLogger()
+    foreign = [h for h in root.handlers if not isinstance(h, CurrentStderrHandler)]
+    before = list(root.handlers)
+    level = root.level
+    first, second = io.StringIO(), io.StringIO()
+    secret = "xoxb-000000000000-not-a-real-token-abc"
+    try:
+        monkeypatch.setattr(sys, "stderr", first)
+        configure_logging("info", {"SLACK_BOT_TOKEN": secret})
+        configure_logging("info", {"SLACK_BOT_TOKEN": secret})
+        first.close()
+        monkeypatch.setattr(sys, "stderr", second)
+        logging.getLogger("bot.test").warning("posting with %s", secret)
+    finally:
+        added = [h for h in root.handlers if h not in before]
+        for handler in added:
+            root.removeHandler(handler)
+        root.setLevel(level)
+    assert len(added) == 1
+    assert all(h in root.handlers for h in foreign)  # pytest's capture, for one
+    assert "posting with [redacted]" in second.getvalue()
+    assert secret not in second.getvalue()
 
 
 def test_secrets_file_fills_in_what_the_environment_lacks(tmp_path: Path) -> None:
