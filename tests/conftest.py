@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.fakes.feed_server import FeedServer
+from tests.fakes.misbehaving_server import MisbehavingServer
 
 # Chat platform variables a developer may have set; tests never see them.
 PLATFORM_VARIABLES = [
@@ -35,3 +36,13 @@ def feed_server() -> Iterator[FeedServer]:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture
+def misbehaving_server() -> Iterator[MisbehavingServer]:
+    """A local origin that answers every way a real feed host can go wrong."""
+    server = MisbehavingServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

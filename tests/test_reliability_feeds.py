@@ -8,7 +8,6 @@ Slack adapter against the Slack engineer's fake Web API for the admin notice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -36,15 +35,6 @@ from tests.fakes.slack_api import (
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def server() -> Iterator[MisbehavingServer]:
-    running = MisbehavingServer().start()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def write_settings(tmp_path: Path, feeds: list[tuple[str, str]], fetch: str = "") -> Path:
@@ -142,10 +132,14 @@ def test_a_ttl_equal_to_the_poll_interval_does_not_skip_every_other_cycle() -> N
 
 
 async def test_floors_from_ttl_and_max_age_skip_the_feed_until_due(
-    server: MisbehavingServer, tmp_path: Path
+    misbehaving_server: MisbehavingServer, tmp_path: Path
 ) -> None:
     config = write_settings(
-        tmp_path, [("ttl", server.url("/ttl/90")), ("maxage", server.url("/max-age/7200"))]
+        tmp_path,
+        [
+            ("ttl", misbehaving_server.url("/ttl/90")),
+            ("maxage", misbehaving_server.url("/max-age/7200")),
+        ],
     )
     bot = make_bot(config)
     try:
@@ -154,14 +148,14 @@ async def test_floors_from_ttl_and_max_age_skip_the_feed_until_due(
     finally:
         bot.close()
     assert {line.name: line.skipped for line in second.feeds} == {"ttl": True, "maxage": True}
-    assert server.hits["/ttl/90"] == 1 and server.hits["/max-age/7200"] == 1
+    assert misbehaving_server.hits["/ttl/90"] == 1 and misbehaving_server.hits["/max-age/7200"] == 1
     assert feed_row(bot, "maxage").min_interval_seconds == 7200
 
 
 async def test_retry_after_from_a_503_is_respected_by_the_next_cycles(
-    server: MisbehavingServer, tmp_path: Path
+    misbehaving_server: MisbehavingServer, tmp_path: Path
 ) -> None:
-    config = write_settings(tmp_path, [("busy", server.url("/retry-after/7200"))])
+    config = write_settings(tmp_path, [("busy", misbehaving_server.url("/retry-after/7200"))])
     bot = make_bot(config)
     try:
         first = await bot.poll()
@@ -173,15 +167,18 @@ async def test_retry_after_from_a_503_is_respected_by_the_next_cycles(
     row = feed_row(bot, "busy")
     assert row.next_poll_at is not None
     assert row.next_poll_at - row.last_attempt_at >= timedelta(hours=2) - timedelta(seconds=5)  # type: ignore[operator]
-    assert server.hits["/retry-after/7200"] == 1
+    assert misbehaving_server.hits["/retry-after/7200"] == 1
 
 
 async def test_failing_feed_is_disabled_with_one_admin_notice_and_enable_brings_it_back(
-    server: MisbehavingServer, tmp_path: Path
+    misbehaving_server: MisbehavingServer, tmp_path: Path
 ) -> None:
     config = write_settings(
         tmp_path,
-        [("broken", server.url("/status/500")), ("fine", server.url("/feed/fine"))],
+        [
+            ("broken", misbehaving_server.url("/status/500")),
+            ("fine", misbehaving_server.url("/feed/fine")),
+        ],
         fetch="disable_after_failures = 3",
     )
     async with FakeSlack() as slack:
@@ -209,7 +206,9 @@ async def test_failing_feed_is_disabled_with_one_admin_notice_and_enable_brings_
             await adapter.close()
             bot.close()
     assert [report.disabled for report in reports] == [[], [], ["broken"], [], []]
-    assert server.hits["/status/500"] == 3  # never polled once disabled, even with --force
+    assert (
+        misbehaving_server.hits["/status/500"] == 3
+    )  # never polled once disabled, even with --force
     assert len(notices) == 1
     notice_text = str(notices[0])
     assert "broken" in notice_text and "feeds enable" in notice_text
@@ -225,7 +224,7 @@ async def test_failing_feed_is_disabled_with_one_admin_notice_and_enable_brings_
     finally:
         bot.close()
     assert {line.name: line.status for line in again.feeds}["broken"] == "http-status"
-    assert server.hits["/status/500"] == 4
+    assert misbehaving_server.hits["/status/500"] == 4
 
 
 # Distinct words in every title, so the story stage never merges two of them.

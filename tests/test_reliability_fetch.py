@@ -38,15 +38,6 @@ MEMORY_BOUND_BYTES = 64 * 1024 * 1024
 
 
 @pytest.fixture
-def server() -> Iterator[MisbehavingServer]:
-    running = MisbehavingServer().start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
 def other_server() -> Iterator[MisbehavingServer]:
     """A second origin (another port): well-behaved feeds live here."""
     running = MisbehavingServer().start()
@@ -83,9 +74,9 @@ FAILURES = [
 
 @pytest.mark.parametrize(("path", "kind", "message"), FAILURES, ids=[f[0] for f in FAILURES])
 async def test_each_failure_is_reported_with_its_kind(
-    server: MisbehavingServer, path: str, kind: FailureKind, message: str
+    misbehaving_server: MisbehavingServer, path: str, kind: FailureKind, message: str
 ) -> None:
-    outcome = await fetch_outcome(server.url(path))
+    outcome = await fetch_outcome(misbehaving_server.url(path))
     assert outcome.error is not None, f"{path} was accepted"
     assert outcome.error.kind is kind, str(outcome.error)
     assert message in str(outcome.error)
@@ -94,22 +85,26 @@ async def test_each_failure_is_reported_with_its_kind(
 
 
 @pytest.mark.parametrize("status", [429, 503])
-async def test_retry_after_is_read_for_429_and_503(server: MisbehavingServer, status: int) -> None:
-    outcome = await fetch_outcome(server.url(f"/status/{status}"))
+async def test_retry_after_is_read_for_429_and_503(
+    misbehaving_server: MisbehavingServer, status: int
+) -> None:
+    outcome = await fetch_outcome(misbehaving_server.url(f"/status/{status}"))
     assert outcome.error is not None and outcome.error.status == status
     assert outcome.error.retry_after == RETRY_AFTER_SECONDS
 
 
-async def test_a_500_carries_no_retry_after(server: MisbehavingServer) -> None:
-    outcome = await fetch_outcome(server.url("/status/500"))
+async def test_a_500_carries_no_retry_after(misbehaving_server: MisbehavingServer) -> None:
+    outcome = await fetch_outcome(misbehaving_server.url("/status/500"))
     assert outcome.error is not None and outcome.error.retry_after is None
 
 
-async def test_a_lying_content_length_is_not_read_past(server: MisbehavingServer) -> None:
+async def test_a_lying_content_length_is_not_read_past(
+    misbehaving_server: MisbehavingServer,
+) -> None:
     """The server declares 100 bytes and sends 10 MB: the body stops at 100 bytes."""
     tracemalloc.start()
     try:
-        outcome = await fetch_outcome(server.url("/lying-length"))
+        outcome = await fetch_outcome(misbehaving_server.url("/lying-length"))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -180,19 +175,21 @@ async def test_untrusted_certificate_is_a_tls_failure(self_signed_https: str) ->
     assert "certificate" in str(outcome.error).lower()
 
 
-async def test_recoverable_documents_keep_their_entries(server: MisbehavingServer) -> None:
+async def test_recoverable_documents_keep_their_entries(
+    misbehaving_server: MisbehavingServer,
+) -> None:
     """The wrong charset and the (neutralised) billion laughs still yield their items."""
-    charset = await fetch_outcome(server.url("/wrong-charset"))
+    charset = await fetch_outcome(misbehaving_server.url("/wrong-charset"))
     assert charset.parsed is not None
     assert [entry.title for entry in charset.parsed.entries] == ["“Llama” café story"]
     assert charset.parsed.entries[0].summary == "Crème brûlée."
 
-    laughs = await fetch_outcome(server.url("/billion-laughs"))
+    laughs = await fetch_outcome(misbehaving_server.url("/billion-laughs"))
     assert laughs.parsed is not None and len(laughs.parsed.entries) == 1
     assert len(laughs.parsed.entries[0].title) < 100  # never expanded
     assert laughs.parsed.warning  # reported as a recovered problem
 
-    redirected = await fetch_outcome(server.url("/redirect/2"))
+    redirected = await fetch_outcome(misbehaving_server.url("/redirect/2"))
     assert redirected.ok and redirected.parsed is not None
     assert redirected.parsed.entries[0].title == "redirected story 0"
 
@@ -236,11 +233,11 @@ def test_entity_declarations_within_the_cap_are_expanded_normally() -> None:
 
 
 async def test_every_misbehaviour_at_once_blocks_no_good_feed_and_memory_stays_bounded(
-    server: MisbehavingServer, other_server: MisbehavingServer
+    misbehaving_server: MisbehavingServer, other_server: MisbehavingServer
 ) -> None:
     bad = [path for path, _kind, _message in FAILURES] + ["/lying-length", "/wrong-charset"]
     good = [f"/feed/good{index}" for index in range(6)]
-    tasks = [FeedTask(path, server.url(path)) for path in bad]
+    tasks = [FeedTask(path, misbehaving_server.url(path)) for path in bad]
     tasks += [FeedTask(path, other_server.url(path)) for path in good]
     finished: list[str] = []
 
@@ -264,63 +261,69 @@ async def test_every_misbehaviour_at_once_blocks_no_good_feed_and_memory_stays_b
     assert peak < MEMORY_BOUND_BYTES, f"peak {peak / 1e6:.0f} MB"
 
 
-async def test_requests_per_origin_are_limited(server: MisbehavingServer) -> None:
+async def test_requests_per_origin_are_limited(misbehaving_server: MisbehavingServer) -> None:
     settings = SETTINGS.model_copy(update={"per_host_concurrency": 2, "concurrency": 16})
-    tasks = [FeedTask(f"h{index}", server.url(f"/hold/200/{index}")) for index in range(8)]
+    tasks = [
+        FeedTask(f"h{index}", misbehaving_server.url(f"/hold/200/{index}")) for index in range(8)
+    ]
     async with HttpFetcher(settings) as fetcher:
         outcomes = await poll_feeds(fetcher, tasks)
     assert all(outcome.ok for outcome in outcomes)
-    assert server.peak_in_flight == 2
+    assert misbehaving_server.peak_in_flight == 2
 
 
 async def test_waiting_for_a_slot_does_not_count_against_the_timeout(
-    server: MisbehavingServer,
+    misbehaving_server: MisbehavingServer,
 ) -> None:
     """Four 0.6 s requests through one slot take 2.4 s: longer than the 1.5 s timeout."""
     settings = SETTINGS.model_copy(
         update={"per_host_concurrency": 1, "concurrency": 1, "total_timeout_seconds": 1.5}
     )
-    tasks = [FeedTask(f"q{index}", server.url(f"/hold/600/{index}")) for index in range(4)]
+    tasks = [
+        FeedTask(f"q{index}", misbehaving_server.url(f"/hold/600/{index}")) for index in range(4)
+    ]
     async with HttpFetcher(settings) as fetcher:
         outcomes = await poll_feeds(fetcher, tasks)
     assert [outcome.status for outcome in outcomes] == ["ok"] * 4
-    assert server.peak_in_flight == 1
+    assert misbehaving_server.peak_in_flight == 1
 
 
 async def test_conditional_get_sends_validators_and_keeps_them_on_304(
-    server: MisbehavingServer,
+    misbehaving_server: MisbehavingServer,
 ) -> None:
-    url = server.url("/feed/conditional")
+    url = misbehaving_server.url("/feed/conditional")
     async with HttpFetcher(SETTINGS) as fetcher:
         first = await poll_one(fetcher, FeedTask("c", url))
         assert first.ok and first.validators.etag
         second = await poll_one(fetcher, FeedTask("c", url, first.validators))
     assert second.not_modified and second.parsed is None
     assert second.validators == first.validators
-    assert server.requests[-1].headers["if-none-match"] == first.validators.etag
-    assert server.requests[-1].headers["user-agent"].startswith("meta-ai-digest/")
+    assert misbehaving_server.requests[-1].headers["if-none-match"] == first.validators.etag
+    assert misbehaving_server.requests[-1].headers["user-agent"].startswith("meta-ai-digest/")
 
 
-async def test_publisher_floors_are_reported(server: MisbehavingServer) -> None:
-    ttl = await fetch_outcome(server.url("/ttl/90"))
-    max_age = await fetch_outcome(server.url("/max-age/7200"))
+async def test_publisher_floors_are_reported(misbehaving_server: MisbehavingServer) -> None:
+    ttl = await fetch_outcome(misbehaving_server.url("/ttl/90"))
+    max_age = await fetch_outcome(misbehaving_server.url("/max-age/7200"))
     assert ttl.min_interval == 90 * 60
     assert max_age.min_interval == 7200
 
 
-async def test_fetch_error_validators_do_not_leak_into_results(server: MisbehavingServer) -> None:
+async def test_fetch_error_validators_do_not_leak_into_results(
+    misbehaving_server: MisbehavingServer,
+) -> None:
     """A failed fetch keeps the old validators: the next try is still conditional."""
     old = Validators(etag='"abc"', last_modified="Sat, 05 Apr 2025 12:00:00 GMT")
     async with HttpFetcher(SETTINGS) as fetcher:
-        outcome = await poll_one(fetcher, FeedTask("s", server.url("/status/500"), old))
+        outcome = await poll_one(fetcher, FeedTask("s", misbehaving_server.url("/status/500"), old))
     assert outcome.validators == old
 
 
-def test_cancelling_a_cycle_leaves_no_task_behind(server: MisbehavingServer) -> None:
+def test_cancelling_a_cycle_leaves_no_task_behind(misbehaving_server: MisbehavingServer) -> None:
     async def cycle() -> None:
         async with HttpFetcher(SETTINGS) as fetcher:
             run = asyncio.ensure_future(
-                poll_feeds(fetcher, [FeedTask("s", server.url("/slow-drip"))])
+                poll_feeds(fetcher, [FeedTask("s", misbehaving_server.url("/slow-drip"))])
             )
             await asyncio.sleep(0.3)
             run.cancel()

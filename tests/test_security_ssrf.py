@@ -1,11 +1,10 @@
 """Links found inside feeds never reach file://, private, loopback or link-local
-addresses (server-side request forgery), however they are spelled, unless an
+addresses (misbehaving_server-side request forgery), however they are spelled, unless an
 admin allows the host. Feeds an admin configured are trusted and may be local."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -100,26 +99,19 @@ def test_embedded_addresses_are_judged_by_what_they_reach(address: str, public: 
     assert is_public_address(address) is public
 
 
-@pytest.fixture
-def server() -> Iterator[MisbehavingServer]:
-    running = MisbehavingServer().start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
 @pytest.mark.parametrize(
     "host", ["127.0.0.1", "localhost", "2130706433", "0x7f.1", "127.1", "[::ffff:127.0.0.1]"]
 )
 async def test_untrusted_fetch_never_reaches_the_local_server(
-    server: MisbehavingServer, host: str
+    misbehaving_server: MisbehavingServer, host: str
 ) -> None:
     async with HttpFetcher(SETTINGS) as fetcher:
         with pytest.raises(FetchError) as refused:
-            await fetcher.fetch(f"http://{host}:{server.port}/feed/secret", trusted=False)
+            await fetcher.fetch(
+                f"http://{host}:{misbehaving_server.port}/feed/secret", trusted=False
+            )
     assert refused.value.kind is FailureKind.BLOCKED
-    assert server.requests == []
+    assert misbehaving_server.requests == []
 
 
 async def test_a_name_that_resolves_to_a_private_address_is_refused_at_resolution() -> None:
@@ -146,31 +138,31 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused_at_resolutio
 
 @pytest.mark.parametrize("where", ["localhost", "file", "metadata"])
 async def test_a_redirect_from_an_allowed_host_cannot_lead_somewhere_private(
-    server: MisbehavingServer, where: str
+    misbehaving_server: MisbehavingServer, where: str
 ) -> None:
     settings = SETTINGS.model_copy(update={"allowed_private_hosts": ["127.0.0.1"]})
     async with HttpFetcher(settings) as fetcher:
         with pytest.raises(FetchError) as refused:
-            await fetcher.fetch(server.url(f"/goto/{where}"), trusted=False)
+            await fetcher.fetch(misbehaving_server.url(f"/goto/{where}"), trusted=False)
     assert refused.value.kind is FailureKind.BLOCKED
-    assert [request.path for request in server.requests] == [f"/goto/{where}"]
+    assert [request.path for request in misbehaving_server.requests] == [f"/goto/{where}"]
 
 
-async def test_an_allowed_host_is_fetched(server: MisbehavingServer) -> None:
+async def test_an_allowed_host_is_fetched(misbehaving_server: MisbehavingServer) -> None:
     settings = SETTINGS.model_copy(update={"allowed_private_hosts": ["127.0.0.1"]})
     async with HttpFetcher(settings) as fetcher:
-        page = await fetch_article_html(fetcher, server.url("/html"))
+        page = await fetch_article_html(fetcher, misbehaving_server.url("/html"))
     assert "<p>Hi</p>" in page
 
 
 async def test_article_pages_named_by_a_feed_are_not_fetched_from_local_addresses(
-    server: MisbehavingServer, feed_server: FeedServer, tmp_path: Path
+    misbehaving_server: MisbehavingServer, feed_server: FeedServer, tmp_path: Path
 ) -> None:
     """End to end: a configured (trusted, local) feed whose items point at local places."""
     links = [
-        server.url("/feed/secret-admin"),
-        f"http://localhost:{server.port}/feed/by-name",
-        f"http://[::ffff:127.0.0.1]:{server.port}/feed/mapped",
+        misbehaving_server.url("/feed/secret-admin"),
+        f"http://localhost:{misbehaving_server.port}/feed/by-name",
+        f"http://[::ffff:127.0.0.1]:{misbehaving_server.port}/feed/mapped",
         "http://169.254.169.254/latest/meta-data/iam",
         "file:///etc/passwd",
     ]
@@ -201,7 +193,7 @@ async def test_article_pages_named_by_a_feed_are_not_fetched_from_local_addresse
     finally:
         bot.close()
     assert report.feeds[0].status == "ok"  # the configured feed itself is local and allowed
-    assert server.requests == []  # not one request reached the local server
+    assert misbehaving_server.requests == []  # not one request reached the local server
     blocked = [status for link, status in fetched.values() if link]
     assert blocked == ["blocked"] * 4
     assert fetched["Meta AI probe ember story"][0] is None  # file:// never even stored
