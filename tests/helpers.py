@@ -1,8 +1,10 @@
-"""Helpers for tests: fixture feeds with fresh dates, isolated configs, the shared corpus."""
+"""Helpers for tests: fixture feeds with fresh dates, isolated configs, the shared corpus,
+the bot's command."""
 
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -13,6 +15,12 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 SHARED = REPO.parent / "shared"
 FEED_CORPUS = SHARED / "corpus" / "feeds"
+# The installed console script, as an admin runs it (it goes through bot.cli:main).
+BOT_COMMAND = (
+    [str(Path(sys.executable).parent / "meta-ai-digest")]
+    if (Path(sys.executable).parent / "meta-ai-digest").exists()
+    else [sys.executable, "-m", "bot"]
+)
 PLACEHOLDER = re.compile(r"\{\{(rfc822|rfc3339):minutes_ago:(\d+)\}\}")
 
 

@@ -17,7 +17,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from sqlalchemy import create_engine, text
 from tests.fakes.discord_api import BOT_TOKEN, CHANNEL_ID
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.webhook_sink import SlackWebhookSink, ThreadedFakeDiscord, wait_until
+from tests.helpers import BOT_COMMAND
 
 SEED = 20261123
 KILLS = 4
@@ -39,11 +39,6 @@ STORIES_PER_DIGEST = 2
 # Made-up words: the story stage can never take two of these stories for one.
 WORDS = ["ambrel", "brisk", "corvex", "dunlin", "egret", "fennel"]
 WORDS += ["gorse", "hazel", "ibex", "jasper", "kestrel", "loam"]
-BOT_COMMAND = (
-    [str(Path(sys.executable).parent / "meta-ai-digest")]
-    if (Path(sys.executable).parent / "meta-ai-digest").exists()
-    else [sys.executable, "-m", "bot"]
-)
 
 
 def token(index: int) -> str:

@@ -38,7 +38,7 @@ from tests.fakes.webhook_sink import (
     ThreadedFakeDiscord,
     wait_until,
 )
-from tests.test_crash import BOT_COMMAND
+from tests.helpers import BOT_COMMAND
 
 
 def forbidden(slack_url: str) -> list[str]:

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.webhook_sink import SlackWebhookSink, wait_until
-from tests.test_crash import BOT_COMMAND
+from tests.helpers import BOT_COMMAND
 
 SLOW_POST_SECONDS = 3.0
 
