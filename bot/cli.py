@@ -7,7 +7,9 @@ imports this module: it sits on top of the pipeline and only formats output.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,17 +21,26 @@ from typing import Annotated
 import typer
 from apscheduler.triggers.cron import CronTrigger
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from bot.adapters.registry import AdapterConfigError, select_adapters
 from bot.adapters.terminal import TerminalAdapter, render_digest
 from bot.config import ConfigError, Settings, load_settings
-from bot.environment import SecretsFileError, configure_logging, load_environment
+from bot.environment import (
+    SecretRedactor,
+    SecretsFileError,
+    configure_logging,
+    load_environment,
+    secret_values,
+)
 from bot.feeds.http import HttpFetcher
 from bot.feeds.poller import FeedOutcome, FeedTask, poll_feeds
 from bot.pipeline import DigestBot, PollReport
 from bot.reports import explain_url, feed_health_rows, status_lines
+from bot.store.database import DatabaseURLError
 
 app = typer.Typer(
     name="meta-ai-digest",
@@ -68,8 +79,12 @@ ConfigOption = Annotated[
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json")]
 
 
+def print_error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    print_error(message)
     return typer.Exit(code)
 
 
@@ -429,8 +444,44 @@ def read_article(source: str, settings: Settings) -> str:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Errors the commands do not handle themselves end here rather than in
+    typer's traceback printer, which knows nothing of secrets.
+    """
+    try:
+        app()
+    except Exception as error:
+        raise SystemExit(report_failure(error)) from None
+
+
+def report_failure(error: Exception) -> int:
+    """Print an unhandled error without secrets and return the exit code.
+
+    A database URL that cannot work, or a database that cannot be reached or
+    is not a database, is the admin's to fix: one line says what is wrong.
+    Anything else is a bug: its traceback, redacted, shows where.
+    """
+    if isinstance(error, DatabaseURLError):
+        print_error(redact_secrets(str(error)))
+        return 2
+    if type(error) in (OperationalError, DatabaseError):
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        print_error(f"the database cannot be used: {redact_secrets(reason)}")
+        return 1
+    trace = "".join(traceback.format_exception(error))
+    err.print(redact_secrets(trace), markup=False, highlight=False)
+    print_error("unexpected failure; the traceback above shows where")
+    return 1
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with the values of the environment's secrets replaced."""
+    try:
+        env = load_environment()
+    except SecretsFileError:
+        env = dict(os.environ)
+    return SecretRedactor(secret_values(env)).redact(text)
 
 
 if __name__ == "__main__":

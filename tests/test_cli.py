@@ -1,15 +1,20 @@
-"""The CLI commands not covered end to end elsewhere: summarize, feeds, status."""
+"""The CLI commands not covered end to end elsewhere: summarize, feeds, status, and
+what an admin sees when the database cannot be used."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import write_config
+from tests.helpers import BOT_COMMAND, write_config
 
 ARTICLE = (
     "Meta has released Llama 4, a new family of open-weight AI models. "
@@ -89,3 +94,52 @@ def test_feeds_list_check_enable_and_status(feed_server: FeedServer, tmp_path: P
     assert invoke("--config", str(config), "feeds", "enable", "Gone")[0] == 0
     code, output = invoke("--config", str(config), "feeds", "enable", "Nope")
     assert code == 2 and "no feed named" in output
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again: nothing listens there
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "message"),
+    [
+        ("unknown driver", 2, "no database driver for foo://bot:***@"),
+        ("unparsable", 2, "the database URL is not valid"),
+        ("directory blocked by a file", 2, "cannot create"),
+        ("not a database", 1, "the database cannot be used: file is not a database"),
+        ("server down", 1, "the database cannot be used: connection failed"),
+    ],
+)
+def test_a_database_that_cannot_be_used_is_one_clear_line(
+    tmp_path: Path, case: str, code: int, message: str
+) -> None:
+    """The installed command, so the errors go the way an admin sees them."""
+    password = "pw-0123456789-secret"
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a directory should be", encoding="utf-8")
+    not_a_database = tmp_path / "notes.db"
+    notes = "these are someone's notes, not a database " * 4
+    not_a_database.write_text(notes, encoding="utf-8")
+    url = {
+        "unknown driver": f"foo://bot:{password}@127.0.0.1/digest",
+        "unparsable": "not a url at all",
+        "directory blocked by a file": f"sqlite:///{blocker}/bot.db",
+        "not a database": f"sqlite:///{not_a_database}",
+        "server down": f"postgresql+psycopg://bot:{password}@127.0.0.1:{closed_port()}/digest",
+    }[case]
+    env = {name: value for name, value in os.environ.items() if not name.startswith("SLACK_")}
+    result = subprocess.run(
+        [*BOT_COMMAND, "status"],
+        env={**env, "DATABASE_URL": url},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # no traceback
+    assert password not in result.stdout + result.stderr
+    assert not_a_database.read_text(encoding="utf-8") == notes  # nothing overwritten

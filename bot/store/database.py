@@ -14,25 +14,53 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+class DatabaseURLError(ValueError):
+    """The configured database cannot be used; the message hides any password."""
+
+
 def create_database_engine(url: str) -> Engine:
-    """An engine for ``url``; creates the directory of a SQLite file if needed."""
-    parsed = make_url(url)
+    """An engine for ``url``; creates the directory of a SQLite file if needed.
+
+    A URL that cannot work (unparsable, unknown driver, a SQLite directory that
+    cannot be created) raises DatabaseURLError at once rather than an error
+    deep inside SQLAlchemy at first use.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseURLError(
+            "the database URL is not valid: use sqlite:///PATH or postgresql+psycopg://..."
+        ) from None
+    shown = parsed.render_as_string(hide_password=True)
     options: dict[str, Any] = {"future": True, "pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            directory = Path(database).expanduser().parent
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise DatabaseURLError(
+                    f"cannot create {directory}, the directory of the SQLite database: "
+                    f"{error.strerror}"
+                ) from None
         options["connect_args"] = {
             "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
             "check_same_thread": False,
         }
-    engine = create_engine(url, **options)
+    try:
+        engine = create_engine(url, **options)
+    except NoSuchModuleError:
+        raise DatabaseURLError(
+            f"no database driver for {shown}: use sqlite:///PATH or postgresql+psycopg://..."
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", configure_sqlite_connection)
     return engine
