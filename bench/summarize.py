@@ -1,6 +1,7 @@
 """Benchmark of the extractive summarizer against Lead-3, sumy and a greedy oracle.
 
-Usage (from the repository root):
+Usage (from the repository root; the baselines need the bench extra:
+`.venv/bin/pip install -e '.[bench]'`):
     .venv/bin/python bench/summarize.py                 # all 1,000 CNN articles
     .venv/bin/python bench/summarize.py --limit 100     # the first 100
     .venv/bin/python bench/summarize.py --start 500     # the held-out half only
@@ -41,6 +42,7 @@ tables for articles 0-499 (tuning) and 500-999 (held out) are printed too.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import statistics
@@ -373,6 +375,19 @@ def compare_splitters(articles: list[Article]) -> None:
         print(f"| {name:<20} | {correct:>4} / {len(cases):<3} | {median:9.2f} | {count:>9} |")
 
 
+def require_baselines(*, sumy: bool, splitters: bool) -> None:
+    """Exit with the install command when a baseline library is missing, before any work."""
+    needed = (
+        ["rouge_score"] + (["sumy"] if sumy else []) + (["pysbd", "syntok"] if splitters else [])
+    )
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        sys.exit(
+            f"missing {', '.join(missing)}: run .venv/bin/pip install -e '.[bench]' "
+            "(or pass --skip-sumy / --skip-splitters)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--start", type=int, default=0, help="first article (0-based)")
@@ -380,6 +395,7 @@ def main() -> None:
     parser.add_argument("--skip-sumy", action="store_true", help="ours, Lead-3 and oracle only")
     parser.add_argument("--skip-splitters", action="store_true", help="no splitter comparison")
     args = parser.parse_args()
+    require_baselines(sumy=not args.skip_sumy, splitters=not args.skip_splitters)
 
     articles = load_articles(args.start, args.limit)
     started = time.perf_counter()
