@@ -4,6 +4,7 @@ the bot's command."""
 from __future__ import annotations
 
 import re
+import socket
 import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -46,6 +47,13 @@ def write_config(path: Path, feeds: list[tuple[str, str]], database: Path, extra
     lines += ["[database]", f'url = "sqlite:///{database}"', "", extra]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then closed again): a refused connection."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def require_shared_corpus() -> Path:

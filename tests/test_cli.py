@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, write_config
+from tests.helpers import BOT_COMMAND, closed_port, write_config
 
 ARTICLE = (
     "Meta has released Llama 4, a new family of open-weight AI models. "
@@ -94,12 +93,6 @@ def test_feeds_list_check_enable_and_status(feed_server: FeedServer, tmp_path: P
     assert invoke("--config", str(config), "feeds", "enable", "Gone")[0] == 0
     code, output = invoke("--config", str(config), "feeds", "enable", "Nope")
     assert code == 2 and "no feed named" in output
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])  # closed again: nothing listens there
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import socket
 import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from tests.fakes.discord_api import (
     WEBHOOK_TOKEN,
     FakeDiscord,
 )
+from tests.helpers import closed_port
 
 CHANNEL = str(CHANNEL_ID)
 MESSAGES = f"/channels/{CHANNEL_ID}/messages"
@@ -337,9 +337,7 @@ async def test_a_discord_server_error_is_transient(fake: FakeDiscord, bot: Disco
 
 
 async def test_an_unreachable_discord_is_transient() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     adapter = DiscordAdapter.from_environment(
         {
             "DISCORD_API_BASE": f"http://127.0.0.1:{port}/api/v10",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +32,7 @@ from tests.fakes.discord_api import (
     RecordedRequest,
     interaction_create,
 )
+from tests.helpers import closed_port
 
 NOW = datetime(2025, 4, 5, 9, 0, tzinfo=UTC)
 EMPTY = "No Meta AI stories in the last 24 hours yet. Try again later."
@@ -296,9 +296,7 @@ async def test_start_registers_returns_keeps_retrying_the_gateway_and_close_ends
 ) -> None:
     # No gateway in tests: point discord.py's gateway at a local port nothing listens on,
     # so the first connection fails the way it does when the network is down at start-up.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(f"ws://127.0.0.1:{port}/"))
     adapter = make_adapter(fake)
     try:

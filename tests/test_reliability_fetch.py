@@ -9,7 +9,6 @@ Limits are small so the whole file runs in a few seconds.
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import tracemalloc
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from bot.feeds.http import FailureKind, FetchError, HttpFetcher, Validators
 from bot.feeds.parser import parse_feed
 from bot.feeds.poller import FeedOutcome, FeedTask, poll_feeds, poll_one
 from tests.fakes.misbehaving_server import RETRY_AFTER_SECONDS, MisbehavingServer, entity_bomb
+from tests.helpers import closed_port
 
 SETTINGS = FetchSettings(
     connect_timeout_seconds=1,
@@ -119,9 +119,7 @@ async def test_dns_failure_is_its_own_kind() -> None:
 
 
 async def test_refused_connection_is_its_own_kind() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed again: nothing listens there
+    port = closed_port()
     outcome = await fetch_outcome(f"http://127.0.0.1:{port}/feed.xml")
     assert outcome.error is not None and outcome.error.kind is FailureKind.CONNECTION
 
