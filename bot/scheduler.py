@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections import Counter
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,7 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.adapters.base import ChatAdapter
 from bot.delivery import unblock_all
-from bot.pipeline import DigestBot
+from bot.pipeline import DigestBot, PollReport
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +51,25 @@ class BotJobs:
         self.busy: set[asyncio.Task[object]] = set()
         self.stopping = False
 
-    async def poll(self) -> None:
+    async def poll(self) -> PollReport | None:
         try:
             report = await self.bot.poll()
             log.info("poll: %d new items, %d new stories", report.new_items, report.new_stories)
+            return report
         except Exception:
             log.exception("poll cycle failed; the next cycle retries")
+            return None
 
     async def first_poll(self) -> None:
-        """The start-up poll; with only the terminal to post to, show the latest news at once."""
-        await self.poll()
+        """The start-up poll; with only the terminal to post to, show the latest news at once.
+
+        Failing feeds are said once here, at the default log level: an admin
+        who just started the bot (no network, a proxy, a typo in a URL) should
+        not have to wonder why nothing arrives.
+        """
+        report = await self.poll()
+        if report is not None:
+            warn_of_failed_feeds(report)
         if self.bot.adapters and all(a.name == TERMINAL for a in self.bot.adapters):
             try:
                 await self.show_latest()
@@ -187,6 +197,19 @@ async def run_forever(bot: DigestBot, stop: asyncio.Event | None = None) -> None
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         log.info("stopped")
+
+
+def warn_of_failed_feeds(report: PollReport) -> None:
+    failed = Counter(feed.status for feed in report.feeds if feed.error and not feed.skipped)
+    if failed:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in failed.most_common())
+        log.warning(
+            "%d of %d feeds failed on the first poll (%s); `meta-ai-digest feeds list` "
+            "shows each error",
+            failed.total(),
+            len(report.feeds),
+            kinds,
+        )
 
 
 def reset_blocked(bot: DigestBot) -> None:

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.feeds.text import clean_text
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import DATA, fresh_feed, write_config
+from tests.helpers import BOT_COMMAND, DATA, closed_port, fresh_feed, write_config
 
 FEEDS = {
     "/a.xml": ("Outlet A", "outlet-a-rss.xml", "application/rss+xml; charset=utf-8"),
@@ -197,6 +197,43 @@ def test_run_shows_the_latest_news_on_the_terminal_then_stops_on_sigterm(
         assert process.returncode == 0, errors
         assert "meta-ai-digest: 3 feeds" in errors and "Ctrl-C stops" in errors
         assert "Traceback" not in errors
+        assert "failed on the first poll" not in errors  # every feed answered
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_run_says_once_which_feeds_failed_on_its_first_poll(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """A fresh bot that cannot reach a feed says so at the default log level."""
+    closed = closed_port()
+    feeds = [*serve_fixture_feeds(feed_server), ("Gone", f"http://127.0.0.1:{closed}/feed.xml")]
+    config = write_config(tmp_path / "config.toml", feeds, tmp_path / "bot.db")
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SLACK_", "DISCORD_"))
+    }
+    log = tmp_path / "stderr.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [*BOT_COMMAND, "--config", str(config), "run"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "first poll" not in log.read_text():
+            time.sleep(0.2)
+        warning = next((line for line in log.read_text().splitlines() if "first poll" in line), "")
+        assert "1 of 4 feeds failed on the first poll (connection 1)" in warning
+        assert "meta-ai-digest feeds list" in warning
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
     finally:
         if process.poll() is None:
             process.kill()
