@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+URL_FORMS = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
 
 
 class DatabaseURLError(ValueError):
@@ -35,9 +36,7 @@ def create_database_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise DatabaseURLError(
-            "the database URL is not valid: use sqlite:///PATH or postgresql+psycopg://..."
-        ) from None
+        raise DatabaseURLError(f"the database URL is not valid: {URL_FORMS}") from None
     shown = parsed.render_as_string(hide_password=True)
     options: dict[str, Any] = {"future": True, "pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
@@ -58,9 +57,7 @@ def create_database_engine(url: str) -> Engine:
     try:
         engine = create_engine(url, **options)
     except NoSuchModuleError:
-        raise DatabaseURLError(
-            f"no database driver for {shown}: use sqlite:///PATH or postgresql+psycopg://..."
-        ) from None
+        raise DatabaseURLError(f"no database driver for {shown}: {URL_FORMS}") from None
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", configure_sqlite_connection)
     return engine
