@@ -66,6 +66,21 @@ class ExcludeRule(Term):
     note: str = ""
 
 
+# Meta (or Zuckerberg) and money going into AI within one sentence: capex guidance, data
+# centre budgets, bond sales that fund the AI build-out. Either "Meta ... spend/invest/
+# bonds ... AI" or "Meta ... AI spending/infrastructure". [^.] keeps both in one sentence.
+_META_AI_SPENDING = (
+    r"\b(?:Meta|Zuckerberg)\b[^.]{0,80}(?:"
+    r"\b(?:spend|spends|spending|spent|capex|capital expenditures?|capital spending"
+    r"|invest|invests|invested|investing|investments?|bonds?|borrow|borrowing|financing|debt)\b"
+    r"[^.]{0,60}\b(?:AI|artificial[ -]intelligence|superintelligence)\b"
+    r"|\b(?:AI|artificial[ -]intelligence)[ -](?:spending|capex|investments?|infrastructure"
+    r"|build-?out)\b)"
+)
+# Glasses sold or shown as AI/AR devices (Meta's AI hardware); not VR headsets.
+_SMART_GLASSES = r"\b(?:smart|AI|AR|augmented[ -]reality|mixed[ -]reality)[ -](?:glasses|eyewear)\b"
+
+
 def _terms(*phrases: str) -> list[Term]:
     return [Term(phrase=p) for p in phrases]
 
@@ -91,6 +106,7 @@ def _default_phrases() -> list[WeightedTerm]:
         WeightedTerm(phrase="AudioCraft", weight=3.0),
         WeightedTerm(phrase="Yann LeCun", weight=2.0),
         WeightedTerm(phrase="Alexandr Wang", weight=1.0),
+        WeightedTerm(name="Meta AI spending", regex=_META_AI_SPENDING, weight=1.5),
         WeightedTerm(phrase="Llama", case_sensitive=True, weight=1.0),
     ]
 
@@ -161,6 +177,7 @@ def _default_ai_terms() -> list[Term]:
             "world model",
             "world models",
         ),
+        Term(name="smart glasses", regex=_SMART_GLASSES),
     ]
 
 
@@ -177,9 +194,10 @@ def _default_excludes() -> list[ExcludeRule]:
             regex=r"\bmeta[ -]?(?:learning|learner|learners|learned)\b",
             note="machine-learning technique, not the company",
         ),
+        # Not "meta data": in news that is far more often the company ("Meta data centre").
         ExcludeRule(
             name="web meta tags",
-            regex=r"\bmeta (?:tags?|descriptions?|titles?|keywords|data)\b",
+            regex=r"\bmeta (?:tags?|descriptions?|titles?|keywords)\b",
             note="HTML meta tags, not the company",
         ),
         ExcludeRule(
