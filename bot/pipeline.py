@@ -30,7 +30,7 @@ from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.feeds import is_due, record_outcome, sync_feeds, validators_of
 from bot.store.items import SeenEntries, is_backfill, new_item
 from bot.store.schema import Feed, Item, Story, utc_now
-from bot.stories import ArticleRef, StoryIndex, choose_representative
+from bot.stories import ArticleRef, StoryIndex, reading_order
 from bot.summarize import ArticleText, Summarizer, extract_main_text
 from bot.topic import TopicClassifier, TopicVerdict
 
@@ -250,9 +250,25 @@ class DigestBot:
 
     # --------------------------------------------------------------- stories
     def load_index(self, session: Session, now: datetime) -> StoryIndex:
-        """The recent window of clustered items, indexed for matching new ones."""
-        index = StoryIndex(self.settings.stories)
-        since = now - timedelta(hours=self.settings.stories.window_hours)
+        """The recent window of clustered items, indexed for matching new ones.
+
+        Rarity weights come from the kept items of a longer horizon (the story stage's
+        background), so the words every Meta-AI item uses weigh next to nothing.
+        """
+        stories = self.settings.stories
+        index = StoryIndex(stories)
+        background = session.execute(
+            select(Item.id, Item.title, Item.full_text, Item.content, Item.summary)
+            .where(
+                Item.kept.is_(True),
+                Item.published_at >= now - timedelta(days=stories.background_days),
+            )
+            .order_by(Item.published_at.desc())
+            .limit(stories.background_items)
+        )
+        for key, title, *texts in background:
+            index.observe(key, title, max((t or "" for t in texts), key=len))
+        since = now - timedelta(hours=stories.window_hours)
         recent = session.scalars(
             select(Item)
             .where(Item.story_id.is_not(None), Item.published_at >= since)
@@ -276,15 +292,17 @@ class DigestBot:
                 .order_by(Item.published_at, Item.id)
                 .options(selectinload(Item.feed))
             ).all()
+            for item in items:
+                index.observe(item.id, item.title, item.text)
             touched: set[int] = set()
             created = 0
             for item in items:
                 ref = article_ref(item)
-                match = index.match(ref)
+                match, nearest = index.decide(ref)
                 if match is None:
                     story = self.new_story(session, item, now)
                     created += 1
-                    item.story_id, item.story_reason = story.id, "first article of the story"
+                    item.story_id, item.story_reason = story.id, nearest.describe()
                 else:
                     item.story_id, item.story_reason = match.story_id, match.reason
                 index.add(ref, item.story_id)
@@ -323,15 +341,17 @@ class DigestBot:
                 .options(selectinload(Item.feed))
             )
         )
-        refs = {item.id: article_ref(item) for item in items}
-        best = choose_representative(list(refs.values()), self.settings.stories.aggregator_hosts)
-        lead = next(item for item in items if item.id == best.key)
+        by_id = {item.id: item for item in items}
+        order = reading_order(
+            [article_ref(item) for item in items], self.settings.stories.aggregator_hosts
+        )
+        ordered = [by_id[ref.key] for ref in order]
+        lead = ordered[0]
         story.representative_item_id = lead.id
         story.title = lead.title
         story.url = lead.url or story.url
         story.first_published_at = min(item.published_at for item in items)
         story.last_updated_at = now
-        ordered = [lead, *(item for item in items if item.id != lead.id)]
         articles = [ArticleText(title=item.title, text=item.text) for item in ordered if item.text]
         story.summary = self.summarizer.summarize_story(articles) if articles else []
         fetched_failed = all(item.full_text is None and item.full_text_status for item in items)

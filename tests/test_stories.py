@@ -20,6 +20,7 @@ from bot.stories import (
     canonical_title,
     choose_representative,
 )
+from bot.stories.features import terms
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "data" / "stories" / "labelled.jsonl"
@@ -37,7 +38,7 @@ def ref(
     url: str | None = None,
     hours: float = 0.0,
     comments_url: str | None = None,
-    source: str = "feed",
+    source: str | None = None,
 ) -> ArticleRef:
     return ArticleRef(
         key=key,
@@ -45,14 +46,21 @@ def ref(
         text=text,
         url=url or f"https://outlet{key}.example/story-{key}",
         published=T0 + timedelta(hours=hours),
-        source=source,
+        source=source or f"outlet {key}",
         comments_url=comments_url,
     )
 
 
+def with_history(index: StoryIndex) -> StoryIndex:
+    """Count the labelled set in the rarity background, as a store with history would."""
+    for article, _story in load_labelled():
+        index.observe(-article.key, article.title, article.text)
+    return index
+
+
 @pytest.fixture
 def index() -> StoryIndex:
-    return StoryIndex(ClusterSettings())
+    return with_history(StoryIndex(ClusterSettings()))
 
 
 SCALE = (
@@ -112,7 +120,8 @@ def test_rewrite_of_a_scoop_joins_by_wording(index: StoryIndex) -> None:
         ref(3, "Scale AI founder heads to Meta in big deal", SCALE_REWRITE, hours=3)
     )
     assert found is not None and found.story_id == 3
-    assert found.reason.startswith("TF-IDF cosine")
+    assert found.reason.startswith("content similarity")
+    assert "with story 3 as a whole" in found.reason and "scale" in found.reason
 
 
 LLAMA_4 = (
@@ -128,22 +137,16 @@ VOICE = (
 )
 
 
-@pytest.mark.parametrize(
-    ("rules", "joins"),
-    [
-        (ClusterSettings(), False),
-        (ClusterSettings(common_words=[], common_words_documents=0), True),
-    ],
-)
-def test_common_words_alone_do_not_join_in_a_small_window(
-    rules: ClusterSettings, joins: bool
-) -> None:
+@pytest.mark.parametrize(("history", "joins"), [(True, False), (False, True)])
+def test_words_every_item_uses_do_not_join(history: bool, joins: bool) -> None:
     """Two Meta AI stories share "Meta", "AI", "Llama", "model"; that is not one story.
 
-    The control case (no common words) shows the trap: with one article in the
-    window every word looks rare, and the two merge.
+    With a store's history the rarity weights know these words say nothing about one event.
+    The control case (an empty store) shows the trap: with two articles every word is rare.
     """
-    index = StoryIndex(rules)
+    index = StoryIndex(ClusterSettings())
+    if history:
+        with_history(index)
     index.add(ref(1, "Meta releases Llama 4, its new family of open-weight AI models", LLAMA_4), 1)
     voice = ref(2, "Meta AI app adds voice chat in Europe", VOICE, hours=2)
     assert (index.match(voice) is not None) is joins
@@ -188,7 +191,7 @@ def test_articles_outside_the_window_never_join(index: StoryIndex) -> None:
 
 def test_wording_must_be_closer_the_further_apart_in_time() -> None:
     rules = ClusterSettings(content_threshold=0.3, content_threshold_per_day=0.3)
-    index = StoryIndex(rules)
+    index = with_history(StoryIndex(rules))
     index.add(ref(1, "Meta bets $14.3 billion on Scale AI", SCALE), story_id=3)
     soon = ref(2, "Scale AI founder heads to Meta", SCALE_REWRITE, hours=2)
     later = ref(3, "Scale AI founder heads to Meta", SCALE_REWRITE, hours=60)
@@ -277,8 +280,10 @@ def test_shipped_config_equals_code_defaults() -> None:
 def test_index_never_raises_on_arbitrary_text(pairs: list[tuple[str, str]]) -> None:
     index = StoryIndex(ClusterSettings())
     for key, (title, text) in enumerate(pairs, start=1):
-        article = ref(key, title, text, hours=key)
+        article = ref(key, title, text, hours=key, source=f"feed {key % 3}")
+        index.observe(key, title, text)
         found = index.match(article)
+        assert isinstance(index.nearest(article).describe(), str)
         index.add(article, found.story_id if found else key)
     assert len(index) == len(pairs)
 
@@ -303,7 +308,7 @@ def load_labelled() -> list[tuple[ArticleRef, str]]:
 
 @pytest.fixture(scope="module")
 def clustered() -> tuple[dict[int, int], dict[int, str]]:
-    index = StoryIndex(ClusterSettings())
+    index = with_history(StoryIndex(ClusterSettings()))
     predicted: dict[int, int] = {}
     truth: dict[int, str] = {}
     for article, story in load_labelled():
@@ -354,3 +359,95 @@ def test_hard_negatives_stay_apart(
     lefts = {predicted[k] for k, s in truth.items() if s == left}
     rights = {predicted[k] for k, s in truth.items() if s == right}
     assert lefts and rights and not (lefts & rights)
+
+
+# ------------------------------------------------------------ no chaining
+NUCLEAR = (
+    "Meta signed a 20-year agreement with Constellation Energy to buy the output of the "
+    "Clinton nuclear plant in Illinois from 2027, to power its AI data centres."
+)
+# Shares "Illinois" with NUCLEAR and "Hyperion" with HYPERION, nothing else of note.
+BRIDGE = (
+    "Meta's Illinois grid filings mention Hyperion as one of several sites the company is "
+    "weighing for future capacity, alongside wind contracts in Texas."
+)
+HYPERION = (
+    "Zuckerberg said the Hyperion data centre in Louisiana will scale to five gigawatts, "
+    "with a footprint covering a large part of Manhattan, to train superintelligence models."
+)
+
+
+def test_one_shared_word_each_does_not_chain_three_events(index: StoryIndex) -> None:
+    """A~B and B~C share one word each; A and C are different events: three stories."""
+    articles = [
+        ref(1, "Meta signs nuclear power deal with Constellation", NUCLEAR),
+        ref(2, "Meta weighs new sites for power contracts", BRIDGE, hours=1),
+        ref(3, "Zuckerberg details the Hyperion data centre", HYPERION, hours=2),
+    ]
+    stories = []
+    for article in articles:
+        found = index.match(article)
+        story = found.story_id if found else article.key
+        index.add(article, story)
+        stories.append(story)
+    assert stories == [1, 2, 3]
+
+
+def test_an_article_is_compared_with_the_story_as_a_whole(index: StoryIndex) -> None:
+    """Close to one member but not to the story: the centroid keeps it out."""
+    index.add(ref(1, "Meta signs nuclear power deal with Constellation", NUCLEAR), story_id=1)
+    index.add(ref(2, "Constellation to supply Meta from Clinton plant", NUCLEAR), story_id=1)
+    index.add(ref(3, "Meta weighs new sites for power contracts", BRIDGE), story_id=1)
+    alone = StoryIndex(ClusterSettings())
+    with_history(alone)
+    alone.add(ref(3, "Meta weighs new sites for power contracts", BRIDGE), story_id=1)
+    probe = ref(4, "Zuckerberg details the Hyperion data centre", HYPERION, hours=1)
+    assert alone.match(probe) is None or index.match(probe) is None
+    assert index.match(probe) is None
+
+
+# ------------------------------------------------------- one outlet, figures
+def test_a_feed_does_not_report_one_event_twice_by_wording(index: StoryIndex) -> None:
+    index.add(ref(1, "Meta bets $14.3 billion on Scale AI", SCALE, source="Wire"), story_id=1)
+    rewrite = ref(2, "Scale AI founder heads to Meta", SCALE_REWRITE, hours=1, source="Wire")
+    assert index.match(rewrite) is None
+    assert "of the same feed" in index.nearest(rewrite).describe()
+    update = ref(3, "Meta bets $14.3 billion on Scale AI (updated)", SCALE, hours=2, source="Wire")
+    found = index.match(update)
+    assert found is not None and found.reason.startswith("title similarity")
+
+
+def test_titles_stating_different_figures_are_different_events(index: StoryIndex) -> None:
+    """One alerts feed's templated headlines: near-identical titles, different filings."""
+    first = ref(1, "Acme (NASDAQ:ACME) CEO Sells $91,750.00 in Stock", "Filing.", source="Alerts")
+    index.add(first, story_id=1)
+    other = "Acme (NASDAQ:ACME) CEO Sells $53,170,714.63 in Stock"
+    assert index.match(ref(2, other, "Filing.", hours=1, source="Alerts")) is None
+    same = ref(3, "Acme (NASDAQ:ACME) CEO sells $91,750.00 in stock", "Filing.", hours=1)
+    found = index.match(same)
+    assert found is not None and found.reason.startswith("title similarity")
+
+
+def test_model_versions_written_with_or_without_a_space_agree(index: StoryIndex) -> None:
+    text = "Meta released SAM 2, which segments objects in images and video in real time."
+    index.add(ref(1, "Meta's SAM 2 segments video", text), story_id=1)
+    found = index.match(ref(2, "Meta SAM2 adds real-time video object tracking", text, hours=1))
+    assert found is not None and found.story_id == 1
+
+
+# ---------------------------------------------------------------- explain
+def test_a_new_story_names_the_nearest_story_and_its_score(index: StoryIndex) -> None:
+    index.add(ref(1, "Meta signs nuclear power deal with Constellation", NUCLEAR), story_id=7)
+    probe = ref(2, "Meta weighs new sites for power contracts", BRIDGE, hours=1)
+    match, nearest = index.decide(probe)
+    assert match is None
+    assert nearest.story_id == 7 and nearest.score < nearest.needed
+    line = nearest.describe()
+    assert "nearest story 7" in line and "Constellation" in line
+    assert f"{nearest.score:.2f} against the threshold {nearest.needed:.2f}" in line
+
+
+def test_terms_are_words_of_any_script() -> None:
+    assert terms("Análise: notícias do Brasil") == ["análise", "notícia", "do", "brasil"]
+    assert terms("Цитата #17223") == ["цитата", "17223"]
+    assert terms("泰山红包") == ["泰山", "山红", "红包"]

@@ -1,25 +1,36 @@
-"""What the story index compares: title word sets, term counts, and (optionally) MinHash sketches.
+"""What the story index compares: an article's terms, weighted by how rare they are.
 
-Features are computed once per article: match() and the add() that follows it
-share them.
+An event is identified by what rewrites of it keep: names, numbers and money amounts, and the
+distinctive words of title and lead. Words are weighted by rarity measured on a background
+(every item the store holds, kept or dropped: :class:`Vocabulary`), not by a hand-written list,
+so the weights hold in any language: whatever most items say ("the", "de", "Meta", "AI" in a
+Meta-AI store) weighs next to nothing, and a name or a figure few items share weighs most.
+
+Features are computed once per article: match() and the add() that follows it share them.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import zlib
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import re2
-from datasketch import MinHash
 
 from bot.stories.settings import ClusterSettings
-from bot.stories.text import canonical_title, clean, words
+from bot.stories.text import canonical_title, clean
 
+# A word in any script: letters and digits, with inner apostrophes, dots, hyphens ("3.1", "o'neil").
+_TOKEN = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
+# Scripts written without spaces: compared as overlapping character pairs.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _SPACES = re2.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
+# What ends a sentence: the next capitalised word opens one and is no name.
+_SENTENCE_END = frozenset(".!?:;\n\"“”'‘’«»()[]—–-|")
 
 
 @dataclass(frozen=True)
@@ -29,13 +40,75 @@ class Features:
     title: str
     title_words: frozenset[str]
     versions: frozenset[str]
-    content: Mapping[str, int]
-    title_hash: MinHash | None
+    # Weighted term counts: title words count twice, names and figures of the lead more.
+    content: Mapping[str, float]
+    # Names and figures (capitalised inside a sentence, or holding a digit).
+    identifiers: frozenset[str]
+    # The figures the title states ("4", "14.3", "91750.00"): different figures, different events.
+    figures: frozenset[str]
 
 
-def _hash_token(token: bytes) -> int:
-    """A fast, stable 32-bit token hash (the default SHA-1 is needlessly slow here)."""
-    return zlib.crc32(token)
+@functools.lru_cache(maxsize=131_072)
+def fold(word: str) -> str:
+    """One word folded for comparison: case-folded, no possessive, crude plural folding.
+
+    Cached, because news vocabulary repeats and this runs for every word of every item.
+    """
+    word = word.casefold().replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    word = word.replace("'", "")
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return word
+
+
+def _pieces(token: str) -> list[str]:
+    """A token as comparable pieces: itself, or character pairs for unspaced scripts."""
+    if _UNSPACED.search(token) is None:
+        return [token]
+    if len(token) < 2:
+        return [token]
+    return [token[i : i + 2] for i in range(len(token) - 1)]
+
+
+def terms(text: str) -> list[str]:
+    """Comparable terms of a text, in order (any language)."""
+    found: list[str] = []
+    for raw in _TOKEN.findall(text):
+        found.extend(_comparable(raw)[0])
+    return found
+
+
+def words_with_identifiers(text: str, limit: int) -> tuple[list[str], set[str]]:
+    """The first `limit` terms of a text, and those among them that are names or figures.
+
+    A name is a capitalised word that does not open a sentence; a figure holds a digit. In
+    titles every word may be capitalised, so this is used on the lead only.
+    """
+    found: list[str] = []
+    identifiers: set[str] = set()
+    previous_end = 0
+    for match in _TOKEN.finditer(text):
+        if len(found) >= limit:
+            break
+        raw = match.group()
+        pieces, has_digit = _comparable(raw)
+        special = has_digit
+        if not special and raw[0].isupper():
+            between = text[previous_end : match.start()].strip()
+            special = previous_end > 0 and not (between and between[-1] in _SENTENCE_END)
+        previous_end = match.end()
+        found.extend(pieces)
+        if special:
+            identifiers.update(pieces)
+    return found, identifiers
+
+
+@functools.lru_cache(maxsize=131_072)
+def _comparable(raw: str) -> tuple[tuple[str, ...], bool]:
+    """A raw token's comparable pieces, and whether it holds a digit (cached: words repeat)."""
+    return tuple(p for p in _pieces(fold(raw)) if p), _DIGIT.search(raw) is not None
 
 
 def compile_version_pattern(pattern: str) -> re2._Regexp:
@@ -55,168 +128,123 @@ class FeatureMaker:
 
     def __init__(self, settings: ClusterSettings) -> None:
         self._settings = settings
-        self._perms: np.ndarray = MinHash(num_perm=settings.num_perm, seed=1).permutations
         self._versions = [compile_version_pattern(p) for p in settings.version_patterns]
 
     def make(self, title_raw: str, text_raw: str, url: str) -> Features:
         title = canonical_title(title_raw, url)
-        title_words = words(title)
-        text_words = words(clean(text_raw))
-        content: Counter[str] = Counter()
+        title_words = terms(title)
+        lead = clean(text_raw)[: self._settings.content_words * 12]
+        lead_words, identifiers = words_with_identifiers(lead, self._settings.content_words)
+        content: dict[str, float] = {}
         for word in title_words:
-            content[word] += 2  # the headline names the event: its words count twice
-        content.update(text_words[: self._settings.content_words])
+            content[word] = content.get(word, 0.0) + self._settings.title_weight
+        for word in lead_words:
+            weight = self._settings.identifier_weight if word in identifiers else 1.0
+            content[word] = content.get(word, 0.0) + weight
         return Features(
             title=title,
             title_words=frozenset(title_words),
             versions=frozenset(self._version_ids(title)),
-            content=dict(content),
-            title_hash=self._minhash(title_words) if self._settings.title_lsh else None,
+            content=content,
+            identifiers=frozenset(identifiers),
+            figures=frozenset(w for w in title_words if _DIGIT.search(w)),
         )
 
     def _version_ids(self, title: str) -> Iterable[str]:
         for pattern in self._versions:
             for found in pattern.finditer(title):
-                yield str(_SPACES.sub(" ", found.group(0).lower().replace("-", " ")))
-
-    def _minhash(self, tokens: Iterable[str]) -> MinHash | None:
-        encoded = [t.encode("utf-8") for t in tokens]
-        if not encoded:
-            return None
-        sketch = MinHash(
-            num_perm=self._settings.num_perm,
-            permutations=self._perms,
-            scheme="affine32",
-            hashfunc=_hash_token,
-        )
-        sketch.update_batch(encoded)
-        return sketch
+                # "SAM 2", "SAM-2" and "SAM2" name one version.
+                yield str(_SPACES.sub("", found.group(0).lower().replace("-", "")))
 
 
-class TfIdf:
-    """TF-IDF weights over the current window, and a term index for finding candidates.
+class Vocabulary:
+    """Document frequencies over a background of items, for rarity weights (IDF).
 
-    IDF comes from a snapshot of the window's document frequencies, taken afresh
-    whenever the window size has drifted by more than a tenth since the last one
-    (an "epoch"); within an epoch every weight, and so every cached vector norm,
-    is fixed, and a cosine costs one pass over the shared terms only.
-
-    Candidates for the cosine test come from the postings of the new article's
-    rarest terms (names, numbers, unusual words: what rewrites of one scoop keep),
-    ranked by the IDF they share; terms found in more than `max_postings` window
-    articles are too common to point at one story and are skipped. The work per
-    match is therefore bounded, however many articles the window holds.
+    Every item the store holds can be observed, kept or dropped: the more ordinary news it
+    has seen, the better it knows which words say nothing about one event. Weights come from
+    a snapshot taken afresh whenever the background has grown or shrunk by a tenth (an
+    "epoch"), so that cached story vectors stay valid within an epoch.
     """
 
-    def __init__(
-        self,
-        candidate_terms: int = 12,
-        max_postings: int = 50,
-        max_candidates: int = 20,
-        min_shared_terms: int = 2,
-        common_words: Iterable[str] = (),
-        common_words_documents: int = 0,
-    ) -> None:
-        self._common = frozenset(common_words)
-        self._prior = common_words_documents
-        self._candidate_terms = candidate_terms
-        self._min_shared = min_shared_terms
-        self._max_postings = max_postings
-        self._max_candidates = max_candidates
-        # term -> keys of the window articles that use it; its size is the term's document frequency
-        self._postings: dict[str, set[int]] = {}
-        self._documents = 0
-        self._epoch = 0
+    def __init__(self, prior_terms: Iterable[str] = (), prior_documents: int = 0) -> None:
+        self._prior_terms = frozenset(prior_terms)
+        self._prior = prior_documents
+        self._frequency: Counter[str] = Counter()
+        self._documents: dict[int, frozenset[str]] = {}
+        self.epoch = 0
         self._snapshot: dict[str, int] = {}
         self._snapshot_size = 0
         self._idf: dict[str, float] = {}
-        self._norms: dict[int, tuple[int, float]] = {}
 
-    def add(self, key: int, content: Mapping[str, int]) -> None:
-        postings = self._postings
-        for term in content:
-            keys = postings.get(term)
-            if keys is None:
-                postings[term] = {key}
-            else:
-                keys.add(key)
-        self._documents += 1
+    def __len__(self) -> int:
+        return len(self._documents)
+
+    def __contains__(self, key: int) -> bool:
+        return key in self._documents
+
+    def observe(self, key: int, document_terms: Iterable[str]) -> None:
+        """Count a document once (observing the same key again is a no-op)."""
+        if key in self._documents:
+            return
+        distinct = frozenset(document_terms)
+        self._documents[key] = distinct
+        self._frequency.update(distinct)
         self._maybe_new_epoch()
 
-    def remove(self, key: int, content: Mapping[str, int]) -> None:
-        postings = self._postings
-        for term in content:
-            keys = postings.get(term)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del postings[term]
-        self._documents -= 1
-        self._norms.pop(key, None)
+    def forget(self, key: int) -> None:
+        distinct = self._documents.pop(key, None)
+        if distinct is None:
+            return
+        self._frequency.subtract(distinct)
+        for term in distinct:
+            if self._frequency[term] <= 0:
+                del self._frequency[term]
         self._maybe_new_epoch()
+
+    def frequency(self, term: str) -> int:
+        """In how many observed documents the term occurs now."""
+        return self._frequency.get(term, 0)
 
     def _maybe_new_epoch(self) -> None:
-        drift = abs(self._documents - self._snapshot_size)
+        size = len(self._documents)
+        drift = abs(size - self._snapshot_size)
         if drift and drift >= max(1, self._snapshot_size // 10):
-            self._epoch += 1
-            self._snapshot = {term: len(keys) for term, keys in self._postings.items()}
-            self._snapshot_size = self._documents
+            self.epoch += 1
+            self._snapshot = dict(self._frequency)
+            self._snapshot_size = size
             self._idf.clear()
 
-    def candidates(self, content: Mapping[str, int]) -> list[int]:
-        """Indexed articles that share the new article's rarest terms, best first."""
-        postings = self._postings
-        frequency = {
-            t: len(postings[t]) for t in content if t in postings and t not in self._common
-        }
-        present = [t for t, df in frequency.items() if df <= self._max_postings]
-        present.sort(key=lambda t: (frequency[t], t))
-        shared: Counter[int] = Counter()
-        weight: dict[int, float] = {}
-        for term in present[: self._candidate_terms]:
-            idf = self.idf(term)
-            for key in postings[term]:
-                shared[key] += 1
-                weight[key] = weight.get(key, 0.0) + idf
-        eligible = [key for key, count in shared.items() if count >= self._min_shared]
-        eligible.sort(key=lambda key: (-weight[key], key))
-        return eligible[: self._max_candidates]
-
     def idf(self, term: str) -> float:
-        """Smoothed IDF from the epoch's snapshot of the window, plus the common-words prior.
-
-        The prior counts `common_words_documents` extra documents that contain every
-        common word, so "meta" or "llama" weigh little even in a window of two articles.
-        """
+        """log(N / df), smoothed, from the epoch's snapshot; near 0 for words most items use."""
         found = self._idf.get(term)
         if found is None:
-            df = self._snapshot.get(term, 0) + (self._prior if term in self._common else 0)
+            df = self._snapshot.get(term, 0) + (self._prior if term in self._prior_terms else 0)
             documents = self._snapshot_size + self._prior
-            found = math.log((documents + 2) / (df + 1)) + 1.0
+            found = max(0.0, math.log((documents + 1) / (df + 0.5)))
             self._idf[term] = found
         return found
 
-    def weights(self, content: Mapping[str, int]) -> dict[str, float]:
-        return {term: count * self.idf(term) for term, count in content.items()}
+    def weights(self, content: Mapping[str, float]) -> dict[str, float]:
+        """TF-IDF weights of an article's term counts (zero weights left out)."""
+        out = {}
+        for term, count in content.items():
+            weight = count * self.idf(term)
+            if weight > 0:
+                out[term] = weight
+        return out
 
-    def norm(self, key: int, content: Mapping[str, int]) -> float:
-        cached = self._norms.get(key)
-        if cached is not None and cached[0] == self._epoch:
-            return cached[1]
-        value = math.sqrt(sum((count * self.idf(term)) ** 2 for term, count in content.items()))
-        self._norms[key] = (self._epoch, value)
-        return value
 
-    def cosine(
-        self, new: Mapping[str, float], new_norm: float, key: int, old: Mapping[str, int]
-    ) -> float:
-        """Cosine of a new article's weights with an indexed article's counts."""
-        shared = new.keys() & old.keys()
-        if not shared or not new_norm:
-            return 0.0
-        dot = sum(new[term] * old[term] * self.idf(term) for term in shared)
-        old_norm = self.norm(key, old)
-        return dot / (new_norm * old_norm) if old_norm else 0.0
+def unit(vector: Mapping[str, float]) -> dict[str, float]:
+    """The vector scaled to length 1 (empty when it is all zero)."""
+    norm = math.sqrt(sum(w * w for w in vector.values()))
+    return {t: w / norm for t, w in vector.items()} if norm else {}
+
+
+def cosine_unit(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Cosine of two unit vectors: their dot product, over the smaller one's terms."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(w * b.get(t, 0.0) for t, w in a.items())
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:

@@ -1,33 +1,43 @@
 """Incremental story index: which earlier story, if any, a new article belongs to.
 
-Only the recent window is held (prune() drops the rest), and a new article is
-compared only with the candidates an index returns, never with every stored
-article, so the cost of one match stays flat however large the store grows. The
-candidates come from a term index over the window: the articles that share the
-new one's rarest words. (MinHash LSH over titles, from datasketch, can be added
-with `title_lsh = true`; bench/cluster.py measures both, and the term index alone
-found the same stories at a fraction of the cost, so it is the default.)
+A new article is compared with candidate *stories as a whole*, never with one member alone:
+its TF-IDF vector against the story's centroid (the mean of its members' unit vectors). One
+shared word with one member cannot pull an article into a story, so stories do not chain
+(A~B and B~C on one word each leave A and C apart). Words are weighted by rarity over a
+background of every item seen (:class:`~bot.stories.features.Vocabulary`), in any language.
 
-Signals, surest first: the same URL (or Hacker News comments page); near-identical
-titles (word-set Jaccard); similar wording of title plus lead (TF-IDF cosine; copied
-text scores near 1.0), whose threshold rises with the days between the two
-articles. A safeguard keeps apart articles whose titles name different model
-versions ("Llama 3.1" vs "Llama 3.2").
+Signals, surest first: the same URL (or Hacker News comments page); a near-identical title
+(word-set Jaccard with a member); similar wording of title plus lead against the centroid,
+with a threshold that rises with the days between the article and the story. Safeguards: two
+titles naming different model versions ("Llama 3.1" vs "Llama 3.2") are different stories; and
+an outlet does not report one event twice as two articles, so an article joins a story that
+already holds an article of its own feed only by URL or a near-identical title (updates,
+reposts), never by wording alone; aggregator items are exempt.
+
+Only the recent window is held (prune() drops the rest), and a new article is compared only
+with the candidate stories that share its rarest words, so the cost of one match stays flat
+however large the store grows.
 """
 
 from __future__ import annotations
 
 import heapq
-import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from datasketch import MinHashLSH
-
-from bot.stories.features import FeatureMaker, Features, TfIdf, jaccard
+from bot.stories.features import (
+    FeatureMaker,
+    Features,
+    Vocabulary,
+    cosine_unit,
+    jaccard,
+    terms,
+    unit,
+)
 from bot.stories.settings import ClusterSettings
-from bot.stories.text import host_of, words
+from bot.stories.text import canonical_title, host_of
 
 
 @dataclass(frozen=True)
@@ -52,10 +62,50 @@ class StoryMatch:
 
 
 @dataclass(frozen=True)
+class Nearest:
+    """For an article that starts a story: the closest story it did not join, and why not."""
+
+    story_id: int | None
+    title: str = ""
+    score: float = 0.0
+    needed: float = 0.0
+    shared: tuple[str, ...] = ()
+    blocked: str = ""
+
+    def describe(self) -> str:
+        if self.story_id is None:
+            return "first article of the story; no story in the window shares its rare words"
+        words = f" (shared: {', '.join(self.shared)})" if self.shared else ""
+        why = f"; {self.blocked}" if self.blocked else ""
+        return (
+            f"first article of the story; nearest story {self.story_id} “{self.title[:80]}” "
+            f"scored {self.score:.2f} against the threshold {self.needed:.2f}{words}{why}"
+        )
+
+
+@dataclass(frozen=True)
 class _Entry:
     article: ArticleRef
     story_id: int
     features: Features
+    aggregator: bool
+
+
+@dataclass
+class _Story:
+    members: set[int] = field(default_factory=set)
+    # (vocabulary epoch, centroid unit vector), rebuilt when a member changes or the epoch moves.
+    centroid: tuple[int, dict[str, float]] | None = None
+
+
+@dataclass(frozen=True)
+class _Scored:
+    story_id: int
+    score: float
+    needed: float
+    reason: str
+    shared: tuple[str, ...]
+    blocked: str = ""
 
 
 class StoryIndex:
@@ -65,58 +115,87 @@ class StoryIndex:
         self._settings = settings
         self._window = timedelta(hours=settings.window_hours)
         self._maker = FeatureMaker(settings)
-        self._title_lsh = MinHashLSH(settings.title_candidate_threshold, settings.num_perm)
+        self._aggregators = frozenset(h.lower() for h in settings.aggregator_hosts)
+        prior = (t for phrase in settings.common_words for t in terms(phrase))
+        self.vocabulary = Vocabulary(prior, settings.common_words_documents)
         self._entries: dict[int, _Entry] = {}
+        self._stories: dict[int, _Story] = {}
         self._by_url: dict[str, int] = {}
+        # term -> story id -> how many of the story's members use it
+        self._postings: dict[str, Counter[int]] = {}
         self._expiry: list[tuple[float, int]] = []
-        self._tfidf = TfIdf(
-            settings.candidate_terms,
-            settings.max_postings,
-            settings.max_candidates,
-            settings.min_shared_terms,
-            common_words=(w for phrase in settings.common_words for w in words(phrase)),
-            common_words_documents=settings.common_words_documents,
-        )
         self._last: tuple[ArticleRef, Features] | None = None
+        # Features made by observe(), reused when the same article is matched and added.
+        self._observed: dict[int, tuple[str, str, Features]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
     # ----------------------------------------------------------------- public
+    def observe(self, key: int, title: str, text: str) -> None:
+        """Count an item (kept or dropped) in the background that weights words by rarity."""
+        if key not in self.vocabulary:
+            features = self._maker.make(title, text, "")
+            self.vocabulary.observe(key, features.content)
+            self._observed[key] = (title, text, features)
+
     def match(self, article: ArticleRef) -> StoryMatch | None:
-        """The story this article belongs to, or None for a new story. Does not modify the index."""
+        """The story this article belongs to, or None for a new story. Does not modify stories."""
+        found, _ = self.decide(article)
+        return found
+
+    def nearest(self, article: ArticleRef) -> Nearest:
+        """The closest story an article did not join (for `explain`)."""
+        return self.decide(article)[1]
+
+    def decide(self, article: ArticleRef) -> tuple[StoryMatch | None, Nearest]:
+        """The story to join (or None), and the nearest story otherwise, with its score."""
         by_url = self._match_url(article)
         if by_url is not None:
-            return by_url
+            return by_url, Nearest(None)
         features = self._features(article)
-        candidates = self._candidates(article, features)
-        if not candidates:
-            return None
-        weights = self._tfidf.weights(features.content)
-        norm = math.sqrt(sum(w * w for w in weights.values()))
-        best: tuple[float, StoryMatch] | None = None
-        for key in candidates:
-            entry = self._entries[key]
-            days = abs((article.published - entry.article.published).total_seconds()) / 86_400
-            if days * 24 > self._settings.window_hours:
+        self.vocabulary.observe(article.key, features.content)
+        vector = unit(self.vocabulary.weights(features.content))
+        best: _Scored | None = None
+        closest: _Scored | None = None
+        for story_id in self._candidates(article, features):
+            scored = self._score(article, features, vector, story_id)
+            if scored is None:
                 continue
-            cosine = self._tfidf.cosine(weights, norm, key, entry.features.content)
-            found = self._compare(features, entry, days, cosine)
-            if found is not None and (best is None or found[0] > best[0]):
-                best = found
-        return best[1] if best else None
+            joins = scored.score >= scored.needed and not scored.blocked
+            if joins and (best is None or scored.score > best.score):
+                best = scored
+            if not joins and (closest is None or scored.score > closest.score):
+                closest = scored
+        if best is not None:
+            return StoryMatch(best.story_id, best.reason), Nearest(None)
+        if closest is None:
+            return None, Nearest(None)
+        title = self._story_title(closest.story_id)
+        return None, Nearest(
+            closest.story_id, title, closest.score, closest.needed, closest.shared, closest.blocked
+        )
+
+    def story_of(self, key: int, default: int) -> int:
+        """The story an indexed article belongs to now (`default` when it is not indexed)."""
+        entry = self._entries.get(key)
+        return entry.story_id if entry is not None else default
 
     def add(self, article: ArticleRef, story_id: int) -> None:
         """Index an article under its story; adding a known key again replaces it."""
         if article.key in self._entries:
             self._remove(article.key)
         features = self._features(article)
-        self._entries[article.key] = _Entry(article, story_id, features)
+        self.vocabulary.observe(article.key, features.content)
+        aggregator = is_aggregator(article, self._aggregators)
+        self._entries[article.key] = _Entry(article, story_id, features, aggregator)
+        story = self._stories.setdefault(story_id, _Story())
+        story.members.add(article.key)
+        story.centroid = None
         for url in _urls(article):
             self._by_url[url] = article.key
-        self._tfidf.add(article.key, features.content)
-        if features.title_hash is not None:
-            self._title_lsh.insert(article.key, features.title_hash)
+        for term in features.content:
+            self._postings.setdefault(term, Counter())[story_id] += 1
         heapq.heappush(self._expiry, (article.published.timestamp(), article.key))
 
     def prune(self, now: datetime) -> int:
@@ -135,42 +214,151 @@ class StoryIndex:
     def _match_url(self, article: ArticleRef) -> StoryMatch | None:
         for url in _urls(article):
             key = self._by_url.get(url)
-            if key is not None:
+            if key is not None and key != article.key:
                 return StoryMatch(self._entries[key].story_id, f"same URL as item {key}")
         return None
 
-    def _candidates(self, article: ArticleRef, features: Features) -> set[int]:
-        found: set[int] = set()
-        if features.title_hash is not None:
-            found.update(self._title_lsh.query(features.title_hash))
-        found.update(self._tfidf.candidates(features.content))
-        found.discard(article.key)
-        return found
+    def _candidates(self, article: ArticleRef, features: Features) -> list[int]:
+        """Stories sharing the article's rarest words (title words always count), best first."""
+        settings = self._settings
+        vocabulary = self.vocabulary
+        present = [t for t in features.content if t in self._postings]
+        rare = [t for t in present if vocabulary.frequency(t) <= settings.max_postings]
+        rare.sort(key=lambda t: (vocabulary.frequency(t), t))
+        chosen = set(rare[: settings.candidate_terms])
+        chosen.update(
+            t
+            for t in features.title_words
+            if t in self._postings and vocabulary.frequency(t) <= 4 * settings.max_postings
+        )
+        shared: Counter[int] = Counter()
+        weight: dict[int, float] = {}
+        for term in chosen:
+            idf = vocabulary.idf(term)
+            for story_id in self._postings[term]:
+                shared[story_id] += 1
+                weight[story_id] = weight.get(story_id, 0.0) + idf
+        eligible = [s for s, count in shared.items() if count >= settings.min_shared_terms]
+        eligible.sort(key=lambda s: (-weight[s], s))
+        return eligible[: settings.max_candidates]
 
-    def _compare(
-        self, new: Features, entry: _Entry, days: float, cosine: float
-    ) -> tuple[float, StoryMatch] | None:
-        """Score one candidate; None when it is not the same story."""
-        old = entry.features
-        key = entry.article.key
-        if new.versions and old.versions and not (new.versions & old.versions):
+    def _score(
+        self, article: ArticleRef, features: Features, vector: Mapping[str, float], story_id: int
+    ) -> _Scored | None:
+        """How well the article fits one story; None when a safeguard rules it out."""
+        story = self._stories[story_id]
+        members = [self._entries[key] for key in story.members]
+        versions = frozenset().union(*(m.features.versions for m in members))
+        if features.versions and versions and not (features.versions & versions):
             return None
-        title_sim = jaccard(new.title_words, old.title_words)
+        # Coverage of one event bunches around its first report: the threshold rises with the
+        # time since the story began, so a follow-up days later must be closer to join.
+        nearest = min(
+            abs((article.published - m.article.published).total_seconds()) for m in members
+        )
+        if nearest > self._window.total_seconds():
+            return None
+        gap = abs((article.published - min(m.article.published for m in members)).total_seconds())
+        title_key, title_sim = self._closest_title(article, features, members)
         if title_sim >= self._settings.title_threshold:
-            reason = f"title similarity {title_sim:.2f} with item {key}"
-            return 2.0 + title_sim, StoryMatch(entry.story_id, reason)
+            reason = f"title similarity {title_sim:.2f} with item {title_key}"
+            return _Scored(story_id, 2.0 + title_sim, 0.0, reason, ())
+        centroid = self._centroid(story_id, story)
+        score = cosine_unit(vector, centroid)
+        days = gap / 86_400
         needed = self._settings.content_threshold + self._settings.content_threshold_per_day * days
-        if cosine >= needed:
-            reason = f"TF-IDF cosine {cosine:.2f} with item {key}"
-            return cosine, StoryMatch(entry.story_id, reason)
-        return None
+        shared = _top_shared(vector, centroid)
+        blocked = self._same_outlet(article, members) or self._too_little_evidence(vector, centroid)
+        reason = (
+            f"content similarity {score:.2f} (threshold {needed:.2f}) with story {story_id} "
+            f"as a whole ({len(members)} article{'s' if len(members) != 1 else ''}); "
+            f"shared: {', '.join(shared)}"
+        )
+        return _Scored(story_id, score, needed, reason, shared, blocked)
+
+    def _closest_title(
+        self, article: ArticleRef, features: Features, members: Iterable[_Entry]
+    ) -> tuple[int, float]:
+        """The member whose title is nearest to the article's, and that similarity.
+
+        Titles that state different figures ("sells $91,750" / "sells $53 million") report
+        different events however alike the rest; a feed's own titles must be closer still
+        (one outlet's templated headlines differ in a word or two).
+        """
+        best = (0, 0.0)
+        for member in members:
+            figures = (features.figures, member.features.figures)
+            if all(figures) and figures[0] != figures[1]:
+                continue
+            similarity = jaccard(features.title_words, member.features.title_words)
+            if self._same_source(article, member):
+                similarity = (
+                    similarity if similarity >= self._settings.same_source_title_threshold else 0.0
+                )
+            if similarity > best[1]:
+                best = (member.article.key, similarity)
+        return best
+
+    def _too_little_evidence(
+        self, vector: Mapping[str, float], centroid: Mapping[str, float]
+    ) -> str:
+        """Why the shared words are too few to identify one event, or ""."""
+        frequency = self.vocabulary.frequency
+        limit = self._settings.max_postings
+        distinctive = sum(1 for t in vector if t in centroid and frequency(t) <= limit)
+        if distinctive >= self._settings.min_shared_terms:
+            return ""
+        return f"only {distinctive} distinctive word{'s' if distinctive != 1 else ''} in common"
+
+    def _same_source(self, article: ArticleRef, member: _Entry) -> bool:
+        """Both from one feed, neither an aggregator's pointer at someone else's article."""
+        return (
+            not member.aggregator
+            and member.article.source == article.source
+            and not is_aggregator(article, self._aggregators)
+        )
+
+    def _same_outlet(self, article: ArticleRef, members: Iterable[_Entry]) -> str:
+        """Why wording alone may not join (the story holds this feed's own article), or ""."""
+        if not self._settings.one_article_per_source:
+            return ""
+        for member in members:
+            if self._same_source(article, member):
+                return f"it already holds item {member.article.key} of the same feed"
+        return ""
+
+    def _centroid(self, story_id: int, story: _Story) -> dict[str, float]:
+        """The mean of the members' unit vectors, scaled to length 1 (cached per epoch)."""
+        epoch = self.vocabulary.epoch
+        if story.centroid is not None and story.centroid[0] == epoch:
+            return story.centroid[1]
+        total: Counter[str] = Counter()
+        for key in story.members:
+            weights = unit(self.vocabulary.weights(self._entries[key].features.content))
+            total.update(weights)
+        centroid = unit(total)
+        story.centroid = (epoch, centroid)
+        return centroid
+
+    def _story_title(self, story_id: int) -> str:
+        members = sorted(self._stories[story_id].members)
+        return self._entries[members[0]].features.title if members else ""
 
     # --------------------------------------------------------------- plumbing
     def _features(self, article: ArticleRef) -> Features:
         """Features of an article, reused between a match() and the add() that follows."""
         if self._last is not None and self._last[0] == article:
             return self._last[1]
-        features = self._maker.make(article.title, article.text, article.url)
+        seen = self._observed.pop(article.key, None)
+        same_text = seen is not None and seen[:2] == (article.title, article.text)
+        if (
+            same_text
+            and seen is not None
+            and seen[2].title == canonical_title(article.title, article.url)
+        ):
+            features = seen[2]
+        else:
+            features = self._maker.make(article.title, article.text, article.url)
         self._last = (article, features)
         return features
 
@@ -179,9 +367,28 @@ class StoryIndex:
         for url in _urls(entry.article):
             if self._by_url.get(url) == key:
                 del self._by_url[url]
-        self._tfidf.remove(key, entry.features.content)
-        if entry.features.title_hash is not None:
-            self._title_lsh.remove(key)
+        for term in entry.features.content:
+            counts = self._postings.get(term)
+            if counts is None:
+                continue
+            counts[entry.story_id] -= 1
+            if counts[entry.story_id] <= 0:
+                del counts[entry.story_id]
+            if not counts:
+                del self._postings[term]
+        story = self._stories.get(entry.story_id)
+        if story is not None:
+            story.members.discard(key)
+            story.centroid = None
+            if not story.members:
+                del self._stories[entry.story_id]
+
+
+def _top_shared(vector: Mapping[str, float], centroid: Mapping[str, float]) -> tuple[str, ...]:
+    """The terms that contribute most to the similarity, for the evidence line."""
+    products = [(w * centroid[t], t) for t, w in vector.items() if t in centroid]
+    products.sort(reverse=True)
+    return tuple(t for _, t in products[:6])
 
 
 def _urls(article: ArticleRef) -> list[str]:
@@ -200,4 +407,4 @@ def is_aggregator(article: ArticleRef, hosts: Iterable[str]) -> bool:
     return bool(article.comments_url) and host_of(article.comments_url or "") in known
 
 
-__all__ = ["ArticleRef", "StoryIndex", "StoryMatch", "is_aggregator"]
+__all__ = ["ArticleRef", "Nearest", "StoryIndex", "StoryMatch", "is_aggregator"]

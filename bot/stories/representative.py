@@ -25,3 +25,15 @@ def choose_representative(
     longest = max(lengths.values())
     complete = [a for a in pool if lengths[a.key] >= COMPLETE_SHARE * longest]
     return min(complete, key=lambda a: (a.published, a.key))
+
+
+def reading_order(
+    articles: Sequence[ArticleRef], aggregator_hosts: Iterable[str] = DEFAULT_AGGREGATOR_HOSTS
+) -> list[ArticleRef]:
+    """A story's articles as its summary reads them: the representative first, then the rest
+    in publication order."""
+    if not articles:
+        return []
+    lead = choose_representative(articles, aggregator_hosts)
+    rest = sorted((a for a in articles if a.key != lead.key), key=lambda a: (a.published, a.key))
+    return [lead, *rest]

@@ -11,33 +11,7 @@ docs/topic-and-stories.md for the figures).
 from __future__ import annotations
 
 import re2
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-
-def _default_common_words() -> list[str]:
-    return [
-        # Words nearly every article about Meta's AI work uses: they say nothing about
-        # which story an article belongs to, even when the window holds two articles.
-        "Meta",
-        "Meta Platforms",
-        "Facebook",
-        "Instagram",
-        "WhatsApp",
-        "Mark Zuckerberg",
-        "AI",
-        "artificial intelligence",
-        "model",
-        "models",
-        "Llama",
-        "open source",
-        "generative",
-        "company",
-        "tech",
-        "technology",
-        "people",
-        "use",
-        "year",
-    ]
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def _default_version_patterns() -> list[str]:
@@ -59,30 +33,44 @@ class ClusterSettings(BaseModel):
     window_hours: float = Field(default=72.0, gt=0)
     # Near-identical titles: word-set Jaccard of the canonical titles.
     title_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
-    # Rewrites of one scoop: TF-IDF cosine of title plus text.
-    content_threshold: float = Field(default=0.22, ge=0.0, le=1.0)
+    # A feed's own titles must be closer still to count as one story (an update, a repost):
+    # one outlet's templated headlines ("CEO sells ... shares") differ in a word or two.
+    same_source_title_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    # Rewrites of one scoop: TF-IDF cosine of the article with the story's centroid.
+    content_threshold: float = Field(default=0.17, ge=0.0, le=1.0)
     # Words of text read per article (the lead paragraph carries the event).
     content_words: int = Field(default=120, ge=10)
-    # Coverage of one event bunches in time: each day between two articles raises
-    # the content threshold by this much (a follow-up two days later must be closer).
-    content_threshold_per_day: float = Field(default=0.05, ge=0.0, le=1.0)
-    # Optional extra candidates from MinHash LSH over title words (datasketch).
-    # Off by default: measured, it found no story the term index missed, at about twice the cost.
-    title_lsh: bool = False
-    num_perm: int = Field(default=32, ge=16, le=512)
-    title_candidate_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
-    # Candidates for the TF-IDF test: articles sharing the new one's `candidate_terms`
-    # rarest words; words in more than `max_postings` window articles are skipped as
-    # too common; at most `max_candidates` are verified. These bound the work per item.
+    # Coverage of one event bunches in time: each day between the article and the story
+    # raises the content threshold by this much (a follow-up two days later must be closer).
+    content_threshold_per_day: float = Field(default=0.1, ge=0.0, le=1.0)
+    # How much a title word counts against one word of the lead ...
+    title_weight: float = Field(default=2.0, ge=0.0)
+    # ... and a name or figure of the lead (capitalised inside a sentence, or with a digit).
+    identifier_weight: float = Field(default=2.0, ge=0.0)
+    # An outlet does not report one event twice as two articles: an article joins a story that
+    # holds an article of its own feed only by URL or a near-identical title (aggregators exempt).
+    one_article_per_source: bool = True
+    # Candidate stories: those sharing at least `min_shared_terms` of the article's
+    # `candidate_terms` rarest words (words found in more than `max_postings` background items
+    # are too common to point at one story; title words count up to four times that), at most
+    # `max_candidates` verified. These bound the work per item.
     candidate_terms: int = Field(default=12, ge=1)
     max_postings: int = Field(default=50, ge=1)
     max_candidates: int = Field(default=20, ge=1)
-    # A candidate must share at least this many of those rare words.
     min_shared_terms: int = Field(default=2, ge=1)
-    # Words of no help in telling stories apart; they count as if found in
-    # `common_words_documents` extra articles, and never propose candidates.
-    common_words: list[str] = Field(default_factory=_default_common_words)
+    # Rarity is measured on the kept items of this horizon (at most `background_items`, the
+    # newest): among on-topic items, the words they all use say nothing about one event.
+    background_days: float = Field(default=30.0, gt=0)
+    background_items: int = Field(default=2000, ge=0)
+    # Optional words to weigh as if found in `common_words_documents` extra items. Empty by
+    # default: rarity is measured on the stored items themselves, in any language.
+    common_words: list[str] = Field(default_factory=list)
     common_words_documents: int = Field(default=20, ge=0)
+    # Accepted and ignored since the MinHash LSH variant was removed (it found no story the
+    # word index missed); kept so that older config files still load.
+    title_lsh: bool = False
+    num_perm: int = Field(default=32, ge=16, le=512)
+    title_candidate_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
     # Hosts whose items point at someone else's article (Google News, Hacker News).
     aggregator_hosts: list[str] = Field(
         default_factory=lambda: ["news.google.com", "news.ycombinator.com"]
@@ -103,9 +91,3 @@ class ClusterSettings(BaseModel):
             except re2.error as exc:
                 raise ValueError(f"version pattern {pattern!r} is not valid RE2: {exc}") from exc
         return patterns
-
-    @model_validator(mode="after")
-    def _candidates_below_thresholds(self) -> ClusterSettings:
-        if self.title_candidate_threshold > self.title_threshold:
-            raise ValueError("title_candidate_threshold must not exceed title_threshold")
-        return self
