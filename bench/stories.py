@@ -240,7 +240,7 @@ def make_pipeline() -> Pipeline:
     return Pipeline(
         classifier,
         Summarizer(settings.summarize, topic_terms=classifier.terms()),
-        lambda: StoryIndex(settings.stories),
+        lambda: StoryIndex(settings.stories, common_terms=classifier.common_terms()),
         tuple(settings.stories.aggregator_hosts),
     )
 

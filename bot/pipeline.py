@@ -256,18 +256,13 @@ class DigestBot:
         background), so the words every Meta-AI item uses weigh next to nothing.
         """
         stories = self.settings.stories
-        index = StoryIndex(stories)
-        background = session.execute(
-            select(Item.id, Item.title, Item.full_text, Item.content, Item.summary)
-            .where(
-                Item.kept.is_(True),
-                Item.published_at >= now - timedelta(days=stories.background_days),
-            )
-            .order_by(Item.published_at.desc())
-            .limit(stories.background_items)
-        )
-        for key, title, *texts in background:
-            index.observe(key, title, max((t or "" for t in texts), key=len))
+        index = StoryIndex(stories, common_terms=self.classifier.common_terms())
+        for key, title, text in self._background(session, now, kept=True):
+            index.observe(key, title, text)
+        if len(index.vocabulary) < stories.background_min_items:
+            # A young store: dropped items still tell which words every item uses ("the", "de").
+            for key, title, text in self._background(session, now, kept=False):
+                index.observe(key, title, text)
         since = now - timedelta(hours=stories.window_hours)
         recent = session.scalars(
             select(Item)
@@ -278,6 +273,23 @@ class DigestBot:
             assert item.story_id is not None
             index.add(article_ref(item), item.story_id)
         return index
+
+    def _background(
+        self, session: Session, now: datetime, *, kept: bool
+    ) -> list[tuple[int, str, str]]:
+        """Recent items (kept or dropped) as (id, title, text), newest first, for rarity weights."""
+        stories = self.settings.stories
+        limit = stories.background_items if kept else stories.background_min_items
+        rows = session.execute(
+            select(Item.id, Item.title, Item.full_text, Item.content, Item.summary)
+            .where(
+                Item.kept.is_(kept),
+                Item.published_at >= now - timedelta(days=stories.background_days),
+            )
+            .order_by(Item.published_at.desc())
+            .limit(limit)
+        )
+        return [(key, title, max((t or "" for t in texts), key=len)) for key, title, *texts in rows]
 
     def group_and_summarize(self, item_ids: Sequence[int]) -> int:
         """Attach new kept items to stories (creating them), then refresh touched stories."""

@@ -137,19 +137,19 @@ VOICE = (
 )
 
 
-@pytest.mark.parametrize(("history", "joins"), [(True, False), (False, True)])
-def test_words_every_item_uses_do_not_join(history: bool, joins: bool) -> None:
+@pytest.mark.parametrize("history", [True, False])
+def test_words_every_item_uses_do_not_join(history: bool) -> None:
     """Two Meta AI stories share "Meta", "AI", "Llama", "model"; that is not one story.
 
-    With a store's history the rarity weights know these words say nothing about one event.
-    The control case (an empty store) shows the trap: with two articles every word is rare.
+    With a store's history the rarity weights know these words say nothing about one event;
+    in an empty store, words found in half the items or more weigh nothing at all.
     """
     index = StoryIndex(ClusterSettings())
     if history:
         with_history(index)
     index.add(ref(1, "Meta releases Llama 4, its new family of open-weight AI models", LLAMA_4), 1)
     voice = ref(2, "Meta AI app adds voice chat in Europe", VOICE, hours=2)
-    assert (index.match(voice) is not None) is joins
+    assert index.match(voice) is None
 
 
 def test_copied_text_joins(index: StoryIndex) -> None:

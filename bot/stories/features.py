@@ -215,23 +215,35 @@ class Vocabulary:
             self._idf.clear()
 
     def idf(self, term: str) -> float:
-        """log(N / df), smoothed, from the epoch's snapshot; near 0 for words most items use."""
+        """Probabilistic IDF, log((N - df + 0.5) / (df + 0.5)) clipped at 0, from the epoch's
+        snapshot: about log(N / df) for rare words, and 0 for a word in half the items or more,
+        so even a store of a handful of items treats "the" (or "de", or "Meta") as noise."""
         found = self._idf.get(term)
         if found is None:
-            df = self._snapshot.get(term, 0) + (self._prior if term in self._prior_terms else 0)
-            documents = self._snapshot_size + self._prior
-            found = max(0.0, math.log((documents + 1) / (df + 0.5)))
+            # The prior's virtual items hold the prior terms only: they count for those alone.
+            prior = self._prior if term in self._prior_terms else 0
+            df = self._snapshot.get(term, 0) + prior
+            documents = self._snapshot_size + prior
+            found = max(0.0, math.log((documents - df + 0.5) / (df + 0.5)))
             self._idf[term] = found
         return found
 
     def weights(self, content: Mapping[str, float]) -> dict[str, float]:
-        """TF-IDF weights of an article's term counts (zero weights left out)."""
+        """TF-IDF weights of an article's term counts (zero weights left out).
+
+        Raw term counts: measured, a dampened 1 + log tf lost recall on both labelled sets.
+        """
         out = {}
         for term, count in content.items():
             weight = count * self.idf(term)
             if weight > 0:
                 out[term] = weight
         return out
+
+    def distinctive(self, term: str, limit: int) -> bool:
+        """Used by few items: at most `limit`, and by at most half of the background."""
+        df = self._frequency.get(term, 0)
+        return df <= limit and 2 * df <= max(2, len(self._documents))
 
 
 def unit(vector: Mapping[str, float]) -> dict[str, float]:

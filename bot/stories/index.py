@@ -111,12 +111,16 @@ class _Scored:
 class StoryIndex:
     """Articles of the recent window with their story ids, indexed for fast matching."""
 
-    def __init__(self, settings: ClusterSettings) -> None:
+    def __init__(self, settings: ClusterSettings, common_terms: Iterable[str] = ()) -> None:
+        """`common_terms`: words every indexed item is expected to use (the topic's own
+        vocabulary); they weigh as if found in `common_words_documents` more items, which
+        matters while the store is young."""
         self._settings = settings
         self._window = timedelta(hours=settings.window_hours)
         self._maker = FeatureMaker(settings)
         self._aggregators = frozenset(h.lower() for h in settings.aggregator_hosts)
-        prior = (t for phrase in settings.common_words for t in terms(phrase))
+        phrases = [*settings.common_words, *common_terms]
+        prior = (t for phrase in phrases for t in terms(phrase))
         self.vocabulary = Vocabulary(prior, settings.common_words_documents)
         self._entries: dict[int, _Entry] = {}
         self._stories: dict[int, _Story] = {}
@@ -303,9 +307,10 @@ class StoryIndex:
         self, vector: Mapping[str, float], centroid: Mapping[str, float]
     ) -> str:
         """Why the shared words are too few to identify one event, or ""."""
-        frequency = self.vocabulary.frequency
         limit = self._settings.max_postings
-        distinctive = sum(1 for t in vector if t in centroid and frequency(t) <= limit)
+        distinctive = sum(
+            1 for t in vector if t in centroid and self.vocabulary.distinctive(t, limit)
+        )
         if distinctive >= self._settings.min_shared_terms:
             return ""
         return f"only {distinctive} distinctive word{'s' if distinctive != 1 else ''} in common"

@@ -37,7 +37,7 @@ class ClusterSettings(BaseModel):
     # one outlet's templated headlines ("CEO sells ... shares") differ in a word or two.
     same_source_title_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
     # Rewrites of one scoop: TF-IDF cosine of the article with the story's centroid.
-    content_threshold: float = Field(default=0.17, ge=0.0, le=1.0)
+    content_threshold: float = Field(default=0.13, ge=0.0, le=1.0)
     # Words of text read per article (the lead paragraph carries the event).
     content_words: int = Field(default=120, ge=10)
     # Coverage of one event bunches in time: each day between the article and the story
@@ -62,8 +62,12 @@ class ClusterSettings(BaseModel):
     # newest): among on-topic items, the words they all use say nothing about one event.
     background_days: float = Field(default=30.0, gt=0)
     background_items: int = Field(default=2000, ge=0)
+    # While fewer kept items than this are stored, recent dropped items fill the background up
+    # to this size: a young store cannot tell "the" from a name on a handful of items.
+    background_min_items: int = Field(default=200, ge=0)
     # Optional words to weigh as if found in `common_words_documents` extra items. Empty by
-    # default: rarity is measured on the stored items themselves, in any language.
+    # default: rarity is measured on the stored items themselves, in any language, and the
+    # pipeline adds the topic rules' own entity and AI terms (what every kept item uses).
     common_words: list[str] = Field(default_factory=list)
     common_words_documents: int = Field(default=20, ge=0)
     # Accepted and ignored since the MinHash LSH variant was removed (it found no story the

@@ -103,6 +103,12 @@ class TopicClassifier:
                 seen.setdefault(rule.phrase, None)
         return list(seen)
 
+    def common_terms(self) -> list[str]:
+        """Literal entity and AI terms: what every kept item is built from, so they tell one
+        Meta-AI story from another no better than "the" does (the story stage's rarity prior)."""
+        rules: list[Term] = [*self._settings.entities, *self._settings.ai_terms]
+        return list(dict.fromkeys(rule.phrase for rule in rules if rule.phrase is not None))
+
     def classify(self, title: str, text: str) -> TopicVerdict:
         """Score one item; never raises on any input text."""
         limit = self._settings.max_text_chars
