@@ -398,8 +398,12 @@ def seed_articles() -> list[ArticleRef]:
 
 
 def run_seed(pipe: Pipeline) -> tuple[bool, int]:
+    """The scoop arrives at a bot that has run for a week: the labelled set is its store."""
     articles = seed_articles()
-    predicted = group(articles, pipe.make_index())
+    index = pipe.make_index()
+    for number, record in enumerate(load_records()):
+        index.observe(-1 - number, record.title, record.text)
+    predicted = group(articles, index)
     entries = len(set(predicted.values()))
     summary = pipe.summary_of(articles) if entries == 1 else []
     joined = " ".join(summary)

@@ -39,7 +39,7 @@ class ClusterSettings(BaseModel):
     # Rewrites of one scoop: TF-IDF cosine of the article with the story's centroid.
     content_threshold: float = Field(default=0.13, ge=0.0, le=1.0)
     # Words of text read per article (the lead paragraph carries the event).
-    content_words: int = Field(default=120, ge=10)
+    content_words: int = Field(default=400, ge=10)
     # Coverage of one event bunches in time: each day between the article and the story
     # raises the content threshold by this much (a follow-up two days later must be closer).
     content_threshold_per_day: float = Field(default=0.1, ge=0.0, le=1.0)
