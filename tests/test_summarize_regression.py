@@ -1,9 +1,11 @@
-"""Quality regression on real news: 100 CNN articles with human highlights.
+"""Quality regression on real news: the 1,000 CNN articles with human highlights.
 
 The corpus lives outside the repository (../shared, evaluation data that must not be copied
-in), so these tests skip with a reason when it is absent. The floors sit just under the issue's
-target (ROUGE-1 and ROUGE-2 at least 0.5 above Lead-3), measured in the same run on the same
-sentences, so a change that loses the lead over Lead-3 fails here before it reaches the bench.
+in), so these tests skip with a reason when it is absent. The ROUGE floors sit just under the
+target (ROUGE-1 and ROUGE-2 at least 0.5 above Lead-3), measured in the same run on the whole
+set the target is defined on (about 4 s): on a 100-article slice the comparison swung by more
+than the margin once the summary rules barred narration and leaning sentences (slice R-2
+-0.5 against Lead-3 while the whole set stays +0.5), so the slice tested noise, not the target.
 """
 
 from __future__ import annotations
@@ -33,9 +35,14 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def articles() -> list[dict[str, Any]]:
+def corpus() -> list[dict[str, Any]]:
     with CORPUS.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line, _ in zip(handle, range(SLICE), strict=False)]
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def articles(corpus: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return corpus[:SLICE]
 
 
 def test_every_chosen_sentence_appears_verbatim_in_its_source(
@@ -49,7 +56,8 @@ def test_every_chosen_sentence_appears_verbatim_in_its_source(
         assert positions == sorted(positions)  # article order, each found verbatim
 
 
-def test_rouge_beats_lead_3_on_a_100_article_slice(articles: list[dict[str, Any]]) -> None:
+def test_rouge_beats_lead_3_on_the_whole_set(corpus: list[dict[str, Any]]) -> None:
+    articles = corpus
     rouge_scorer = pytest.importorskip("rouge_score.rouge_scorer")
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2"], use_stemmer=True)
     summarizer, splitter = Summarizer(), SentenceSplitter()

@@ -62,12 +62,21 @@ class ScoreWeights(_Strict):
     length: float = Field(default=0.3, ge=0, description="penalty outside the preferred range")
     redundancy: float = Field(default=1.0, ge=0, description="penalty for repeating a chosen one")
     dangling_opening: float = Field(
-        default=0.5, ge=0, description="penalty for leaning on a missing antecedent"
+        default=0.5,
+        ge=0,
+        description="penalty for leaning on a missing antecedent (exclude.require_antecedent off)",
     )
-    question: float = Field(default=0.2, ge=0, description="penalty for a question")
+    question: float = Field(
+        default=0.2, ge=0, description="penalty for a question (when exclude.question lets one in)"
+    )
     quote: float = Field(default=0.1, ge=0, description="penalty for a sentence that is a quote")
     source_rank: float = Field(
         default=0.3, ge=0, description="multi-source: penalty per rank below the best article"
+    )
+    consensus: float = Field(
+        default=1.0,
+        ge=0,
+        description="multi-source: new terms other sources and titles also state, per word",
     )
 
 
@@ -79,7 +88,6 @@ class BoilerplateRules(_Strict):
     whose text reads like a sentence. Both ignore case unless a pattern starts with (?-i).
     `prefix_patterns` strip a dateline or label from the start of a paragraph's first
     sentence, which stays verbatim from there on; they are case-sensitive.
-    `dangling_openers` are first words that lean on an earlier sentence.
     """
 
     sentence_patterns: list[str] = Field(
@@ -137,17 +145,131 @@ class BoilerplateRules(_Strict):
             r"|Watch|LIVE|Live|ANALYSIS|Analysis|OPINION|Opinion)\s*:\s+",
         ]
     )
+
+    @field_validator("sentence_patterns", "paragraph_patterns", "prefix_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        return _check_patterns(patterns)
+
+
+class ExclusionRules(_Strict):
+    """Sentences a summary never chooses, however high they score (RE2 patterns, case ignored
+    unless a pattern starts with (?-i)).
+
+    Each class is a hard rule, not a penalty: a penalty is outweighed by a strong position or
+    overlap score, which is how narration, questions and teasers reached summaries before.
+    `narration` is matched with quoted speech blanked out, so a quoted "I" or "you" is fine.
+    The leaning rules (`dangling_openers`, `back_reference_*`) admit a sentence only right after
+    the sentence before it in the same article, when that one is chosen too.
+    """
+
+    narration: list[str] = Field(
+        default_factory=lambda: [
+            # First person ("I", "I'm", "me", "my") and the reader addressed ("you", "your").
+            r"(?-i)(?:^|[^\w'’])I(?:['’](?:m|ve|ll|d))?\b",
+            r"\b(?:me|my|myself)\b",
+            r"\b(?:you|your|yours|yourself|yourselves)\b",
+        ]
+    )
+    question: list[str] = Field(default_factory=lambda: [r"\?[\s\"”’'»)\]]*$"])
+    figure_of_speech: list[str] = Field(
+        default_factory=lambda: [
+            r"^\W*(?:to say|imagine|picture (?:this|it)|think of it|it['’]s no secret"
+            r"|make no mistake|let['’]s (?:be honest|face it)|suffice (?:it )?to say"
+            r"|needless to say|believe it or not|like it or not|it goes without saying)\b",
+            r"\b(?:would be|is|it['’]s|was) (?:like|akin to)"
+            r" (?:calling|saying|comparing|asking|describing)\b",
+        ]
+    )
+    call_to_action: list[str] = Field(
+        default_factory=lambda: [
+            r"\bclick (?:here|the link|below|through)\b|\b(?:tap|press) here\b",
+            r"\bread (?:this|the) (?:\w+ ){0,2}in full\b|\bread (?:the full|more)\b",
+            r"\bsign up (?:now|today|here|for (?:our|the|free))\b",
+            r"\bsubscribe (?:now|today|here|to (?:our|the) (?:newsletter|channel|podcast))\b",
+            r"\bdownload (?:the|our) (?:\w+ ){0,2}app\b|\bfollow us\b|\bcheck out our\b",
+            r"^\W*(?:learn|find out) more\b|\bjoin (?:us|our \w+)\b",
+        ]
+    )
+    byline: list[str] = Field(
+        default_factory=lambda: [
+            r"(?-i)^\W*By [A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){1,3}\s*"
+            r"(?:$|[,|•·;:]|\s(?:and|&)\s|\s[—–-])",
+            r"(?-i)^\W*(?:Written|Reported|Reporting|Edited|Editing|Compiled|Produced"
+            r"|Additional reporting) by\s+[A-Z]|\((?:Reporting|Writing|Editing) by\b",
+            r"(?-i)^\W*(?:Photo|Image|Picture|Photograph|Illustration|Credit|Source|Caption)s?"
+            r"(?: [Cc]redit)?\s*:",
+            r"(?-i)\b(?:[Pp]hoto|[Ii]mage|[Pp]icture|[Ii]llustration)s? "
+            r"(?:by|[Cc]redit:?|[Cc]ourtesy(?: of)?)\s+[A-Z@]",
+            r"(?-i)^[A-Z][\w'’-]+(?: [A-Z][\w.'’-]+){1,2} is an? (?:[\w-]+ ){0,3}"
+            r"(?:reporter|writer|editor|correspondent|journalist|columnist|contributor)\b",
+        ]
+    )
+    submitted_by: list[str] = Field(
+        default_factory=lambda: [
+            r"\bsubmitted by\b|(?:^|[\s(])/?u/[\w-]{3,}|\[(?:link|comments)\]",
+        ]
+    )
+    cut_off: list[str] = Field(
+        default_factory=lambda: [
+            # A feed's truncation mark at the end: "…", "...", "[…]", "[+1234 chars]".
+            r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|\[\+\d+ chars\])[\s\"”’'»)\]]*$",
+            # Two full stops that are not an ellipsis: a stop doubled by a feed's markup.
+            r"(?:^|[^.])\.\.[\s\"”’'»)\]]*$",
+        ]
+    )
     dangling_openers: list[str] = Field(
         default_factory=lambda: [
             "he", "she", "it", "they", "them", "his", "her", "its", "their", "this", "that",
             "these", "those", "but", "and", "or", "so", "yet", "also", "however", "still",
-            "meanwhile", "instead", "then", "there", "here", "such", "both", "another",
+            "meanwhile", "instead", "then", "such", "both", "another",
             "later", "moreover", "furthermore", "nevertheless", "otherwise", "thus",
-            "therefore", "likewise", "similarly", "besides", "again", "too",
+            "therefore", "likewise", "similarly", "besides", "again", "too", "including",
+            "plus", "which",
         ]
     )  # fmt: skip
+    require_antecedent: bool = Field(
+        default=True,
+        description="a leaning sentence only right after its antecedent; off: a penalty instead",
+    )
+    back_reference_words: list[str] = Field(
+        default_factory=lambda: ["this", "these", "such"],
+        description="determiners that point back anywhere in a sentence ('this approach')",
+    )
+    back_reference_after: list[str] = Field(
+        default_factory=lambda: [
+            "of", "in", "on", "for", "with", "by", "from", "to", "at", "about", "into", "after",
+            "before", "despite", "like", "under", "over", "behind", "through", "against",
+        ],
+        description="prepositions after which 'that' is a determiner ('part of that money')",
+    )  # fmt: skip
+    back_reference_exempt: list[str] = Field(
+        default_factory=lambda: [
+            "year", "week", "month", "morning", "afternoon", "evening", "night", "weekend",
+            "time", "summer", "spring", "autumn", "fall", "winter", "quarter", "decade",
+            "century", "season", "years", "days", "weeks", "months", "monday", "tuesday",
+            "wednesday", "thursday", "friday", "saturday", "sunday", "very", "the",
+            "such as", "those who", "those that", "those with", "in that",
+        ],
+        description="what follows a determiner (word or pair) when it points nowhere back",
+    )  # fmt: skip
+    back_reference_patterns: list[str] = Field(
+        default_factory=lambda: [
+            r"^\W*(?:the|per the|according to the) (?:move|decision|announcement|news|deal"
+            r"|report|development|shift|step|change|effort|memo|statement)\b",
+        ]
+    )
 
-    @field_validator("sentence_patterns", "paragraph_patterns", "prefix_patterns")
+    @field_validator(
+        "narration",
+        "question",
+        "figure_of_speech",
+        "call_to_action",
+        "byline",
+        "submitted_by",
+        "cut_off",
+        "back_reference_patterns",
+    )
     @classmethod
     def _patterns_compile(cls, patterns: list[str]) -> list[str]:
         return _check_patterns(patterns)
@@ -197,6 +319,7 @@ class SummarizeSettings(_Strict):
     )
     weights: ScoreWeights = Field(default_factory=ScoreWeights)
     boilerplate: BoilerplateRules = Field(default_factory=BoilerplateRules)
+    exclude: ExclusionRules = Field(default_factory=ExclusionRules)
 
     @field_validator("paywall_patterns")
     @classmethod

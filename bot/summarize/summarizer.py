@@ -14,12 +14,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import re2
 
-from bot.summarize.features import SentenceFeatures, analyse, terms_of
+from bot.summarize.exclusions import SentenceRules
+from bot.summarize.features import SentenceFeatures, Span, analyse, terms_of
 from bot.summarize.settings import SummarizeSettings, compile_patterns
 from bot.summarize.splitter import sentence_spans
 
@@ -62,7 +63,7 @@ class Summarizer:
         self._prefixes = [
             compile_patterns([pattern], case_sensitive=True) for pattern in rules.prefix_patterns
         ]
-        self._dangling = frozenset(word.lower() for word in rules.dangling_openers)
+        self._rules = SentenceRules(self.settings.exclude)
         terms = sorted({term.strip() for term in topic_terms if term.strip()}, key=len)
         self._topic = compile_patterns(
             [rf"\b{re2.escape(term)}\b" for term in reversed(terms)], case_sensitive=False
@@ -81,12 +82,15 @@ class Summarizer:
     def summarize_story(
         self, articles: Sequence[ArticleText], max_sentences: int | None = None
     ) -> list[str]:
-        """The summary of a multi-source story, drawn from its best article(s).
+        """The summary of a multi-source story, chosen across all its articles.
 
         Articles are ranked by how much of the story they carry (terms shared with the other
-        sources and with their own title, and substance); lower-ranked ones pay a penalty per
-        rank, so the best article supplies most sentences and the others only add facts it
-        lacks. The redundancy rule works across sources, so no fact is repeated.
+        sources and with their own title, and substance); lower-ranked ones pay a small penalty
+        per rank. With two or more sources, each sentence also earns the new information it
+        adds per word, a term counting by how many other sources and titles state it
+        (consensus): facts the outlets agree on beat one outlet's narration. The redundancy
+        rule works across sources, so no fact is repeated. An empty list when every sentence
+        is excluded: the digest shows the story's title instead of a bad sentence.
         """
         usable = [article for article in articles if article.text.strip()]
         if not usable:
@@ -100,7 +104,8 @@ class Summarizer:
                 _Scored(item.features, item.base - penalty, source=rank)
                 for item in per_article[position]
             )
-        chosen = self._select(pool, self._limit(max_sentences))
+        information = _consensus(usable, per_article)
+        chosen = self._select(pool, self._limit(max_sentences), information)
         chosen.sort(key=lambda c: (c.source, c.features.position))
         return [item.features.text for item in chosen]
 
@@ -135,7 +140,8 @@ class Summarizer:
     ) -> tuple[list[SentenceFeatures], str | None]:
         """Sentences worth scoring, and the title (given, or the text's headline line).
 
-        Boilerplate, embedded posts, the headline and fragments are removed. Without a title, a
+        Boilerplate, the excluded classes (narration, questions… see exclusions.py), embedded
+        posts, the headline and fragments are removed. Without a title, a
         first line with no full stop is taken as the headline: it becomes the title rather than
         a summary sentence. When every sentence is a fragment (a one-line snippet), the first
         non-boilerplate one is kept so that a short text still gets a summary; a run-on longer
@@ -163,14 +169,17 @@ class Summarizer:
                 sentence = sentence[offset:]
             if self._boilerplate is not None and self._boilerplate.search(sentence):
                 continue
+            if self._rules.excluded(sentence) is not None:
+                continue
             if title_key is not None and " ".join(sentence.split()).lower() == title_key:
                 continue
+            span, leans = Span(number, start, end), self._rules.leans_back(sentence)
             words = len(sentence.split())
             if not settings.min_sentence_words <= words <= settings.max_sentence_words:
                 if not candidates and not fallback and words < settings.min_sentence_words:
-                    fallback.append(analyse(0, start, end, sentence, words))
+                    fallback.append(analyse(0, span, sentence, leans))
                 continue
-            candidates.append(analyse(len(candidates), start, end, sentence, words))
+            candidates.append(analyse(len(candidates), span, sentence, leans))
             if len(candidates) >= settings.max_candidates:
                 break
         return candidates or fallback, title
@@ -257,47 +266,75 @@ class Summarizer:
 
         return sorted(range(len(articles)), key=lambda p: (-quality(p), p))
 
-    def _select(self, scored: Sequence[_Scored], limit: int) -> list[_Scored]:
-        """Greedy choice under the sentence and word limits, with redundancy and coherence."""
+    def _select(
+        self,
+        scored: Sequence[_Scored],
+        limit: int,
+        information: Mapping[str, float] | None = None,
+    ) -> list[_Scored]:
+        """Greedy choice under the sentence and word limits, with redundancy and coherence.
+
+        Each step takes the eligible sentence with the best marginal score: its base score,
+        minus what it repeats, plus (for a story) the new information it adds per word. A
+        sentence that leans back is eligible only once the sentence before it is chosen.
+        """
         settings = self.settings
         chosen: list[_Scored] = []
         words = 0
         remaining = list(scored)
-        while remaining and len(chosen) < limit:
-            fitting = [c for c in remaining if words + c.features.word_count <= settings.max_words]
+        while len(chosen) < limit:
+            eligible = [c for c in remaining if self._admissible(c, chosen)]
+            if not eligible:
+                break
+            fitting = [c for c in eligible if words + c.features.word_count <= settings.max_words]
             if not fitting:
                 if chosen:
                     break
-                fitting = remaining  # nothing fits: one whole sentence beats none
-            best = max(fitting, key=lambda c: self._marginal(c, chosen))
+                fitting = eligible  # nothing fits: one whole sentence beats none
+            covered = frozenset().union(*(c.features.terms for c in chosen))
+            best = max(fitting, key=lambda c: self._marginal(c, chosen, covered, information))
+            remaining.remove(best)
             if chosen and self._overlap(best, chosen) > settings.redundancy_threshold:
-                remaining.remove(best)
                 continue
             chosen.append(best)
             words += best.features.word_count
-            remaining.remove(best)
         return chosen
 
-    def _marginal(self, candidate: _Scored, chosen: Sequence[_Scored]) -> float:
+    def _marginal(
+        self,
+        candidate: _Scored,
+        chosen: Sequence[_Scored],
+        covered: frozenset[str],
+        information: Mapping[str, float] | None,
+    ) -> float:
         weights = self.settings.weights
         score = candidate.base
         if chosen:
             score -= weights.redundancy * self._overlap(candidate, chosen)
-        if self._is_dangling(candidate, chosen):
+        if not self._follows_antecedent(candidate, chosen):
             score -= weights.dangling_opening
+        if information:
+            score += weights.consensus * _new_information(candidate.features, covered, information)
         return score
 
     @staticmethod
     def _overlap(candidate: _Scored, chosen: Sequence[_Scored]) -> float:
         return max(_coverage(candidate.features.terms, c.features.terms) for c in chosen)
 
-    def _is_dangling(self, candidate: _Scored, chosen: Sequence[_Scored]) -> bool:
-        """Opens on a word that needs an antecedent the summary would not contain."""
+    def _admissible(self, candidate: _Scored, chosen: Sequence[_Scored]) -> bool:
+        """A sentence that leans back only comes right after its antecedent, also chosen."""
+        if not self.settings.exclude.require_antecedent:
+            return True
+        return self._follows_antecedent(candidate, chosen)
+
+    @staticmethod
+    def _follows_antecedent(candidate: _Scored, chosen: Sequence[_Scored]) -> bool:
+        """True unless it leans back and the sentence before it (same article) is not chosen."""
         features = candidate.features
-        if features.first_word not in self._dangling:
-            return False
-        return not any(
-            c.source == candidate.source and c.features.position == features.position - 1
+        if not features.leans_back:
+            return True
+        return any(
+            c.source == candidate.source and c.features.number == features.number - 1
             for c in chosen
         )
 
@@ -318,3 +355,47 @@ def _coverage(part: frozenset[str], whole: frozenset[str]) -> float:
     if not part:
         return 0.0
     return len(part & whole) / len(part)
+
+
+def _new_information(
+    features: SentenceFeatures, covered: frozenset[str], information: Mapping[str, float]
+) -> float:
+    """What a sentence adds, per word: the weights of its terms not said yet.
+
+    Per word, so that a long sentence must carry proportionally more facts to win; this is what
+    lets the word budget admit fact sentences instead of favouring short narration.
+    """
+    gained = sum(information.get(term, 0.0) for term in features.terms - covered)
+    return gained / features.word_count
+
+
+def _consensus(
+    articles: Sequence[ArticleText], scored: Sequence[Sequence[_Scored]]
+) -> dict[str, float]:
+    """Term weights for a story: the share of the other sources whose text states a term, plus
+    the share of titles that name it, scaled so the most informative sentence gets 1 per word.
+
+    Empty for a single source (nothing to agree with): the article's own rules then decide.
+    """
+    sources = [
+        frozenset(term for item in items for term in item.features.terms) for items in scored
+    ]
+    if sum(1 for terms in sources if terms) < 2:
+        return {}
+    titles = [terms_of(article.title) for article in articles if article.title]
+    stated = Counter(term for terms in sources for term in terms)
+    named = Counter(term for terms in titles for term in terms)
+    others = len(sources) - 1
+    weights = {
+        term: (count - 1) / others + (named[term] / len(titles) if titles else 0.0)
+        for term, count in stated.items()
+    }
+    best = max(
+        (
+            _new_information(item.features, frozenset(), weights)
+            for items in scored
+            for item in items
+        ),
+        default=0.0,
+    )
+    return {term: weight / best for term, weight in weights.items()} if best else {}
