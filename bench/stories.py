@@ -84,10 +84,12 @@ REJECTED: dict[str, re.Pattern[str]] = {
     "cut off by a feed": re.compile(r"(?:…|\.\.\.|\[…\]|\[\.\.\.\])[\"”’')\s]*$"),
     "doubled full stop": re.compile(r"[^.]\.\.$|’\.\.$"),
 }
-# A demonstrative pointing back ("this approach", "these models") or a connective opening.
+# A connective or pronoun opening, or a demonstrative pointing back ("this approach", "these
+# models"); a mid-sentence "that" is left out: it is mostly a relative pronoun ("a model that").
 _LEANS_BACK = re.compile(
-    r"^(?:But|And|So|Yet|However|Still|Also|Then|Thus|Therefore|He|She|It|They|His|Her|Its|Their)\b"
-    r"|\b(?:this|these|those|that|such) (?!year|week|month|morning|afternoon|evening|weekend"
+    r"^(?:But|And|So|Yet|However|Still|Also|Then|Thus|Therefore|He|She|It|They|His|Her|Its"
+    r"|Their|This|That|These|Those)\b"
+    r"|\b(?:this|these|those|such) (?!year|week|month|morning|afternoon|evening|weekend"
     r"|time|summer|spring|autumn|fall|winter|quarter|decade|century|is|was|will|has|had|would"
     r"|could|can|may|might|the|a|an|it|they|he|she|we|its|their|his|her)[a-z]+\b",
     re.IGNORECASE,

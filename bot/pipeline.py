@@ -37,6 +37,10 @@ from bot.topic import TopicClassifier, TopicVerdict
 log = logging.getLogger(__name__)
 
 SNIPPET_NOTE = "Summary from the feed's snippet: the full article could not be fetched."
+# Every sentence of a teaser may be barred (cut off "[…]", a call to action): say why it is bare.
+NO_SUMMARY_NOTE = (
+    "No summary: the feed gives only a teaser and the full article could not be fetched."
+)
 ALL_ON_TOPIC = TopicVerdict(keep=True, score=0.0, reasons=('feed marked topic = "all"',))
 
 
@@ -367,7 +371,10 @@ class DigestBot:
         articles = [ArticleText(title=item.title, text=item.text) for item in ordered if item.text]
         story.summary = self.summarizer.summarize_story(articles) if articles else []
         fetched_failed = all(item.full_text is None and item.full_text_status for item in items)
-        story.summary_note = SNIPPET_NOTE if fetched_failed and story.summary else None
+        if not fetched_failed:
+            story.summary_note = None
+        else:
+            story.summary_note = SNIPPET_NOTE if story.summary else NO_SUMMARY_NOTE
 
     # --------------------------------------------------------------- digests
     def preview_digest(self) -> Digest:
