@@ -31,6 +31,7 @@ from bot.store.feeds import is_due, record_outcome, sync_feeds, validators_of
 from bot.store.items import SeenEntries, is_backfill, new_item
 from bot.store.schema import Feed, Item, Story, utc_now
 from bot.stories import ArticleRef, StoryIndex, reading_order
+from bot.stories.text import host_of
 from bot.summarize import ArticleText, Summarizer, extract_main_text
 from bot.topic import TopicClassifier, TopicVerdict
 
@@ -222,6 +223,9 @@ class DigestBot:
             await asyncio.to_thread(self._store_full_texts, results)
 
     def _items_needing_text(self, item_ids: Sequence[int]) -> list[tuple[int, str]]:
+        """Snippet-only items whose link is an article; an aggregator's link (Google News) is a
+        redirect page with no article text, and the story has the outlets' own items."""
+        aggregators = {host.lower() for host in self.settings.stories.aggregator_hosts}
         with self.sessions() as session:
             items = session.scalars(
                 select(Item).where(Item.id.in_(item_ids), Item.backfill.is_(False))
@@ -229,7 +233,9 @@ class DigestBot:
             return [
                 (item.id, item.url)
                 for item in items
-                if item.url and self.summarizer.needs_full_text(item.text)
+                if item.url
+                and host_of(item.url) not in aggregators
+                and self.summarizer.needs_full_text(item.text)
             ]
 
     async def _full_text(

@@ -23,8 +23,9 @@ import re2
 from bot.stories.settings import ClusterSettings
 from bot.stories.text import canonical_title, clean
 
-# A word in any script: letters and digits, with inner apostrophes, dots, hyphens ("3.1", "o'neil").
-_TOKEN = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
+# A word in any script: letters and digits, with inner apostrophes and dots ("3.1", "o'neil").
+# Hyphens split ("open-source" = "open source"): outlets hyphenate the same words differently.
+_TOKEN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*")
 # Scripts written without spaces: compared as overlapping character pairs.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _SPACES = re2.compile(r"\s+")

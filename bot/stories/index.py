@@ -159,7 +159,7 @@ class StoryIndex:
             return by_url, Nearest(None)
         features = self._features(article)
         self.vocabulary.observe(article.key, features.content)
-        vector = unit(self.vocabulary.weights(features.content))
+        vector = self._vector(features)
         best: _Scored | None = None
         closest: _Scored | None = None
         for story_id in self._candidates(article, features):
@@ -339,11 +339,19 @@ class StoryIndex:
             return story.centroid[1]
         total: Counter[str] = Counter()
         for key in story.members:
-            weights = unit(self.vocabulary.weights(self._entries[key].features.content))
+            weights = self._vector(self._entries[key].features)
             total.update(weights)
         centroid = unit(total)
         story.centroid = (epoch, centroid)
         return centroid
+
+    def _vector(self, features: Features) -> dict[str, float]:
+        """An article's TF-IDF vector, scaled to length 1.
+
+        Measured and rejected: keeping only the heaviest 25-60 terms. In a young store the
+        heaviest are one article's own words, and recall fell on both labelled sets.
+        """
+        return unit(self.vocabulary.weights(features.content))
 
     def _story_title(self, story_id: int) -> str:
         members = sorted(self._stories[story_id].members)
