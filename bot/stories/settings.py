@@ -57,7 +57,7 @@ class ClusterSettings(BaseModel):
     candidate_terms: int = Field(default=12, ge=1)
     max_postings: int = Field(default=50, ge=1)
     max_candidates: int = Field(default=20, ge=1)
-    min_shared_terms: int = Field(default=2, ge=1)
+    min_shared_terms: int = Field(default=3, ge=1)
     # Rarity is measured on the kept items of this horizon (at most `background_items`, the
     # newest): among on-topic items, the words they all use say nothing about one event.
     background_days: float = Field(default=30.0, gt=0)
