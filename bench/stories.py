@@ -24,7 +24,6 @@ Targets (issue 10) are printed with PASS/FAIL. Exit status 1 when any fails.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import re
 import sys
@@ -37,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cluster import pairwise  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.feeds.http import FetchError  # noqa: E402
 from bot.feeds.parser import parse_feed  # noqa: E402
@@ -159,18 +159,7 @@ def group(articles: Sequence[ArticleRef], index: StoryIndex) -> dict[int, int]:
             story = found.story_id
         index.add(article, story)
         assigned[article.key] = story
-    # Merges recorded by the index rename stories after the fact.
-    return {key: index.story_of(key, story) for key, story in assigned.items()}
-
-
-def pairwise(predicted: dict[int, int], truth: dict[int, str]) -> tuple[float, float]:
-    tp = fp = fn = 0
-    for a, b in itertools.combinations(sorted(truth), 2):
-        same_pred, same_true = predicted[a] == predicted[b], truth[a] == truth[b]
-        tp += same_pred and same_true
-        fp += same_pred and not same_true
-        fn += same_true and not same_pred
-    return (tp / (tp + fp) if tp + fp else 1.0), (tp / (tp + fn) if tp + fn else 1.0)
+    return assigned
 
 
 def bcubed(predicted: dict[int, int], truth: dict[int, str]) -> tuple[float, float]:
@@ -290,7 +279,7 @@ def run_labelled(pipe: Pipeline, show_errors: bool) -> dict[str, float]:
     }
     print(f"{'grouping':<34}{'pair P':>8}{'pair R':>8}{'B3 P':>8}{'B3 R':>8}{'stories':>9}")
     for name, clusters in methods.items():
-        p, r = pairwise(clusters, truth)
+        p, r, _f1 = pairwise(clusters, truth)
         bp, br = bcubed(clusters, truth)
         stories = len({clusters[k] for k in relevant})
         print(f"{name:<34}{p:>8.3f}{r:>8.3f}{bp:>8.3f}{br:>8.3f}{stories:>9}")

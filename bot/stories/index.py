@@ -180,11 +180,6 @@ class StoryIndex:
             closest.story_id, title, closest.score, closest.needed, closest.shared, closest.blocked
         )
 
-    def story_of(self, key: int, default: int) -> int:
-        """The story an indexed article belongs to now (`default` when it is not indexed)."""
-        entry = self._entries.get(key)
-        return entry.story_id if entry is not None else default
-
     def add(self, article: ArticleRef, story_id: int) -> None:
         """Index an article under its story; adding a known key again replaces it."""
         if article.key in self._entries:
