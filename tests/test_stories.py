@@ -21,6 +21,7 @@ from bot.stories import (
     choose_representative,
 )
 from bot.stories.features import terms
+from bot.topic import TopicClassifier, TopicSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "data" / "stories" / "labelled.jsonl"
@@ -142,9 +143,12 @@ def test_words_every_item_uses_do_not_join(history: bool) -> None:
     """Two Meta AI stories share "Meta", "AI", "Llama", "model"; that is not one story.
 
     With a store's history the rarity weights know these words say nothing about one event;
-    in an empty store, words found in half the items or more weigh nothing at all.
+    in an empty store, words found in half the items or more weigh nothing at all, and the
+    topic's own words (passed in as the pipeline does) are no names that identify an event.
     """
-    index = StoryIndex(ClusterSettings())
+    index = StoryIndex(
+        ClusterSettings(), common_terms=TopicClassifier(TopicSettings()).common_terms()
+    )
     if history:
         with_history(index)
     index.add(ref(1, "Meta releases Llama 4, its new family of open-weight AI models", LLAMA_4), 1)
@@ -451,3 +455,29 @@ def test_terms_are_words_of_any_script() -> None:
     assert terms("Análise: notícias do Brasil") == ["análise", "notícia", "do", "brasil"]
     assert terms("Цитата #17223") == ["цитата", "17223"]
     assert terms("泰山红包") == ["泰山", "山红", "红包"]
+
+
+def test_a_young_store_joins_on_shared_names_and_figures() -> None:
+    """Two items in the store: no word is rare, but four shared names and figures are one event."""
+    index = StoryIndex(ClusterSettings())
+    first = ref(
+        1,
+        "Acme buys Orbitly",
+        "The deal was first reported by Ledger. Acme will pay $4.2 billion for Orbitly, "
+        "whose founder Dana Pell joins Acme's board.",
+    )
+    rewrite = ref(
+        2,
+        "Orbitly founder heads to Acme board in big deal",
+        "According to Ledger, Dana Pell sold Orbitly to Acme for $4.2 billion.",
+        hours=1,
+    )
+    unrelated = ref(
+        3, "Acme opens an office", "Acme opened an office in Lisbon this week.", hours=1
+    )
+    for article in (first, rewrite, unrelated):
+        index.observe(article.key, article.title, article.text)
+    index.add(first, story_id=1)
+    found = index.match(rewrite)
+    assert found is not None and found.reason.startswith("shares the names and figures")
+    assert index.match(unrelated) is None

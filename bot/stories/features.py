@@ -202,6 +202,10 @@ class Vocabulary:
                 del self._frequency[term]
         self._maybe_new_epoch()
 
+    def is_common(self, term: str) -> bool:
+        """One of the prior's words (the topic's own vocabulary)."""
+        return term in self._prior_terms
+
     def frequency(self, term: str) -> int:
         """In how many observed documents the term occurs now."""
         return self._frequency.get(term, 0)

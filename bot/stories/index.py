@@ -267,13 +267,34 @@ class StoryIndex:
         days = gap / 86_400
         needed = self._settings.content_threshold + self._settings.content_threshold_per_day * days
         shared = _top_shared(vector, centroid)
-        blocked = self._same_outlet(article, members) or self._too_little_evidence(vector, centroid)
+        outlet = self._same_outlet(article, members)
+        names = self._young_store_names(features, members)
+        if names and not outlet:
+            reason = (
+                f"shares the names and figures {', '.join(names)} with story {story_id}; the "
+                f"store holds {len(self.vocabulary)} items, too few to weigh words by rarity"
+            )
+            return _Scored(story_id, max(score, needed), needed, reason, names)
+        blocked = outlet or self._too_little_evidence(vector, centroid)
         reason = (
             f"content similarity {score:.2f} (threshold {needed:.2f}) with story {story_id} "
             f"as a whole ({len(members)} article{'s' if len(members) != 1 else ''}); "
             f"shared: {', '.join(shared)}"
         )
         return _Scored(story_id, score, needed, reason, shared, blocked)
+
+    def _young_store_names(self, features: Features, members: Iterable[_Entry]) -> tuple[str, ...]:
+        """In a store too young to measure rarity: the names and figures (outside the topic's
+        own words) the article shares with the story, when there are enough to identify one
+        event ("Axios", "Wang", "600", "Kimi", "2.5"); else ()."""
+        settings = self._settings
+        if len(self.vocabulary) >= settings.young_store_items:
+            return ()
+        theirs = frozenset().union(*(m.features.identifiers for m in members))
+        shared = sorted(
+            t for t in features.identifiers & theirs if not self.vocabulary.is_common(t)
+        )
+        return tuple(shared) if len(shared) >= settings.young_store_shared_names else ()
 
     def _closest_title(
         self, article: ArticleRef, features: Features, members: Iterable[_Entry]

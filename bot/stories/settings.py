@@ -65,6 +65,12 @@ class ClusterSettings(BaseModel):
     # While fewer kept items than this are stored, recent dropped items fill the background up
     # to this size: a young store cannot tell "the" from a name on a handful of items.
     background_min_items: int = Field(default=200, ge=0)
+    # Below `young_store_items` background items rarity cannot be measured (in a store of
+    # three items every shared word is in most of them): an article then joins a story
+    # with which it shares `young_store_shared_names` names or figures outside the topic's
+    # own words ("Axios", "Wang", "600", "2.5").
+    young_store_items: int = Field(default=50, ge=0)
+    young_store_shared_names: int = Field(default=4, ge=1)
     # Optional words to weigh as if found in `common_words_documents` extra items. Empty by
     # default: rarity is measured on the stored items themselves, in any language, and the
     # pipeline adds the topic rules' own entity and AI terms (what every kept item uses).
