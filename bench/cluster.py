@@ -80,13 +80,14 @@ def load(path: Path = DATA) -> list[Labelled]:
 
 
 def cluster_with_index(
-    articles: Sequence[ArticleRef], settings: ClusterSettings
+    articles: Sequence[ArticleRef], settings: ClusterSettings, index: StoryIndex | None = None
 ) -> tuple[dict[int, int], dict[int, str]]:
     """Feed articles in order as the pipeline does; return key -> story id and match reasons.
 
     As on a first poll, every article is stored (so counted in the rarity background) first.
+    `index` may be given already built (with a prior or a background of its own).
     """
-    index = StoryIndex(settings)
+    index = index or StoryIndex(settings)
     for article in articles:
         index.observe(article.key, article.title, article.text)
     assigned: dict[int, int] = {}

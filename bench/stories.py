@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cluster import pairwise  # noqa: E402
+from bench.cluster import cluster_with_index, pairwise  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.feeds.http import FetchError  # noqa: E402
 from bot.feeds.parser import parse_feed  # noqa: E402
@@ -141,25 +141,8 @@ def load_records() -> list[Record]:
 
 # ------------------------------------------------------------------ grouping
 def group(articles: Sequence[ArticleRef], index: StoryIndex) -> dict[int, int]:
-    """Group articles in order as the pipeline does; return key -> story id.
-
-    As on a first poll, every article is stored (and so counted in the rarity background)
-    before any is grouped.
-    """
-    for article in articles:
-        index.observe(article.key, article.title, article.text)
-    assigned: dict[int, int] = {}
-    next_story = 1
-    for article in articles:
-        index.prune(article.published)
-        found = index.match(article)
-        if found is None:
-            story, next_story = next_story, next_story + 1
-        else:
-            story = found.story_id
-        index.add(article, story)
-        assigned[article.key] = story
-    return assigned
+    """Group articles in order as the pipeline does (bench/cluster.py); key -> story id."""
+    return cluster_with_index(articles, index.settings, index)[0]
 
 
 def bcubed(predicted: dict[int, int], truth: dict[int, str]) -> tuple[float, float]:

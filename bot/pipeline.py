@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from bot.adapters.base import ChatAdapter
 from bot.config import FeedConfig, Settings
@@ -267,12 +267,12 @@ class DigestBot:
         """
         stories = self.settings.stories
         index = StoryIndex(stories, common_terms=self.classifier.common_terms())
-        for key, title, text in self._background(session, now, kept=True):
-            index.observe(key, title, text)
+        for item in self._background(session, now, kept=True):
+            index.observe(item.id, item.title, item.text)
         if len(index.vocabulary) < stories.background_min_items:
             # A young store: dropped items still tell which words every item uses ("the", "de").
-            for key, title, text in self._background(session, now, kept=False):
-                index.observe(key, title, text)
+            for item in self._background(session, now, kept=False):
+                index.observe(item.id, item.title, item.text)
         since = now - timedelta(hours=stories.window_hours)
         recent = session.scalars(
             select(Item)
@@ -284,22 +284,22 @@ class DigestBot:
             index.add(article_ref(item), item.story_id)
         return index
 
-    def _background(
-        self, session: Session, now: datetime, *, kept: bool
-    ) -> list[tuple[int, str, str]]:
-        """Recent items (kept or dropped) as (id, title, text), newest first, for rarity weights."""
+    def _background(self, session: Session, now: datetime, *, kept: bool) -> list[Item]:
+        """Recent items (kept or dropped), newest first, for rarity weights; texts only."""
         stories = self.settings.stories
         limit = stories.background_items if kept else stories.background_min_items
-        rows = session.execute(
-            select(Item.id, Item.title, Item.full_text, Item.content, Item.summary)
-            .where(
-                Item.kept.is_(kept),
-                Item.published_at >= now - timedelta(days=stories.background_days),
+        return list(
+            session.scalars(
+                select(Item)
+                .options(load_only(Item.title, Item.full_text, Item.content, Item.summary))
+                .where(
+                    Item.kept.is_(kept),
+                    Item.published_at >= now - timedelta(days=stories.background_days),
+                )
+                .order_by(Item.published_at.desc())
+                .limit(limit)
             )
-            .order_by(Item.published_at.desc())
-            .limit(limit)
         )
-        return [(key, title, max((t or "" for t in texts), key=len)) for key, title, *texts in rows]
 
     def group_and_summarize(self, item_ids: Sequence[int]) -> int:
         """Attach new kept items to stories (creating them), then refresh touched stories."""

@@ -135,6 +135,10 @@ class StoryIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def settings(self) -> ClusterSettings:
+        return self._settings
+
     # ----------------------------------------------------------------- public
     def observe(self, key: int, title: str, text: str) -> None:
         """Count an item (kept or dropped) in the background that weights words by rarity."""
