@@ -29,12 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.stories import (  # noqa: E402
-    ArticleRef,
-    ClusterSettings,
-    StoryIndex,
-    canonical_title,
-)
+from bot.stories.index import ArticleRef, StoryIndex  # noqa: E402
+from bot.stories.settings import ClusterSettings  # noqa: E402
+from bot.stories.text import canonical_title  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "stories" / "labelled.jsonl"
 TARGET_F1 = 0.90

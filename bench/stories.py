@@ -40,10 +40,11 @@ from bench.cluster import cluster_with_index, pairwise  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.feeds.http import FetchError  # noqa: E402
 from bot.feeds.parser import parse_feed  # noqa: E402
-from bot.stories import ArticleRef, StoryIndex, canonical_title  # noqa: E402
+from bot.stories.index import ArticleRef, StoryIndex  # noqa: E402
 from bot.stories.representative import reading_order  # noqa: E402
-from bot.summarize import ArticleText, Summarizer  # noqa: E402
-from bot.topic import TopicClassifier  # noqa: E402
+from bot.stories.text import canonical_title  # noqa: E402
+from bot.summarize.summarizer import ArticleText, Summarizer  # noqa: E402
+from bot.topic.classifier import TopicClassifier  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "corpus"
 STORIES = SHARED / "stories" / "meta_ai_stories.jsonl"

@@ -57,12 +57,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.summarize import (  # noqa: E402
-    ScoreWeights,
-    SentenceSplitter,
-    Summarizer,
-    SummarizeSettings,
-)
+from bot.summarize.settings import ScoreWeights, SummarizeSettings  # noqa: E402
+from bot.summarize.splitter import SentenceSplitter  # noqa: E402
+from bot.summarize.summarizer import Summarizer  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "summarization" / "cnn_dailymail_val1000.jsonl"
 SPLIT_CASES = REPO / "tests" / "data" / "summarize" / "split_cases.json"

@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python bench/topic.py [--errors]
 
-Prints one table for the shipped rule set (config/default.toml [topic]) and for a
+Prints one table for the shipped rule set (bot/default.toml [topic]) and for a
 named baseline, the keyword rule "contains the words 'meta' and 'ai'", on the whole
 set and on its parts (items shipped in the repo, items resolved from the shared feed
 corpus, real, modelled), then PASS/FAIL against the targets of the project
@@ -21,7 +21,6 @@ import argparse
 import re
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 from bot.feeds.http import FetchError  # noqa: E402
 from bot.feeds.parser import parse_feed  # noqa: E402
-from bot.topic import TopicClassifier, TopicSettings  # noqa: E402
+from bot.topic.classifier import TopicClassifier  # noqa: E402
+from bot.topic.settings import TopicSettings  # noqa: E402
 from tests.data.topic.loader import LabelledItem, LabelledSet, load_labelled  # noqa: E402
 
-CONFIG = ROOT / "config" / "default.toml"
 TARGET_PRECISION = 0.95
 TARGET_RECALL = 0.90
 TIMING_RUNS = 3
@@ -54,9 +53,7 @@ class Scores:
 
 
 def shipped_settings() -> TopicSettings:
-    with CONFIG.open("rb") as handle:
-        table = tomllib.load(handle).get("topic", {})
-    return TopicSettings.model_validate(table)
+    return TopicSettings.defaults()
 
 
 def score(rows: Iterable[LabelledItem], predict: Callable[[str, str], bool]) -> Scores:
@@ -152,15 +149,10 @@ def naive_baseline(title: str, text: str) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--errors", action="store_true", help="list misclassified items")
-    parser.add_argument(
-        "--defaults",
-        action="store_true",
-        help="use the code defaults instead of config/default.toml",
-    )
     args = parser.parse_args()
     labelled = load_labelled()
     rows = labelled.items
-    classifier = TopicClassifier(TopicSettings() if args.defaults else shipped_settings())
+    classifier = TopicClassifier(shipped_settings())
 
     def rules(title: str, text: str) -> bool:
         return classifier.classify(title, text).keep

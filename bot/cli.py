@@ -397,8 +397,9 @@ def summarize(
     ] = False,
 ) -> None:
     """Summarize one article (or JSON lines) with the extractive rules."""
-    from bot.summarize import Summarizer, summarize_jsonl
-    from bot.topic import TopicClassifier
+    from bot.summarize.jsonl import summarize_jsonl
+    from bot.summarize.summarizer import Summarizer
+    from bot.topic.classifier import TopicClassifier
 
     settings, _env = context_of(ctx, config)
     summarizer = Summarizer(settings.summarize, topic_terms=TopicClassifier(settings.topic).terms())
@@ -416,7 +417,7 @@ def read_article(source: str, settings: Settings) -> str:
     from bot.feeds.article import fetch_article_html
     from bot.feeds.http import FetchError
     from bot.feeds.text import clean_text
-    from bot.summarize import extract_main_text
+    from bot.summarize.fulltext import extract_main_text
 
     if source.startswith(("http://", "https://")):
 

@@ -30,10 +30,12 @@ from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.feeds import is_due, record_outcome, sync_feeds, validators_of
 from bot.store.items import SeenEntries, is_backfill, new_item
 from bot.store.schema import Feed, Item, Story, utc_now
-from bot.stories import ArticleRef, StoryIndex, reading_order
+from bot.stories.index import ArticleRef, StoryIndex
+from bot.stories.representative import reading_order
 from bot.stories.text import host_of
-from bot.summarize import ArticleText, Summarizer, extract_main_text
-from bot.topic import TopicClassifier, TopicVerdict
+from bot.summarize.fulltext import extract_main_text
+from bot.summarize.summarizer import ArticleText, Summarizer
+from bot.topic.classifier import TopicClassifier, TopicVerdict
 
 log = logging.getLogger(__name__)
 

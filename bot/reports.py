@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.config import FeedConfig
+from bot.feeds.settings import FeedConfig
 from bot.feeds.urls import normalize_url
 from bot.store.feeds import sync_feeds
 from bot.store.schema import DigestRecord, Feed, Item, OutboxMessage, Story, utc_now

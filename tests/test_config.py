@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.config import DEFAULT_CONFIG_PATH, ConfigError, load_settings, read_toml
+from bot.config import ConfigError, load_settings, read_toml
+from bot.defaults import ShippedSettings, shipped_text
 
 
 def test_shipped_defaults_are_valid_and_hold_the_meta_feeds() -> None:
@@ -24,7 +26,7 @@ def test_shipped_defaults_are_valid_and_hold_the_meta_feeds() -> None:
 
 
 def test_shipped_file_holds_no_secret_values() -> None:
-    text = DEFAULT_CONFIG_PATH.read_text()
+    text = shipped_text()
     for marker in ("xoxb-", "xapp-", "hooks.slack.com/services/", "discord.com/api/webhooks/"):
         assert marker not in text
 
@@ -101,3 +103,53 @@ def test_cli_exits_non_zero_with_the_problem_on_a_bad_config(tmp_path: Path) -> 
     result = CliRunner().invoke(app, ["--config", str(user), "poll"])
     assert result.exit_code == 2
     assert "fetch.concurrency" in result.output
+
+
+def shipped_settings_classes() -> list[type[ShippedSettings]]:
+    """Every settings model that reads a table of bot/default.toml, found by walking subclasses."""
+    import bot.config  # noqa: F401  (imports every stage's settings)
+
+    found: list[type[ShippedSettings]] = []
+    pending = list(ShippedSettings.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.shipped_table is not None:
+            found.append(cls)
+    return found
+
+
+def test_the_shipped_toml_is_the_one_source_of_defaults() -> None:
+    """No settings model writes a default of its own (None, meaning unset, aside)."""
+    classes = shipped_settings_classes()
+    assert {cls.__name__ for cls in classes} >= {
+        "Settings",
+        "FetchSettings",
+        "DigestSettings",
+        "DatabaseSettings",
+        "ScheduleSettings",
+        "TopicSettings",
+        "ClusterSettings",
+        "SummarizeSettings",
+        "ScoreWeights",
+    }
+    for cls in classes:
+        for name, field in cls.model_fields.items():
+            if field.is_required():
+                continue
+            assert field.default is None, f"{cls.__name__}.{name} has a code default"
+
+
+def test_a_model_built_in_code_takes_the_shipped_values() -> None:
+    from bot.stories.settings import ClusterSettings
+
+    shipped = tomllib.loads(shipped_text())["stories"]
+    built = ClusterSettings(content_threshold=0.5)
+    assert built.content_threshold == 0.5
+    assert built.window_hours == shipped["window_hours"]
+
+
+def test_the_default_config_ships_inside_the_package() -> None:
+    from importlib import resources
+
+    assert resources.files("bot").joinpath("default.toml").is_file()

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import FetchSettings
 from bot.feeds.http import FailureKind, FetchError, HttpFetcher, Validators
 from bot.feeds.parser import parse_feed
 from bot.feeds.poller import FeedOutcome, FeedTask, poll_feeds, poll_one
+from bot.feeds.settings import FetchSettings
 from tests.fakes.misbehaving_server import RETRY_AFTER_SECONDS, MisbehavingServer, entity_bomb
 from tests.helpers import closed_port
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.summarize import ArticleText, Summarizer, SummarizeSettings
 from bot.summarize.exclusions import outside_quotes
+from bot.summarize.settings import SummarizeSettings
+from bot.summarize.summarizer import ArticleText, Summarizer
 
 FACT = "Meta plans to release its next AI models under an open-source license."
 SAFETY = "Some parts of the models will stay proprietary for safety reasons, the company said."

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.summarize import Summarizer, SummarizeSettings, extract_main_text
+from bot.summarize.fulltext import extract_main_text
+from bot.summarize.settings import SummarizeSettings
+from bot.summarize.summarizer import Summarizer
 
 DATA = Path(__file__).parent / "data" / "summarize"
 

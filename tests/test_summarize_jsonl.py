@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bot.summarize import Summarizer, summarize_jsonl
+from bot.summarize.jsonl import summarize_jsonl
+from bot.summarize.summarizer import Summarizer
 
 ARTICLE = (
     "Meta released Llama 5, a family of open-weight models, on Tuesday. "

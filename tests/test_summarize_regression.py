@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from bot.summarize import SentenceSplitter, Summarizer
+from bot.summarize.splitter import SentenceSplitter
+from bot.summarize.summarizer import Summarizer
 
 CORPUS = (
     Path(__file__).resolve().parents[1].parent

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from bot.summarize import ArticleText, Summarizer, SummarizeSettings
+from bot.summarize.settings import SummarizeSettings
+from bot.summarize.summarizer import ArticleText, Summarizer
 
 DATA = Path(__file__).parent / "data" / "summarize"
 REPO = Path(__file__).resolve().parents[1]
@@ -335,8 +335,3 @@ def test_settings_reject_unknown_keys_and_bad_patterns() -> None:
         SummarizeSettings.model_validate({"boilerplate": {"sentence_patterns": ["(unclosed"]}})
     with pytest.raises(ValidationError, match="invalid RE2"):
         SummarizeSettings.model_validate({"paywall_patterns": ["(?<=lookbehind)x"]})
-
-
-def test_shipped_config_table_matches_the_defaults() -> None:
-    table = tomllib.loads((REPO / "config" / "default.toml").read_text("utf-8"))["summarize"]
-    assert SummarizeSettings.model_validate(table) == SummarizeSettings()

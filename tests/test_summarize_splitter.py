@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.summarize import SentenceSplitter, sentence_spans, split_sentences
+from bot.summarize.splitter import SentenceSplitter, sentence_spans, split_sentences
 
 CASES = json.loads(
     (Path(__file__).parent / "data" / "summarize" / "split_cases.json").read_text("utf-8")

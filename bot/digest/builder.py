@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.config import DigestSettings
 from bot.digest.model import Digest, DigestSource, DigestStory
+from bot.digest.settings import DigestSettings
 from bot.store.schema import Item, Story
 
 EMPTY_LATEST = "No Meta AI news in the last {hours:g} hours yet. Try again after the next poll."

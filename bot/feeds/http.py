@@ -32,7 +32,7 @@ from urllib.request import url2pathname
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from bot.config import FetchSettings
+from bot.feeds.settings import FetchSettings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK_BYTES = 64 * 1024

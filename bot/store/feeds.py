@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.config import FeedConfig, FetchSettings
 from bot.feeds.http import Validators
 from bot.feeds.poller import FeedOutcome
+from bot.feeds.settings import FeedConfig, FetchSettings
 from bot.store.schema import Feed
 
 

@@ -11,83 +11,73 @@ docs/topic-and-stories.md for the figures).
 from __future__ import annotations
 
 import re2
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from bot.defaults import ShippedSettings
 
 
-def _default_version_patterns() -> list[str]:
-    return [
-        # A model family followed by a version: "Llama 3.1", "Llama-4", "GPT-4o", "Gemini 2.5".
-        (
-            r"\b(?:llama|code llama|llama guard|gpt|claude|gemini|gemma|grok|qwen|mistral"
-            r"|mixtral|phi|deepseek|sam|v-jepa|dinov|emu)[ -]?v?\d+(?:\.\d+)*[a-z]?\b"
-        ),
-    ]
+class ClusterSettings(ShippedSettings):
+    """The [stories] table; omitted keys take the shipped values (bot/default.toml)."""
 
-
-class ClusterSettings(BaseModel):
-    """The [stories] table. Every field has a default, so a user config may omit the whole table."""
-
-    model_config = ConfigDict(extra="forbid")
+    shipped_table = ("stories",)
 
     # Only articles published within this many hours of each other can share a story.
-    window_hours: float = Field(default=72.0, gt=0)
+    window_hours: float = Field(gt=0)
     # Near-identical titles: word-set Jaccard of the canonical titles.
-    title_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    title_threshold: float = Field(ge=0.0, le=1.0)
     # A feed's own titles must be closer still to count as one story (an update, a repost):
     # one outlet's templated headlines ("CEO sells ... shares") differ in a word or two.
-    same_source_title_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    same_source_title_threshold: float = Field(ge=0.0, le=1.0)
     # Rewrites of one scoop: TF-IDF cosine of the article with the story's centroid.
-    content_threshold: float = Field(default=0.13, ge=0.0, le=1.0)
+    content_threshold: float = Field(ge=0.0, le=1.0)
     # Words of text read per article (the lead paragraph carries the event).
-    content_words: int = Field(default=400, ge=10)
+    content_words: int = Field(ge=10)
     # Coverage of one event bunches in time: each day between the article and the story
     # raises the content threshold by this much (a follow-up two days later must be closer).
-    content_threshold_per_day: float = Field(default=0.1, ge=0.0, le=1.0)
+    content_threshold_per_day: float = Field(ge=0.0, le=1.0)
     # How much a title word counts against one word of the lead ...
-    title_weight: float = Field(default=2.0, ge=0.0)
+    title_weight: float = Field(ge=0.0)
     # ... and a name or figure of the lead (capitalised inside a sentence, or with a digit).
-    identifier_weight: float = Field(default=2.0, ge=0.0)
+    identifier_weight: float = Field(ge=0.0)
     # An outlet does not report one event twice as two articles: an article joins a story that
     # holds an article of its own feed only by URL or a near-identical title (aggregators exempt).
-    one_article_per_source: bool = True
+    one_article_per_source: bool
     # Candidate stories: those sharing at least `min_shared_terms` of the article's
     # `candidate_terms` rarest words (words found in more than `max_postings` background items
     # are too common to point at one story; title words count up to four times that), at most
     # `max_candidates` verified. These bound the work per item.
-    candidate_terms: int = Field(default=12, ge=1)
-    max_postings: int = Field(default=50, ge=1)
-    max_candidates: int = Field(default=20, ge=1)
-    min_shared_terms: int = Field(default=3, ge=1)
+    candidate_terms: int = Field(ge=1)
+    max_postings: int = Field(ge=1)
+    max_candidates: int = Field(ge=1)
+    min_shared_terms: int = Field(ge=1)
     # Rarity is measured on the kept items of this horizon (at most `background_items`, the
     # newest): among on-topic items, the words they all use say nothing about one event.
-    background_days: float = Field(default=30.0, gt=0)
-    background_items: int = Field(default=2000, ge=0)
+    background_days: float = Field(gt=0)
+    background_items: int = Field(ge=0)
     # While fewer kept items than this are stored, recent dropped items fill the background up
     # to this size: a young store cannot tell "the" from a name on a handful of items.
-    background_min_items: int = Field(default=200, ge=0)
+    background_min_items: int = Field(ge=0)
     # Below `young_store_items` background items rarity cannot be measured (in a store of
     # three items every shared word is in most of them): an article then joins a story
     # with which it shares `young_store_shared_names` names or figures outside the topic's
     # own words ("Axios", "Wang", "600", "2.5").
-    young_store_items: int = Field(default=50, ge=0)
-    young_store_shared_names: int = Field(default=4, ge=1)
+    young_store_items: int = Field(ge=0)
+    young_store_shared_names: int = Field(ge=1)
     # Optional words to weigh as if found in `common_words_documents` extra items. Empty by
     # default: rarity is measured on the stored items themselves, in any language, and the
     # pipeline adds the topic rules' own entity and AI terms (what every kept item uses).
-    common_words: list[str] = Field(default_factory=list)
-    common_words_documents: int = Field(default=20, ge=0)
+    common_words: list[str]
+    common_words_documents: int = Field(ge=0)
     # Accepted and ignored since the MinHash LSH variant was removed (it found no story the
     # word index missed); kept so that older config files still load.
-    title_lsh: bool = False
-    num_perm: int = Field(default=32, ge=16, le=512)
-    title_candidate_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
+    title_lsh: bool | None = None
+    num_perm: int | None = None
+    title_candidate_threshold: float | None = None
     # Hosts whose items point at someone else's article (Google News, Hacker News).
-    aggregator_hosts: list[str] = Field(
-        default_factory=lambda: ["news.google.com", "news.ycombinator.com"]
-    )
+    aggregator_hosts: list[str]
     # Safeguard against over-merging: when both titles name a model version and the
     # versions differ ("Llama 3.1" and "Llama 3.2"), the articles are different stories.
-    version_patterns: list[str] = Field(default_factory=_default_version_patterns)
+    version_patterns: list[str]
 
     @field_validator("version_patterns")
     @classmethod

@@ -30,7 +30,7 @@ def extract_main_text(
     `settings.full_text_min_words`, or the page is a paywall (a paywall phrase in a short text,
     or schema.org paywall markup on a text that is not clearly whole).
     """
-    settings = settings or SummarizeSettings()
+    settings = settings or SummarizeSettings.defaults()
     if not html.strip():
         return None
     text = trafilatura.extract(

@@ -56,7 +56,7 @@ class Summarizer:
     def __init__(
         self, settings: SummarizeSettings | None = None, topic_terms: Iterable[str] = ()
     ) -> None:
-        self.settings = settings or SummarizeSettings()
+        self.settings = settings or SummarizeSettings.defaults()
         rules = self.settings.boilerplate
         self._boilerplate = compile_patterns(rules.sentence_patterns, case_sensitive=False)
         self._embeds = compile_patterns(rules.paragraph_patterns, case_sensitive=False)

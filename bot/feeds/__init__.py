@@ -1,0 +1,1 @@
+"""Feeds stage: fetch feeds politely, parse them, extract article pages."""

@@ -1,0 +1,50 @@
+"""Settings of the feeds stage: the ``[[feeds]]`` list and the ``[fetch]`` table."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.defaults import ShippedSettings
+
+
+class FeedConfig(BaseModel):
+    """One feed to poll; ``topic`` and ``enabled`` may be left out of each entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    # "rules": the topic rules decide; "all": every item is on topic (meta-llama releases).
+    topic: Literal["rules", "all"] = "rules"
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://", "file://")):
+            raise ValueError("must start with http://, https:// or file://")
+        return url
+
+
+class FetchSettings(ShippedSettings):
+    """Limits and politeness for every HTTP request the bot makes."""
+
+    shipped_table = ("fetch",)
+
+    user_agent: str
+    connect_timeout_seconds: float = Field(gt=0)
+    read_timeout_seconds: float = Field(gt=0)
+    total_timeout_seconds: float = Field(gt=0)
+    max_body_bytes: int = Field(gt=0)
+    max_redirects: int = Field(ge=0)
+    concurrency: int = Field(ge=1)
+    per_host_concurrency: int = Field(ge=1)
+    backoff_base_minutes: float = Field(gt=0)
+    backoff_max_minutes: float = Field(gt=0)
+    disable_after_failures: int = Field(ge=1)
+    backfill_hours: float = Field(ge=0)
+    # Longest wait a feed's own Retry-After, Cache-Control max-age or <ttl> may impose.
+    max_publisher_interval_minutes: float = Field(gt=0)
+    allowed_private_hosts: list[str]
