@@ -2,33 +2,29 @@
 
 Every command takes ``--config PATH`` (or META_AI_DIGEST_CONFIG). Nothing
 imports this module: it sits on top of the pipeline and only formats output.
+
+Start-up time is part of the interface (``--help`` answers in a tenth of a
+second): this module imports typer and rich only, and each command imports
+the stages it runs. Commands that write (``poll``, ``digest``, ``run``,
+``feeds enable``, ``migrate``) bring the schema up to date first; commands
+that read (``latest``, ``status``, ``explain``, ``feeds list``) never create
+or migrate a database and say what to run when it is missing or behind.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from apscheduler.triggers.cron import CronTrigger
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy.exc import DatabaseError, OperationalError
 
-from bot.adapters.registry import AdapterConfigError, select_adapters
-from bot.adapters.terminal import TerminalAdapter, render_digest
-from bot.config import ConfigError, Settings, load_settings
 from bot.environment import (
     SecretRedactor,
     SecretsFileError,
@@ -36,11 +32,13 @@ from bot.environment import (
     load_environment,
     secret_values,
 )
-from bot.feeds.http import HttpFetcher
-from bot.feeds.poller import FeedOutcome, FeedTask, poll_feeds
-from bot.pipeline import DigestBot, PollReport
-from bot.reports import explain_url, feed_health_rows, status_lines
-from bot.store.database import DatabaseURLError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from bot.config import Settings
+    from bot.feeds.poller import FeedOutcome
+    from bot.pipeline import DigestBot, PollReport
 
 app = typer.Typer(
     name="meta-ai-digest",
@@ -104,6 +102,8 @@ def main_options(
 
 def context_of(ctx: typer.Context, config: Path | None) -> tuple[Settings, dict[str, str]]:
     """Settings and environment for a command; --config after the command wins."""
+    from bot.config import ConfigError, load_settings
+
     parent: Context = ctx.obj
     try:
         env = load_environment()
@@ -119,6 +119,12 @@ def context_of(ctx: typer.Context, config: Path | None) -> tuple[Settings, dict[
 def make_bot(
     settings: Settings, env: dict[str, str], output_format: OutputFormat | None = None
 ) -> DigestBot:
+    """The whole pipeline with the enabled adapters, for commands that write."""
+    from bot.adapters.registry import AdapterConfigError, select_adapters
+    from bot.adapters.terminal import TerminalAdapter
+    from bot.config import ConfigError
+    from bot.pipeline import DigestBot
+
     def options_for(name: str) -> dict[str, object]:
         options = settings.adapters.options_for(name)
         if name == TerminalAdapter.name and output_format is not None:
@@ -132,12 +138,40 @@ def make_bot(
         raise fail(str(error)) from error
 
 
-ProgressHooks = tuple[Callable[[int], None] | None, Callable[[FeedOutcome], None] | None]
+@contextmanager
+def read_only(settings: Settings, env: dict[str, str]) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the existing database, which must be at this version's schema."""
+    from bot.store.database import (
+        DatabaseNotReadyError,
+        check_schema,
+        create_database_engine,
+        session_factory,
+    )
+
+    try:
+        engine = create_database_engine(settings.database_url(env), create=False)
+    except DatabaseNotReadyError as error:
+        raise fail(str(error), code=1) from error
+    try:
+        check_schema(engine)
+    except DatabaseNotReadyError as error:
+        engine.dispose()
+        raise fail(str(error), code=1) from error
+    try:
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+if TYPE_CHECKING:
+    ProgressHooks = tuple[Callable[[int], None] | None, Callable[[FeedOutcome], None] | None]
 
 
 @contextmanager
 def poll_progress(enabled: bool) -> Iterator[ProgressHooks]:
     """A progress bar on a terminal; nothing when output is piped."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     if not enabled:
         yield None, None
         return
@@ -161,6 +195,8 @@ def poll_progress(enabled: bool) -> Iterator[ProgressHooks]:
 
 
 def print_poll_report(report: PollReport) -> None:
+    from rich.table import Table
+
     table = Table(title="poll", show_lines=False)
     for column in ("feed", "status", "new items", "kept", "error"):
         table.add_column(column, overflow="fold")
@@ -184,6 +220,8 @@ def poll(
     ] = False,
 ) -> None:
     """One poll cycle: fetch due feeds, keep Meta-AI items, group stories, summarize."""
+    import asyncio
+
     settings, env = context_of(ctx, config)
     bot = make_bot(settings, env)
     try:
@@ -204,6 +242,10 @@ def digest(
     output_format: FormatOption = OutputFormat.text,
 ) -> None:
     """Post the digest of stories not yet posted through the enabled adapters."""
+    import asyncio
+
+    from bot.adapters.terminal import TerminalAdapter, render_digest
+
     settings, env = context_of(ctx, config)
     bot = make_bot(settings, env, output_format)
     try:
@@ -245,18 +287,21 @@ def latest(
     ] = None,
 ) -> None:
     """What /meta-ai answers: the most recent stories with summaries and sources."""
+    from bot.adapters.terminal import render_digest
+    from bot.digest.builder import latest_digest
+    from bot.store.schema import utc_now
+
     settings, env = context_of(ctx, config)
-    bot = DigestBot(settings, env=env)
-    try:
-        answer = asyncio.run(bot.latest(" ".join(query) if query else None))
-    finally:
-        bot.close()
+    with read_only(settings, env) as sessions, sessions() as session:
+        answer = latest_digest(session, settings.digest, utc_now(), " ".join(query or []) or None)
     out.print(render_digest(answer, output_format.value), markup=False, highlight=False)
 
 
 @app.command()
 def run(ctx: typer.Context, config: ConfigOption = None) -> None:
     """The long-running bot: poll, post on schedule and answer /meta-ai until stopped."""
+    import asyncio
+
     from bot.scheduler import run_forever
 
     settings, env = context_of(ctx, config)
@@ -270,6 +315,10 @@ def run(ctx: typer.Context, config: ConfigOption = None) -> None:
 
 def run_banner(settings: Settings, adapter_names: list[str]) -> str:
     """One line for the admin who just started the bot: what it does next."""
+    from datetime import datetime
+
+    from apscheduler.triggers.cron import CronTrigger
+
     schedule = settings.schedule
     if schedule.digest_interval_minutes:
         digests = f"every {schedule.digest_interval_minutes:g} minutes"
@@ -286,14 +335,14 @@ def run_banner(settings: Settings, adapter_names: list[str]) -> str:
 
 @app.command()
 def status(ctx: typer.Context, config: ConfigOption = None) -> None:
-    """Feed health, pending and blocked deliveries, last digest."""
+    """The database in use, feed health, pending and blocked deliveries, last digest."""
+    from bot.reports import status_lines
+    from bot.store.database import describe_database
+
     settings, env = context_of(ctx, config)
-    bot = DigestBot(settings, env=env)
-    try:
-        with bot.sessions() as session:
-            lines = status_lines(session)
-    finally:
-        bot.close()
+    out.print(f"database: {describe_database(settings.database_url(env))}", markup=False)
+    with read_only(settings, env) as sessions, sessions() as session:
+        lines = status_lines(session)
     for line in lines:
         out.print(line, highlight=False, markup=False)
 
@@ -301,13 +350,11 @@ def status(ctx: typer.Context, config: ConfigOption = None) -> None:
 @app.command()
 def explain(ctx: typer.Context, url: str, config: ConfigOption = None) -> None:
     """Why an article was or was not posted."""
+    from bot.reports import explain_url
+
     settings, env = context_of(ctx, config)
-    bot = DigestBot(settings, env=env)
-    try:
-        with bot.sessions() as session:
-            lines = explain_url(session, url)
-    finally:
-        bot.close()
+    with read_only(settings, env) as sessions, sessions() as session:
+        lines = explain_url(session, url)
     for line in lines:
         out.print(line, highlight=False, markup=False)
 
@@ -315,13 +362,13 @@ def explain(ctx: typer.Context, url: str, config: ConfigOption = None) -> None:
 @feeds_app.command("list")
 def feeds_list(ctx: typer.Context, config: ConfigOption = None) -> None:
     """The configured feeds with their stored health."""
+    from rich.table import Table
+
+    from bot.reports import feed_health_rows
+
     settings, env = context_of(ctx, config)
-    bot = DigestBot(settings, env=env)
-    try:
-        with bot.sessions.begin() as session:
-            rows = feed_health_rows(session, settings.feeds)
-    finally:
-        bot.close()
+    with read_only(settings, env) as sessions, sessions() as session:
+        rows = feed_health_rows(session, settings.feeds)
     table = Table()
     for column in ("feed", "enabled", "last status", "last success", "errors", "next poll", "url"):
         table.add_column(column, overflow="fold")
@@ -333,6 +380,13 @@ def feeds_list(ctx: typer.Context, config: ConfigOption = None) -> None:
 @feeds_app.command("check")
 def feeds_check(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Fetch and parse every configured feed now, storing nothing; exit 1 if any fails."""
+    import asyncio
+
+    from rich.table import Table
+
+    from bot.feeds.http import HttpFetcher
+    from bot.feeds.poller import FeedTask, poll_feeds
+
     settings, _env = context_of(ctx, config)
     tasks = [FeedTask(feed.name, feed.url) for feed in settings.feeds if feed.enabled]
 
@@ -361,6 +415,7 @@ def feeds_check(ctx: typer.Context, config: ConfigOption = None) -> None:
 @feeds_app.command("enable")
 def feeds_enable(ctx: typer.Context, name: str, config: ConfigOption = None) -> None:
     """Re-enable a feed that was disabled after repeated failures."""
+    from bot.pipeline import DigestBot
     from bot.store.feeds import enable_feed, sync_feeds
 
     settings, env = context_of(ctx, config)
@@ -374,6 +429,37 @@ def feeds_enable(ctx: typer.Context, name: str, config: ConfigOption = None) -> 
     if not found:
         raise fail(f"no feed named {name!r}; see `meta-ai-digest feeds list`")
     out.print(f"feed {name!r} enabled; it is polled in the next cycle.")
+
+
+@app.command()
+def migrate(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Create the database, or bring its schema up to this version, keeping all data."""
+    from bot.store.database import (
+        create_database_engine,
+        describe_database,
+        schema_revision,
+    )
+    from bot.store.database import migrate as upgrade
+
+    settings, env = context_of(ctx, config)
+    url = settings.database_url(env)
+    engine = create_database_engine(url)
+    try:
+        before = schema_revision(engine)
+        upgrade(engine)
+        after = schema_revision(engine)
+    finally:
+        engine.dispose()
+    change = "up to date" if before == after else f"migrated from {before or 'nothing'}"
+    out.print(f"{describe_database(url)}: schema {after}, {change}", markup=False)
+
+
+@app.command()
+def defaults() -> None:
+    """Print the shipped configuration (every key, commented) to start a config file from."""
+    from bot.defaults import shipped_text
+
+    sys.stdout.write(shipped_text())
 
 
 @app.command()
@@ -414,8 +500,10 @@ def summarize(
 
 def read_article(source: str, settings: Settings) -> str:
     """Plain text of a file, stdin, or a web page (main text via trafilatura)."""
+    import asyncio
+
     from bot.feeds.article import fetch_article_html
-    from bot.feeds.http import FetchError
+    from bot.feeds.http import FetchError, HttpFetcher
     from bot.feeds.text import clean_text
     from bot.summarize.fulltext import extract_main_text
 
@@ -463,6 +551,12 @@ def report_failure(error: Exception) -> int:
     is not a database, is the admin's to fix: one line says what is wrong.
     Anything else is a bug: its traceback, redacted, shows where.
     """
+    import traceback
+
+    from sqlalchemy.exc import DatabaseError, OperationalError
+
+    from bot.store.database import DatabaseURLError
+
     if isinstance(error, DatabaseURLError):
         print_error(redact_secrets(str(error)))
         return 2
@@ -478,6 +572,8 @@ def report_failure(error: Exception) -> int:
 
 def redact_secrets(text: str) -> str:
     """``text`` with the values of the environment's secrets replaced."""
+    import os
+
     try:
         env = load_environment()
     except SecretsFileError:

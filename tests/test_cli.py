@@ -123,7 +123,7 @@ def test_a_database_that_cannot_be_used_is_one_clear_line(
         "server down": f"postgresql+psycopg://bot:{password}@127.0.0.1:{closed_port()}/digest",
     }[case]
     result = subprocess.run(
-        [*BOT_COMMAND, "status"],
+        [*BOT_COMMAND, "migrate"],
         env={**os.environ, "DATABASE_URL": url},
         cwd=tmp_path,
         capture_output=True,
@@ -135,3 +135,76 @@ def test_a_database_that_cannot_be_used_is_one_clear_line(
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # no traceback
     assert password not in result.stdout + result.stderr
     assert not_a_database.read_text(encoding="utf-8") == notes  # nothing overwritten
+
+
+def run_bot(*args: str, cwd: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*BOT_COMMAND, *args],
+        env={**os.environ, "DATABASE_URL": database_url},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+READ_ONLY_COMMANDS = [
+    ("latest",),
+    ("status",),
+    ("explain", "https://example.org/a"),
+    ("feeds", "list"),
+]
+
+
+@pytest.mark.parametrize("command", READ_ONLY_COMMANDS)
+def test_a_read_only_command_never_creates_a_database(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    database = tmp_path / "data" / "bot.db"
+    result = run_bot(*command, cwd=tmp_path, database_url=f"sqlite:///{database}")
+    assert result.returncode == 1, result.stderr
+    assert f"no database at {database} yet" in result.stderr
+    assert "meta-ai-digest migrate" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert list(tmp_path.iterdir()) == []  # not even the data directory
+
+
+@pytest.mark.parametrize("command", READ_ONLY_COMMANDS)
+def test_a_read_only_command_says_when_the_schema_is_behind_and_leaves_it(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    from bot.store.database import create_database_engine, migrate, schema_revision
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    engine = create_database_engine(url)
+    migrate(engine, "0001")
+    result = run_bot(*command, cwd=tmp_path, database_url=url)
+    assert result.returncode == 1, result.stderr
+    assert "is at schema revision 0001" in result.stderr
+    assert "run `meta-ai-digest migrate`" in result.stderr
+    assert schema_revision(engine) == "0001"
+    engine.dispose()
+
+
+def test_migrate_creates_then_upgrades_and_reads_work_after_it(tmp_path: Path) -> None:
+    from bot.store.database import SCHEMA_HEAD, create_database_engine, migrate
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    engine = create_database_engine(url)
+    migrate(engine, "0001")
+    engine.dispose()
+    first = run_bot("migrate", cwd=tmp_path, database_url=url)
+    assert first.returncode == 0, first.stderr
+    assert f"schema {SCHEMA_HEAD}, migrated from 0001" in first.stdout
+    again = run_bot("migrate", cwd=tmp_path, database_url=url)
+    assert f"schema {SCHEMA_HEAD}, up to date" in again.stdout
+    latest = run_bot("latest", cwd=tmp_path, database_url=url)
+    assert latest.returncode == 0 and "No Meta AI news" in latest.stdout
+
+
+def test_the_schema_head_constant_is_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from bot.store.database import MIGRATIONS_DIR, SCHEMA_HEAD
+
+    assert ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head() == SCHEMA_HEAD

@@ -125,6 +125,7 @@ def test_latest_shows_recent_stories_whether_posted_or_not(
     feed_server: FeedServer, runner: CliRunner, tmp_path: Path
 ) -> None:
     config = fixture_config(feed_server, tmp_path)
+    invoke(runner, config, "migrate")
     empty = invoke(runner, config, "latest")
     assert "No Meta AI news" in empty
 

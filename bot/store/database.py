@@ -1,37 +1,51 @@
 """Engine creation and schema migrations.
 
 SQLite runs in WAL mode with a busy timeout, so the scheduler, the command
-handlers and a CLI call in another process can share one file. Every start
-runs Alembic's ``upgrade head``, so upgrading the bot keeps all data.
+handlers and a CLI call in another process can share one file. Commands that
+write run Alembic's ``upgrade head`` first, so upgrading the bot keeps all
+data; commands that only read never create or migrate a database: they check
+its revision against :data:`SCHEMA_HEAD` and say what to run when it is
+missing or behind. Alembic is imported only to migrate.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 URL_FORMS = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
+# The newest revision in migrations/versions (a test keeps the two equal): read-only
+# commands compare a database with it without loading Alembic.
+SCHEMA_HEAD = "0002"
+CREATE_HINT = "`meta-ai-digest migrate` (or `poll`) creates it"
 
 
 class DatabaseURLError(ValueError):
     """The configured database cannot be used; the message hides any password."""
 
 
-def create_database_engine(url: str) -> Engine:
-    """An engine for ``url``; creates the directory of a SQLite file if needed.
+class DatabaseNotReadyError(Exception):
+    """A read-only command found no database, or one whose schema is not this version's."""
+
+
+def create_database_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url``; creates the directory of a SQLite file if ``create``.
 
     A URL that cannot work (unparsable, unknown driver, a SQLite directory that
     cannot be created) raises DatabaseURLError at once rather than an error
-    deep inside SQLAlchemy at first use.
+    deep inside SQLAlchemy at first use. With ``create`` false a missing SQLite
+    file raises DatabaseNotReadyError: a read-only command must not leave an
+    empty database behind.
     """
     try:
         parsed = make_url(url)
@@ -42,7 +56,10 @@ def create_database_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            directory = Path(database).expanduser().parent
+            path = Path(database).expanduser()
+            if not create and not path.is_file():
+                raise DatabaseNotReadyError(f"no database at {path} yet; {CREATE_HINT}")
+            directory = path.parent
             try:
                 directory.mkdir(parents=True, exist_ok=True)
             except OSError as error:
@@ -74,6 +91,8 @@ def configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
@@ -82,7 +101,41 @@ def alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (default: the newest), keeping all data."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The database's Alembic revision; None when it holds no schema of ours."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError) as error:
+        if "alembic_version" in str(error):
+            return None
+        raise
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise DatabaseNotReadyError unless the schema is exactly this version's."""
+    revision = schema_revision(engine)
+    shown = engine.url.render_as_string(hide_password=True)
+    if revision is None:
+        raise DatabaseNotReadyError(f"{shown} holds no meta-ai-digest data yet; {CREATE_HINT}")
+    if revision != SCHEMA_HEAD:
+        raise DatabaseNotReadyError(
+            f"{shown} is at schema revision {revision}, this version reads {SCHEMA_HEAD}: "
+            "run `meta-ai-digest migrate` (after upgrading meta-ai-digest if the database is newer)"
+        )
+
+
+def describe_database(url: str) -> str:
+    """The database URL as it may be shown: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an invalid database URL)"
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
