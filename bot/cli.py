@@ -481,6 +481,10 @@ def summarize(
             "--jsonl", help='Batch: {"id","title","text"} lines in, {"id","summary"} lines out.'
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --jsonl: processes to spread a long batch over."),
+    ] = None,
 ) -> None:
     """Summarize one article (or JSON lines) with the extractive rules."""
     from bot.summarize.jsonl import summarize_jsonl
@@ -490,7 +494,10 @@ def summarize(
     settings, _env = context_of(ctx, config)
     summarizer = Summarizer(settings.summarize, topic_terms=TopicClassifier(settings.topic).terms())
     if jsonl:
-        for line in summarize_jsonl(sys.stdin, summarizer, sentences):
+        import os
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        for line in summarize_jsonl(sys.stdin, summarizer, sentences, workers or cores or 1):
             sys.stdout.write(line + "\n")
         return
     text = read_article(source, settings)

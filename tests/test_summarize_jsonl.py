@@ -56,3 +56,21 @@ def test_output_keeps_non_ascii_text_readable() -> None:
     text = "Meta’s model is “open”, the company said in Zürich on Tuesday."
     (line,) = summarize_jsonl([json.dumps({"id": "u", "text": text})], Summarizer())
     assert "Zürich" in line and json.loads(line)["summary"] == [text]
+
+
+def test_workers_give_the_same_lines_in_the_same_order() -> None:
+    """More than one batch, spread over forked workers: identical output, input order."""
+    from bot.summarize.jsonl import BATCH_LINES
+
+    sentences = ARTICLE.split(". ")
+    lines = [
+        json.dumps({"id": n, "text": ". ".join(sentences[n % 4 :] + sentences[: n % 4])})
+        for n in range(BATCH_LINES + 100)
+    ]
+    lines.insert(BATCH_LINES + 3, "{broken")
+    alone = list(summarize_jsonl(lines, Summarizer(), None, workers=1))
+    spread = list(summarize_jsonl(lines, Summarizer(), None, workers=2))
+    assert spread == alone
+    assert len(spread) == len(lines)
+    assert [json.loads(line)["id"] for line in spread[:3]] == [0, 1, 2]
+    assert "error" in json.loads(spread[BATCH_LINES + 3])
