@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,31 @@ def test_the_schema_head_constant_is_the_newest_migration() -> None:
     from bot.store.database import MIGRATIONS_DIR, SCHEMA_HEAD
 
     assert ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head() == SCHEMA_HEAD
+
+
+HEAVY_LIBRARIES = {
+    "aiohttp",
+    "alembic",
+    "apscheduler",
+    "discord",
+    "feedparser",
+    "nupunkt",
+    "pydantic",
+    "re2",
+    "slack_bolt",
+    "slack_sdk",
+    "sqlalchemy",
+    "trafilatura",
+}
+
+
+def test_the_cli_module_loads_no_stage_and_no_heavy_library() -> None:
+    """--help must answer at once: each command imports what it runs."""
+    code = "import sys, bot.cli; print(' '.join(sorted(sys.modules)))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    roots = {name.split(".")[0] for name in loaded}
+    assert roots.isdisjoint(HEAVY_LIBRARIES), roots & HEAVY_LIBRARIES
+    stages = {name for name in loaded if name.startswith("bot.") and name.count(".") >= 1}
+    assert stages <= {"bot.cli", "bot.environment"}, stages
