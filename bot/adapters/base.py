@@ -19,7 +19,22 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
+# Helpers every platform needs: defined once in bot.common, offered here so that an
+# adapter (built-in or third-party) still imports nothing else from the bot.
+from bot.common.retry import parse_retry_after
 from bot.digest.model import Digest, Notice
+
+__all__ = [
+    "COMMAND_HELP",
+    "COMMAND_NAME",
+    "ChatAdapter",
+    "CommandHandler",
+    "DeliveryError",
+    "Payload",
+    "PermanentDeliveryError",
+    "TransientDeliveryError",
+    "parse_retry_after",
+]
 
 COMMAND_NAME = "meta-ai"
 

@@ -30,6 +30,7 @@ from bot.adapters.base import (
     Payload,
     PermanentDeliveryError,
     TransientDeliveryError,
+    parse_retry_after,
 )
 from bot.adapters.discord.commands import build_command
 from bot.adapters.discord.errors import NETWORK_ERRORS, delivery_error
@@ -294,16 +295,11 @@ async def _refuse_long_rate_limit(
     headers = params.response.headers
     if params.response.status != 429 or "Via" not in headers:
         return  # without Via discord.py raises at once; errors.py reads the wait
-    wait = _seconds(headers.get("Retry-After")) or _seconds(headers.get("X-RateLimit-Reset-After"))
+    wait = parse_retry_after(headers.get("Retry-After")) or parse_retry_after(
+        headers.get("X-RateLimit-Reset-After")
+    )
     if wait is not None and wait > MAX_RATELIMIT_WAIT_SECONDS:
         raise discord.RateLimited(wait)
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 async def _stop_task(task: asyncio.Task[None]) -> None:

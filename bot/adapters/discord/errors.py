@@ -15,7 +15,12 @@ import json
 import aiohttp
 import discord
 
-from bot.adapters.base import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from bot.adapters.base import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    parse_retry_after,
+)
 from bot.adapters.discord.redact import redact
 from bot.adapters.discord.settings import TOKEN_ENV, WEBHOOK_ENV
 
@@ -122,11 +127,7 @@ async def retry_after_of(error: discord.HTTPException) -> float | None:
         value = body.get("retry_after")
         if isinstance(value, int | float) and value >= 0:
             return float(value)
-    header = error.response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(header)) if header is not None else None
-    except ValueError:
-        return None
+    return parse_retry_after(error.response.headers.get("Retry-After"))
 
 
 def _short(text: str, limit: int = 200) -> str:
