@@ -28,9 +28,9 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 
 from bot.adapters.registry import AdapterConfigError, select_adapters
 from bot.adapters.terminal import TerminalAdapter, render_digest
+from bot.common.redaction import Redactor
 from bot.config import ConfigError, Settings, load_settings
 from bot.environment import (
-    SecretRedactor,
     SecretsFileError,
     configure_logging,
     load_environment,
@@ -481,7 +481,7 @@ def redact_secrets(text: str) -> str:
         env = load_environment()
     except SecretsFileError:
         env = dict(os.environ)
-    return SecretRedactor(secret_values(env)).redact(text)
+    return Redactor(secret_values(env)).redact(text)
 
 
 if __name__ == "__main__":

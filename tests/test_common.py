@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import pytest
 
+from bot.common.redaction import RedactingFilter, Redactor
 from bot.common.retry import capped_backoff, parse_retry_after
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp()
@@ -49,3 +52,47 @@ def test_backoff_doubles_from_its_base_up_to_its_cap() -> None:
         100,
     ]
     assert capped_backoff(10**6, 5, 100) == 100  # no overflow, however many attempts
+
+
+# --- redaction -------------------------------------------------------------------------------
+
+TOKEN = "tok-1234567890abcdef"
+
+
+def test_redactor_masks_the_longest_secret_whole_and_skips_short_ones() -> None:
+    redactor = Redactor([TOKEN, "short", None, ""])
+    redactor.add(TOKEN + "-with-suffix")
+    assert redactor.redact(f"a={TOKEN}-with-suffix b={TOKEN} c=short") == (
+        "a=[redacted] b=[redacted] c=short"
+    )
+
+
+def test_redactor_minimum_length_is_configurable() -> None:
+    assert Redactor(["abcd"], min_length=4).redact("x abcd y") == "x [redacted] y"
+
+
+def log_record(message: str, *args: object, with_traceback: bool = False) -> logging.LogRecord:
+    exc_info = None
+    if with_traceback:
+        try:
+            raise RuntimeError(f"request to /hooks/{TOKEN} failed")
+        except RuntimeError:
+            exc_info = sys.exc_info()
+    return logging.LogRecord("x", logging.ERROR, __file__, 1, message, args, exc_info)
+
+
+def test_filter_masks_arguments_and_traceback_before_any_handler_formats_them() -> None:
+    record = log_record("posting with %s", TOKEN, with_traceback=True)
+    record.stack_info = f"Stack (most recent call last):\n  token {TOKEN}"
+    assert RedactingFilter(Redactor([TOKEN]).redact).filter(record) is True
+    formatted = logging.Formatter().format(record)
+    assert TOKEN not in formatted
+    assert "posting with [redacted]" in formatted
+    assert "RuntimeError: request to /hooks/[redacted] failed" in formatted
+    assert "token [redacted]" in formatted
+
+
+def test_filter_keeps_a_record_without_secrets_as_it_reads() -> None:
+    record = log_record("%d feeds polled", 3)
+    RedactingFilter(Redactor([TOKEN]).redact).filter(record)
+    assert record.getMessage() == "3 feeds polled"

@@ -21,17 +21,21 @@ from typing import Any, ClassVar, Protocol
 
 # Helpers every platform needs: defined once in bot.common, offered here so that an
 # adapter (built-in or third-party) still imports nothing else from the bot.
+from bot.common.redaction import REDACTED, RedactingFilter, Redactor
 from bot.common.retry import parse_retry_after
 from bot.digest.model import Digest, Notice
 
 __all__ = [
     "COMMAND_HELP",
     "COMMAND_NAME",
+    "REDACTED",
     "ChatAdapter",
     "CommandHandler",
     "DeliveryError",
     "Payload",
     "PermanentDeliveryError",
+    "RedactingFilter",
+    "Redactor",
     "TransientDeliveryError",
     "parse_retry_after",
 ]
