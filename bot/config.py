@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.common.validation import describe_validation_error
 from bot.stories.settings import ClusterSettings
 from bot.summarize.settings import SummarizeSettings
 from bot.topic.settings import TopicSettings
@@ -186,15 +187,6 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from error
     except OSError as error:
         raise ConfigError(f"config file {path} cannot be read: {error}") from error
-
-
-def describe_validation_error(error: ValidationError, source: str) -> str:
-    """One line per problem, each naming the dotted key, e.g. ``feeds.2.url``."""
-    lines = [f"invalid configuration in {source}:"]
-    for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        lines.append(f"  {key}: {problem['msg']}")
-    return "\n".join(lines)
 
 
 def resolve_config_path(

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import pytest
+from pydantic import BaseModel, ValidationError, model_validator
 
 from bot.common.redaction import RedactingFilter, Redactor
 from bot.common.retry import capped_backoff, parse_retry_after
+from bot.common.validation import describe_validation_error, validation_problems
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp()
 
@@ -96,3 +98,51 @@ def test_filter_keeps_a_record_without_secrets_as_it_reads() -> None:
     record = log_record("%d feeds polled", 3)
     RedactingFilter(Redactor([TOKEN]).redact).filter(record)
     assert record.getMessage() == "3 feeds polled"
+
+
+# --- validation errors -----------------------------------------------------------------------
+
+
+class Feed(BaseModel):
+    url: str
+    every_minutes: int
+
+
+class Config(BaseModel):
+    feeds: list[Feed]
+
+    @model_validator(mode="after")
+    def _some_feed(self) -> Config:
+        if not self.feeds:
+            raise ValueError("at least one feed is needed")
+        return self
+
+
+def validation_error(data: object) -> ValidationError:
+    with pytest.raises(ValidationError) as caught:
+        Config.model_validate(data)
+    return caught.value
+
+
+def test_each_problem_is_named_by_its_dotted_key() -> None:
+    error = validation_error({"feeds": [{"url": "u", "every_minutes": 5}, {"every_minutes": "x"}]})
+    assert validation_problems(error) == [
+        "feeds.1.url: Field required",
+        "feeds.1.every_minutes: Input should be a valid integer, unable to parse string as an "
+        "integer",
+    ]
+
+
+def test_a_problem_with_the_whole_input_gets_the_given_name() -> None:
+    error = validation_error({"feeds": []})
+    assert validation_problems(error) == ["(top level): Value error, at least one feed is needed"]
+    assert validation_problems(error, whole="(table)") == [
+        "(table): Value error, at least one feed is needed"
+    ]
+
+
+def test_a_config_error_names_its_file_then_one_problem_a_line() -> None:
+    error = validation_error({"feeds": [{"url": "u"}]})
+    assert describe_validation_error(error, "my.toml") == (
+        "invalid configuration in my.toml:\n  feeds.0.every_minutes: Field required"
+    )

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol
 # adapter (built-in or third-party) still imports nothing else from the bot.
 from bot.common.redaction import REDACTED, RedactingFilter, Redactor
 from bot.common.retry import parse_retry_after
+from bot.common.validation import validation_problems
 from bot.digest.model import Digest, Notice
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Redactor",
     "TransientDeliveryError",
     "parse_retry_after",
+    "validation_problems",
 ]
 
 COMMAND_NAME = "meta-ai"
