@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError, model_validator
 
 from bot.common.redaction import RedactingFilter, Redactor
 from bot.common.retry import capped_backoff, parse_retry_after
+from bot.common.text import utf16_length
 from bot.common.validation import describe_validation_error, validation_problems
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp()
@@ -146,3 +147,14 @@ def test_a_config_error_names_its_file_then_one_problem_a_line() -> None:
     assert describe_validation_error(error, "my.toml") == (
         "invalid configuration in my.toml:\n  feeds.0.every_minutes: Field required"
     )
+
+
+# --- text measures ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [("", 0), ("Llama", 5), ("café", 4), ("🦙", 2), ("Llama 🦙 4", 10), ("\ud800", 1)],
+)
+def test_utf16_length_counts_astral_characters_twice(text: str, units: int) -> None:
+    assert utf16_length(text) == units

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol
 # adapter (built-in or third-party) still imports nothing else from the bot.
 from bot.common.redaction import REDACTED, RedactingFilter, Redactor
 from bot.common.retry import parse_retry_after
+from bot.common.text import utf16_length
 from bot.common.validation import validation_problems
 from bot.digest.model import Digest, Notice
 
@@ -39,6 +40,7 @@ __all__ = [
     "Redactor",
     "TransientDeliveryError",
     "parse_retry_after",
+    "utf16_length",
     "validation_problems",
 ]
 
