@@ -10,6 +10,7 @@ from email.utils import format_datetime
 import pytest
 from pydantic import BaseModel, ValidationError, model_validator
 
+from bot.common.hosts import AGGREGATOR_HOSTS, host_of, is_aggregator_url
 from bot.common.redaction import RedactingFilter, Redactor
 from bot.common.retry import capped_backoff, parse_retry_after
 from bot.common.text import utf16_length
@@ -158,3 +159,30 @@ def test_a_config_error_names_its_file_then_one_problem_a_line() -> None:
 )
 def test_utf16_length_counts_astral_characters_twice(text: str, units: int) -> None:
     assert utf16_length(text) == units
+
+
+# --- hosts -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://News.Google.com:443/rss/articles/x", "news.google.com"),
+        ("https://user@example.org/path", "example.org"),
+        ("not a url", ""),
+        ("http://[::1", ""),  # unbalanced bracket: urlsplit raises
+        (None, ""),
+    ],
+)
+def test_host_of(url: str | None, host: str) -> None:
+    assert host_of(url) == host
+
+
+def test_aggregator_links_are_recognised_by_host_without_case() -> None:
+    assert AGGREGATOR_HOSTS == ("news.google.com", "news.ycombinator.com")
+    assert is_aggregator_url("https://news.ycombinator.com/item?id=1")
+    assert is_aggregator_url("https://NEWS.google.com/rss/articles/x")
+    assert not is_aggregator_url("https://www.theverge.com/ai/1")
+    assert not is_aggregator_url(None)
+    assert is_aggregator_url("https://lobste.rs/s/abc", ["Lobste.rs"])
+    assert not is_aggregator_url("https://news.google.com/x", [])

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.common.hosts import AGGREGATOR_HOSTS
+
 
 def _default_version_patterns() -> list[str]:
     return [
@@ -82,9 +84,7 @@ class ClusterSettings(BaseModel):
     num_perm: int = Field(default=32, ge=16, le=512)
     title_candidate_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
     # Hosts whose items point at someone else's article (Google News, Hacker News).
-    aggregator_hosts: list[str] = Field(
-        default_factory=lambda: ["news.google.com", "news.ycombinator.com"]
-    )
+    aggregator_hosts: list[str] = Field(default_factory=lambda: list(AGGREGATOR_HOSTS))
     # Safeguard against over-merging: when both titles name a model version and the
     # versions differ ("Llama 3.1" and "Llama 3.2"), the articles are different stories.
     version_patterns: list[str] = Field(default_factory=_default_version_patterns)

@@ -12,9 +12,8 @@ import functools
 import html
 import re
 import unicodedata
-from urllib.parse import urlsplit
 
-DEFAULT_AGGREGATOR_HOSTS = ("news.google.com", "news.ycombinator.com")
+from bot.common.hosts import GOOGLE_NEWS_HOST, host_of
 
 _TAG = re.compile(r"<[^<>]*>")
 _SPACE = re.compile(r"\s+")
@@ -36,14 +35,6 @@ _STOPWORD_TEXT = """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
-def host_of(url: str) -> str:
-    """The lower-case host of a URL, or "" when it has none."""
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
-
-
 def clean(text: str) -> str:
     """No tags or entities, NFKC, straight quotes, single spaces."""
     text = html.unescape(_TAG.sub(" ", text or ""))
@@ -59,7 +50,7 @@ def canonical_title(title: str, url: str) -> str:
     part of the headline itself.
     """
     text = clean(title)
-    if host_of(url) == "news.google.com":
+    if host_of(url) == GOOGLE_NEWS_HOST:
         stripped = _OUTLET_SUFFIX.sub("", text)
         text = stripped if stripped else text
     stripped = _HN_SUFFIX.sub("", text)
