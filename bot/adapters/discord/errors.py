@@ -36,6 +36,10 @@ NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 BOT_PERMISSIONS_HINT = "View Channel, Send Messages and Embed Links"
 
+#: Longest rate-limit wait discord.py may sleep through inside one call; longer ones
+#: become a TransientDeliveryError the core schedules (30 is discord.py's minimum).
+MAX_RATELIMIT_WAIT_SECONDS = 30.0
+
 
 def invalid_token_error() -> PermanentDeliveryError:
     """The bot token was refused (401): only a new token helps."""
@@ -140,3 +144,31 @@ def _short(text: str, limit: int = 200) -> str:
 
 def _reason(error: discord.HTTPException) -> str:
     return str(getattr(error.response, "reason", "") or "")
+
+
+def long_rate_limit_guard() -> aiohttp.TraceConfig:
+    """A trace that stops discord.py's webhook client from sleeping through a long 429.
+
+    For bot calls ``max_ratelimit_timeout`` does this; discord.py's webhook
+    client has no such bound and would sleep for whatever Discord asks. A 429
+    means nothing was posted, so giving up here and letting the core retry
+    later is safe.
+    """
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(_refuse_long_rate_limit)
+    return trace
+
+
+async def _refuse_long_rate_limit(
+    session: aiohttp.ClientSession,
+    context: object,
+    params: aiohttp.TraceRequestEndParams,
+) -> None:
+    headers = params.response.headers
+    if params.response.status != 429 or "Via" not in headers:
+        return  # without Via discord.py raises at once; retry_after_of reads the wait
+    wait = parse_retry_after(headers.get("Retry-After")) or parse_retry_after(
+        headers.get("X-RateLimit-Reset-After")
+    )
+    if wait is not None and wait > MAX_RATELIMIT_WAIT_SECONDS:
+        raise discord.RateLimited(wait)
