@@ -11,6 +11,15 @@ An adapter imports only :mod:`bot.digest.model` and this module. It never
 touches the database: the core renders a digest through :meth:`ChatAdapter.render`,
 stores the rendered payloads in its outbox, then hands them one by one to
 :meth:`ChatAdapter.send`. That split is what makes delivery crash-safe.
+
+The helpers every platform needs (:func:`parse_retry_after`, :class:`Redactor` and
+:class:`RedactingFilter`, :func:`utf16_length`, :func:`validation_problems`) are
+defined once in :mod:`bot.common` and offered here, so that an adapter, built-in or
+third-party, still imports nothing else from the bot.
+
+An adapter's class is loaded in every run (to ask :meth:`ChatAdapter.from_environment`
+whether its platform is configured), so its module should import the platform's SDK
+only where the SDK is used: a run without that platform then never pays for it.
 """
 
 from __future__ import annotations
@@ -19,8 +28,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
-# Helpers every platform needs: defined once in bot.common, offered here so that an
-# adapter (built-in or third-party) still imports nothing else from the bot.
 from bot.common.redaction import REDACTED, RedactingFilter, Redactor
 from bot.common.retry import parse_retry_after
 from bot.common.text import utf16_length
