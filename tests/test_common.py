@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import sys
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, ValidationError, model_validator
@@ -15,8 +17,57 @@ from bot.common.redaction import RedactingFilter, Redactor
 from bot.common.retry import capped_backoff, parse_retry_after
 from bot.common.text import utf16_length
 from bot.common.validation import describe_validation_error, validation_problems
+from tests.helpers import REPO
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp()
+
+
+# --- the package's place: a leaf ---------------------------------------------------------------
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """Modules a file imports when it runs (what sits under ``if TYPE_CHECKING:`` is left out)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+        for statement in block.body
+        for node in ast.walk(statement)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_bot_common_imports_only_the_standard_library() -> None:
+    for path in sorted((REPO / "bot" / "common").glob("*.py")):
+        outside = {
+            name
+            for name in runtime_imports(path)
+            if name.split(".")[0] not in sys.stdlib_module_names
+        }
+        assert not outside, f"{path.name} imports {sorted(outside)}"
+
+
+def test_adapters_import_from_the_bot_only_base_and_the_digest_model() -> None:
+    for platform in ("discord", "slack", "terminal"):
+        package = REPO / "bot" / "adapters" / platform
+        for path in sorted(package.glob("*.py")):
+            from_bot = {
+                name
+                for name in runtime_imports(path)
+                if name.startswith("bot.")
+                and not name.startswith(f"bot.adapters.{platform}")
+                and name not in {"bot.adapters.base", "bot.digest.model"}
+            }
+            assert not from_bot, f"{platform}/{path.name} imports {sorted(from_bot)}"
 
 
 # --- Retry-After and backoff ------------------------------------------------------------------
