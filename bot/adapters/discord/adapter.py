@@ -10,9 +10,9 @@ overrides for the whole process (REST proxies, tests).
 
 This module imports discord.py (and the modules built on it) only inside the
 methods that use it: the entry point loads this class in every run, and a run
-without Discord configured must not pay the few hundred milliseconds discord.py
-takes to import. :meth:`DiscordAdapter.from_environment` returns None before
-anything is imported.
+without Discord configured must not pay for importing discord.py (measured:
+0.13 s with the aiohttp it pulls in, 0.03 s when aiohttp is already loaded).
+:meth:`DiscordAdapter.from_environment` returns None before anything is imported.
 """
 
 from __future__ import annotations

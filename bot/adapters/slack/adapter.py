@@ -8,7 +8,7 @@ and an incoming webhook (digests only).
 This module imports slack-bolt, slack_sdk and aiohttp's web server (and the
 modules built on them) only inside the methods that use them: the entry point
 loads this class in every run, and a run without Slack configured must not pay
-the few hundred milliseconds they take to import.
+for importing them (measured: 0.15 s, 0.05 s when aiohttp is already loaded).
 :meth:`SlackAdapter.from_environment` returns None before anything is imported.
 """
 
