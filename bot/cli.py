@@ -26,7 +26,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.environment import (
-    SecretRedactor,
     SecretsFileError,
     configure_logging,
     load_environment,
@@ -581,11 +580,13 @@ def redact_secrets(text: str) -> str:
     """``text`` with the values of the environment's secrets replaced."""
     import os
 
+    from bot.common.redaction import Redactor
+
     try:
         env = load_environment()
     except SecretsFileError:
         env = dict(os.environ)
-    return SecretRedactor(secret_values(env)).redact(text)
+    return Redactor(secret_values(env)).redact(text)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.common.validation import describe_validation_error
 from bot.defaults import ShippedSettings, merge_tables, shipped_config
 from bot.digest.settings import DigestSettings
 from bot.feeds.settings import FeedConfig, FetchSettings
@@ -138,15 +139,6 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from error
     except OSError as error:
         raise ConfigError(f"config file {path} cannot be read: {error}") from error
-
-
-def describe_validation_error(error: ValidationError, source: str) -> str:
-    """One line per problem, each naming the dotted key, e.g. ``feeds.2.url``."""
-    lines = [f"invalid configuration in {source}:"]
-    for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        lines.append(f"  {key}: {problem['msg']}")
-    return "\n".join(lines)
 
 
 def resolve_config_path(

@@ -39,6 +39,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.adapters.base import ChatAdapter, PermanentDeliveryError, TransientDeliveryError
+from bot.common.retry import capped_backoff
 from bot.digest.model import Digest, Notice
 from bot.store.schema import DigestRecord, OutboxMessage, utc_now
 
@@ -62,7 +63,7 @@ def retry_delay(attempts: int, retry_after: float | None) -> float:
     """
     if retry_after is not None:
         return max(0.0, retry_after)
-    base = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2.0 ** max(0, min(attempts - 1, 30)))
+    base = capped_backoff(attempts, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS)
     return base / 2 + random.uniform(0, base / 2)
 
 

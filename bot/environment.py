@@ -3,9 +3,9 @@
 Secrets (chat tokens, signing secrets, webhook URLs, database passwords) are
 read only from environment variables, or from a ``KEY=VALUE`` file named by
 ``META_AI_DIGEST_SECRETS_FILE`` (for Docker/systemd secrets). Variables set in
-the environment win over the file. Every log record passes through
-:class:`SecretRedactor`, so even a library that logs request headers at DEBUG
-level cannot print a token.
+the environment win over the file. Every log record passes through a
+:class:`~bot.common.redaction.RedactingFilter` that masks them, so even a library
+that logs request headers at DEBUG level cannot print a token.
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from bot.common.redaction import MIN_SECRET_LENGTH, RedactingFilter, Redactor
+
 SECRETS_FILE_ENV_VAR = "META_AI_DIGEST_SECRETS_FILE"
 SECRET_SUFFIXES = ("_TOKEN", "_SECRET", "_WEBHOOK_URL", "_PASSWORD", "_API_KEY", "DATABASE_URL")
-REDACTED = "[redacted]"
-# Shorter values could be ordinary words; none of the real secrets is this short.
-MIN_SECRET_LENGTH = 8
 
 
 class SecretsFileError(Exception):
@@ -95,37 +94,6 @@ def secret_parts(value: str) -> set[str]:
     return parts
 
 
-class SecretRedactor(logging.Filter):
-    """Replaces every known secret value in a log record with ``[redacted]``."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        # Longest first, so a secret that contains another is redacted whole.
-        self.secrets = sorted(
-            {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True
-        )
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            redacted = self.redact(message)
-            if record.exc_info:
-                record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
-                record.exc_info = None
-            elif record.exc_text:
-                record.exc_text = self.redact(record.exc_text)
-            if record.stack_info:
-                record.stack_info = self.redact(record.stack_info)
-            if redacted != message or record.args:
-                record.msg, record.args = redacted, None
-        return True
-
-
 class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream handler that writes to whatever ``sys.stderr`` is at emit time.
 
@@ -155,7 +123,7 @@ def configure_logging(level: str, env: Mapping[str, str]) -> None:
     """
     handler = CurrentStderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(SecretRedactor(secret_values(env)))
+    handler.addFilter(RedactingFilter(Redactor(secret_values(env)).redact))
     root = logging.getLogger()
     for existing in list(root.handlers):
         if isinstance(existing, CurrentStderrHandler):

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, load_only, selectinload
 
 from bot.adapters.base import ChatAdapter
+from bot.common.hosts import is_aggregator_url
 from bot.config import FeedConfig, Settings
 from bot.delivery import DeliveryReport, Outbox, enqueue, record_digest
 from bot.digest.builder import build_digest, latest_digest, mark_posted
@@ -32,7 +33,6 @@ from bot.store.items import SeenEntries, is_backfill, new_item
 from bot.store.schema import Feed, Item, Story, utc_now
 from bot.stories.index import ArticleRef, StoryIndex
 from bot.stories.representative import reading_order
-from bot.stories.text import host_of
 from bot.summarize.fulltext import extract_main_text
 from bot.summarize.summarizer import ArticleText, Summarizer
 from bot.topic.classifier import TopicClassifier, TopicVerdict
@@ -227,7 +227,6 @@ class DigestBot:
     def _items_needing_text(self, item_ids: Sequence[int]) -> list[tuple[int, str]]:
         """Snippet-only items whose link is an article; an aggregator's link (Google News) is a
         redirect page with no article text, and the story has the outlets' own items."""
-        aggregators = {host.lower() for host in self.settings.stories.aggregator_hosts}
         with self.sessions() as session:
             items = session.scalars(
                 select(Item).where(Item.id.in_(item_ids), Item.backfill.is_(False))
@@ -236,7 +235,7 @@ class DigestBot:
                 (item.id, item.url)
                 for item in items
                 if item.url
-                and host_of(item.url) not in aggregators
+                and not is_aggregator_url(item.url, self.settings.stories.aggregator_hosts)
                 and self.summarizer.needs_full_text(item.text)
             ]
 

@@ -20,10 +20,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.common.redaction import RedactingFilter, Redactor
 from bot.environment import (
     SECRETS_FILE_ENV_VAR,
     CurrentStderrHandler,
-    SecretRedactor,
     SecretsFileError,
     configure_logging,
     load_environment,
@@ -157,7 +157,7 @@ def test_redactor_masks_secrets_in_messages_arguments_and_tracebacks() -> None:
         "DATABASE_URL": "postgresql://bot:pa55w0rd-very-secret@db.example/digest",
         "HOME": "/home/not-a-secret",
     }
-    redactor = SecretRedactor(secret_values(env))
+    redactor = RedactingFilter(Redactor(secret_values(env)).redact)
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "posting to %s", ("/T1",), None)
     try:
         raise RuntimeError("failed POST /services/T1/B1/abcdefghijklmnopqrstuvwx")

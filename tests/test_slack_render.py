@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.adapters.base import COMMAND_HELP
-from bot.adapters.slack.mrkdwn import escape, safe_url, shorten, slack_len
+from bot.adapters.base import COMMAND_HELP, utf16_length
+from bot.adapters.slack.mrkdwn import escape, safe_url, shorten
 from bot.adapters.slack.render import (
     SHARE_ACTION_ID,
     render_answer,
@@ -66,18 +66,18 @@ def limit_problems(payload: dict[str, Any]) -> list[str]:
     blocks = payload["blocks"]
     if not 0 < len(blocks) <= 50:
         problems.append(f"{len(blocks)} blocks")
-    if not payload["text"] or slack_len(payload["text"]) > 4000:
+    if not payload["text"] or utf16_length(payload["text"]) > 4000:
         problems.append("fallback text empty or too long")
     if payload.get("unfurl_links") is not False or payload.get("unfurl_media") is not False:
         problems.append("unfurling not disabled")
     for block in blocks:
         kind = block["type"]
-        if kind == "header" and slack_len(block["text"]["text"]) > 150:
+        if kind == "header" and utf16_length(block["text"]["text"]) > 150:
             problems.append("header over 150")
         if kind == "section":
             text = block["text"]["text"]
-            if not text.strip() or slack_len(text) > 3000:
-                problems.append(f"section of {slack_len(text)} characters")
+            if not text.strip() or utf16_length(text) > 3000:
+                problems.append(f"section of {utf16_length(text)} characters")
         if kind == "context":
             elements = block["elements"]
             if not 0 < len(elements) <= 10:
@@ -85,11 +85,14 @@ def limit_problems(payload: dict[str, Any]) -> list[str]:
             problems += [
                 "context element over 3000"
                 for element in elements
-                if slack_len(element["text"]) > 3000
+                if utf16_length(element["text"]) > 3000
             ]
         if kind == "actions":
             for element in block["elements"]:
-                if slack_len(element["text"]["text"]) > 75 or len(element.get("value", "")) > 2000:
+                if (
+                    utf16_length(element["text"]["text"]) > 75
+                    or len(element.get("value", "")) > 2000
+                ):
                     problems.append("button over its limits")
     return problems
 
@@ -140,7 +143,7 @@ def test_only_http_and_https_links_survive() -> None:
 def test_shorten_cuts_between_words_and_never_inside_an_entity() -> None:
     text = "&&& " * 400
     cut = shorten(text, 100)
-    assert slack_len(cut) <= 100
+    assert utf16_length(cut) <= 100
     assert cut.endswith("…")
     assert not _BARE_AMPERSAND.search(cut)
     assert cut[:-1].rstrip().endswith("&amp;&amp;&amp;")
@@ -156,7 +159,7 @@ def test_escaping_round_trips_and_leaves_no_control_character(text: str) -> None
 @given(st.text(), st.integers(min_value=1, max_value=400))
 def test_shorten_respects_its_limit(text: str, limit: int) -> None:
     cut = shorten(text, limit)
-    assert slack_len(cut) <= max(limit, 1)
+    assert utf16_length(cut) <= max(limit, 1)
     assert control_sequence_problems(cut) == []
 
 
@@ -242,7 +245,7 @@ def test_an_overlong_summary_splits_between_sentences_only() -> None:
     ]
     assert len(sections) > 1
     for text in sections:
-        assert slack_len(text) <= 3000
+        assert utf16_length(text) <= 3000
     for sentence in sentences:
         assert sum(sentence in text for text in sections) == 1
 
@@ -292,7 +295,7 @@ def test_a_long_notice_is_split_within_limits() -> None:
     assert len(payloads) > 1
     for payload in payloads:
         assert limit_problems(payload) == []
-        assert sum(slack_len(text) for text in mrkdwn_texts(payload)) <= 13_000
+        assert sum(utf16_length(text) for text in mrkdwn_texts(payload)) <= 13_000
         for mrkdwn in mrkdwn_texts(payload):
             assert control_sequence_problems(mrkdwn) == []
     assert unescape(all_text(payloads)).count("was disabled") >= 400
@@ -365,5 +368,5 @@ def test_every_sentence_that_fits_a_section_arrives_whole(stories: list[DigestSt
     for item in stories:
         for sentence in item.summary:
             words = " ".join(sentence.split())
-            if words and slack_len(escape(words)) <= 3000:
+            if words and utf16_length(escape(words)) <= 3000:
                 assert escape(words) in text

@@ -11,6 +11,15 @@ An adapter imports only :mod:`bot.digest.model` and this module. It never
 touches the database: the core renders a digest through :meth:`ChatAdapter.render`,
 stores the rendered payloads in its outbox, then hands them one by one to
 :meth:`ChatAdapter.send`. That split is what makes delivery crash-safe.
+
+The helpers every platform needs (:func:`parse_retry_after`, :class:`Redactor` and
+:class:`RedactingFilter`, :func:`utf16_length`, :func:`validation_problems`) are
+defined once in :mod:`bot.common` and offered here, so that an adapter, built-in or
+third-party, still imports nothing else from the bot.
+
+An adapter's class is loaded in every run (to ask :meth:`ChatAdapter.from_environment`
+whether its platform is configured), so its module should import the platform's SDK
+only where the SDK is used: a run without that platform then never pays for it.
 """
 
 from __future__ import annotations
@@ -19,7 +28,28 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
+from bot.common.redaction import REDACTED, RedactingFilter, Redactor
+from bot.common.retry import parse_retry_after
+from bot.common.text import utf16_length
+from bot.common.validation import validation_problems
 from bot.digest.model import Digest, Notice
+
+__all__ = [
+    "COMMAND_HELP",
+    "COMMAND_NAME",
+    "REDACTED",
+    "ChatAdapter",
+    "CommandHandler",
+    "DeliveryError",
+    "Payload",
+    "PermanentDeliveryError",
+    "RedactingFilter",
+    "Redactor",
+    "TransientDeliveryError",
+    "parse_retry_after",
+    "utf16_length",
+    "validation_problems",
+]
 
 COMMAND_NAME = "meta-ai"
 

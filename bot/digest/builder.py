@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.common.hosts import GOOGLE_NEWS_HOST, host_of
 from bot.digest.model import Digest, DigestSource, DigestStory
 from bot.digest.settings import DigestSettings
 from bot.store.schema import Item, Story
@@ -26,8 +27,7 @@ QUERY_WINDOW_DAYS = 30
 def outlet_name(item: Item) -> str:
     """The outlet behind an item: an aggregator's " - Outlet" suffix, else the feed name."""
     title, feed_name = item.title, item.feed.name
-    host = (item.url or "").split("/")[2] if (item.url or "").count("/") >= 2 else ""
-    if host.endswith("news.google.com") and " - " in title:
+    if host_of(item.url) == GOOGLE_NEWS_HOST and " - " in title:
         return title.rsplit(" - ", 1)[1].strip() or feed_name
     return feed_name
 

@@ -14,7 +14,6 @@ poller can report it and apply backoff without ever raising past one feed.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import ipaddress
 import re
 import socket
@@ -22,7 +21,6 @@ import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from urllib.request import url2pathname
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from bot.common.retry import parse_retry_after
 from bot.feeds.settings import FetchSettings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -111,27 +110,6 @@ class FetchResult:
     # Seconds the server asked us to wait before the next request (Cache-Control max-age).
     max_age: float | None = None
     elapsed: float = 0.0
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return seconds if seconds >= 0 and seconds == seconds else None  # NaN is not a delay
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    current = datetime.now(UTC).timestamp() if now is None else now
-    return max(0.0, moment.timestamp() - current)
 
 
 def parse_max_age(cache_control: str | None) -> float | None:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.common.retry import capped_backoff
 from bot.feeds.http import Validators
 from bot.feeds.poller import FeedOutcome
 from bot.feeds.settings import FeedConfig, FetchSettings
@@ -62,8 +63,8 @@ def validators_of(feed: Feed) -> Validators:
 
 def backoff_delay(failures: int, settings: FetchSettings) -> timedelta:
     """base × 2^(failures-1), capped: 5 min, 10, 20, ... up to a day by default."""
-    minutes = settings.backoff_base_minutes * (2 ** max(0, min(failures - 1, 30)))
-    return timedelta(minutes=min(minutes, settings.backoff_max_minutes))
+    minutes = capped_backoff(failures, settings.backoff_base_minutes, settings.backoff_max_minutes)
+    return timedelta(minutes=minutes)
 
 
 @dataclass(frozen=True)

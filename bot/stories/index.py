@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.common.hosts import is_aggregator_url
 from bot.stories.features import (
     FeatureMaker,
     Features,
@@ -37,7 +38,7 @@ from bot.stories.features import (
     unit,
 )
 from bot.stories.settings import ClusterSettings
-from bot.stories.text import canonical_title, host_of
+from bot.stories.text import canonical_title
 
 
 @dataclass(frozen=True)
@@ -434,10 +435,8 @@ def _urls(article: ArticleRef) -> list[str]:
 
 def is_aggregator(article: ArticleRef, hosts: Iterable[str]) -> bool:
     """True for an item that only points at someone else's article."""
-    known = {h.lower() for h in hosts}
-    if host_of(article.url) in known:
-        return True
-    return bool(article.comments_url) and host_of(article.comments_url or "") in known
+    known = tuple(hosts)
+    return is_aggregator_url(article.url, known) or is_aggregator_url(article.comments_url, known)
 
 
 __all__ = ["ArticleRef", "Nearest", "StoryIndex", "StoryMatch", "is_aggregator"]

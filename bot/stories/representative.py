@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from bot.common.hosts import AGGREGATOR_HOSTS
 from bot.stories.index import ArticleRef, is_aggregator
-from bot.stories.text import DEFAULT_AGGREGATOR_HOSTS, clean
+from bot.stories.text import clean
 
 # Texts at least this share of the longest count as complete; the earliest of them wins,
 # so a later rewrite that is a few words longer does not displace the original scoop.
@@ -13,7 +14,7 @@ COMPLETE_SHARE = 0.8
 
 
 def choose_representative(
-    articles: Sequence[ArticleRef], aggregator_hosts: Iterable[str] = DEFAULT_AGGREGATOR_HOSTS
+    articles: Sequence[ArticleRef], aggregator_hosts: Iterable[str] = AGGREGATOR_HOSTS
 ) -> ArticleRef:
     """The article to show for a story; never an aggregator item when a real article is present."""
     if not articles:
@@ -28,7 +29,7 @@ def choose_representative(
 
 
 def reading_order(
-    articles: Sequence[ArticleRef], aggregator_hosts: Iterable[str] = DEFAULT_AGGREGATOR_HOSTS
+    articles: Sequence[ArticleRef], aggregator_hosts: Iterable[str] = AGGREGATOR_HOSTS
 ) -> list[ArticleRef]:
     """A story's articles as its summary reads them: the representative first, then the rest
     in publication order."""

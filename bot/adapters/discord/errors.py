@@ -15,7 +15,12 @@ import json
 import aiohttp
 import discord
 
-from bot.adapters.base import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from bot.adapters.base import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    parse_retry_after,
+)
 from bot.adapters.discord.redact import redact
 from bot.adapters.discord.settings import TOKEN_ENV, WEBHOOK_ENV
 
@@ -30,6 +35,10 @@ INVALID_FORM_BODY = 50035
 NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 BOT_PERMISSIONS_HINT = "View Channel, Send Messages and Embed Links"
+
+#: Longest rate-limit wait discord.py may sleep through inside one call; longer ones
+#: become a TransientDeliveryError the core schedules (30 is discord.py's minimum).
+MAX_RATELIMIT_WAIT_SECONDS = 30.0
 
 
 def invalid_token_error() -> PermanentDeliveryError:
@@ -122,11 +131,7 @@ async def retry_after_of(error: discord.HTTPException) -> float | None:
         value = body.get("retry_after")
         if isinstance(value, int | float) and value >= 0:
             return float(value)
-    header = error.response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(header)) if header is not None else None
-    except ValueError:
-        return None
+    return parse_retry_after(error.response.headers.get("Retry-After"))
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -139,3 +144,31 @@ def _short(text: str, limit: int = 200) -> str:
 
 def _reason(error: discord.HTTPException) -> str:
     return str(getattr(error.response, "reason", "") or "")
+
+
+def long_rate_limit_guard() -> aiohttp.TraceConfig:
+    """A trace that stops discord.py's webhook client from sleeping through a long 429.
+
+    For bot calls ``max_ratelimit_timeout`` does this; discord.py's webhook
+    client has no such bound and would sleep for whatever Discord asks. A 429
+    means nothing was posted, so giving up here and letting the core retry
+    later is safe.
+    """
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(_refuse_long_rate_limit)
+    return trace
+
+
+async def _refuse_long_rate_limit(
+    session: aiohttp.ClientSession,
+    context: object,
+    params: aiohttp.TraceRequestEndParams,
+) -> None:
+    headers = params.response.headers
+    if params.response.status != 429 or "Via" not in headers:
+        return  # without Via discord.py raises at once; retry_after_of reads the wait
+    wait = parse_retry_after(headers.get("Retry-After")) or parse_retry_after(
+        headers.get("X-RateLimit-Reset-After")
+    )
+    if wait is not None and wait > MAX_RATELIMIT_WAIT_SECONDS:
+        raise discord.RateLimited(wait)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 
-REDACTED = "[redacted]"
+from bot.adapters.base import REDACTED, RedactingFilter, Redactor
 
 # /webhooks/<id>/<token> and /interactions/<id>/<token>: the path segment after the id.
 _TOKEN_IN_PATH = re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/?#\s'\"]+")
@@ -30,40 +29,20 @@ DISCORD_LOGGERS = (
     "discord.app_commands.tree",
 )
 
-_lock = threading.Lock()
-_secrets: set[str] = set()
+_SECRETS = Redactor()
 
 
 def register_secrets(*secrets: str | None) -> None:
     """Remember strings (tokens) to blank out of every discord.py log record."""
-    with _lock:
-        _secrets.update(s for s in secrets if s and len(s) >= 8)
+    _SECRETS.add(*secrets)
 
 
 def redact(text: str) -> str:
     """``text`` with registered secrets and URL tokens replaced by ``[redacted]``."""
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return _TOKEN_IN_PATH.sub(r"\1" + REDACTED, text)
+    return _TOKEN_IN_PATH.sub(r"\1" + REDACTED, _SECRETS.redact(text))
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites a record's message with :func:`redact`; never drops a record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg = cleaned
-            record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-        return True
-
-
-_FILTER = RedactingFilter()
+_FILTER = RedactingFilter(redact)
 
 
 def install_log_filter() -> None:

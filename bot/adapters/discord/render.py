@@ -16,9 +16,9 @@ from typing import Any, cast
 
 import discord
 
+from bot.adapters.base import utf16_length
 from bot.adapters.discord.text import (
     clean_text,
-    discord_length,
     link_label,
     link_target,
     markdown_text,
@@ -136,7 +136,7 @@ def embed_length(embed: Payload) -> int:
     parts += [(embed.get("author") or {}).get("name") or ""]
     for field in embed.get("fields") or []:
         parts += [field.get("name") or "", field.get("value") or ""]
-    return sum(discord_length(part) for part in parts)
+    return sum(utf16_length(part) for part in parts)
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -144,10 +144,10 @@ def split_text(text: str, limit: int) -> list[str]:
     chunks: list[str] = []
     current = ""
     for line in text.splitlines(keepends=True):
-        if discord_length(current + line) > limit:
+        if utf16_length(current + line) > limit:
             chunks.append(current)
             current = ""
-        while discord_length(line) > limit:
+        while utf16_length(line) > limit:
             head = _longest_prefix(line, limit)
             chunks.append(head)
             line = line[len(head) :]
@@ -160,7 +160,7 @@ def _longest_prefix(text: str, limit: int) -> str:
     """The longest prefix of ``text`` within ``limit`` units (whole code points)."""
     used = 0
     for index, char in enumerate(text):
-        used += discord_length(char)
+        used += utf16_length(char)
         if used > limit:
             return text[:index]
     return text
@@ -180,7 +180,7 @@ def _source_links(story: DigestStory) -> str:
     for index, (source, url) in enumerate(targets):
         label = link_label(source.feed, 100) or link_label(source.title, 100) or "link"
         link = f"[{label}]({link_target(url)})"
-        extra = discord_length(link) + (discord_length(SOURCE_SEPARATOR) if links else 0)
+        extra = utf16_length(link) + (utf16_length(SOURCE_SEPARATOR) if links else 0)
         if used + extra > MAX_FIELD_VALUE - _MORE_LINKS_ROOM:
             links.append(f"+{len(targets) - index} more")
             break
@@ -209,7 +209,7 @@ def _footer(story: DigestStory) -> str:
     names = [name for name in (clean_text(n).strip() for n in story.source_names()) if name]
     if not names:
         return tail
-    room = FOOTER_BUDGET - (discord_length(SOURCE_SEPARATOR + tail) if tail else 0)
+    room = FOOTER_BUDGET - (utf16_length(SOURCE_SEPARATOR + tail) if tail else 0)
     head = plain_text("Sources: " + ", ".join(names), room)
     return head + SOURCE_SEPARATOR + tail if tail else head
 

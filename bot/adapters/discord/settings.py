@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from bot.adapters.base import validation_problems
+
 TOKEN_ENV = "DISCORD_TOKEN"
 WEBHOOK_ENV = "DISCORD_WEBHOOK_URL"
 CHANNELS_ENV = "DISCORD_CHANNEL_ID"
@@ -166,9 +168,7 @@ def _parse_options(options: Mapping[str, Any]) -> DiscordOptions:
     try:
         return DiscordOptions.model_validate(dict(options))
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(table)'}: {e['msg']}" for e in error.errors()
-        )
+        problems = "; ".join(validation_problems(error, whole="(table)"))
         raise ValueError(f"[adapters.discord] is invalid: {problems}") from None
 
 

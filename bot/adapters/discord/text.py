@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from discord.utils import escape_markdown
 
+from bot.adapters.base import utf16_length
+
 ZERO_WIDTH_SPACE = "\u200b"
 ELLIPSIS = "…"
 
@@ -59,29 +61,20 @@ def neutralise_mentions(text: str) -> str:
     return _MENTION_AT.sub("@" + ZERO_WIDTH_SPACE, text)
 
 
-def discord_length(text: str) -> int:
-    """Length as Discord may count it: UTF-16 code units (never fewer than code points).
-
-    Counting the larger of the two measures keeps us under the limit whichever
-    one Discord applies.
-    """
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
 def truncate(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` units, ending in an ellipsis when cut.
 
     Cuts between code points (never inside a surrogate pair) and drops a
     trailing backslash so an escape is never left dangling.
     """
-    if discord_length(text) <= limit:
+    if utf16_length(text) <= limit:
         return text
-    budget = max(0, limit - discord_length(ELLIPSIS))
+    budget = max(0, limit - utf16_length(ELLIPSIS))
     # Every code point is at least one unit, so no more than ``budget`` of them fit;
     # slicing a str never splits a code point (nor, therefore, a surrogate pair).
     size = budget
-    while discord_length(text[:size]) > budget:
-        size -= max(1, (discord_length(text[:size]) - budget + 1) // 2)
+    while utf16_length(text[:size]) > budget:
+        size -= max(1, (utf16_length(text[:size]) - budget + 1) // 2)
     cut = text[: max(size, 0)].rstrip()
     while cut.endswith("\\"):
         cut = cut[:-1]

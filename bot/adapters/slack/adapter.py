@@ -4,6 +4,12 @@ Three connection modes, chosen by which secrets the environment holds (see
 :mod:`bot.adapters.slack.settings`): Socket Mode (no public URL), HTTP mode
 (Bolt's aiohttp server on ``/slack/events`` with request signatures checked)
 and an incoming webhook (digests only).
+
+This module imports slack-bolt, slack_sdk and aiohttp's web server (and the
+modules built on them) only inside the methods that use them: the entry point
+loads this class in every run, and a run without Slack configured must not pay
+for importing them (measured: 0.15 s, 0.05 s when aiohttp is already loaded).
+:meth:`SlackAdapter.from_environment` returns None before anything is imported.
 """
 
 from __future__ import annotations
@@ -11,14 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-from aiohttp import web
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.adapters.base import (
     ChatAdapter,
@@ -26,18 +25,7 @@ from bot.adapters.base import (
     Payload,
     PermanentDeliveryError,
 )
-from bot.adapters.slack.commands import InFlight, SlashCommands
-from bot.adapters.slack.delivery import (
-    ChannelPacer,
-    api_error_code,
-    is_transient_api_error,
-    post_message,
-    post_webhook,
-    retry_handlers,
-)
 from bot.adapters.slack.redaction import library_logger, redact, register_secret
-from bot.adapters.slack.render import render_digest
-from bot.adapters.slack.render import render_notice as render_notice_payloads
 from bot.adapters.slack.settings import (
     WEBHOOK_DESTINATION,
     ConnectionMode,
@@ -45,6 +33,13 @@ from bot.adapters.slack.settings import (
     load_settings,
 )
 from bot.digest.model import Digest, Notice
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+    from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +57,12 @@ class SlackAdapter(ChatAdapter):
     supports_commands: ClassVar[bool] = True
 
     def __init__(self, settings: SlackSettings) -> None:
+        from slack_sdk.web.async_client import AsyncWebClient
+        from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+        from bot.adapters.slack.commands import InFlight
+        from bot.adapters.slack.delivery import ChannelPacer, retry_handlers
+
         self.settings = settings
         for secret in (
             settings.bot_token,
@@ -123,13 +124,19 @@ class SlackAdapter(ChatAdapter):
     # --- rendering and delivery ------------------------------------------------
 
     def render(self, digest: Digest) -> list[Payload]:
+        from bot.adapters.slack.render import render_digest
+
         return render_digest(digest)
 
     def render_notice(self, notice: Notice) -> list[Payload]:
-        return render_notice_payloads(notice)
+        from bot.adapters.slack.render import render_notice
+
+        return render_notice(notice)
 
     async def send(self, destination: str, payload: Payload, *, key: str) -> str | None:
         """Post one message; ``key`` is unused (Slack has no idempotency key)."""
+        from bot.adapters.slack.delivery import post_message, post_webhook
+
         async with self._pacer.turn(destination):
             if self._webhook is not None:
                 if destination != WEBHOOK_DESTINATION:
@@ -150,6 +157,8 @@ class SlackAdapter(ChatAdapter):
         Raises :class:`PermanentDeliveryError` when Slack rejects a token, so a
         misconfigured bot fails at startup rather than at the first command.
         """
+        from bot.adapters.slack.commands import SlashCommands
+
         if self.mode is ConnectionMode.WEBHOOK:
             return
         if self._app is not None:
@@ -168,6 +177,8 @@ class SlackAdapter(ChatAdapter):
         self._app = app
 
     def _build_app(self) -> AsyncApp:
+        from slack_bolt.async_app import AsyncApp
+
         return AsyncApp(
             name="meta-ai-digest",
             client=self._web_client,
@@ -179,6 +190,10 @@ class SlackAdapter(ChatAdapter):
         )
 
     async def _check_bot_token(self) -> None:
+        from slack_sdk.errors import SlackApiError
+
+        from bot.adapters.slack.delivery import api_error_code, is_transient_api_error
+
         assert self._web_client is not None
         try:
             identity = await self._web_client.auth_test()
@@ -197,6 +212,11 @@ class SlackAdapter(ChatAdapter):
         log.info("Slack: connected as %s in team %s", identity.get("user"), identity.get("team"))
 
     async def _start_socket_mode(self, app: AsyncApp) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        from slack_sdk.errors import SlackApiError
+
+        from bot.adapters.slack.delivery import api_error_code, is_transient_api_error
+
         handler = AsyncSocketModeHandler(
             app, app_token=self.settings.app_token, logger=self._logger
         )
@@ -228,6 +248,8 @@ class SlackAdapter(ChatAdapter):
         task.add_done_callback(self._background.discard)
 
     async def _start_http(self, app: AsyncApp) -> None:
+        from aiohttp import web
+
         host, port = self.settings.http_host, self.settings.http_port
         runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port), access_log=None)
         await runner.setup()

@@ -31,7 +31,12 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.adapters.base import Payload, PermanentDeliveryError, TransientDeliveryError
+from bot.adapters.base import (
+    Payload,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    parse_retry_after,
+)
 from bot.adapters.slack.redaction import redact
 from bot.adapters.slack.settings import SlackOptions
 
@@ -124,10 +129,7 @@ def retry_after_seconds(headers: Mapping[str, Any]) -> float | None:
         if name.lower() != "retry-after":
             continue
         raw = value[0] if isinstance(value, list) and value else value
-        try:
-            return max(0.0, float(str(raw)))
-        except ValueError:
-            return None
+        return parse_retry_after(str(raw))
     return None
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlsplit
 
+from bot.adapters.base import utf16_length
+
 _WHITESPACE = re.compile(r"\s+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Characters that may stay as they are inside a link target; everything else
@@ -18,16 +20,6 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # cannot end early or smuggle in markup.
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 ELLIPSIS = "…"
-
-
-def slack_len(text: str) -> int:
-    """Length as Slack may count it: UTF-16 code units.
-
-    Slack's limits are in characters of a JavaScript string, where an emoji or
-    any character outside the Basic Multilingual Plane counts twice. Counting
-    the same way keeps us inside the limit for every script.
-    """
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def escape(text: str) -> str:
@@ -74,9 +66,9 @@ def shorten(text: str, limit: int) -> str:
     Slack text field, which real feeds never have.
     """
     escaped = escape(text)
-    if slack_len(escaped) <= limit:
+    if utf16_length(escaped) <= limit:
         return escaped
-    budget = max(0, limit - slack_len(ELLIPSIS))
+    budget = max(0, limit - utf16_length(ELLIPSIS))
     prefix = escaped[: _prefix_length(escaped, budget)]
     boundary = prefix.rfind(" ")
     if boundary > 0 and prefix[:boundary].strip():
@@ -86,7 +78,7 @@ def shorten(text: str, limit: int) -> str:
 
 def _prefix_length(text: str, budget: int) -> int:
     """How many characters of ``text`` fit in ``budget`` UTF-16 code units."""
-    if slack_len(text) == len(text):
+    if utf16_length(text) == len(text):
         return min(budget, len(text))
     used = 0
     for index, character in enumerate(text):
@@ -112,7 +104,7 @@ def link(url: str, escaped_label: str, *, max_url: int = 1500) -> str:
     broken link.
     """
     target = safe_url(url)
-    if target is None or slack_len(target) > max_url:
+    if target is None or utf16_length(target) > max_url:
         return escaped_label
     return f"<{target}|{escaped_label}>"
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
+
+from bot.adapters.base import REDACTED, RedactingFilter, Redactor
 
 # Shapes of Slack secrets, redacted even when not registered explicitly.
 _PATTERNS = (
@@ -19,59 +20,25 @@ _PATTERNS = (
     re.compile(r"xapp-[A-Za-z0-9-]+"),
     re.compile(r"https?://hooks\.slack\.com/\S+"),
 )
-MASK = "[redacted]"
 
-
-class _SecretRegistry:
-    """The exact secret values of the running adapters (env values are arbitrary strings)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._secrets: set[str] = set()
-
-    def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4:
-            with self._lock:
-                self._secrets.add(secret)
-
-    def snapshot(self) -> list[str]:
-        with self._lock:
-            return sorted(self._secrets, key=len, reverse=True)
-
-
-_REGISTRY = _SecretRegistry()
+# The exact secret values of the running adapters (env values are arbitrary strings).
+_SECRETS = Redactor(min_length=4)
 
 
 def register_secret(secret: str | None) -> None:
     """Make :func:`redact` mask this exact value from now on."""
-    _REGISTRY.add(secret)
+    _SECRETS.add(secret)
 
 
 def redact(text: str) -> str:
     """``text`` with every registered secret and every token-shaped string masked."""
-    for secret in _REGISTRY.snapshot():
-        text = text.replace(secret, MASK)
+    text = _SECRETS.redact(text)
     for pattern in _PATTERNS:
-        text = pattern.sub(MASK, text)
+        text = pattern.sub(REDACTED, text)
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites a record's message with secrets masked before any handler sees it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and record.exc_info[1] is not None:
-            # The traceback text is formatted later from the exception itself.
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
-
-
-REDACTING_FILTER = RedactingFilter()
+REDACTING_FILTER = RedactingFilter(redact)
 
 
 def library_logger() -> logging.Logger:

@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.adapters.base import COMMAND_HELP, Payload
+from bot.adapters.base import COMMAND_HELP, Payload, utf16_length
 from bot.adapters.slack.mrkdwn import (
     ELLIPSIS,
     date_token,
@@ -35,7 +35,6 @@ from bot.adapters.slack.mrkdwn import (
     link,
     one_line,
     shorten,
-    slack_len,
 )
 from bot.digest.model import Digest, DigestStory, Notice
 
@@ -156,7 +155,7 @@ def _story_sections(story: DigestStory) -> list[str]:
         text = shorten(one_line(sentence), MAX_SECTION_TEXT)
         if not text:
             continue
-        if slack_len(current) + slack_len(separator) + slack_len(text) > MAX_SECTION_TEXT:
+        if utf16_length(current) + utf16_length(separator) + utf16_length(text) > MAX_SECTION_TEXT:
             sections.append(current)
             current, separator = text, " "
             continue
@@ -267,11 +266,11 @@ def _text_size(blocks: Iterable[Block]) -> int:
     size = 0
     for block in blocks:
         if isinstance(block, SectionBlock) and block.text is not None:
-            size += slack_len(block.text.text)
+            size += utf16_length(block.text.text)
         elif isinstance(block, ContextBlock):
-            size += sum(slack_len(getattr(element, "text", "")) for element in block.elements)
+            size += sum(utf16_length(getattr(element, "text", "")) for element in block.elements)
         elif isinstance(block, HeaderBlock) and block.text is not None:
-            size += slack_len(block.text.text)
+            size += utf16_length(block.text.text)
     return size
 
 
@@ -282,14 +281,14 @@ def _fallbacks(header: str, digest: Digest, count: int) -> list[str]:
         empty = digest.empty_message or DEFAULT_EMPTY_MESSAGE
         return [f"{first}: {shorten(one_line(empty), FALLBACK_BUDGET)}"]
     titles: list[str] = []
-    used = slack_len(first)
+    used = utf16_length(first)
     for story in digest.stories:
         title = shorten(one_line(story.title), 150)
-        if used + slack_len(title) + 2 > FALLBACK_BUDGET:
+        if used + utf16_length(title) + 2 > FALLBACK_BUDGET:
             titles.append(ELLIPSIS)
             break
         titles.append(title)
-        used += slack_len(title) + 2
+        used += utf16_length(title) + 2
     if titles:
         first = f"{first}: " + "; ".join(titles)
     return [first] + [
@@ -317,7 +316,7 @@ def _text_blocks(text: str) -> list[Block]:
     for line in text.splitlines() or [""]:
         piece = shorten(line.strip(), MAX_SECTION_TEXT) if line.strip() else ""
         joined = f"{current}\n{piece}" if current else piece
-        if slack_len(joined) <= MAX_SECTION_TEXT:
+        if utf16_length(joined) <= MAX_SECTION_TEXT:
             current = joined
             continue
         sections.append(current)

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from bot.adapters.base import validation_problems
+
 WEBHOOK_DESTINATION = "webhook"
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
@@ -85,10 +87,7 @@ def parse_options(options: Mapping[str, Any]) -> SlackOptions:
     try:
         return SlackOptions.model_validate(dict(options))
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']) or 'table'}: {problem['msg']}"
-            for problem in error.errors()
-        )
+        problems = "; ".join(validation_problems(error, whole="table"))
         raise ValueError(f"[adapters.slack] in the config file: {problems}") from None
 
 

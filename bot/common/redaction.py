@@ -1,0 +1,75 @@
+"""Masking secrets in text and in log records, for the core and every chat adapter.
+
+The core masks the secrets of the environment in every log line; each adapter also
+masks its own tokens in the messages it builds and in its platform library's logs.
+All of them need the same two pieces, kept here: a set of secret values replaced
+longest first, and a logging filter that rewrites a record (message, arguments,
+traceback, stack) before any handler formats it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+REDACTED = "[redacted]"
+# Shorter values could be ordinary words; none of the real secrets is this short.
+MIN_SECRET_LENGTH = 8
+
+
+class Redactor:
+    """Known secret values, each replaced by ``[redacted]`` wherever it appears.
+
+    Values may be added while other threads redact (an adapter starts while a log
+    handler runs): readers always see one complete, longest-first tuple.
+    """
+
+    def __init__(
+        self, secrets: Iterable[str | None] = (), *, min_length: int = MIN_SECRET_LENGTH
+    ) -> None:
+        self.min_length = min_length
+        self._lock = threading.Lock()
+        self._longest_first: tuple[str, ...] = ()
+        self.add(*secrets)
+
+    def add(self, *secrets: str | None) -> None:
+        """Mask these values from now on; empty and too-short ones are ignored."""
+        wanted = {secret for secret in secrets if secret and len(secret) >= self.min_length}
+        with self._lock:
+            known = wanted.union(self._longest_first)
+            # Longest first, so a secret that contains another is masked whole.
+            self._longest_first = tuple(sorted(known, key=len, reverse=True))
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret replaced by ``[redacted]``."""
+        for secret in self._longest_first:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a log record with ``redact`` before any handler sees it; never drops one.
+
+    The message is formatted once and stored without its arguments, and a traceback
+    is formatted now and stored as text, because a handler formatting them later
+    would bring the secrets back.
+    """
+
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.redact(message)
+        if record.exc_info:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        if redacted != message or record.args:
+            record.msg, record.args = redacted, None
+        return True
