@@ -20,8 +20,9 @@ from bot.feeds.article import fetch_article_html
 from bot.feeds.errors import FetchError
 from bot.feeds.http import HttpFetcher
 from bot.feeds.poller import FeedOutcome, FeedTask, poll_feeds
+from bot.feeds.schedule import NextPoll, is_due, next_poll
 from bot.services.poll_report import FeedReport, PollReport
-from bot.store.feeds import is_due, record_outcome, sync_feeds, validators_of
+from bot.store.feeds import health_of, record_poll, sync_feeds, validators_of
 from bot.store.items import SeenEntries, is_backfill, new_item
 from bot.store.schema import Feed, Item, utc_now
 from bot.stories.text import host_of
@@ -41,6 +42,15 @@ OnFeedDone = Callable[[FeedOutcome], None]
 OnStart = Callable[[int], None]
 # (item id, article text or None, full_text_status)
 FullText = tuple[int, str | None, str]
+
+
+def record_outcome(
+    feed: Feed, outcome: FeedOutcome, settings: FetchSettings, now: datetime
+) -> NextPoll:
+    """Ask the feeds stage's schedule when to poll ``feed`` next, and keep its answer."""
+    decision = next_poll(outcome, health_of(feed), settings, now)
+    record_poll(feed, outcome, decision, now)
+    return decision
 
 
 class FullTexts:
@@ -159,8 +169,8 @@ class IngestService:
             rows = {row.name: row for row in session.scalars(select(Feed))}
             for outcome in outcomes:
                 feed = rows[outcome.name]
-                change = record_outcome(session, feed, outcome, self.fetch, now)
-                if change.disabled_now:
+                decision = record_outcome(feed, outcome, self.fetch, now)
+                if decision.disabled_now:
                     report.disabled.append(feed.name)
                 line = FeedReport(
                     outcome.name,
