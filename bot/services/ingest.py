@@ -27,12 +27,11 @@ from bot.store.items import SeenEntries, is_backfill, new_item
 from bot.store.schema import Feed, Item, utc_now
 from bot.stories.text import host_of
 from bot.summarize.fulltext import extract_main_text
-from bot.topic.classifier import TopicVerdict
+from bot.topic.classifier import TopicClassifier, TopicVerdict
 
 if TYPE_CHECKING:
     from bot.config import FeedConfig, FetchSettings
     from bot.summarize.summarizer import Summarizer
-    from bot.topic.classifier import TopicClassifier
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,9 @@ class FullTexts:
     async def fetch(self, fetcher: HttpFetcher, item_ids: Sequence[int]) -> None:
         """Fetch, extract and store the article text of the items that need it."""
         wanted = await asyncio.to_thread(self.items_needing_text, item_ids)
-        results = await asyncio.gather(*(self.full_text(fetcher, *item) for item in wanted))
+        results = await asyncio.gather(
+            *(self.full_text(fetcher, item_id, url) for item_id, url in wanted)
+        )
         if results:
             await asyncio.to_thread(self.store, results)
 
