@@ -307,7 +307,7 @@ def run(ctx: typer.Context, config: ConfigOption = None) -> None:
     bot = make_bot(settings, env)
     err.print(run_banner(settings, [adapter.name for adapter in bot.adapters]), highlight=False)
     try:
-        asyncio.run(run_forever(bot))
+        asyncio.run(run_forever(bot, settings.schedule))
     finally:
         bot.close()
 

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.feeds.settings import FeedConfig
 from bot.feeds.urls import normalize_url
-from bot.store.feeds import sync_feeds
 from bot.store.schema import DigestRecord, Feed, Item, OutboxMessage, Story, utc_now
 
 
@@ -19,30 +18,39 @@ def when(moment: datetime | None) -> str:
 
 
 def feed_health_rows(session: Session, configured: Sequence[FeedConfig]) -> list[tuple[str, ...]]:
-    """A row per configured feed: enabled, last status, last success, errors, next poll, URL."""
-    rows = sync_feeds(session, configured)
+    """A row per configured feed: enabled, last status, last success, errors, next poll, URL.
+
+    Reads only: a feed not polled yet has no row, and shows as such.
+    """
+    stored = {feed.name: feed for feed in session.scalars(select(Feed))}
     table: list[tuple[str, ...]] = []
     for config in configured:
-        feed = rows[config.name]
-        enabled = (
-            "no (config)" if not config.enabled else ("DISABLED" if feed.disabled_at else "yes")
-        )
-        status = feed.last_status or "not polled yet"
-        if feed.last_error:
-            status = f"{status}: {feed.last_error}"
-        next_poll = when(feed.next_poll_at) if feed.next_poll_at else "next cycle"
-        table.append(
-            (
-                config.name,
-                enabled,
-                status,
-                when(feed.last_success_at),
-                str(feed.consecutive_failures),
-                next_poll,
-                config.url,
-            )
-        )
+        feed = stored.get(config.name)
+        if feed is not None and feed.url != config.url:
+            feed = None  # a new URL starts a new history when the next poll syncs the row
+        table.append(feed_health_row(config, feed))
     return table
+
+
+def feed_health_row(config: FeedConfig, feed: Feed | None) -> tuple[str, ...]:
+    """One feed's line; ``feed`` is its stored row, None before its first poll."""
+    if feed is None:
+        enabled = "yes" if config.enabled else "no (config)"
+        return (config.name, enabled, "not polled yet", "never", "0", "next cycle", config.url)
+    enabled = "no (config)" if not config.enabled else ("DISABLED" if feed.disabled_at else "yes")
+    status = feed.last_status or "not polled yet"
+    if feed.last_error:
+        status = f"{status}: {feed.last_error}"
+    next_poll = when(feed.next_poll_at) if feed.next_poll_at else "next cycle"
+    return (
+        config.name,
+        enabled,
+        status,
+        when(feed.last_success_at),
+        str(feed.consecutive_failures),
+        next_poll,
+        config.url,
+    )
 
 
 def status_lines(session: Session) -> list[str]:

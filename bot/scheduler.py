@@ -27,6 +27,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.adapters.base import ChatAdapter
+from bot.config import ScheduleSettings
 from bot.delivery import unblock_all
 from bot.pipeline import DigestBot, PollReport
 
@@ -126,8 +127,7 @@ class BotJobs:
                 raise
 
 
-def build_scheduler(bot: DigestBot, jobs: BotJobs) -> AsyncIOScheduler:
-    schedule = bot.settings.schedule
+def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=schedule.timezone)
     first_poll = datetime.now(scheduler.timezone) + timedelta(
         minutes=schedule.poll_interval_minutes
@@ -166,14 +166,16 @@ def build_scheduler(bot: DigestBot, jobs: BotJobs) -> AsyncIOScheduler:
     return scheduler
 
 
-async def run_forever(bot: DigestBot, stop: asyncio.Event | None = None) -> None:
+async def run_forever(
+    bot: DigestBot, schedule: ScheduleSettings, stop: asyncio.Event | None = None
+) -> None:
     """Start adapters, poll once, then run the schedule until SIGTERM/SIGINT (or ``stop``)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     jobs = BotJobs(bot)
-    scheduler = build_scheduler(bot, jobs)
+    scheduler = build_scheduler(jobs, schedule)
     try:
         await asyncio.to_thread(reset_blocked, bot)
         await start_adapters(bot)

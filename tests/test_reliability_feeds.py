@@ -21,8 +21,9 @@ from bot.cli import app
 from bot.config import FetchSettings, Settings, load_settings
 from bot.feeds.http import FailureKind, FetchError, Validators
 from bot.feeds.poller import FeedOutcome
+from bot.feeds.schedule import backoff_delay, is_due
 from bot.pipeline import DigestBot
-from bot.store.feeds import backoff_delay, is_due, record_outcome
+from bot.services.ingest import record_outcome
 from bot.store.schema import Feed, Item
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import MisbehavingServer
@@ -84,7 +85,7 @@ def test_retry_after_is_a_floor_on_the_backoff(
     retry_after: float | None, expected: timedelta
 ) -> None:
     feed = Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False)
-    record_outcome(None, feed, failure(retry_after=retry_after), FetchSettings(), NOW)  # type: ignore[arg-type]
+    record_outcome(feed, failure(retry_after=retry_after), FetchSettings(), NOW)
     assert feed.next_poll_at == NOW + expected
     assert not is_due(feed, NOW + expected - timedelta(seconds=1))
     assert is_due(feed, NOW + expected)
@@ -94,7 +95,7 @@ def test_disabled_after_the_configured_failures_exactly_once() -> None:
     settings = FetchSettings(disable_after_failures=3)
     feed = Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False)
     changes = [
-        record_outcome(None, feed, failure(), settings, NOW + timedelta(days=i)).disabled_now  # type: ignore[arg-type]
+        record_outcome(feed, failure(), settings, NOW + timedelta(days=i)).disabled_now
         for i in range(5)
     ]
     assert changes == [False, False, True, False, False]
@@ -106,9 +107,9 @@ def test_disabled_after_the_configured_failures_exactly_once() -> None:
 def test_success_resets_failures_and_a_304_keeps_the_publishers_floor() -> None:
     settings = FetchSettings()
     feed = Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False)
-    record_outcome(None, feed, failure(), settings, NOW)  # type: ignore[arg-type]
+    record_outcome(feed, failure(), settings, NOW)
     ok = FeedOutcome(name="f", url="u", validators=Validators(etag='"1"'), min_interval=5400)
-    record_outcome(None, feed, ok, settings, NOW)  # type: ignore[arg-type]
+    record_outcome(feed, ok, settings, NOW)
     assert feed.consecutive_failures == 0 and feed.last_error is None
     assert feed.etag == '"1"'
     floor_due = feed.next_poll_at
@@ -117,7 +118,7 @@ def test_success_resets_failures_and_a_304_keeps_the_publishers_floor() -> None:
 
     later = NOW + timedelta(minutes=90)
     not_modified = FeedOutcome(name="f", url="u", not_modified=True)
-    record_outcome(None, feed, not_modified, settings, later)  # type: ignore[arg-type]
+    record_outcome(feed, not_modified, settings, later)
     assert feed.min_interval_seconds == 5400
     assert feed.next_poll_at is not None and feed.next_poll_at > later + timedelta(minutes=85)
 
@@ -127,7 +128,7 @@ def test_a_ttl_equal_to_the_poll_interval_does_not_skip_every_other_cycle() -> N
     feed = Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False)
     fetched = NOW + timedelta(seconds=20)
     outcome = FeedOutcome(name="f", url="u", min_interval=1800, elapsed=0.5)
-    record_outcome(None, feed, outcome, FetchSettings(), fetched)  # type: ignore[arg-type]
+    record_outcome(feed, outcome, FetchSettings(), fetched)
     assert is_due(feed, NOW + timedelta(minutes=30))
 
 

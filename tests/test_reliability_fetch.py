@@ -16,10 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.feeds import poller
+from bot.feeds.article import fetch_article_html
+from bot.feeds.errors import PARSE_FAILURES, ParseError
 from bot.feeds.http import FailureKind, FetchError, HttpFetcher, Validators
 from bot.feeds.parser import parse_feed
 from bot.feeds.poller import FeedOutcome, FeedTask, poll_feeds, poll_one
 from bot.feeds.settings import FetchSettings
+from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import RETRY_AFTER_SECONDS, MisbehavingServer, entity_bomb
 from tests.helpers import closed_port
 
@@ -82,6 +86,49 @@ async def test_each_failure_is_reported_with_its_kind(
     assert message in str(outcome.error)
     assert outcome.status == str(kind)
     assert len(str(outcome.error)) < 400  # readable in `feeds list`, whatever the server sent
+
+
+@pytest.mark.parametrize(("path", "kind", "message"), FAILURES, ids=[f[0] for f in FAILURES])
+async def test_a_document_that_is_no_feed_is_a_parse_error_and_nothing_else_is(
+    misbehaving_server: MisbehavingServer, path: str, kind: FailureKind, message: str
+) -> None:
+    outcome = await fetch_outcome(misbehaving_server.url(path))
+    assert isinstance(outcome.error, ParseError) is (kind in PARSE_FAILURES)
+
+
+async def test_a_parser_crash_is_that_feeds_parse_error(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(body: bytes, headers: object, *, max_expanded_bytes: int) -> None:
+        raise KeyError("entries")
+
+    monkeypatch.setattr(poller, "parse_feed", crash)
+    outcome = await fetch_outcome(feed_server.serve("/feed.xml", "<rss/>"))
+    assert isinstance(outcome.error, ParseError)
+    assert outcome.status == "malformed"
+    assert str(outcome.error) == (
+        "malformed: the parser failed on this document: KeyError: 'entries'"
+    )
+
+
+def test_parse_kinds_and_fetch_kinds_each_have_their_own_error() -> None:
+    assert str(ParseError(FailureKind.NOT_A_FEED, "empty")) == "not-a-feed: empty"
+    with pytest.raises(ValueError, match="raised as ParseError"):
+        FetchError(FailureKind.MALFORMED, "no feed found")
+    with pytest.raises(ValueError, match="raised as FetchError"):
+        ParseError(FailureKind.TIMEOUT, "slow")
+
+
+async def test_an_article_link_to_a_pdf_is_not_html_rather_than_not_a_feed(
+    feed_server: FeedServer,
+) -> None:
+    url = feed_server.serve("/paper.pdf", b"%PDF-1.7", "application/pdf")
+    async with HttpFetcher(SETTINGS) as fetcher:
+        with pytest.raises(FetchError) as refused:
+            await fetch_article_html(fetcher, url, trusted=True)
+    assert refused.value.kind is FailureKind.NOT_HTML
+    assert not isinstance(refused.value, ParseError)
+    assert str(refused.value) == "not-html: article is application/pdf, not HTML"
 
 
 @pytest.mark.parametrize("status", [429, 503])

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from bot.feeds.http import FailureKind, FetchError, HttpFetcher
+from bot.feeds.errors import FailureKind, FetchError
+from bot.feeds.http import HttpFetcher
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 # RFC 2606 / RFC 6761 names that never resolve on the public internet: no lookup is made.
@@ -34,7 +35,7 @@ async def fetch_article_html(fetcher: HttpFetcher, url: str, *, trusted: bool = 
     result = await fetcher.fetch(url, trusted=trusted, accept=HTML_ACCEPT)
     content_type = (result.content_type or "text/html").lower()
     if "html" not in content_type and "xml" not in content_type:
-        raise FetchError(FailureKind.NOT_A_FEED, f"article is {content_type}, not HTML")
+        raise FetchError(FailureKind.NOT_HTML, f"article is {content_type}, not HTML")
     charset = "utf-8"
     if "charset=" in content_type:
         charset = content_type.split("charset=", 1)[1].split(";", 1)[0].strip() or "utf-8"

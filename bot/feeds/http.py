@@ -7,8 +7,9 @@ User-Agent that names the bot. Links taken from feed content are "untrusted":
 they may not reach file://, private, loopback or link-local addresses unless an
 admin allows the host (server-side request forgery guard).
 
-Each failure becomes a :class:`FetchError` with a :class:`FailureKind`, so the
-poller can report it and apply backoff without ever raising past one feed.
+Each failure becomes a :class:`~bot.feeds.errors.FetchError` with a
+:class:`~bot.feeds.errors.FailureKind`, so the poller can report it and apply
+backoff without ever raising past one feed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -31,53 +31,14 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.common.retry import parse_retry_after
+
+# Re-exported: callers of HttpFetcher.fetch catch what it raises from here.
+from bot.feeds.errors import FailureKind as FailureKind
+from bot.feeds.errors import FetchError as FetchError
 from bot.feeds.settings import FetchSettings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK_BYTES = 64 * 1024
-
-
-class FailureKind(StrEnum):
-    """Why a fetch failed, in words an admin can act on."""
-
-    TIMEOUT = "timeout"
-    DNS = "dns"
-    TLS = "tls"
-    CONNECTION = "connection"
-    HTTP_STATUS = "http-status"
-    TOO_LARGE = "too-large"
-    REDIRECTS = "redirects"
-    BLOCKED = "blocked"
-    INVALID_URL = "invalid-url"
-    NOT_A_FEED = "not-a-feed"
-    MALFORMED = "malformed"
-    IO = "io"
-
-
-# Error texts from servers can be huge (a status line made of body garbage); keep them readable.
-MAX_ERROR_CHARS = 300
-
-
-class FetchError(Exception):
-    """A fetch that failed, with its kind and, for HTTP errors, the status."""
-
-    def __init__(
-        self,
-        kind: FailureKind,
-        message: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        if len(message) > MAX_ERROR_CHARS:
-            message = message[: MAX_ERROR_CHARS - 1] + "…"
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.args[0]}"
 
 
 @dataclass(frozen=True)

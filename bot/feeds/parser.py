@@ -25,7 +25,7 @@ from feedparser.encodings import convert_to_utf8
 from feedparser.sanitizer import replace_doctype
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.feeds.http import FailureKind, FetchError
+from bot.feeds.errors import FailureKind, ParseError
 from bot.feeds.text import clean_text
 from bot.feeds.urls import safe_link
 
@@ -81,13 +81,13 @@ def parse_feed(
     *,
     max_expanded_bytes: int = DEFAULT_MAX_EXPANDED_BYTES,
 ) -> ParsedFeed:
-    """Parse any supported feed; raise FetchError(NOT_A_FEED/MALFORMED) if nothing usable.
+    """Parse any supported feed; raise ParseError (not-a-feed, malformed) if nothing usable.
 
     ``max_expanded_bytes`` bounds what XML entity declarations may expand to, so an
     entity-expansion bomb is refused before any parser expands it.
     """
     if not body.strip():
-        raise FetchError(FailureKind.NOT_A_FEED, "the response body is empty")
+        raise ParseError(FailureKind.NOT_A_FEED, "the response body is empty")
     if looks_like_json(body):
         return parse_json_feed(body)
     return parse_xml_feed(body, headers or {}, max_expanded_bytes=max_expanded_bytes)
@@ -111,7 +111,7 @@ def entity_expansion(body: bytes, headers: dict[str, Any]) -> int:
         return 0
     entities = declared_entities(data)
     if len(entities) > MAX_DECLARED_ENTITIES:
-        raise FetchError(
+        raise ParseError(
             FailureKind.MALFORMED, f"more than {MAX_DECLARED_ENTITIES} XML entity declarations"
         )
     return sum(
@@ -138,7 +138,7 @@ def parse_xml_feed(
     body = body.lstrip(b" \t\r\n")
     expansion = entity_expansion(body, headers)
     if expansion > max_expanded_bytes:
-        raise FetchError(
+        raise ParseError(
             FailureKind.MALFORMED,
             f"XML entity-expansion bomb refused: its entities would expand to {expansion:,} "
             f"bytes (cap {max_expanded_bytes:,})",
@@ -153,7 +153,7 @@ def parse_xml_feed(
             resolve_relative_uris=True,
         )
     except Exception as error:  # feedparser's loose parser has crash bugs (KeyError...)
-        raise FetchError(
+        raise ParseError(
             FailureKind.MALFORMED, f"the feed parser gave up: {type(error).__name__}: {error}"
         ) from error
     version = parsed.get("version") or ""
@@ -164,8 +164,8 @@ def parse_xml_feed(
     # (a truncated body, an HTML page quoting <item>).
     if not version:
         if looks_like_html(body):
-            raise FetchError(FailureKind.NOT_A_FEED, "the URL returned an HTML page, not a feed")
-        raise FetchError(
+            raise ParseError(FailureKind.NOT_A_FEED, "the URL returned an HTML page, not a feed")
+        raise ParseError(
             FailureKind.MALFORMED, f"no feed found in the document ({warning or 'unknown format'})"
         )
     feed_info = parsed.get("feed", {})
@@ -310,15 +310,15 @@ def parse_json_feed(body: bytes) -> ParsedFeed:
     try:
         document = JsonFeed.model_validate(json.loads(body.decode("utf-8-sig")))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise FetchError(FailureKind.MALFORMED, f"invalid JSON: {error}") from error
+        raise ParseError(FailureKind.MALFORMED, f"invalid JSON: {error}") from error
     except RecursionError as error:
-        raise FetchError(FailureKind.MALFORMED, "JSON nested too deeply") from error
+        raise ParseError(FailureKind.MALFORMED, "JSON nested too deeply") from error
     except ValidationError as error:
-        raise FetchError(
+        raise ParseError(
             FailureKind.NOT_A_FEED, f"JSON but not a JSON Feed: {error.error_count()} problems"
         ) from error
     if not document.version.startswith(JSON_FEED_VERSION_PREFIX):
-        raise FetchError(FailureKind.NOT_A_FEED, f"unknown JSON Feed version {document.version!r}")
+        raise ParseError(FailureKind.NOT_A_FEED, f"unknown JSON Feed version {document.version!r}")
     entries: list[FeedEntry] = []
     skipped = 0
     for raw in document.items:

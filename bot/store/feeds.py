@@ -1,19 +1,30 @@
-"""Feed rows: syncing the configured list, health, backoff and disabling."""
+"""Feed rows: syncing the configured list, and keeping each feed's health and schedule.
+
+Persistence only: when a feed is due, how long it backs off and when it is disabled
+are the feeds stage's decisions (bot/feeds/schedule.py); this module reads what they
+need from a row and writes what they decided.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.common.retry import capped_backoff
 from bot.feeds.http import Validators
-from bot.feeds.poller import FeedOutcome
-from bot.feeds.settings import FeedConfig, FetchSettings
+from bot.feeds.schedule import FeedHealth
 from bot.store.schema import Feed
+
+if TYPE_CHECKING:
+    from bot.feeds.poller import FeedOutcome
+    from bot.feeds.schedule import NextPoll
+    from bot.feeds.settings import FeedConfig
+
+# Enough of an error to act on; the column is TEXT, the rest is noise.
+MAX_STORED_ERROR_CHARS = 2000
 
 
 def sync_feeds(session: Session, configured: Sequence[FeedConfig]) -> dict[str, Feed]:
@@ -37,13 +48,6 @@ def sync_feeds(session: Session, configured: Sequence[FeedConfig]) -> dict[str, 
     return rows
 
 
-# A publisher's interval is a floor measured between our requests; it is applied
-# this much early (at most) so that a feed whose <ttl> equals the poll interval is
-# polled every cycle rather than every other one because of scheduling jitter.
-FLOOR_SLACK = timedelta(seconds=60)
-FLOOR_SLACK_SHARE = 0.05
-
-
 def reset_health(feed: Feed) -> None:
     """Forget failures and backoff: the feed is polled in the next cycle."""
     feed.disabled_at = None
@@ -53,70 +57,38 @@ def reset_health(feed: Feed) -> None:
     feed.last_error = None
 
 
-def is_due(feed: Feed, now: datetime) -> bool:
-    return feed.disabled_at is None and (feed.next_poll_at is None or feed.next_poll_at <= now)
-
-
 def validators_of(feed: Feed) -> Validators:
     return Validators(etag=feed.etag, last_modified=feed.last_modified)
 
 
-def backoff_delay(failures: int, settings: FetchSettings) -> timedelta:
-    """base × 2^(failures-1), capped: 5 min, 10, 20, ... up to a day by default."""
-    minutes = capped_backoff(failures, settings.backoff_base_minutes, settings.backoff_max_minutes)
-    return timedelta(minutes=minutes)
+def health_of(feed: Feed) -> FeedHealth:
+    """What the schedule needs of a feed's row."""
+    return FeedHealth(
+        consecutive_failures=feed.consecutive_failures,
+        publisher_floor_seconds=feed.min_interval_seconds,
+        disabled=feed.disabled_at is not None,
+    )
 
 
-@dataclass(frozen=True)
-class HealthChange:
-    """What recording an outcome changed that someone should hear about."""
-
-    disabled_now: bool = False
-
-
-def record_outcome(
-    session: Session, feed: Feed, outcome: FeedOutcome, settings: FetchSettings, now: datetime
-) -> HealthChange:
-    """Store validators, status and the next allowed poll time after one fetch."""
+def record_poll(feed: Feed, outcome: FeedOutcome, decision: NextPoll, now: datetime) -> None:
+    """Keep one poll on the feed's row: status, validators, error, and the schedule's decision."""
     feed.last_attempt_at = now
     feed.last_status = outcome.status
-    cap = settings.max_publisher_interval_minutes * 60.0
-    requested_at = now - timedelta(seconds=max(0.0, outcome.elapsed))
+    feed.consecutive_failures = decision.consecutive_failures
+    feed.min_interval_seconds = decision.publisher_floor_seconds
+    feed.next_poll_at = decision.not_before
     if outcome.error is None:
         # The first *successful* poll starts the feed's history (see backfill).
         if feed.first_polled_at is None:
             feed.first_polled_at = now
-        feed.consecutive_failures = 0
         feed.last_error = None
         feed.last_success_at = now
         feed.etag, feed.last_modified = outcome.validators.etag, outcome.validators.last_modified
-        floor = outcome.min_interval
-        if floor is None and outcome.not_modified:
-            floor = feed.min_interval_seconds  # a 304 carries no <ttl>: the last one holds
-        floor = min(floor, cap) if floor else None
-        feed.min_interval_seconds = floor
-        feed.next_poll_at = (
-            requested_at + timedelta(seconds=floor) - min(FLOOR_SLACK, floor_slack(floor))
-            if floor
-            else None
-        )
-        return HealthChange()
-    feed.consecutive_failures += 1
-    feed.last_error = str(outcome.error)[:2000]
-    delay = backoff_delay(feed.consecutive_failures, settings)
-    if outcome.error.retry_after is not None:
-        # Retry-After (429, 503) is an explicit "not before": applied exactly, capped.
-        delay = max(delay, timedelta(seconds=min(outcome.error.retry_after, cap)))
-    feed.next_poll_at = requested_at + delay
-    if feed.consecutive_failures >= settings.disable_after_failures and feed.disabled_at is None:
+    else:
+        feed.last_error = str(outcome.error)[:MAX_STORED_ERROR_CHARS]
+    if decision.disabled_now:
         feed.disabled_at = now
         feed.disabled_notice_sent = False
-        return HealthChange(disabled_now=True)
-    return HealthChange()
-
-
-def floor_slack(floor_seconds: float) -> timedelta:
-    return timedelta(seconds=floor_seconds * FLOOR_SLACK_SHARE)
 
 
 def enable_feed(session: Session, name: str) -> bool:

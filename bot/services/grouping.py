@@ -1,0 +1,177 @@
+"""Stored items into stories: each new kept item joins the story it covers or starts one,
+and every story it touched gets its representative article and summary refreshed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, load_only, selectinload, sessionmaker
+
+from bot.store.schema import Item, Story, utc_now
+from bot.stories.index import ArticleRef, StoryIndex
+from bot.stories.representative import reading_order
+from bot.summarize.summarizer import ArticleText
+
+if TYPE_CHECKING:
+    from bot.stories.settings import ClusterSettings
+    from bot.summarize.summarizer import Summarizer
+
+SNIPPET_NOTE = "Summary from the feed's snippet: the full article could not be fetched."
+# Every sentence of a teaser may be barred (cut off "[…]", a call to action): say why it is bare.
+NO_SUMMARY_NOTE = (
+    "No summary: the feed gives only a teaser and the full article could not be fetched."
+)
+
+
+def article_ref(item: Item) -> ArticleRef:
+    """The story stage's view of an item."""
+    return ArticleRef(
+        key=item.id,
+        title=item.title,
+        text=item.text,
+        url=item.normalized_url or "",
+        published=item.published_at,
+        source=item.feed.name,
+        comments_url=item.comments_url,
+    )
+
+
+class GroupingService:
+    """The story stage over the store."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: ClusterSettings,
+        summarizer: Summarizer,
+        common_terms: Iterable[str],
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.summarizer = summarizer
+        # The topic's own vocabulary: every kept item uses it, so it tells stories apart poorly.
+        self.common_terms = list(common_terms)
+
+    def group_and_summarize(self, item_ids: Sequence[int]) -> int:
+        """Attach new kept items to stories (creating them), then refresh touched stories."""
+        if not item_ids:
+            return 0
+        now = utc_now()
+        with self.sessions.begin() as session:
+            index = self.load_index(session, now)
+            items = session.scalars(
+                select(Item)
+                .where(Item.id.in_(item_ids))
+                .order_by(Item.published_at, Item.id)
+                .options(selectinload(Item.feed))
+            ).all()
+            for item in items:
+                index.observe(item.id, item.title, item.text)
+            touched: set[int] = set()
+            created = 0
+            for item in items:
+                ref = article_ref(item)
+                match, nearest = index.decide(ref)
+                if match is None:
+                    story = self.new_story(session, item, now)
+                    created += 1
+                    item.story_id, item.story_reason = story.id, nearest.describe()
+                else:
+                    item.story_id, item.story_reason = match.story_id, match.reason
+                index.add(ref, item.story_id)
+                touched.add(item.story_id)
+            session.flush()
+            for story_id in touched:
+                self.refresh_story(session, story_id, now)
+        return created
+
+    def load_index(self, session: Session, now: datetime) -> StoryIndex:
+        """The recent window of clustered items, indexed for matching new ones.
+
+        Rarity weights come from the kept items of a longer horizon (the story stage's
+        background), so the words every Meta-AI item uses weigh next to nothing.
+        """
+        settings = self.settings
+        index = StoryIndex(settings, common_terms=self.common_terms)
+        for item in self._background(session, now, kept=True):
+            index.observe(item.id, item.title, item.text)
+        if len(index.vocabulary) < settings.background_min_items:
+            # A young store: dropped items still tell which words every item uses ("the", "de").
+            for item in self._background(session, now, kept=False):
+                index.observe(item.id, item.title, item.text)
+        since = now - timedelta(hours=settings.window_hours)
+        recent = session.scalars(
+            select(Item)
+            .where(Item.story_id.is_not(None), Item.published_at >= since)
+            .options(selectinload(Item.feed))
+        )
+        for item in recent:
+            assert item.story_id is not None
+            index.add(article_ref(item), item.story_id)
+        return index
+
+    def _background(self, session: Session, now: datetime, *, kept: bool) -> list[Item]:
+        """Recent items (kept or dropped), newest first, for rarity weights; texts only."""
+        settings = self.settings
+        limit = settings.background_items if kept else settings.background_min_items
+        return list(
+            session.scalars(
+                select(Item)
+                .options(load_only(Item.title, Item.full_text, Item.content, Item.summary))
+                .where(
+                    Item.kept.is_(kept),
+                    Item.published_at >= now - timedelta(days=settings.background_days),
+                )
+                .order_by(Item.published_at.desc())
+                .limit(limit)
+            )
+        )
+
+    def new_story(self, session: Session, item: Item, now: datetime) -> Story:
+        story = Story(
+            title=item.title,
+            url=item.url or "",
+            first_published_at=item.published_at,
+            last_updated_at=now,
+            created_at=now,
+            summary=[],
+            sources_announced=0,
+        )
+        if item.backfill:
+            # History from a feed's first poll: remembered so later coverage joins it, never posted.
+            story.posted_at = now
+        session.add(story)
+        session.flush()
+        return story
+
+    def refresh_story(self, session: Session, story_id: int, now: datetime) -> None:
+        """Representative article, title, link, first publication and summary of a story."""
+        story = session.get(Story, story_id)
+        if story is None:
+            return
+        items = list(
+            session.scalars(
+                select(Item)
+                .where(Item.story_id == story_id, Item.kept.is_(True))
+                .options(selectinload(Item.feed))
+            )
+        )
+        by_id = {item.id: item for item in items}
+        order = reading_order([article_ref(item) for item in items], self.settings.aggregator_hosts)
+        ordered = [by_id[ref.key] for ref in order]
+        lead = ordered[0]
+        story.representative_item_id = lead.id
+        story.title = lead.title
+        story.url = lead.url or story.url
+        story.first_published_at = min(item.published_at for item in items)
+        story.last_updated_at = now
+        articles = [ArticleText(title=item.title, text=item.text) for item in ordered if item.text]
+        story.summary = self.summarizer.summarize_story(articles) if articles else []
+        fetched_failed = all(item.full_text is None and item.full_text_status for item in items)
+        if not fetched_failed:
+            story.summary_note = None
+        else:
+            story.summary_note = SNIPPET_NOTE if story.summary else NO_SUMMARY_NOTE
