@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-import trafilatura
-
 from bot.summarize.settings import SummarizeSettings, compile_patterns
 
 # schema.org's paywall markup (Google's "subscription and paywalled content" guidelines).
@@ -30,6 +28,8 @@ def extract_main_text(
     `settings.full_text_min_words`, or the page is a paywall (a paywall phrase in a short text,
     or schema.org paywall markup on a text that is not clearly whole).
     """
+    import trafilatura  # ~0.3 s to import: loaded by the first page fetched, not by every poll
+
     settings = settings or SummarizeSettings.defaults()
     if not html.strip():
         return None
