@@ -76,6 +76,8 @@ class Feed(Base):
     next_poll_at: Mapped[datetime | None]
     # The publisher's floor on our poll interval (Cache-Control max-age, <ttl>), seconds.
     min_interval_seconds: Mapped[float | None] = mapped_column(Float)
+    # SHA-256 of the last document fetched: an identical body is not parsed again.
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
     disabled_at: Mapped[datetime | None]
     disabled_notice_sent: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -14,12 +14,24 @@ if not isinstance(engine, Engine):
     )
 
 with engine.connect() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=True,  # SQLite alters tables by copying them
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-    connection.commit()
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # SQLite's batch mode rebuilds a table to alter it (copy, drop, rename); with foreign
+        # keys on, dropping `feeds` would cascade to every item. The pragma only takes effect
+        # outside a transaction, so it is set here and restored below.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=True,  # SQLite alters tables by copying them
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+    finally:
+        if sqlite:
+            connection.rollback()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
