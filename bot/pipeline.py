@@ -15,6 +15,8 @@ commands load neither aiohttp, nor trafilatura, nor nupunkt.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from bot.summarize.summarizer import Summarizer
     from bot.topic.classifier import TopicClassifier
     from bot.topic.settings import TopicSettings
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DigestBot", "DigestResult", "FeedReport", "PipelineSettings", "PollReport"]
 
@@ -141,7 +145,13 @@ class DigestBot:
             # The first cycle imports the feed and topic stages: off the loop, like the rest.
             ingest = await asyncio.to_thread(lambda: self.ingest)
             report = await ingest.poll(force, on_feed_done, on_start)
+            started = time.perf_counter()
             report.new_stories = await asyncio.to_thread(self.group_and_summarize, report.kept_ids)
+            log.info(
+                "poll: %d kept items grouped and summarized in %.2f s",
+                len(report.kept_ids),
+                time.perf_counter() - started,
+            )
             if report.disabled:
                 await self.notify_admins(report.disabled)
             return report

@@ -66,6 +66,10 @@ class FetchError(Exception):
     def __str__(self) -> str:
         return f"{self.kind}: {self.args[0]}"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle by fields: a parse fails in a worker process and is reported by the parent."""
+        return (_restore, (type(self), self.kind, self.args[0], self.status, self.retry_after))
+
 
 class ParseError(FetchError):
     """The document arrived but holds no usable feed: empty, an HTML page, broken XML or JSON.
@@ -77,3 +81,16 @@ class ParseError(FetchError):
 
     def __init__(self, kind: FailureKind, message: str) -> None:
         super().__init__(kind, message)
+
+
+def _restore(
+    cls: type[FetchError],
+    kind: FailureKind,
+    message: str,
+    status: int | None,
+    retry_after: float | None,
+) -> FetchError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.kind, error.status, error.retry_after = kind, status, retry_after
+    return error

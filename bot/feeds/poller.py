@@ -5,14 +5,21 @@ feeds to poll with their validators and returns one :class:`FeedOutcome` per
 feed. A failure of one feed is an outcome, never an exception, so one bad feed
 never stops the others: a :class:`FetchError` when nothing usable arrived, a
 :class:`ParseError` when the document came but held no usable feed.
+
+No repeated work: a 304 is not parsed, and neither is a body byte-identical to the
+feed's last one (its SHA-256 is kept), since many servers ignore conditional GET.
+Parsing is CPU work: the caller may hand it to worker processes (``parse``);
+by default it runs in a thread, off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from bot.feeds.errors import FailureKind, FetchError, ParseError
 from bot.feeds.http import (
@@ -32,6 +39,13 @@ class FeedTask:
     name: str
     url: str
     validators: Validators = field(default_factory=Validators)
+    # SHA-256 of the feed's last document: the same bytes again are not parsed.
+    body_sha256: str | None = None
+
+
+# Parses a document (body, response headers, cap on expanded entity bytes): in a thread by
+# default, in a worker process when the caller has a pool.
+Parse = Callable[[bytes, dict[str, Any], int], Awaitable[ParsedFeed]]
 
 
 @dataclass
@@ -42,6 +56,9 @@ class FeedOutcome:
     url: str
     parsed: ParsedFeed | None = None
     not_modified: bool = False
+    # The server sent the same document as last time (it ignored conditional GET).
+    unchanged: bool = False
+    body_sha256: str | None = None
     validators: Validators = field(default_factory=Validators)
     # A ParseError when the document arrived but held no usable feed.
     error: FetchError | None = None
@@ -58,10 +75,12 @@ class FeedOutcome:
     def status(self) -> str:
         if self.error is not None:
             return str(self.error.kind)
-        return "not-modified" if self.not_modified else "ok"
+        if self.not_modified:
+            return "not-modified"
+        return "unchanged" if self.unchanged else "ok"
 
 
-async def poll_one(fetcher: HttpFetcher, task: FeedTask) -> FeedOutcome:
+async def poll_one(fetcher: HttpFetcher, task: FeedTask, parse: Parse | None = None) -> FeedOutcome:
     """Fetch and parse one feed; every failure is captured in the outcome."""
     outcome = FeedOutcome(name=task.name, url=task.url, validators=task.validators)
     try:
@@ -75,8 +94,12 @@ async def poll_one(fetcher: HttpFetcher, task: FeedTask) -> FeedOutcome:
     if result.not_modified:
         outcome.not_modified = True
         return outcome
+    outcome.body_sha256 = hashlib.sha256(result.body).hexdigest()
+    if outcome.body_sha256 == task.body_sha256:
+        outcome.unchanged = True
+        return outcome
     try:
-        outcome.parsed = await parse_off_loop(result, fetcher.settings.max_body_bytes)
+        outcome.parsed = await parse_off_loop(result, fetcher.settings.max_body_bytes, parse)
     except ParseError as error:
         outcome.error = error
         return outcome
@@ -86,12 +109,21 @@ async def poll_one(fetcher: HttpFetcher, task: FeedTask) -> FeedOutcome:
     return outcome
 
 
-async def parse_off_loop(result: FetchResult, max_expanded_bytes: int) -> ParsedFeed:
-    """Parse a fetched feed in a worker thread (feedparser is CPU work: the event loop stays
-    free for chat commands); a parser bug on one feed is that feed's ParseError."""
-    parse = partial(parse_feed, max_expanded_bytes=max_expanded_bytes)
+async def parse_in_thread(body: bytes, headers: dict[str, Any], max_expanded: int) -> ParsedFeed:
+    """The default :data:`Parse`: a worker thread, so the event loop stays free."""
+    return await asyncio.to_thread(
+        partial(parse_feed, max_expanded_bytes=max_expanded), body, headers
+    )
+
+
+async def parse_off_loop(
+    result: FetchResult, max_expanded_bytes: int, parse: Parse | None = None
+) -> ParsedFeed:
+    """Parse a fetched feed off the event loop (feedparser is CPU work); a parser bug on one
+    feed, or a worker process that died on it, is that feed's ParseError."""
+    headers = response_headers_for_parser(result)
     try:
-        return await asyncio.to_thread(parse, result.body, response_headers_for_parser(result))
+        return await (parse or parse_in_thread)(result.body, headers, max_expanded_bytes)
     except ParseError:
         raise
     except Exception as error:
@@ -121,3 +153,43 @@ async def poll_feeds(
         return outcome
 
     return list(await asyncio.gather(*(run(task) for task in tasks)))
+
+
+async def poll_in_batches(
+    fetcher: HttpFetcher,
+    tasks: Sequence[FeedTask],
+    batch_size: int,
+    on_done: Callable[[FeedOutcome], None] | None = None,
+    parse: Parse | None = None,
+) -> AsyncIterator[list[FeedOutcome]]:
+    """Poll every task concurrently; yield outcomes in batches as they complete.
+
+    The caller stores a batch while later feeds are still being fetched, and memory holds
+    a batch, not the whole cycle: at most ``2 × fetch.concurrency`` feeds are between
+    request and parsed document at once, so fast downloads cannot pile up bodies waiting
+    for the parser.
+    """
+    finished: asyncio.Queue[FeedOutcome] = asyncio.Queue()
+    in_flight = asyncio.Semaphore(2 * fetcher.settings.concurrency)
+
+    async def run(task: FeedTask) -> None:
+        async with in_flight:
+            outcome = await poll_one(fetcher, task, parse)
+        if on_done is not None:
+            on_done(outcome)
+        finished.put_nowait(outcome)
+
+    running = [asyncio.create_task(run(task)) for task in tasks]
+    try:
+        batch: list[FeedOutcome] = []
+        for _ in running:
+            batch.append(await finished.get())
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+    finally:
+        for job in running:
+            job.cancel()
+        await asyncio.gather(*running, return_exceptions=True)

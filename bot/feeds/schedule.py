@@ -69,7 +69,11 @@ def next_poll(
     requested_at = now - timedelta(seconds=max(0.0, outcome.elapsed))
     if outcome.error is None:
         floor = publisher_floor(
-            outcome.min_interval, outcome.not_modified, health.publisher_floor_seconds, settings
+            outcome.min_interval,
+            # The same document again, unparsed: its <ttl> is the one remembered.
+            outcome.not_modified or outcome.unchanged,
+            health.publisher_floor_seconds,
+            settings,
         )
         return NextPoll(after_floor(requested_at, floor), 0, floor)
     failures = health.consecutive_failures + 1

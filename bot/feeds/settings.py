@@ -48,3 +48,4 @@ class FetchSettings(ShippedSettings):
     # Longest wait a feed's own Retry-After, Cache-Control max-age or <ttl> may impose.
     max_publisher_interval_minutes: float = Field(gt=0)
     allowed_private_hosts: list[str]
+    workers: int = Field(ge=0)

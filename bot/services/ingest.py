@@ -1,33 +1,47 @@
 """Feeds into the store: which feeds are due, one cycle's fetches, new items with their topic
 verdicts, and the article text of items whose feed gave only a snippet.
 
-Database work runs in worker threads so the event loop stays free for chat commands.
+Database work runs in worker threads so the event loop stays free for chat commands. A
+cycle of many feeds puts its CPU work on every core: documents are parsed, and new
+entries classified, in worker processes (bot.common.workers), while the event loop keeps
+fetching. Outcomes are stored in batches as they arrive (one transaction per batch), and
+an entry already stored (by guid or normalised link) is recognised before the topic rules
+see it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.common.hosts import is_aggregator_url
+from bot.common.workers import WorkerPool
 from bot.feeds.article import fetch_article_html
 from bot.feeds.errors import FetchError
 from bot.feeds.http import HttpFetcher
-from bot.feeds.poller import FeedOutcome, FeedTask, poll_feeds
+from bot.feeds.parser import ParsedFeed, parse_feed
+from bot.feeds.poller import FeedOutcome, FeedTask, Parse, poll_in_batches
 from bot.feeds.schedule import NextPoll, is_due, next_poll
 from bot.services.poll_report import FeedReport, PollReport
 from bot.store.feeds import health_of, record_poll, sync_feeds, validators_of
 from bot.store.items import SeenEntries, is_backfill, new_item
 from bot.store.schema import Feed, Item, utc_now
 from bot.summarize.fulltext import extract_main_text
-from bot.topic.classifier import TopicClassifier, TopicVerdict
+from bot.topic.classifier import (
+    TopicClassifier,
+    TopicVerdict,
+    classify_in_worker,
+    use_in_worker,
+)
 
 if TYPE_CHECKING:
     from bot.feeds.settings import FeedConfig, FetchSettings
@@ -41,6 +55,13 @@ OnFeedDone = Callable[[FeedOutcome], None]
 OnStart = Callable[[int], None]
 # (item id, article text or None, full_text_status)
 FullText = tuple[int, str | None, str]
+# Outcomes stored per transaction: large enough to amortise a commit, small enough that a
+# batch's parsed documents are all the memory a cycle holds.
+STORE_BATCH = 50
+# Below this many feeds a cycle parses in a thread: starting worker processes costs more.
+WORKERS_FROM_FEEDS = 8
+# What a worker imports once, before it is forked (see bot.common.workers).
+WORKER_MODULES = ("bot.feeds.parser", "bot.topic.classifier")
 
 
 def record_outcome(
@@ -129,15 +150,48 @@ class IngestService:
         self, force: bool, on_feed_done: OnFeedDone | None, on_start: OnStart | None
     ) -> PollReport:
         """Fetch the due feeds, store their new items and fetch the full texts they lack."""
+        started = time.perf_counter()
         tasks, skipped = await asyncio.to_thread(self.feeds_to_poll, force)
         if on_start is not None:
             on_start(len(tasks))
-        async with HttpFetcher(self.fetch) as fetcher:
-            outcomes = await poll_feeds(fetcher, tasks, on_feed_done)
-            report = await asyncio.to_thread(self.store_outcomes, outcomes)
+        report = PollReport()
+        async with self.workers_for(len(tasks)) as workers, HttpFetcher(self.fetch) as fetcher:
+            parse = parse_in(workers) if workers else None
+            batches = poll_in_batches(fetcher, tasks, STORE_BATCH, on_feed_done, parse)
+            async for outcomes in batches:
+                stored = await asyncio.to_thread(self.store_outcomes, outcomes, workers)
+                report.feeds.extend(stored.feeds)
+                report.disabled.extend(stored.disabled)
+            order = {task.name: number for number, task in enumerate(tasks)}
+            report.feeds.sort(key=lambda line: order[line.name])
             report.feeds.extend(skipped)
+            fetched = time.perf_counter()
             await self.full_texts.fetch(fetcher, report.kept_ids)
+        log.info(
+            "poll: %d feeds fetched and stored in %.2f s, article pages in %.2f s",
+            len(tasks),
+            fetched - started,
+            time.perf_counter() - fetched,
+        )
         return report
+
+    @asynccontextmanager
+    async def workers_for(self, feeds: int) -> AsyncIterator[WorkerPool | None]:
+        """Worker processes for a cycle of ``feeds`` feeds, or None when one core will do."""
+        if self.fetch.workers == 1 or feeds < WORKERS_FROM_FEEDS:
+            yield None
+            return
+        pool = WorkerPool(
+            self.fetch.workers,
+            preload=WORKER_MODULES,
+            initializer=use_in_worker,
+            initargs=(self.classifier.settings,),
+        )
+        log.info("poll: parsing and topic rules in %d worker processes", pool.workers)
+        try:
+            yield pool
+        finally:
+            await asyncio.to_thread(pool.close)
 
     def feeds_to_poll(self, force: bool) -> tuple[list[FeedTask], list[FeedReport]]:
         """Due feeds as tasks, and a report line for each feed skipped (disabled, backing off)."""
@@ -158,16 +212,29 @@ class IngestService:
                     )
                     skipped.append(FeedReport(config.name, f"waiting until {until}", skipped=True))
                 else:
-                    tasks.append(FeedTask(config.name, config.url, validators_of(row)))
+                    task = FeedTask(config.name, config.url, validators_of(row), row.body_sha256)
+                    tasks.append(task)
         return tasks, skipped
 
-    def store_outcomes(self, outcomes: Sequence[FeedOutcome]) -> PollReport:
-        """Record each feed's health and store its new entries with their topic verdicts."""
+    def store_outcomes(
+        self, outcomes: Sequence[FeedOutcome], workers: WorkerPool | None = None
+    ) -> PollReport:
+        """Record each feed's health and store its new entries with their topic verdicts.
+
+        One transaction for the batch; the topic rules run on the new entries only, all of
+        the batch's at once (in ``workers`` when given).
+        """
         report = PollReport()
         now = utc_now()
         configs = {feed.name: feed for feed in self.feeds}
         with self.sessions.begin() as session:
-            rows = {row.name: row for row in session.scalars(select(Feed))}
+            names = [outcome.name for outcome in outcomes]
+            rows = {
+                row.name: row for row in session.scalars(select(Feed).where(Feed.name.in_(names)))
+            }
+            new: list[tuple[FeedReport, FeedConfig, list[Item]]] = []
+            # The batch's own links, so two of its feeds carrying one article store it once.
+            batch_links: set[str] = set()
             for outcome in outcomes:
                 feed = rows[outcome.name]
                 decision = record_outcome(feed, outcome, self.fetch, now)
@@ -180,39 +247,66 @@ class IngestService:
                 )
                 if outcome.parsed is not None:
                     line.warning = outcome.parsed.warning
-                    line.kept_ids = self.store_entries(
-                        session, feed, configs[feed.name], outcome, now, line
-                    )
+                    items = self.new_items(session, feed, outcome.parsed, now, batch_links)
+                    new.append((line, configs[feed.name], items))
                 report.feeds.append(line)
+            self.judge([(config, items) for _line, config, items in new], workers)
+            session.flush()
+            for line, _config, items in new:
+                line.new_items = len(items)
+                line.kept = sum(1 for item in items if item.kept)
+                line.kept_ids = [item.id for item in items if item.kept]
         return report
 
-    def store_entries(
-        self,
-        session: Session,
-        feed: Feed,
-        config: FeedConfig,
-        outcome: FeedOutcome,
-        now: datetime,
-        line: FeedReport,
-    ) -> list[int]:
-        """Insert entries not seen before; return the ids of new kept, postable items."""
-        assert outcome.parsed is not None
-        seen = SeenEntries(session, feed, outcome.parsed.entries)
-        entries = [entry for entry in outcome.parsed.entries if not seen.check_and_add(entry)]
-        items = [new_item(feed, entry, now) for entry in entries]
-        for entry, item in zip(entries, items, strict=True):
-            verdict = self.verdict(config, item)
-            item.kept, item.topic_score = verdict.keep, verdict.score
-            item.topic_reasons = list(verdict.reasons)
+    def new_items(
+        self, session: Session, feed: Feed, parsed: ParsedFeed, now: datetime, batch_links: set[str]
+    ) -> list[Item]:
+        """Unsaved items for the entries not seen before (by guid or normalised link, stored or
+        earlier in this batch); added to the session, inserted at the batch's flush."""
+        with session.no_autoflush:
+            seen = SeenEntries(session, feed, parsed.entries)
+        seen.links |= batch_links
+        items = []
+        for entry in parsed.entries:
+            if seen.check_and_add(entry):
+                continue
+            item = new_item(feed, entry, now)
             item.backfill = is_backfill(feed, entry.published, now, self.fetch.backfill_hours)
+            items.append(item)
+        batch_links |= seen.links
         session.add_all(items)
-        session.flush()
-        line.new_items += len(items)
-        line.kept += sum(1 for item in items if item.kept)
-        return [item.id for item in items if item.kept]
+        return items
 
-    def verdict(self, config: FeedConfig, item: Item) -> TopicVerdict:
-        """The topic rules' verdict, unless the feed is on topic by construction."""
-        if config.topic == "all":
-            return ALL_ON_TOPIC
-        return self.classifier.classify(item.title, item.text)
+    def judge(
+        self, batches: Sequence[tuple[FeedConfig, list[Item]]], workers: WorkerPool | None
+    ) -> None:
+        """Set each new item's topic verdict: the rules' (in ``workers`` when given), or
+        "on topic" for a feed marked topic = "all"."""
+        ruled = [item for config, items in batches if config.topic != "all" for item in items]
+        pairs = [(item.title, item.text) for item in ruled]
+        if workers is not None and len(pairs) > 1:
+            verdicts = workers.map(classify_in_worker, pairs)
+        else:
+            verdicts = [self.classifier.classify(title, text) for title, text in pairs]
+        for item, verdict in zip(ruled, verdicts, strict=True):
+            apply_verdict(item, verdict)
+        for config, items in batches:
+            if config.topic == "all":
+                for item in items:
+                    apply_verdict(item, ALL_ON_TOPIC)
+
+
+def apply_verdict(item: Item, verdict: TopicVerdict) -> None:
+    item.kept, item.topic_score = verdict.keep, verdict.score
+    item.topic_reasons = list(verdict.reasons)
+
+
+def parse_in(workers: WorkerPool) -> Parse:
+    """A :data:`Parse` that runs feedparser in one of the worker processes."""
+
+    async def parse(body: bytes, headers: dict[str, Any], max_expanded: int) -> ParsedFeed:
+        return await workers.run(
+            partial(parse_feed, max_expanded_bytes=max_expanded), body, headers
+        )
+
+    return parse

@@ -42,6 +42,7 @@ def sync_feeds(session: Session, configured: Sequence[FeedConfig]) -> dict[str, 
             # A new URL is a new resource: old validators would be wrong, its history
             # is new (backfill applies again) and the old URL's failures are not its own.
             row.url, row.etag, row.last_modified = config.url, None, None
+            row.body_sha256 = None
             row.first_polled_at = None
             reset_health(row)
     session.flush()
@@ -84,6 +85,9 @@ def record_poll(feed: Feed, outcome: FeedOutcome, decision: NextPoll, now: datet
         feed.last_error = None
         feed.last_success_at = now
         feed.etag, feed.last_modified = outcome.validators.etag, outcome.validators.last_modified
+        if outcome.parsed is not None:
+            # Only a document that parsed: one that failed is tried again, not skipped.
+            feed.body_sha256 = outcome.body_sha256
     else:
         feed.last_error = str(outcome.error)[:MAX_STORED_ERROR_CHARS]
     if decision.disabled_now:

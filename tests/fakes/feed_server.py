@@ -38,6 +38,9 @@ class FeedServer:
     documents: dict[str, Document] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     port: int = 0
+    # False: ignore If-None-Match / If-Modified-Since and send the body again, as many
+    # real servers do.
+    conditional: bool = True
 
     def __post_init__(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -64,9 +67,12 @@ class FeedServer:
         if document is None:
             record.status = 404
             return web.Response(status=404, text="not found")
-        if request.headers.get("If-None-Match") == document.etag or (
-            request.headers.get("If-Modified-Since") == LAST_MODIFIED
-            and "If-None-Match" not in request.headers
+        if self.conditional and (
+            request.headers.get("If-None-Match") == document.etag
+            or (
+                request.headers.get("If-Modified-Since") == LAST_MODIFIED
+                and "If-None-Match" not in request.headers
+            )
         ):
             record.status = 304
             return web.Response(status=304, headers={"ETag": document.etag})
