@@ -194,20 +194,45 @@ def poll_progress(enabled: bool) -> Iterator[ProgressHooks]:
 
 
 def print_poll_report(report: PollReport) -> None:
+    """A line for each feed with something to say (new items, an error, a warning, disabled);
+    the feeds with nothing new are counted, so a poll of a thousand feeds stays readable."""
+    from collections import Counter
+
     from rich.table import Table
 
-    table = Table(title="poll", show_lines=False)
-    for column in ("feed", "status", "new items", "kept", "error"):
-        table.add_column(column, overflow="fold")
-    for line in report.feeds:
-        status = (
-            line.status if not line.warning else f"{line.status} (recovered: {line.warning[:60]})"
-        )
-        table.add_row(line.name, status, str(line.new_items), str(line.kept), line.error or "")
-    out.print(table)
+    worth_a_line = [
+        line
+        for line in report.feeds
+        if line.error or line.warning or line.new_items or line.status == "disabled"
+    ]
+    if worth_a_line:
+        table = Table(title="poll", show_lines=False)
+        for column in ("feed", "status", "new items", "kept", "error"):
+            table.add_column(column, overflow="fold")
+        for line in worth_a_line:
+            status = line.status
+            if line.warning:
+                status = f"{line.status} (recovered: {line.warning[:60]})"
+            table.add_row(
+                escape(line.name),
+                escape(status),
+                str(line.new_items),
+                str(line.kept),
+                escape(line.error or ""),
+            )
+        out.print(table)
+    listed = {id(line) for line in worth_a_line}
+    quiet = Counter(
+        "waiting" if line.status.startswith("waiting until") else line.status
+        for line in report.feeds
+        if id(line) not in listed
+    )
+    if quiet:
+        kinds = ", ".join(f"{count} {status}" for status, count in sorted(quiet.items()))
+        out.print(f"{sum(quiet.values())} feeds with nothing new ({kinds}).", highlight=False)
     out.print(f"{report.new_items} new items, {report.new_stories} new stories.")
     for name in report.disabled:
-        out.print(f"[yellow]feed disabled after repeated failures:[/] {name}")
+        out.print(f"[yellow]feed disabled after repeated failures:[/] {escape(name)}")
 
 
 @app.command()
