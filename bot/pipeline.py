@@ -112,9 +112,16 @@ class DigestBot:
         from bot.services.ingest import FullTexts, IngestService
 
         settings = self.settings
-        full_texts = FullTexts(self.sessions, self.summarizer, settings.stories.aggregator_hosts)
+        full_texts = FullTexts(
+            self.sessions, lambda: self.summarizer, settings.stories.aggregator_hosts
+        )
         return IngestService(
-            self.sessions, settings.feeds, settings.fetch, self.classifier, full_texts
+            self.sessions,
+            settings.feeds,
+            settings.fetch,
+            settings.topic,
+            lambda: self.classifier,
+            full_texts,
         )
 
     @cached_property
@@ -146,7 +153,10 @@ class DigestBot:
             ingest = await asyncio.to_thread(lambda: self.ingest)
             report = await ingest.poll(force, on_feed_done, on_start)
             started = time.perf_counter()
-            report.new_stories = await asyncio.to_thread(self.group_and_summarize, report.kept_ids)
+            if report.kept_ids:
+                report.new_stories = await asyncio.to_thread(
+                    self.group_and_summarize, report.kept_ids
+                )
             log.info(
                 "poll: %d kept items grouped and summarized in %.2f s",
                 len(report.kept_ids),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.feeds import poller
+from bot.feeds import parser
 from bot.feeds.article import fetch_article_html
 from bot.feeds.errors import PARSE_FAILURES, ParseError
 from bot.feeds.http import FailureKind, FetchError, HttpFetcher, Validators
@@ -102,7 +102,7 @@ async def test_a_parser_crash_is_that_feeds_parse_error(
     def crash(body: bytes, headers: object, *, max_expanded_bytes: int) -> None:
         raise KeyError("entries")
 
-    monkeypatch.setattr(poller, "parse_feed", crash)
+    monkeypatch.setattr(parser, "parse_feed", crash)
     outcome = await fetch_outcome(feed_server.serve("/feed.xml", "<rss/>"))
     assert isinstance(outcome.error, ParseError)
     assert outcome.status == "malformed"

@@ -16,7 +16,6 @@ import email.utils
 import io
 import json
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from feedparser.sanitizer import replace_doctype
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.feeds.errors import FailureKind, ParseError
+from bot.feeds.records import FeedEntry, ParsedFeed
 from bot.feeds.text import clean_text
 from bot.feeds.urls import safe_link
 
@@ -36,38 +36,6 @@ BENIGN_BOZO = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverrid
 DEFAULT_MAX_EXPANDED_BYTES = 5_000_000
 # More declared entities than this is no feed, and counting their uses would be slow.
 MAX_DECLARED_ENTITIES = 256
-
-
-@dataclass
-class FeedEntry:
-    """One item of a feed, cleaned and ready for the topic stage."""
-
-    guid: str
-    link: str | None
-    title: str
-    summary: str
-    content: str
-    published: datetime | None
-    image: str | None = None
-    comments: str | None = None
-    author: str | None = None
-
-    @property
-    def text(self) -> str:
-        """The longest text the feed gives: full content if any, else the summary."""
-        return self.content if len(self.content) > len(self.summary) else self.summary
-
-
-@dataclass
-class ParsedFeed:
-    """A parsed document: its entries and what the parser had to forgive."""
-
-    entries: list[FeedEntry] = field(default_factory=list)
-    title: str = ""
-    # A problem the parser recovered from (feedparser's bozo); entries are still good.
-    warning: str | None = None
-    # RSS <ttl>, in minutes: the publisher's floor on our poll interval.
-    ttl_minutes: int | None = None
 
 
 def looks_like_json(body: bytes) -> bool:

@@ -29,7 +29,7 @@ from bot.feeds.http import (
     classify_client_error,
     response_headers_for_parser,
 )
-from bot.feeds.parser import ParsedFeed, parse_feed
+from bot.feeds.records import ParsedFeed
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,8 @@ async def poll_one(fetcher: HttpFetcher, task: FeedTask, parse: Parse | None = N
 
 async def parse_in_thread(body: bytes, headers: dict[str, Any], max_expanded: int) -> ParsedFeed:
     """The default :data:`Parse`: a worker thread, so the event loop stays free."""
+    from bot.feeds.parser import parse_feed  # feedparser: loaded by the first document
+
     return await asyncio.to_thread(
         partial(parse_feed, max_expanded_bytes=max_expanded), body, headers
     )

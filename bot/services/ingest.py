@@ -28,8 +28,8 @@ from bot.common.workers import WorkerPool
 from bot.feeds.article import fetch_article_html
 from bot.feeds.errors import FetchError
 from bot.feeds.http import HttpFetcher
-from bot.feeds.parser import ParsedFeed, parse_feed
 from bot.feeds.poller import FeedOutcome, FeedTask, Parse, poll_in_batches
+from bot.feeds.records import ParsedFeed
 from bot.feeds.schedule import NextPoll, is_due, next_poll
 from bot.services.poll_report import FeedReport, PollReport
 from bot.store.feeds import health_of, record_poll, sync_feeds, validators_of
@@ -46,6 +46,7 @@ from bot.topic.classifier import (
 if TYPE_CHECKING:
     from bot.feeds.settings import FeedConfig, FetchSettings
     from bot.summarize.summarizer import Summarizer
+    from bot.topic.settings import TopicSettings
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +80,22 @@ class FullTexts:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        summarizer: Summarizer,
+        summarizer: Callable[[], Summarizer],
         aggregator_hosts: Sequence[str],
     ) -> None:
         self.sessions = sessions
-        self.summarizer = summarizer
+        # Built on first need: a cycle with no new kept item loads no summarizer.
+        self._summarizer = summarizer
         self.aggregator_hosts = tuple(aggregator_hosts)
+
+    @property
+    def summarizer(self) -> Summarizer:
+        return self._summarizer()
 
     async def fetch(self, fetcher: HttpFetcher, item_ids: Sequence[int]) -> None:
         """Fetch, extract and store the article text of the items that need it."""
+        if not item_ids:
+            return
         wanted = await asyncio.to_thread(self.items_needing_text, item_ids)
         results = await asyncio.gather(
             *(self.full_text(fetcher, item_id, url) for item_id, url in wanted)
@@ -136,14 +144,17 @@ class IngestService:
         sessions: sessionmaker[Session],
         feeds: Sequence[FeedConfig],
         fetch: FetchSettings,
-        classifier: TopicClassifier,
+        topic: TopicSettings,
+        classifier: Callable[[], TopicClassifier],
         full_texts: FullTexts,
     ) -> None:
         self.sessions = sessions
         # The configured list itself, read at every cycle: feeds added to it are polled.
         self.feeds = feeds
         self.fetch = fetch
-        self.classifier = classifier
+        self.topic = topic
+        # Built on first need: a cycle with no new entry compiles no rule.
+        self._classifier = classifier
         self.full_texts = full_texts
 
     async def poll(
@@ -185,7 +196,7 @@ class IngestService:
             self.fetch.workers,
             preload=WORKER_MODULES,
             initializer=use_in_worker,
-            initargs=(self.classifier.settings,),
+            initargs=(self.topic,),
         )
         log.info("poll: parsing and topic rules in %d worker processes", pool.workers)
         try:
@@ -287,7 +298,8 @@ class IngestService:
         if workers is not None and len(pairs) > 1:
             verdicts = workers.map(classify_in_worker, pairs)
         else:
-            verdicts = [self.classifier.classify(title, text) for title, text in pairs]
+            classifier = self._classifier()
+            verdicts = [classifier.classify(title, text) for title, text in pairs]
         for item, verdict in zip(ruled, verdicts, strict=True):
             apply_verdict(item, verdict)
         for config, items in batches:
@@ -303,6 +315,8 @@ def apply_verdict(item: Item, verdict: TopicVerdict) -> None:
 
 def parse_in(workers: WorkerPool) -> Parse:
     """A :data:`Parse` that runs feedparser in one of the worker processes."""
+
+    from bot.feeds.parser import parse_feed  # the workers preload it; here it names the job
 
     async def parse(body: bytes, headers: dict[str, Any], max_expanded: int) -> ParsedFeed:
         return await workers.run(

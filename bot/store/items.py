@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.feeds.parser import FeedEntry
+from bot.feeds.records import FeedEntry
 from bot.feeds.urls import normalize_url
 from bot.store.schema import Feed, Item
 

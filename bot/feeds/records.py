@@ -1,0 +1,42 @@
+"""What the parser hands on: a parsed document and its entries, as plain records.
+
+A module of their own, so the store, the poller and the services can name them without
+importing feedparser (the parser runs in worker processes; the rest only reads records).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class FeedEntry:
+    """One item of a feed, cleaned and ready for the topic stage."""
+
+    guid: str
+    link: str | None
+    title: str
+    summary: str
+    content: str
+    published: datetime | None
+    image: str | None = None
+    comments: str | None = None
+    author: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The longest text the feed gives: full content if any, else the summary."""
+        return self.content if len(self.content) > len(self.summary) else self.summary
+
+
+@dataclass
+class ParsedFeed:
+    """A parsed document: its entries and what the parser had to forgive."""
+
+    entries: list[FeedEntry] = field(default_factory=list)
+    title: str = ""
+    # A problem the parser recovered from (feedparser's bozo); entries are still good.
+    warning: str | None = None
+    # RSS <ttl>, in minutes: the publisher's floor on our poll interval.
+    ttl_minutes: int | None = None
