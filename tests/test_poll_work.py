@@ -109,7 +109,7 @@ def test_worker_processes_store_exactly_what_one_process_stores(
     assert in_workers == in_one_process
     assert sum(1 for item in in_workers if item[1] == "https://n.example/shared") == 1
     assert any(item[2] for item in in_workers) and not all(item[2] for item in in_workers)
-    assert "in 2 worker processes" in caplog.text
+    assert "topic rules in 2 processes" in caplog.text
 
 
 @pytest.mark.parametrize(

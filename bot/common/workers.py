@@ -36,7 +36,8 @@ class WorkerPool:
     """A process pool for one batch of work, closed (and its processes reaped) on exit.
 
     ``workers`` 0 means one per core. ``initializer(*initargs)`` runs once in each worker
-    (to build a rule set there once, not per call).
+    (to build a rule set there once, not per call). Nothing starts until the first job: a
+    poll where every feed answers 304 starts no process at all.
     """
 
     def __init__(
@@ -48,13 +49,30 @@ class WorkerPool:
         initargs: tuple[Any, ...] = (),
     ) -> None:
         self.workers = workers or available_cores()
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if context.get_start_method() == "forkserver" and preload:
-            context.set_forkserver_preload(list(preload))
-        self.executor: Executor = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=initializer, initargs=initargs
-        )
+        self._preload = list(preload)
+        self._initializer = initializer
+        self._initargs = initargs
+        self._executor: Executor | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:
+            methods = multiprocessing.get_all_start_methods()
+            method = "forkserver" if "forkserver" in methods else "spawn"
+            context = multiprocessing.get_context(method)
+            if method == "forkserver" and self._preload:
+                context.set_forkserver_preload(self._preload)
+            self._executor = ProcessPoolExecutor(
+                self.workers,
+                mp_context=context,
+                initializer=self._initializer,
+                initargs=self._initargs,
+            )
+        return self._executor
 
     async def run(self, function: Callable[..., R], *args: Any) -> R:
         """``function(*args)`` in a worker, awaited without blocking the event loop."""
@@ -65,7 +83,8 @@ class WorkerPool:
         return list(self.executor.map(function, values, chunksize=chunksize))
 
     def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> Self:
         return self

@@ -198,10 +198,11 @@ class IngestService:
             initializer=use_in_worker,
             initargs=(self.topic,),
         )
-        log.info("poll: parsing and topic rules in %d worker processes", pool.workers)
         try:
             yield pool
         finally:
+            if pool.started:
+                log.info("poll: parsed and applied the topic rules in %d processes", pool.workers)
             await asyncio.to_thread(pool.close)
 
     def feeds_to_poll(self, force: bool) -> tuple[list[FeedTask], list[FeedReport]]:
@@ -316,9 +317,9 @@ def apply_verdict(item: Item, verdict: TopicVerdict) -> None:
 def parse_in(workers: WorkerPool) -> Parse:
     """A :data:`Parse` that runs feedparser in one of the worker processes."""
 
-    from bot.feeds.parser import parse_feed  # the workers preload it; here it names the job
-
     async def parse(body: bytes, headers: dict[str, Any], max_expanded: int) -> ParsedFeed:
+        from bot.feeds.parser import parse_feed  # the workers preload it; here it names the job
+
         return await workers.run(
             partial(parse_feed, max_expanded_bytes=max_expanded), body, headers
         )
