@@ -26,6 +26,9 @@ Routes (GET; ``HEAD`` is not needed by the bot):
 ``/redirect/<n>``     a chain of n redirects ending at a valid feed
 ``/goto/<where>``     a redirect to ``localhost`` (this server by name), ``file``
                       (file:///etc/passwd) or ``metadata`` (169.254.169.254)
+``/location/<url>``   a redirect to the percent-decoded <url>, sent as UTF-8 bytes
+                      (``{port}`` in it becomes this server's port)
+``/reason/<text>``    503 whose reason phrase is the percent-decoded <text>, as sent
 ``/status/<code>``    that status; 429 and 503 carry ``Retry-After: 120``
 ``/retry-after/<s>``  503 with ``Retry-After: <s>``
 ``/html``             an HTML page, not a feed
@@ -51,6 +54,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import cache
+from urllib.parse import unquote
 
 RETRY_AFTER_SECONDS = 120
 BOMB_INFLATED_BYTES = 1300 * 1024 * 1024
@@ -327,12 +331,14 @@ class MisbehavingServer:
         body: bytes,
         headers: dict[str, str] | None = None,
         content_type: str = "application/rss+xml; charset=utf-8",
+        reason: str | None = None,
     ) -> bool:
-        lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"]
+        lines = [f"HTTP/1.1 {status} {reason or REASONS.get(status, 'Status')}"]
         all_headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
         all_headers.update(headers or {})
         lines += [f"{name}: {value}" for name, value in all_headers.items()]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        # UTF-8, as servers send non-ASCII Location headers; ASCII is the same in latin-1.
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body)
         await writer.drain()
         return True
 
@@ -411,6 +417,15 @@ class MisbehavingServer:
         }
         return await self._send(writer, 302, b"", {"Location": targets[parts[1]]})
 
+    async def _location(self, parts: list[str], writer: asyncio.StreamWriter) -> bool:
+        target = unquote(parts[1]).replace("{port}", str(self.port))
+        return await self._send(writer, 302, b"", {"Location": target})
+
+    async def _reason(self, parts: list[str], writer: asyncio.StreamWriter) -> bool:
+        return await self._send(
+            writer, 503, b"busy", content_type="text/plain", reason=unquote(parts[1])
+        )
+
     async def _status(self, parts: list[str], writer: asyncio.StreamWriter) -> bool:
         code = int(parts[1])
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if code in (429, 503) else {}
@@ -450,6 +465,8 @@ SPECIAL = {
     "redirect-loop-2": MisbehavingServer._redirect_loop,
     "redirect": MisbehavingServer._redirect,
     "goto": MisbehavingServer._goto,
+    "location": MisbehavingServer._location,
+    "reason": MisbehavingServer._reason,
     "status": MisbehavingServer._status,
     "retry-after": MisbehavingServer._retry_after,
     "html": MisbehavingServer._html,
