@@ -15,13 +15,16 @@ commands load neither aiohttp, nor trafilatura, nor nupunkt.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Engine
 
+from bot.common.redaction import Redactor
 from bot.delivery import Outbox
+from bot.environment import secret_values
 from bot.services.digests import DigestResult, DigestService
 from bot.services.poll_report import FeedReport, PollReport
 from bot.store.database import create_database_engine, migrate, session_factory
@@ -76,7 +79,10 @@ class DigestBot:
         self.settings = settings
         self.engine = engine or create_database_engine(settings.database_url(env))
         self.prepare_database()
-        self.sessions = session_factory(self.engine)
+        # Error texts (a platform's answer, a server's reason phrase) may quote a secret of
+        # this environment: they are masked before they are stored.
+        self.redact = Redactor(secret_values(os.environ if env is None else env)).redact
+        self.sessions = session_factory(self.engine, redact=self.redact)
         self.adapters = list(adapters)
         self.outbox = Outbox(self.sessions, {adapter.name: adapter for adapter in self.adapters})
         self.digests = DigestService(self.sessions, settings.digest, self.adapters, self.outbox)
