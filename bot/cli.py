@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
+from bot.common.redaction import Redactor
+from bot.common.text import escape_controls
 from bot.environment import (
     SecretsFileError,
     configure_logging,
@@ -51,6 +53,9 @@ app.add_typer(feeds_app, name="feeds")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+# The secrets of the running command's environment, masked in everything printed
+# (set by ``context_of``; until then, read from the process environment on use).
+_printing_redactor: Redactor | None = None
 
 
 class OutputFormat(StrEnum):
@@ -76,8 +81,19 @@ ConfigOption = Annotated[
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json")]
 
 
+def plain(text: str, *, multiline: bool = False) -> Text:
+    """Text from feeds, servers, platforms or the database, as the terminal shows it.
+
+    A rich ``Text``, so no markup (``[link=...]``, ``[red]``), emoji code or highlighting
+    applies; control characters spelled out (an ESC sequence in a reason phrase cannot
+    recolour the screen or plant an OSC 8 link); the environment's secrets masked.
+    """
+    redactor = _printing_redactor or Redactor(environment_secrets())
+    return Text(escape_controls(redactor.redact(text), keep_newlines=multiline))
+
+
 def print_error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    err.print(Text.assemble(("error:", "bold red"), " ", plain(message)))
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -103,9 +119,11 @@ def context_of(ctx: typer.Context, config: Path | None) -> tuple[Settings, dict[
     """Settings and environment for a command; --config after the command wins."""
     from bot.config import ConfigError, load_settings
 
+    global _printing_redactor
     parent: Context = ctx.obj
     try:
         env = load_environment()
+        _printing_redactor = Redactor(secret_values(env))
         configure_logging(parent.log_level, env)
         settings = load_settings(config or parent.config_path, env)
     except (ConfigError, SecretsFileError) as error:
@@ -203,11 +221,19 @@ def print_poll_report(report: PollReport) -> None:
         status = (
             line.status if not line.warning else f"{line.status} (recovered: {line.warning[:60]})"
         )
-        table.add_row(line.name, status, str(line.new_items), str(line.kept), line.error or "")
+        table.add_row(
+            plain(line.name),
+            plain(status),
+            str(line.new_items),
+            str(line.kept),
+            plain(line.error or ""),
+        )
     out.print(table)
     out.print(f"{report.new_items} new items, {report.new_stories} new stories.")
     for name in report.disabled:
-        out.print(f"[yellow]feed disabled after repeated failures:[/] {name}")
+        out.print(
+            Text.assemble(("feed disabled after repeated failures:", "yellow"), " ", plain(name))
+        )
 
 
 @app.command()
@@ -250,9 +276,7 @@ def digest(
     try:
         if dry_run:
             out.print(
-                render_digest(bot.preview_digest(), output_format.value),
-                markup=False,
-                highlight=False,
+                plain(render_digest(bot.preview_digest(), output_format.value), multiline=True)
             )
             return
         result = asyncio.run(bot.post_digest())
@@ -261,14 +285,14 @@ def digest(
     if not result.digest.stories and not any(a.name == TerminalAdapter.name for a in bot.adapters):
         err.print("nothing new to post")
     elif not result.digest.stories:
-        out.print(render_digest(result.digest, output_format.value), markup=False, highlight=False)
+        out.print(plain(render_digest(result.digest, output_format.value), multiline=True))
     if result.digest.stories and not result.queued_messages:
         err.print("no enabled adapter has a channel to post to; the stories stay pending")
         raise typer.Exit(1)
     delivery = result.delivery
     if delivery and delivery.errors:
         for problem in delivery.errors:
-            err.print(f"[red]not delivered:[/] {problem}", highlight=False)
+            err.print(Text.assemble(("not delivered:", "red"), " ", plain(problem)))
         raise typer.Exit(1)
     if delivery and delivery.waiting:
         err.print(
@@ -293,7 +317,7 @@ def latest(
     settings, env = context_of(ctx, config)
     with read_only(settings, env) as sessions, sessions() as session:
         answer = latest_digest(session, settings.digest, utc_now(), " ".join(query or []) or None)
-    out.print(render_digest(answer, output_format.value), markup=False, highlight=False)
+    out.print(plain(render_digest(answer, output_format.value), multiline=True))
 
 
 @app.command()
@@ -339,11 +363,11 @@ def status(ctx: typer.Context, config: ConfigOption = None) -> None:
     from bot.store.database import describe_database
 
     settings, env = context_of(ctx, config)
-    out.print(f"database: {describe_database(settings.database_url(env))}", markup=False)
+    out.print(plain(f"database: {describe_database(settings.database_url(env))}"))
     with read_only(settings, env) as sessions, sessions() as session:
         lines = status_lines(session)
     for line in lines:
-        out.print(line, highlight=False, markup=False)
+        out.print(plain(line))
 
 
 @app.command()
@@ -355,7 +379,7 @@ def explain(ctx: typer.Context, url: str, config: ConfigOption = None) -> None:
     with read_only(settings, env) as sessions, sessions() as session:
         lines = explain_url(session, url)
     for line in lines:
-        out.print(line, highlight=False, markup=False)
+        out.print(plain(line))
 
 
 @feeds_app.command("list")
@@ -372,7 +396,7 @@ def feeds_list(ctx: typer.Context, config: ConfigOption = None) -> None:
     for column in ("feed", "enabled", "last status", "last success", "errors", "next poll", "url"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(plain(cell) for cell in row))
     out.print(table)
 
 
@@ -400,11 +424,11 @@ def feeds_check(ctx: typer.Context, config: ConfigOption = None) -> None:
     for outcome in outcomes:
         entries = str(len(outcome.parsed.entries)) if outcome.parsed else "-"
         table.add_row(
-            outcome.name,
-            outcome.status,
+            plain(outcome.name),
+            plain(outcome.status),
             entries,
             f"{outcome.elapsed:.2f}s",
-            str(outcome.error or ""),
+            plain(str(outcome.error or "")),
         )
     out.print(table)
     if any(not outcome.ok for outcome in outcomes):
@@ -450,7 +474,7 @@ def migrate(ctx: typer.Context, config: ConfigOption = None) -> None:
     finally:
         engine.dispose()
     change = "up to date" if before == after else f"migrated from {before or 'nothing'}"
-    out.print(f"{describe_database(url)}: schema {after}, {change}", markup=False)
+    out.print(plain(f"{describe_database(url)}: schema {after}, {change}"))
 
 
 @app.command()
@@ -501,7 +525,7 @@ def summarize(
         return
     text = read_article(source, settings)
     for sentence in summarizer.summarize(text, title=title, max_sentences=sentences):
-        out.print(sentence, markup=False, highlight=False)
+        out.print(plain(sentence))
 
 
 def read_article(source: str, settings: Settings) -> str:
@@ -571,22 +595,25 @@ def report_failure(error: Exception) -> int:
         print_error(f"the database cannot be used: {redact_secrets(reason)}")
         return 1
     trace = "".join(traceback.format_exception(error))
-    err.print(redact_secrets(trace), markup=False, highlight=False)
+    err.print(plain(redact_secrets(trace), multiline=True))
     print_error("unexpected failure; the traceback above shows where")
     return 1
 
 
 def redact_secrets(text: str) -> str:
     """``text`` with the values of the environment's secrets replaced."""
-    import os
+    return Redactor(environment_secrets()).redact(text)
 
-    from bot.common.redaction import Redactor
+
+def environment_secrets() -> list[str]:
+    """The secrets of the process environment and its secrets file (if it can be read)."""
+    import os
 
     try:
         env = load_environment()
     except SecretsFileError:
         env = dict(os.environ)
-    return Redactor(secret_values(env)).redact(text)
+    return secret_values(env)
 
 
 if __name__ == "__main__":
