@@ -22,6 +22,7 @@ Routes (GET; ``HEAD`` is not needed by the bot):
 ``/gzip-bomb``        ``Content-Encoding: gzip``: 1.3 MB that inflate to 1.3 GB
 ``/entity-bomb``      RSS whose one entity, used 2,000 times, expands to 100 MB
 ``/billion-laughs``   the classic nested entity bomb
+``/inline-entity-bomb`` 41 kB whose entity, declared on the DOCTYPE's line, expands to 8 MB
 ``/redirect-loop``    /redirect-loop -> /redirect-loop-2 -> /redirect-loop
 ``/redirect/<n>``     a chain of n redirects ending at a valid feed
 ``/goto/<where>``     a redirect to ``localhost`` (this server by name), ``file``
@@ -113,6 +114,19 @@ def entity_bomb() -> bytes:
         b'<rss version="2.0"><channel><title>bomb</title><item><title>'
         + b"&a;" * ENTITY_REFERENCES
         + b"</title><link>https://news.example/bomb</link></item></channel></rss>"
+    )
+
+
+def inline_entity_bomb() -> bytes:
+    """The DOCTYPE on the XML declaration's line, the entity inside it: feedparser's DOCTYPE
+    rewriting (which wants both at the start of a line) misses it, and expat expands it
+    up to its 8 MiB amplification threshold: 41 kB in, an 8-million-character title out."""
+    value = b"x" * 20_000
+    return (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "' + value + b'">]>'
+        b'<rss version="2.0"><channel><title>inline</title><item><title>'
+        + b"&a;" * 400
+        + b"</title><link>https://news.example/inline</link></item></channel></rss>"
     )
 
 
@@ -400,6 +414,9 @@ class MisbehavingServer:
     async def _billion_laughs(self, _parts: list[str], writer: asyncio.StreamWriter) -> bool:
         return await self._send(writer, 200, billion_laughs())
 
+    async def _inline_entity_bomb(self, _parts: list[str], writer: asyncio.StreamWriter) -> bool:
+        return await self._send(writer, 200, inline_entity_bomb())
+
     async def _redirect_loop(self, parts: list[str], writer: asyncio.StreamWriter) -> bool:
         target = "/redirect-loop-2" if parts[0] == "redirect-loop" else "/redirect-loop"
         return await self._send(writer, 302, b"", {"Location": target})
@@ -461,6 +478,7 @@ SPECIAL = {
     "gzip-bomb": MisbehavingServer._gzip_bomb,
     "entity-bomb": MisbehavingServer._entity_bomb,
     "billion-laughs": MisbehavingServer._billion_laughs,
+    "inline-entity-bomb": MisbehavingServer._inline_entity_bomb,
     "redirect-loop": MisbehavingServer._redirect_loop,
     "redirect-loop-2": MisbehavingServer._redirect_loop,
     "redirect": MisbehavingServer._redirect,
