@@ -14,12 +14,12 @@ or migrate a database and say what to run when it is missing or behind.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -155,6 +155,28 @@ def make_bot(
         raise fail(str(error)) from error
 
 
+T = TypeVar("T")
+
+
+def run_with_adapters(bot: DigestBot, work: Coroutine[Any, Any, T]) -> T:
+    """Run a command's async work, then close the adapters in the same event loop.
+
+    Their HTTP sessions (discord.py's client, a webhook session) belong to that loop:
+    left open, they end the command with "Unclosed client session" on stderr.
+    """
+    import asyncio
+
+    from bot.scheduler import close_adapters
+
+    async def work_then_close() -> T:
+        try:
+            return await work
+        finally:
+            await close_adapters(bot)
+
+    return asyncio.run(work_then_close())
+
+
 @contextmanager
 def read_only(settings: Settings, env: dict[str, str]) -> Iterator[sessionmaker[Session]]:
     """Sessions on the existing database, which must be at this version's schema."""
@@ -245,13 +267,14 @@ def poll(
     ] = False,
 ) -> None:
     """One poll cycle: fetch due feeds, keep Meta-AI items, group stories, summarize."""
-    import asyncio
-
     settings, env = context_of(ctx, config)
     bot = make_bot(settings, env)
     try:
         with poll_progress(sys.stderr.isatty()) as (on_start, on_done):
-            report = asyncio.run(bot.poll(force=force, on_start=on_start, on_feed_done=on_done))
+            # A feed disabled in this cycle sends its admin notice through the adapters.
+            report = run_with_adapters(
+                bot, bot.poll(force=force, on_start=on_start, on_feed_done=on_done)
+            )
     finally:
         bot.close()
     print_poll_report(report)
@@ -267,8 +290,6 @@ def digest(
     output_format: FormatOption = OutputFormat.text,
 ) -> None:
     """Post the digest of stories not yet posted through the enabled adapters."""
-    import asyncio
-
     from bot.adapters.terminal import TerminalAdapter, render_digest
 
     settings, env = context_of(ctx, config)
@@ -279,7 +300,7 @@ def digest(
                 plain(render_digest(bot.preview_digest(), output_format.value), multiline=True)
             )
             return
-        result = asyncio.run(bot.post_digest())
+        result = run_with_adapters(bot, bot.post_digest())
     finally:
         bot.close()
     if not result.digest.stories and not any(a.name == TerminalAdapter.name for a in bot.adapters):
