@@ -14,17 +14,19 @@ or migrate a database and say what to run when it is missing or behind.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
+from bot.common.redaction import Redactor
+from bot.common.text import escape_controls
 from bot.environment import (
     SecretsFileError,
     configure_logging,
@@ -51,6 +53,9 @@ app.add_typer(feeds_app, name="feeds")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+# The secrets of the running command's environment, masked in everything printed
+# (set by ``context_of``; until then, read from the process environment on use).
+_printing_redactor: Redactor | None = None
 
 
 class OutputFormat(StrEnum):
@@ -76,8 +81,19 @@ ConfigOption = Annotated[
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json")]
 
 
+def plain(text: str, *, multiline: bool = False) -> Text:
+    """Text from feeds, servers, platforms or the database, as the terminal shows it.
+
+    A rich ``Text``, so no markup (``[link=...]``, ``[red]``), emoji code or highlighting
+    applies; control characters spelled out (an ESC sequence in a reason phrase cannot
+    recolour the screen or plant an OSC 8 link); the environment's secrets masked.
+    """
+    redactor = _printing_redactor or Redactor(environment_secrets())
+    return Text(escape_controls(redactor.redact(text), keep_newlines=multiline))
+
+
 def print_error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    err.print(Text.assemble(("error:", "bold red"), " ", plain(message)))
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -103,9 +119,11 @@ def context_of(ctx: typer.Context, config: Path | None) -> tuple[Settings, dict[
     """Settings and environment for a command; --config after the command wins."""
     from bot.config import ConfigError, load_settings
 
+    global _printing_redactor
     parent: Context = ctx.obj
     try:
         env = load_environment()
+        _printing_redactor = Redactor(secret_values(env))
         configure_logging(parent.log_level, env)
         settings = load_settings(config or parent.config_path, env)
     except (ConfigError, SecretsFileError) as error:
@@ -135,6 +153,28 @@ def make_bot(
         return DigestBot(settings, adapters, env=env)
     except (AdapterConfigError, ConfigError, ValueError) as error:
         raise fail(str(error)) from error
+
+
+T = TypeVar("T")
+
+
+def run_with_adapters(bot: DigestBot, work: Coroutine[Any, Any, T]) -> T:
+    """Run a command's async work, then close the adapters in the same event loop.
+
+    Their HTTP sessions (discord.py's client, a webhook session) belong to that loop:
+    left open, they end the command with "Unclosed client session" on stderr.
+    """
+    import asyncio
+
+    from bot.scheduler import close_adapters
+
+    async def work_then_close() -> T:
+        try:
+            return await work
+        finally:
+            await close_adapters(bot)
+
+    return asyncio.run(work_then_close())
 
 
 @contextmanager
@@ -214,11 +254,11 @@ def print_poll_report(report: PollReport) -> None:
             if line.warning:
                 status = f"{line.status} (recovered: {line.warning[:60]})"
             table.add_row(
-                escape(line.name),
-                escape(status),
+                plain(line.name),
+                plain(status),
                 str(line.new_items),
                 str(line.kept),
-                escape(line.error or ""),
+                plain(line.error or ""),
             )
         out.print(table)
     listed = {id(line) for line in worth_a_line}
@@ -232,7 +272,9 @@ def print_poll_report(report: PollReport) -> None:
         out.print(f"{sum(quiet.values())} feeds with nothing new ({kinds}).", highlight=False)
     out.print(f"{report.new_items} new items, {report.new_stories} new stories.")
     for name in report.disabled:
-        out.print(f"[yellow]feed disabled after repeated failures:[/] {escape(name)}")
+        out.print(
+            Text.assemble(("feed disabled after repeated failures:", "yellow"), " ", plain(name))
+        )
 
 
 @app.command()
@@ -244,13 +286,14 @@ def poll(
     ] = False,
 ) -> None:
     """One poll cycle: fetch due feeds, keep Meta-AI items, group stories, summarize."""
-    import asyncio
-
     settings, env = context_of(ctx, config)
     bot = make_bot(settings, env)
     try:
         with poll_progress(sys.stderr.isatty()) as (on_start, on_done):
-            report = asyncio.run(bot.poll(force=force, on_start=on_start, on_feed_done=on_done))
+            # A feed disabled in this cycle sends its admin notice through the adapters.
+            report = run_with_adapters(
+                bot, bot.poll(force=force, on_start=on_start, on_feed_done=on_done)
+            )
     finally:
         bot.close()
     print_poll_report(report)
@@ -266,8 +309,6 @@ def digest(
     output_format: FormatOption = OutputFormat.text,
 ) -> None:
     """Post the digest of stories not yet posted through the enabled adapters."""
-    import asyncio
-
     from bot.adapters.terminal import TerminalAdapter, render_digest
 
     settings, env = context_of(ctx, config)
@@ -275,25 +316,23 @@ def digest(
     try:
         if dry_run:
             out.print(
-                render_digest(bot.preview_digest(), output_format.value),
-                markup=False,
-                highlight=False,
+                plain(render_digest(bot.preview_digest(), output_format.value), multiline=True)
             )
             return
-        result = asyncio.run(bot.post_digest())
+        result = run_with_adapters(bot, bot.post_digest())
     finally:
         bot.close()
     if not result.digest.stories and not any(a.name == TerminalAdapter.name for a in bot.adapters):
         err.print("nothing new to post")
     elif not result.digest.stories:
-        out.print(render_digest(result.digest, output_format.value), markup=False, highlight=False)
+        out.print(plain(render_digest(result.digest, output_format.value), multiline=True))
     if result.digest.stories and not result.queued_messages:
         err.print("no enabled adapter has a channel to post to; the stories stay pending")
         raise typer.Exit(1)
     delivery = result.delivery
     if delivery and delivery.errors:
         for problem in delivery.errors:
-            err.print(f"[red]not delivered:[/] {problem}", highlight=False)
+            err.print(Text.assemble(("not delivered:", "red"), " ", plain(problem)))
         raise typer.Exit(1)
     if delivery and delivery.waiting:
         err.print(
@@ -318,7 +357,7 @@ def latest(
     settings, env = context_of(ctx, config)
     with read_only(settings, env) as sessions, sessions() as session:
         answer = latest_digest(session, settings.digest, utc_now(), " ".join(query or []) or None)
-    out.print(render_digest(answer, output_format.value), markup=False, highlight=False)
+    out.print(plain(render_digest(answer, output_format.value), multiline=True))
 
 
 @app.command()
@@ -364,11 +403,11 @@ def status(ctx: typer.Context, config: ConfigOption = None) -> None:
     from bot.store.database import describe_database
 
     settings, env = context_of(ctx, config)
-    out.print(f"database: {describe_database(settings.database_url(env))}", markup=False)
+    out.print(plain(f"database: {describe_database(settings.database_url(env))}"))
     with read_only(settings, env) as sessions, sessions() as session:
         lines = status_lines(session)
     for line in lines:
-        out.print(line, highlight=False, markup=False)
+        out.print(plain(line))
 
 
 @app.command()
@@ -380,7 +419,7 @@ def explain(ctx: typer.Context, url: str, config: ConfigOption = None) -> None:
     with read_only(settings, env) as sessions, sessions() as session:
         lines = explain_url(session, url)
     for line in lines:
-        out.print(line, highlight=False, markup=False)
+        out.print(plain(line))
 
 
 @feeds_app.command("list")
@@ -397,7 +436,7 @@ def feeds_list(ctx: typer.Context, config: ConfigOption = None) -> None:
     for column in ("feed", "enabled", "last status", "last success", "errors", "next poll", "url"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(plain(cell) for cell in row))
     out.print(table)
 
 
@@ -425,11 +464,11 @@ def feeds_check(ctx: typer.Context, config: ConfigOption = None) -> None:
     for outcome in outcomes:
         entries = str(len(outcome.parsed.entries)) if outcome.parsed else "-"
         table.add_row(
-            outcome.name,
-            outcome.status,
+            plain(outcome.name),
+            plain(outcome.status),
             entries,
             f"{outcome.elapsed:.2f}s",
-            str(outcome.error or ""),
+            plain(str(outcome.error or "")),
         )
     out.print(table)
     if any(not outcome.ok for outcome in outcomes):
@@ -475,7 +514,7 @@ def migrate(ctx: typer.Context, config: ConfigOption = None) -> None:
     finally:
         engine.dispose()
     change = "up to date" if before == after else f"migrated from {before or 'nothing'}"
-    out.print(f"{describe_database(url)}: schema {after}, {change}", markup=False)
+    out.print(plain(f"{describe_database(url)}: schema {after}, {change}"))
 
 
 @app.command()
@@ -526,7 +565,7 @@ def summarize(
         return
     text = read_article(source, settings)
     for sentence in summarizer.summarize(text, title=title, max_sentences=sentences):
-        out.print(sentence, markup=False, highlight=False)
+        out.print(plain(sentence))
 
 
 def read_article(source: str, settings: Settings) -> str:
@@ -596,22 +635,25 @@ def report_failure(error: Exception) -> int:
         print_error(f"the database cannot be used: {redact_secrets(reason)}")
         return 1
     trace = "".join(traceback.format_exception(error))
-    err.print(redact_secrets(trace), markup=False, highlight=False)
+    err.print(plain(redact_secrets(trace), multiline=True))
     print_error("unexpected failure; the traceback above shows where")
     return 1
 
 
 def redact_secrets(text: str) -> str:
     """``text`` with the values of the environment's secrets replaced."""
-    import os
+    return Redactor(environment_secrets()).redact(text)
 
-    from bot.common.redaction import Redactor
+
+def environment_secrets() -> list[str]:
+    """The secrets of the process environment and its secrets file (if it can be read)."""
+    import os
 
     try:
         env = load_environment()
     except SecretsFileError:
         env = dict(os.environ)
-    return Redactor(secret_values(env)).redact(text)
+    return secret_values(env)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import TextIO
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from bot.common.redaction import MIN_SECRET_LENGTH, RedactingFilter, Redactor
+from bot.common.text import escape_controls
 
 SECRETS_FILE_ENV_VAR = "META_AI_DIGEST_SECRETS_FILE"
 SECRET_SUFFIXES = ("_TOKEN", "_SECRET", "_WEBHOOK_URL", "_PASSWORD", "_API_KEY", "DATABASE_URL")
@@ -115,6 +116,14 @@ class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """The stream is always the current stderr; StreamHandler's assignment is ignored."""
 
 
+class PlainFormatter(logging.Formatter):
+    """Log lines with control characters spelled out: a feed server's reason phrase or a
+    platform's error text quoted in a message cannot send escape sequences to a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().format(record), keep_newlines=True)
+
+
 def configure_logging(level: str, env: Mapping[str, str]) -> None:
     """Log to stderr at ``level`` with secrets redacted, whatever logs them.
 
@@ -122,7 +131,7 @@ def configure_logging(level: str, env: Mapping[str, str]) -> None:
     replaces the handler it installed before and leaves other handlers alone.
     """
     handler = CurrentStderrHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(Redactor(secret_values(env)).redact))
     root = logging.getLogger()
     for existing in list(root.handlers):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
@@ -23,7 +24,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Engine
 
+from bot.common.redaction import Redactor
 from bot.delivery import Outbox
+from bot.environment import secret_values
 from bot.services.digests import DigestResult, DigestService
 from bot.services.poll_report import FeedReport, PollReport
 from bot.store.database import create_database_engine, migrate, session_factory
@@ -80,7 +83,10 @@ class DigestBot:
         self.settings = settings
         self.engine = engine or create_database_engine(settings.database_url(env))
         self.prepare_database()
-        self.sessions = session_factory(self.engine)
+        # Error texts (a platform's answer, a server's reason phrase) may quote a secret of
+        # this environment: they are masked before they are stored.
+        self.redact = Redactor(secret_values(os.environ if env is None else env)).redact
+        self.sessions = session_factory(self.engine, redact=self.redact)
         self.adapters = list(adapters)
         self.outbox = Outbox(self.sessions, {adapter.name: adapter for adapter in self.adapters})
         self.digests = DigestService(self.sessions, settings.digest, self.adapters, self.outbox)

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import subprocess
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +33,9 @@ from tests.fakes.discord_api import (
     WEBHOOK_TOKEN,
     FakeDiscord,
 )
-from tests.helpers import closed_port
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.webhook_sink import ThreadedFakeDiscord
+from tests.helpers import BOT_COMMAND, closed_port
 
 CHANNEL = str(CHANNEL_ID)
 MESSAGES = f"/channels/{CHANNEL_ID}/messages"
@@ -432,3 +438,60 @@ async def test_close_releases_every_session_and_restores_the_api_base(fake: Fake
 
     assert default_base == Route.BASE
     assert [w for w in caught if "nclosed" in str(w.message)] == []
+
+
+@pytest.fixture
+def threaded_discord() -> Iterator[ThreadedFakeDiscord]:
+    server = ThreadedFakeDiscord().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("mode", ["bot", "webhook"])
+def test_the_digest_command_closes_what_it_opened(
+    threaded_discord: ThreadedFakeDiscord, feed_server: FeedServer, tmp_path: Path, mode: str
+) -> None:
+    """The installed `digest` posts to Discord and leaves no "Unclosed client session" (nor
+    "Unclosed connector") warning on stderr: the adapter's HTTP sessions are closed."""
+    published = format_datetime(datetime.now(UTC), usegmt=True)
+    url = feed_server.serve(
+        "/d.xml",
+        '<rss version="2.0"><channel><title>D</title><item><title>Meta releases Llama 9</title>'
+        f"<link>https://news.example/d</link><pubDate>{published}</pubDate>"
+        "<description>Meta released Llama 9 today.</description></item></channel></rss>",
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[[feeds]]\nname = "D"\nurl = "{url}"\ntopic = "all"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "bot.db"}"\n'
+        '[adapters]\nenabled = ["discord"]\n',
+        encoding="utf-8",
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
+    }
+    env["DISCORD_API_BASE"] = threaded_discord.fake.api_base
+    if mode == "bot":
+        env |= {"DISCORD_TOKEN": BOT_TOKEN, "DISCORD_CHANNEL_ID": CHANNEL}
+    else:
+        env["DISCORD_WEBHOOK_URL"] = threaded_discord.fake.webhook_url
+    # Python's own ResourceWarnings on too, as a developer running with -W default sees them.
+    env["PYTHONWARNINGS"] = "default"
+    results = [
+        subprocess.run(
+            [*BOT_COMMAND, "--config", str(config), command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for command in ("poll", "digest")
+    ]
+    for result in results:
+        assert result.returncode == 0, result.stderr
+        assert "nclosed" not in result.stderr, result.stderr
+    assert len(threaded_discord.messages()) == 1

@@ -20,7 +20,11 @@ from bot.adapters.discord.text import neutralise_mentions, truncate
 from bot.digest.model import Digest, DigestSource, DigestStory, Notice
 
 # What Discord turns into a mention (matched case-insensitively to be strict).
-LIVE_MENTION = re.compile(r"@(everyone|here)|<@[!&]?\d+>", re.IGNORECASE)
+LIVE_MENTION = re.compile(
+    r"@(everyone|here)|<@[!&]?\d+>|<#\d+>|</[^:>]+:\d+>|<t:-?\d+(:[tTdDfFR])?>"
+    r"|<a?:\w+:\d+>|<id:\w+>",
+    re.IGNORECASE,
+)
 MARKDOWN_LINK_TARGET = re.compile(r"\]\(([^)]*)\)")
 NOW = datetime(2025, 4, 5, 9, 0, tzinfo=UTC)
 
@@ -198,6 +202,32 @@ def test_feed_markdown_is_escaped_and_mentions_are_dead() -> None:
     assert not any(LIVE_MENTION.search(part) for part in text_parts(message))
 
 
+def test_channel_command_and_timestamp_mentions_are_dead() -> None:
+    hostile = story(
+        title="Join <#123456789012345678> and run </meta-ai:987654321098765432>",
+        summary=[
+            "Out <t:1700000000:R>, see <t:1700000000> and </ban user:42> <:llama:1234> <id:browse>"
+        ],
+        sources=[DigestSource(title="x", url="https://e.com/a", feed="<#42> <t:1:F> Feed")],
+    )
+
+    [message] = render_digest(Digest(generated_at=NOW, stories=[hostile]))
+
+    embed = message["embeds"][0]
+    z = "\u200b"
+    assert embed["title"] == (
+        f"Join <{z}#123456789012345678> and run <{z}/meta-ai:987654321098765432>"
+    )
+    assert embed["description"] == (
+        f"Out <{z}t:1700000000:R>, see <{z}t:1700000000> and <{z}/ban user:42> "
+        f"<{z}:llama:1234> <{z}id:browse>"
+    )
+    assert embed["fields"][0]["value"] == f"[<{z}#42> <{z}t:1:F> Feed](https://e.com/a)"
+    assert not any(LIVE_MENTION.search(part) for part in text_parts(message))
+    notice = render_notice(Notice(generated_at=NOW, text="see <#1> at <t:2:R> via </x:3>"))
+    assert notice[0]["content"] == f"see <{z}#1> at <{z}t:2:R> via <{z}/x:3>"
+
+
 def test_only_http_and_https_links_survive() -> None:
     risky = story(
         url="javascript:alert(1)",
@@ -259,6 +289,16 @@ TRICKY = [
     "<@!123456789012345678>",
     "<@&123456789012345678>",
     "<@1>",
+    "<#123456789012345678>",
+    "</meta-ai:123456789012345678>",
+    "</ban user:42>",
+    "<t:1700000000>",
+    "<t:1700000000:R>",
+    "<:llama:123>",
+    "<a:llama:123>",
+    "<id:browse>",
+    "#1>",
+    "t:1>",
     "@",
     "<",
     "&",

@@ -283,3 +283,36 @@ def test_settings_reject_nonsense_limits() -> None:
         Settings.model_validate({"fetch": {"max_body_bytes": 0}})
     with pytest.raises(ValueError):
         Settings.model_validate({"schedule": {"digest_interval_minutes": -1}})
+
+
+async def test_a_megabyte_title_is_stored_cut_to_a_thousand_characters(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """A 4.8 MB title (within the body cap) made a 24 MB database; now 1,000 characters of
+    it are stored, in the item and in the story it starts."""
+    from bot.store.items import MAX_TITLE_CHARS
+    from bot.store.schema import Story
+
+    published = format_datetime(datetime.now(UTC), usegmt=True)
+    title = "Meta releases Llama " + "word " * 960_000  # 4.8 MB
+    long_title = feed_server.serve(
+        "/long.xml",
+        f'<rss version="2.0"><channel><title>L</title><item><title>{title}</title>'
+        f"<link>https://news.example/long</link><pubDate>{published}</pubDate>"
+        "<description>Meta released Llama today.</description></item></channel></rss>",
+    )
+    bot = make_bot(write_settings(tmp_path, [("long", long_title)]))
+    try:
+        report = await bot.poll()
+        with bot.sessions() as session:
+            item_title = session.scalars(select(Item.title)).one()
+            story_title = session.scalars(select(Story.title)).one()
+    finally:
+        bot.close()
+    assert report.feeds[0].status == "ok" and report.new_items == 1
+    assert MAX_TITLE_CHARS * 0.8 < len(item_title) <= MAX_TITLE_CHARS
+    assert item_title.startswith("Meta releases Llama word word")
+    assert item_title.endswith(" word…")  # cut between words
+    assert story_title == item_title
+    stored = sum(path.stat().st_size for path in tmp_path.glob("bot.db*"))
+    assert stored < 1_000_000, stored

@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.common.redaction import RedactingFilter, Redactor
+from bot.common.redaction import REDACTED, RedactingFilter, Redactor
 from bot.environment import (
     SECRETS_FILE_ENV_VAR,
     CurrentStderrHandler,
@@ -32,10 +33,15 @@ from bot.environment import (
 from tests.fakes.discord_api import BOT_TOKEN as DISCORD_TOKEN
 from tests.fakes.discord_api import CHANNEL_ID
 from tests.fakes.feed_server import FeedServer
+from tests.fakes.misbehaving_server import MisbehavingServer
+from tests.fakes.slack_api import APP_TOKEN as SLACK_APP_TOKEN
+from tests.fakes.slack_api import BOT_TOKEN as SLACK_BOT_TOKEN
+from tests.fakes.slack_api import DIGEST_CHANNEL, FakeSlack, Reply
 from tests.fakes.webhook_sink import (
     SLACK_WEBHOOK_PATH,
     SlackWebhookSink,
     ThreadedFakeDiscord,
+    ThreadedFakeSlack,
     wait_until,
 )
 from tests.helpers import BOT_COMMAND
@@ -233,3 +239,184 @@ def test_secrets_file_errors_name_the_file_but_never_a_value(tmp_path: Path) -> 
     with pytest.raises(SecretsFileError) as problem:
         load_environment({SECRETS_FILE_ENV_VAR: str(path)})
     assert "xoxb-value-that-must-not-show" not in str(problem.value)
+
+
+# --- error texts that echo a secret: masked before they are stored or printed -----------
+
+
+def echoing_slack_config(tmp_path: Path, feed_url: str) -> Path:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[[feeds]]\nname = "S"\nurl = "{feed_url}"\ntopic = "all"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "bot.db"}"\n'
+        '[adapters]\nenabled = ["slack"]\n'
+        "[adapters.slack]\nmin_seconds_between_messages = 0\nmax_retries = 0\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def slack_env(slack: ThreadedFakeSlack) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
+    }
+    return env | {
+        "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN,
+        "SLACK_APP_TOKEN": SLACK_APP_TOKEN,
+        "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
+        "SLACK_API_URL": slack.fake.api_url,
+    }
+
+
+def stored_bytes(tmp_path: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in tmp_path.glob("bot.db*"))
+
+
+@pytest.fixture
+def threaded_slack() -> Iterator[ThreadedFakeSlack]:
+    slack = ThreadedFakeSlack().start()
+    try:
+        yield slack
+    finally:
+        slack.stop()
+
+
+def test_a_slack_rate_limit_echoing_the_token_is_stored_and_shown_redacted(
+    threaded_slack: ThreadedFakeSlack, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """Slack's 429 answer quotes the token: `digest` stores the error, `status` prints it;
+    neither the database nor any command's output holds the token."""
+    config = echoing_slack_config(tmp_path, feed_server.serve("/s.xml", feed(datetime.now(UTC))))
+    env = slack_env(threaded_slack)
+    threaded_slack.script(
+        "chat.postMessage",
+        Reply(
+            {"ok": False, "error": f"ratelimited for token {SLACK_BOT_TOKEN}"},
+            429,
+            {"Retry-After": "3600"},
+        ),
+    )
+    outputs = []
+    for command in (["poll"], ["digest"], ["status"]):
+        result = subprocess.run(
+            [*BOT_COMMAND, "--config", str(config), *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout + result.stderr)
+    assert len(threaded_slack.bodies("chat.postMessage")) == 1  # Slack was asked, and refused
+    status = outputs[-1]
+    assert "deliveries pending: 1" in status
+    assert f"ratelimited for token {REDACTED}" in status
+    for output in outputs:
+        assert SLACK_BOT_TOKEN not in output
+    assert SLACK_BOT_TOKEN.encode() not in stored_bytes(tmp_path)
+
+
+async def test_a_slack_server_error_echoing_the_token_is_stored_redacted(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """The same for a 5xx, through the real outbox and Slack adapter in this process."""
+    from bot.adapters.registry import select_adapters
+    from bot.config import load_settings
+    from bot.pipeline import DigestBot
+    from bot.store.schema import OutboxMessage
+
+    async with FakeSlack() as slack:
+        slack.script(
+            "chat.postMessage",
+            Reply({"ok": False, "error": f"upstream failed, token={SLACK_BOT_TOKEN}"}, 503),
+        )
+        config = echoing_slack_config(
+            tmp_path, feed_server.serve("/s.xml", feed(datetime.now(UTC)))
+        )
+        env = {
+            "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN,
+            "SLACK_APP_TOKEN": SLACK_APP_TOKEN,
+            "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
+            "SLACK_API_URL": slack.api_url,
+        }
+        settings = load_settings(config, env=env)
+        adapters = select_adapters(settings.adapters.enabled, settings.adapters.options_for, env)
+        bot = DigestBot(settings, adapters, env=env)
+        try:
+            await bot.poll()
+            result = await bot.post_digest(max_wait_seconds=0)
+            with bot.sessions() as session:
+                errors = [row.last_error for row in session.query(OutboxMessage)]
+        finally:
+            for adapter in adapters:
+                await adapter.close()
+            bot.close()
+    assert result.delivery is not None and result.delivery.waiting == 1
+    assert errors and errors[0] is not None and f"token={REDACTED}" in errors[0]
+    assert SLACK_BOT_TOKEN.encode() not in stored_bytes(tmp_path)
+
+
+async def test_every_stored_error_text_passes_the_redactor(
+    misbehaving_server: MisbehavingServer, tmp_path: Path
+) -> None:
+    """Whatever an adapter or a feed server says goes through the store's redactor, not only
+    what the built-in adapters mask themselves: a third-party adapter's error and a feed
+    server's reason phrase that both quote a secret of the environment."""
+    from bot.adapters.base import ChatAdapter, Payload, TransientDeliveryError
+    from bot.config import load_settings
+    from bot.digest.model import Digest
+    from bot.pipeline import DigestBot
+    from bot.store.schema import Feed, OutboxMessage
+
+    secret = "sk-live-0123456789abcdefSECRET"
+
+    class Careless(ChatAdapter):
+        name = "careless"
+
+        @classmethod
+        def from_environment(cls, env: Any, options: Any) -> Careless:
+            return cls()
+
+        def destinations(self) -> list[str]:
+            return ["somewhere"]
+
+        def render(self, digest: Digest) -> list[Payload]:
+            return [{"text": "digest"}]
+
+        async def send(self, destination: str, payload: Payload, *, key: str) -> str | None:
+            raise TransientDeliveryError(f"refused with key {secret}", retry_after=3600)
+
+    # Every byte percent-encoded, so the feed's URL (stored too) does not spell the secret.
+    reason = "".join(f"%{byte:02X}" for byte in f"Bad key {secret}".encode())
+    feed_url = misbehaving_server.url(f"/reason/{reason}")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[[feeds]]\nname = "R"\nurl = "{feed_url}"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "bot.db"}"\n',
+        encoding="utf-8",
+    )
+    env = {"PARTNER_API_KEY": secret}
+    bot = DigestBot(load_settings(config, env=env), [Careless()], env=env)
+    try:
+        await bot.poll()
+        with bot.sessions.begin() as session:
+            session.add(
+                OutboxMessage(
+                    adapter="careless",
+                    destination="somewhere",
+                    sequence=0,
+                    payload={"text": "x"},
+                    created_at=datetime.now(UTC),
+                )
+            )
+        await bot.outbox.deliver()
+        with bot.sessions() as session:
+            feed_error = session.query(Feed).one().last_error
+            outbox_error = session.query(OutboxMessage).one().last_error
+    finally:
+        bot.close()
+    assert feed_error == f"http-status: HTTP 503 Bad key {REDACTED}"
+    assert outbox_error == f"TransientDeliveryError: refused with key {REDACTED}"
+    assert secret.encode() not in stored_bytes(tmp_path)

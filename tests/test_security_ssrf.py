@@ -1,6 +1,9 @@
 """Links found inside feeds never reach file://, private, loopback or link-local
-addresses (misbehaving_server-side request forgery), however they are spelled, unless an
-admin allows the host. Feeds an admin configured are trusted and may be local."""
+addresses (server-side request forgery), however they are spelled, unless an
+admin allows the host. Feeds an admin configured are trusted and may be local.
+
+Every spelling is tried against a real local server on 127.0.0.1 that counts
+requests: refused means it saw none."""
 
 from __future__ import annotations
 
@@ -8,20 +11,26 @@ import socket
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
+from urllib.parse import quote
 
+import aiohttp
 import pytest
 from sqlalchemy import select
+from yarl import URL
 
 from bot.config import FetchSettings, load_settings
 from bot.feeds.article import fetch_article_html
-from bot.feeds.http import (
-    FailureKind,
-    FetchError,
+from bot.feeds.gate import (
+    CONNECTING,
+    BlockedAddressError,
+    GatedUrl,
     GuardedResolver,
-    HttpFetcher,
-    check_untrusted_url,
+    UrlGate,
+    guarded_connector,
     is_public_address,
+    normalized_host,
 )
+from bot.feeds.http import FailureKind, FetchError, HttpFetcher
 from bot.pipeline import DigestBot
 from bot.store.schema import Item
 from tests.fakes.feed_server import FeedServer
@@ -63,6 +72,16 @@ BLOCKED = [
     "http://[2002:a9fe:a9fe::]/",  # 6to4 of 169.254.169.254
     "http://224.0.0.1/",
     "http://user:pass@127.0.0.1/",
+    # Unicode spellings that IDNA (as yarl, and so aiohttp, applies it) turns into an IP.
+    "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/",  # fullwidth digits
+    "http://127\u30020\u30020\u30021/",  # ideographic full stops
+    "http://127\uff0e0\uff0e0\uff0e1/",  # fullwidth full stops
+    "http://127\uff610\uff610\uff611/",  # halfwidth ideographic full stops
+    "http://\u2460\u2461\u2466.\u24ea.\u24ea.\u2460/",  # circled digits
+    "http://\uff11\uff16\uff19.\uff12\uff15\uff14.\uff11\uff16\uff19.\uff12\uff15\uff14/latest/meta-data/",
+    "http://\uff11\uff10.0.0.1/",
+    "http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/",  # fullwidth "localhost"
+    "http://[::\uff46\uff46\uff46\uff46:127.0.0.1]/",
 ]
 ALLOWED = [
     "https://example.com/article",
@@ -75,20 +94,39 @@ ALLOWED = [
 @pytest.mark.parametrize("url", BLOCKED)
 def test_feed_supplied_links_to_local_places_are_refused(url: str) -> None:
     with pytest.raises(FetchError) as refused:
-        check_untrusted_url(url, allowed_hosts=[])
+        UrlGate([]).check(url)
     assert refused.value.kind is FailureKind.BLOCKED
 
 
 @pytest.mark.parametrize("url", ALLOWED)
 def test_public_links_pass_the_url_check(url: str) -> None:
-    check_untrusted_url(url, allowed_hosts=[])
+    UrlGate([]).check(url)
 
 
 def test_an_admin_can_allow_a_private_host() -> None:
-    check_untrusted_url("http://wiki.internal:8080/page", allowed_hosts=["wiki.internal"])
-    check_untrusted_url("http://10.1.2.3/page", allowed_hosts=["10.1.2.3"])
+    gate = UrlGate(["wiki.internal", "10.1.2.3", "Intranet.Example."])
+    assert gate.check("http://wiki.internal:8080/page").private_allowed
+    assert gate.check("http://10.1.2.3/page").private_allowed
+    assert gate.check("http://intranet.example/").private_allowed
+    # The same host in another spelling is the same host.
+    assert gate.check("http://\uff11\uff10.1.2.3/page").private_allowed
     with pytest.raises(FetchError):
-        check_untrusted_url("http://10.1.2.4/page", allowed_hosts=["10.1.2.3"])
+        gate.check("http://10.1.2.4/page")
+
+
+@pytest.mark.parametrize(
+    ("spelled", "host"),
+    [
+        ("\uff11\uff12\uff17.\uff10.\uff10.\uff11", "127.0.0.1"),
+        ("127\u30020\u30020\u30021", "127.0.0.1"),
+        ("\u2460\u2461\u2466.\u24ea.\u24ea.\u2460", "127.0.0.1"),
+        ("B\u00fccher.Example.", "xn--bcher-kva.example"),
+        ("[::FFFF:127.0.0.1]", "::ffff:7f00:1"),
+    ],
+)
+def test_hosts_are_normalized_as_the_http_library_connects_to_them(spelled: str, host: str) -> None:
+    assert normalized_host(spelled) == host
+    assert UrlGate([]).parse(f"http://{spelled}/").host == host
 
 
 @pytest.mark.parametrize(
@@ -99,9 +137,23 @@ def test_embedded_addresses_are_judged_by_what_they_reach(address: str, public: 
     assert is_public_address(address) is public
 
 
-@pytest.mark.parametrize(
-    "host", ["127.0.0.1", "localhost", "2130706433", "0x7f.1", "127.1", "[::ffff:127.0.0.1]"]
-)
+LOCAL_SPELLINGS = [
+    "127.0.0.1",
+    "localhost",
+    "2130706433",
+    "0x7f000001",
+    "0x7f.1",
+    "127.1",
+    "[::ffff:127.0.0.1]",
+    "\uff11\uff12\uff17.\uff10.\uff10.\uff11",  # １２７.０.０.１
+    "127\u30020\u30020\u30021",  # 127。0。0。1
+    "127\uff0e0\uff0e0\uff0e1",  # 127．0．0．1
+    "127\uff610\uff610\uff611",  # 127｡0｡0｡1
+    "\u2460\u2461\u2466.\u24ea.\u24ea.\u2460",  # ①②⑦.⓪.⓪.①
+]
+
+
+@pytest.mark.parametrize("host", LOCAL_SPELLINGS)
 async def test_untrusted_fetch_never_reaches_the_local_server(
     misbehaving_server: MisbehavingServer, host: str
 ) -> None:
@@ -112,6 +164,66 @@ async def test_untrusted_fetch_never_reaches_the_local_server(
             )
     assert refused.value.kind is FailureKind.BLOCKED
     assert misbehaving_server.requests == []
+
+
+async def test_the_metadata_address_in_fullwidth_digits_is_refused() -> None:
+    metadata = "\uff11\uff16\uff19.\uff12\uff15\uff14.\uff11\uff16\uff19.\uff12\uff15\uff14"
+    async with HttpFetcher(SETTINGS) as fetcher:
+        with pytest.raises(FetchError) as refused:
+            await fetcher.fetch(f"http://{metadata}/latest/meta-data/", trusted=False)
+    assert refused.value.kind is FailureKind.BLOCKED
+    assert "169.254.169.254" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "host", [*LOCAL_SPELLINGS[1:], "\uff11\uff16\uff19.\uff12\uff15\uff14.169.254"]
+)
+async def test_a_redirect_to_any_spelling_of_a_local_address_is_not_followed(
+    misbehaving_server: MisbehavingServer, host: str
+) -> None:
+    """The first hop is on a host the admin allowed; the redirect's target is checked anew."""
+    target = f"http://{host}:{{port}}/feed/secret"
+    start = f"http://127.0.0.1:{misbehaving_server.port}/location/{quote(target, safe='')}"
+    settings = SETTINGS.model_copy(update={"allowed_private_hosts": ["127.0.0.1"]})
+    if normalized_host(host) == "127.0.0.1":
+        # Allowing 127.0.0.1 allows it in every spelling, so start from a name the
+        # admin allowed instead and let the redirect name the address.
+        start = start.replace("127.0.0.1", "localhost", 1)
+        settings = SETTINGS.model_copy(update={"allowed_private_hosts": ["localhost"]})
+    async with HttpFetcher(settings) as fetcher:
+        with pytest.raises(FetchError) as refused:
+            await fetcher.fetch(start, trusted=False)
+    assert refused.value.kind is FailureKind.BLOCKED
+    # One request: the redirect itself; the address it named was never reached.
+    assert [request.path.split("/")[1] for request in misbehaving_server.requests] == ["location"]
+
+
+async def test_the_connector_refuses_non_public_addresses_whatever_the_url_check_said(
+    misbehaving_server: MisbehavingServer,
+) -> None:
+    """The last check is on the address a socket connects to: a request that skipped the
+    URL gate (no decision in context) or one for a host not allowed never connects."""
+    url = misbehaving_server.url("/feed/secret")
+    async with aiohttp.ClientSession(connector=guarded_connector([])) as session:
+        with pytest.raises(aiohttp.ClientConnectorError) as refused:
+            await session.get(url)
+        assert isinstance(refused.value.os_error, BlockedAddressError)
+        decision = CONNECTING.set(GatedUrl(URL(url), "127.0.0.1", private_allowed=False))
+        try:
+            with pytest.raises(aiohttp.ClientConnectorError):
+                await session.get(url)
+        finally:
+            CONNECTING.reset(decision)
+    assert misbehaving_server.requests == []
+    # An allowed host's request connects (the decision the fetcher sets for it).
+    async with aiohttp.ClientSession(connector=guarded_connector(["127.0.0.1"])) as session:
+        decision = CONNECTING.set(UrlGate(["127.0.0.1"]).check(url))
+        try:
+            async with session.get(url) as response:
+                assert response.status == 200
+        finally:
+            CONNECTING.reset(decision)
+    assert [request.path for request in misbehaving_server.requests] == ["/feed/secret"]
 
 
 async def test_a_name_that_resolves_to_a_private_address_is_refused_at_resolution() -> None:
@@ -134,6 +246,9 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused_at_resolutio
             await fetcher.fetch(f"http://{host}:9/secret", trusted=False)
     assert refused.value.kind is FailureKind.BLOCKED
     assert "non-public" in str(refused.value)
+
+
+WORDS = ["amber", "basil", "cedar", "dahlia", "ember", "fennel", "ginger", "hazel"]
 
 
 @pytest.mark.parametrize("where", ["localhost", "file", "metadata"])
@@ -164,6 +279,9 @@ async def test_article_pages_named_by_a_feed_are_not_fetched_from_local_addresse
         f"http://localhost:{misbehaving_server.port}/feed/by-name",
         f"http://[::ffff:127.0.0.1]:{misbehaving_server.port}/feed/mapped",
         "http://169.254.169.254/latest/meta-data/iam",
+        f"http://\uff11\uff12\uff17.\uff10.\uff10.\uff11:{misbehaving_server.port}/feed/wide",
+        f"http://127\u30020\u30020\u30021:{misbehaving_server.port}/feed/ideographic",
+        "http://\uff11\uff16\uff19.\uff12\uff15\uff14.\uff11\uff16\uff19.\uff12\uff15\uff14/latest/",
         "file:///etc/passwd",
     ]
     # Dated now: undated items on a feed's first poll would be backfill, never fetched at all.
@@ -171,7 +289,7 @@ async def test_article_pages_named_by_a_feed_are_not_fetched_from_local_addresse
     items = "".join(
         f"<item><title>Meta AI probe {word} story</title><link>{link}</link>"
         f"<pubDate>{published}</pubDate><description>Short teaser.</description></item>"
-        for word, link in zip(["amber", "basil", "cedar", "dahlia", "ember"], links, strict=True)
+        for word, link in zip(WORDS, links, strict=True)
     )
     url = feed_server.serve(
         "/probe.xml", f'<rss version="2.0"><channel><title>P</title>{items}</channel></rss>'
@@ -195,5 +313,5 @@ async def test_article_pages_named_by_a_feed_are_not_fetched_from_local_addresse
     assert report.feeds[0].status == "ok"  # the configured feed itself is local and allowed
     assert misbehaving_server.requests == []  # not one request reached the local server
     blocked = [status for link, status in fetched.values() if link]
-    assert blocked == ["blocked"] * 4
-    assert fetched["Meta AI probe ember story"][0] is None  # file:// never even stored
+    assert blocked == ["blocked"] * 7
+    assert fetched["Meta AI probe hazel story"][0] is None  # file:// never even stored

@@ -3,14 +3,24 @@ HTML stripped, entities decoded, control and invisible characters removed."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import unicodedata
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
+from bot.common.text import escape_controls
 from bot.feeds.parser import parse_feed
 from bot.feeds.text import INVISIBLE, clean_text, strip_control_characters
 from bot.feeds.urls import safe_link
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.misbehaving_server import MisbehavingServer
+from tests.helpers import BOT_COMMAND, write_config
 
 REMOVED_CATEGORIES = {"Cc", "Cf", "Cs", "Co"}
 KEPT_CATEGORIES = {"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No"}
@@ -121,3 +131,74 @@ def test_a_hostile_feed_comes_out_clean() -> None:
     assert hostile.link is None and hostile.comments is None and hostile.image is None
     assert hostile.summary == "Text with bell."
     assert relative.link == "https://site.example/story"  # resolved against the feed's address
+
+
+# --- what the terminal shows: server and feed text as plain text ---------------------------
+
+HOSTILE_REASON = (
+    "\x1b[31mRED\x1b[0m [link=http://evil.example]click[/link] [red]alert[/red] :fire: "
+    "\x1b]8;;http://evil.example\x1b\\osc\x1b]8;;\x1b\\ \x9b2J"
+)
+HOSTILE_TITLE = "[link=http://evil.example]Meta AI[/link] [red]Llama :fire: \x1b[2J release"
+
+
+def test_escape_controls_spells_out_every_terminal_control() -> None:
+    assert escape_controls("a\x1b[31mb\x9bc\u202ed\x7f\re\tf\ng") == (
+        "a\\x1b[31mb\\x9bc\\u202ed\\x7f\\x0de\tf\\ng"
+    )
+    assert escape_controls("one\ntwo", keep_newlines=True) == "one\ntwo"
+
+
+def test_server_and_feed_text_is_printed_as_plain_text(
+    misbehaving_server: MisbehavingServer, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """A reason phrase and a title carrying rich markup, emoji codes and escape sequences
+    appear literally in every command's output, with control characters spelled out,
+    even with colours forced on: no colour, no OSC 8 link, no screen clearing."""
+    failing = misbehaving_server.url("/reason/" + quote(HOSTILE_REASON, safe=""))
+    published = format_datetime(datetime.now(UTC), usegmt=True)
+    hostile = feed_server.serve(
+        "/hostile.xml",
+        f'<rss version="2.0"><channel><title>H</title><item><title>{HOSTILE_TITLE}</title>'
+        f"<link>https://news.example/hostile</link><pubDate>{published}</pubDate>"
+        "<description>Meta released Llama.</description></item></channel></rss>",
+    )
+    config = write_config(
+        tmp_path / "config.toml",
+        [("failing", failing), ("hostile", hostile)],
+        tmp_path / "bot.db",
+    )
+    env = {**os.environ, "COLUMNS": "1000", "FORCE_COLOR": "1"}
+    env.pop("NO_COLOR", None)
+    outputs = {}
+    for command in (
+        ["poll"],
+        ["feeds", "check"],
+        ["feeds", "list"],
+        ["status"],
+        ["explain", "https://news.example/hostile"],
+    ):
+        result = subprocess.run(
+            [*BOT_COMMAND, "--config", str(config), *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode in (0, 1), result.stderr
+        outputs[" ".join(command[:2]) if command[0] == "feeds" else command[0]] = (
+            result.stdout + result.stderr
+        )
+    assert "\x1b[1m" in outputs["poll"]  # colours really are on (the table's own header)
+    shown_reason = (
+        "\\x1b[31mRED\\x1b[0m [link=http://evil.example]click[/link] [red]alert[/red] :fire: "
+        "\\x1b]8;;http://evil.example\\x1b\\osc\\x1b]8;;\\x1b\\ \\x9b2J"
+    )
+    for command in ("poll", "feeds check", "feeds list", "status"):
+        assert shown_reason in outputs[command], (command, outputs[command])
+    assert "[link=http://evil.example]Meta AI[/link] [red]Llama :fire:" in outputs["explain"]
+    for command, output in outputs.items():
+        assert "\x1b]8;" not in output, command  # no terminal hyperlink
+        assert "\x1b[31m" not in output and "\x1b[2J" not in output, command
+        assert "\x9b" not in output, command
+        assert "\U0001f525" not in output, command  # :fire: stayed text

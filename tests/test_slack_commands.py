@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -289,6 +290,65 @@ async def test_http_requests_failing_verification_get_401_and_do_nothing(
         assert answers.queries == [] and slack.calls_to("response") == []
     finally:
         await adapter.close()
+
+
+def signed_headers(body: bytes, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    assert signature is not None
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+
+
+HOSTILE_POSTS = {
+    "unsigned non-JSON": (b"{not json at all", {"Content-Type": "application/json"}, 401),
+    "unsigned form": (b"command=%2Fmeta-ai&text=", {}, 401),
+    "timestamp not a number": (
+        b"{not json",
+        {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": "yesterday",
+            "X-Slack-Signature": "v0=00",
+        },
+        401,
+    ),
+    "not UTF-8": (b"\xff\xfe{", {"Content-Type": "application/json"}, 401),
+    "signed, yet not JSON": (
+        b"{not json",
+        {"Content-Type": "application/json", **signed_headers(b"{not json")},
+        400,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_POSTS))
+async def test_http_endpoint_checks_the_signature_before_reading_the_body(
+    slack: FakeSlack, caplog: pytest.LogCaptureFixture, case: str
+) -> None:
+    """An unsigned POST that is not JSON is refused with 401 before Bolt parses it: no 500,
+    no traceback in the log (Bolt's own server parsed first and logged 30 lines a request)."""
+    body, headers, expected = HOSTILE_POSTS[case]
+    answers = Answers()
+    adapter = http_adapter(slack)
+    await adapter.start(answers)
+    caplog.set_level(logging.DEBUG)
+    try:
+        url = f"http://127.0.0.1:{adapter.http_port}/slack/events"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=body, headers=headers) as response,
+        ):
+            await response.read()
+            status = response.status
+        # And a real signed command still works on the same server afterwards.
+        assert await post_signed(adapter, urlencode(command_fields(slack))) == 200
+        await slack.wait_for(lambda: bool(answers_to(slack, "cmd")))
+    finally:
+        await adapter.close()
+    assert status == expected
+    assert answers.queries == [None]  # only the signed command reached the bot
+    assert not [record for record in caplog.records if record.exc_info or record.exc_text]
+    assert "Traceback" not in caplog.text
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 async def test_http_share_button_posts_in_channel_and_removes_the_private_copy(

@@ -13,7 +13,8 @@ stores the rendered payloads in its outbox, then hands them one by one to
 :meth:`ChatAdapter.send`. That split is what makes delivery crash-safe.
 
 The helpers every platform needs (:func:`parse_retry_after`, :class:`Redactor` and
-:class:`RedactingFilter`, :func:`utf16_length`, :func:`validation_problems`) are
+:class:`RedactingFilter`, :func:`utf16_length`, :func:`escape_controls`,
+:func:`validation_problems`) are
 defined once in :mod:`bot.common` and offered here, so that an adapter, built-in or
 third-party, still imports nothing else from the bot.
 
@@ -30,7 +31,7 @@ from typing import Any, ClassVar, Protocol
 
 from bot.common.redaction import REDACTED, RedactingFilter, Redactor
 from bot.common.retry import parse_retry_after
-from bot.common.text import utf16_length
+from bot.common.text import escape_controls, utf16_length
 from bot.common.validation import validation_problems
 from bot.digest.model import Digest, Notice
 
@@ -46,6 +47,7 @@ __all__ = [
     "RedactingFilter",
     "Redactor",
     "TransientDeliveryError",
+    "escape_controls",
     "parse_retry_after",
     "utf16_length",
     "validation_problems",

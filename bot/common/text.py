@@ -1,4 +1,4 @@
-"""Measuring text the way chat platforms count it.
+"""Measuring text the way chat platforms count it, and showing it safely in a terminal.
 
 Slack and Discord limit message parts in characters of a JavaScript string, that
 is UTF-16 code units: an emoji or any character outside the Basic Multilingual
@@ -9,6 +9,8 @@ feed text to their limits with this one measure.
 
 from __future__ import annotations
 
+import re
+
 
 def utf16_length(text: str) -> int:
     """Length in UTF-16 code units (never fewer than code points).
@@ -16,3 +18,24 @@ def utf16_length(text: str) -> int:
     A lone surrogate counts as one unit, as in JavaScript, instead of raising.
     """
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+# C0 controls but tab and newline, DEL, C1 controls (CSI 0x9b and OSC 0x9d among them), and the
+# bidirectional controls that reorder what a terminal shows.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with every control character spelled out (ESC becomes ``\\x1b``).
+
+    For text from servers and feeds shown in a terminal: an escape sequence there
+    could recolour the screen, rewrite a line or plant a hyperlink (OSC 8). Tabs
+    stay; newlines stay only with ``keep_newlines`` (one-line fields escape them too).
+    """
+    escaped = _CONTROLS.sub(_escaped, text)
+    return escaped if keep_newlines else escaped.replace("\n", "\\n")

@@ -1,8 +1,9 @@
 """Fetching the article page behind a feed item that carries only a snippet.
 
-The link comes from feed content, so it is fetched as *untrusted*: http(s)
-only, public addresses only (unless an admin allows the host), with the same
-timeouts and size cap as feeds. Extracting the main text is the summarizer's
+The link comes from feed content, so it is fetched as *untrusted*: through the
+URL gate (:mod:`bot.feeds.gate`: http(s) only, public addresses only in any
+spelling, unless an admin allows the host), with the same timeouts and size cap
+as feeds. Extracting the main text is the summarizer's
 business (trafilatura); this module only brings the HTML home.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from bot.feeds.errors import FailureKind, FetchError
+from bot.feeds.gate import normalized_host
 from bot.feeds.http import HttpFetcher
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
@@ -20,7 +22,10 @@ RESERVED_SUFFIXES = (".example", ".invalid", ".test", ".local")
 
 
 def is_reserved_name(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    try:
+        host = normalized_host(urlsplit(url).hostname or "")
+    except ValueError:
+        return False
     return host in {"example", "invalid", "test"} or host.endswith(RESERVED_SUFFIXES)
 
 

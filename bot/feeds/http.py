@@ -4,8 +4,10 @@ Every request has connect/read/total timeouts, a body cap counted after
 decompression (so a gzip bomb stops at the cap, not in memory), a redirect
 limit enforced hop by hop, conditional GET (ETag / Last-Modified) and a
 User-Agent that names the bot. Links taken from feed content are "untrusted":
-they may not reach file://, private, loopback or link-local addresses unless an
-admin allows the host (server-side request forgery guard).
+every one of them, and every redirect hop, passes :class:`~bot.feeds.gate.UrlGate`
+and connects only through the guarded connector (server-side request forgery
+guard: no file://, private, loopback or link-local address unless an admin
+allows the host).
 
 Each failure becomes a :class:`~bot.feeds.errors.FetchError` with a
 :class:`~bot.feeds.errors.FailureKind`, so the poller can report it and apply
@@ -15,26 +17,29 @@ backoff without ever raising past one feed.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import re
-import socket
 import ssl
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.common.retry import parse_retry_after
 
 # Re-exported: callers of HttpFetcher.fetch catch what it raises from here.
 from bot.feeds.errors import FailureKind as FailureKind
 from bot.feeds.errors import FetchError as FetchError
+from bot.feeds.gate import (
+    CONNECTING,
+    BlockedAddressError,
+    GatedUrl,
+    UrlGate,
+    guarded_connector,
+    normalized_host,
+)
 from bot.feeds.settings import FetchSettings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -85,115 +90,6 @@ def parse_max_age(cache_control: str | None) -> float | None:
     return None
 
 
-# RFC 6052 well-known NAT64 prefix: 64:ff9b::a.b.c.d reaches IPv4 a.b.c.d.
-NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
-# Hex, octal and dotless IPv4 spellings ("0x7f.1", "0177.0.0.1", "2130706433", "127.1").
-LEGACY_IPV4 = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}$", re.I)
-
-
-def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address tunnels to (mapped, 6to4, Teredo, NAT64), if any."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]
-    if ip in NAT64_PREFIX:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def is_public_address(address: str) -> bool:
-    """True only for globally routable unicast IPs.
-
-    False for private, loopback, link-local (cloud metadata 169.254.169.254),
-    shared (100.64/10), multicast, reserved and unspecified addresses, and for
-    IPv6 addresses that embed such an IPv4 address.
-    """
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if not ip.is_global or ip.is_multicast:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and (inner := embedded_ipv4(ip)) is not None:
-        return is_public_address(str(inner))
-    return True
-
-
-def literal_ip(host: str) -> str | None:
-    """The IP a host name spells, including legacy IPv4 forms that resolvers accept."""
-    try:
-        return str(ipaddress.ip_address(host.split("%", 1)[0]))
-    except ValueError:
-        pass
-    if LEGACY_IPV4.match(host):
-        try:
-            return socket.inet_ntoa(socket.inet_aton(host))
-        except OSError:
-            return None
-    return None
-
-
-def normalized_host(host: str) -> str:
-    """Lower case without the trailing dot of a fully qualified name."""
-    return host.lower().rstrip(".")
-
-
-class BlockedAddressError(OSError):
-    """A host resolved only to addresses a feed-supplied link may not reach."""
-
-
-class GuardedResolver(AbstractResolver):
-    """A resolver that refuses to hand out non-public addresses for untrusted hosts.
-
-    Checking at resolution time (not just on the URL) also stops DNS names that
-    point at 127.0.0.1 or 169.254.169.254, and the connection is made to the
-    very address checked here, so DNS rebinding cannot swap it afterwards.
-    aiohttp skips resolvers for literal IPs: :func:`check_untrusted_url` covers those.
-    """
-
-    def __init__(self, allowed_hosts: Iterable[str]) -> None:
-        self._inner = aiohttp.ThreadedResolver()
-        self._allowed = {normalized_host(host) for host in allowed_hosts}
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        if normalized_host(host) in self._allowed:
-            return results
-        public = [result for result in results if is_public_address(result["host"])]
-        if not public:
-            raise BlockedAddressError(f"{host} resolves only to non-public addresses; refused")
-        return public
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-def check_untrusted_url(url: str, allowed_hosts: Iterable[str]) -> None:
-    """Refuse non-web schemes, loopback names and literal non-public IPs in a feed-supplied link."""
-    try:
-        parts = urlsplit(url)
-        raw_host = parts.hostname or ""
-    except ValueError as error:
-        raise FetchError(FailureKind.INVALID_URL, f"invalid link: {error}") from error
-    if parts.scheme.lower() not in ("http", "https"):
-        raise FetchError(
-            FailureKind.BLOCKED,
-            f"only http(s) links are fetched, not {parts.scheme or 'relative'}:",
-        )
-    host = normalized_host(raw_host)
-    if not host:
-        raise FetchError(FailureKind.BLOCKED, "link has no host")
-    if host in {normalized_host(allowed) for allowed in allowed_hosts}:
-        return
-    if host == "localhost" or host.endswith(".localhost"):
-        raise FetchError(FailureKind.BLOCKED, f"{host} is a loopback name")
-    address = literal_ip(host)
-    if address is not None and not is_public_address(address):
-        raise FetchError(FailureKind.BLOCKED, f"{host} is not a public address ({address})")
-
-
 def classify_client_error(error: BaseException) -> FetchError:
     """Map aiohttp/asyncio/OS exceptions to a FetchError an admin can read."""
     if isinstance(error, FetchError):
@@ -236,15 +132,28 @@ class HttpFetcher:
 
     def __init__(self, settings: FetchSettings) -> None:
         self.settings = settings
+        self.gate = UrlGate(settings.allowed_private_hosts)
         self._session: aiohttp.ClientSession | None = None
         self._guarded_session: aiohttp.ClientSession | None = None
         self._host_slots: dict[str, asyncio.Semaphore] = {}
         self._global_slots = asyncio.Semaphore(settings.concurrency)
 
     async def __aenter__(self) -> HttpFetcher:
-        self._session = self._new_session(resolver=None)
+        settings = self.settings
+        self._session = self._new_session(
+            aiohttp.TCPConnector(
+                limit=settings.concurrency,
+                limit_per_host=settings.per_host_concurrency,
+                ttl_dns_cache=300,
+            )
+        )
+        # Untrusted links: the resolver and every socket opened are checked too.
         self._guarded_session = self._new_session(
-            resolver=GuardedResolver(self.settings.allowed_private_hosts)
+            guarded_connector(
+                settings.allowed_private_hosts,
+                limit=settings.concurrency,
+                limit_per_host=settings.per_host_concurrency,
+            )
         )
         return self
 
@@ -254,14 +163,8 @@ class HttpFetcher:
                 await session.close()
         self._session = self._guarded_session = None
 
-    def _new_session(self, resolver: AbstractResolver | None) -> aiohttp.ClientSession:
+    def _new_session(self, connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
         settings = self.settings
-        connector = aiohttp.TCPConnector(
-            limit=settings.concurrency,
-            limit_per_host=settings.per_host_concurrency,
-            resolver=resolver,
-            ttl_dns_cache=300,
-        )
         timeout = aiohttp.ClientTimeout(
             total=settings.total_timeout_seconds,
             sock_connect=settings.connect_timeout_seconds,
@@ -296,8 +199,8 @@ class HttpFetcher:
             if not trusted:
                 raise FetchError(FailureKind.BLOCKED, "file:// links from feeds are never fetched")
             return await asyncio.to_thread(self._read_file, url, time.monotonic())
-        if not trusted:
-            check_untrusted_url(url, self.settings.allowed_private_hosts)
+        # Parsed once, here, and that very URL is what aiohttp requests.
+        first = self.gate.check(url) if not trusted else self.gate.parse(url)
         async with self._slot(url), self._global_slots:
             started = time.monotonic()
             try:
@@ -305,32 +208,49 @@ class HttpFetcher:
                 # so a server that drips one byte a second is cut off too.
                 async with asyncio.timeout(self.settings.total_timeout_seconds):
                     return await self._follow(
-                        url, validators or Validators(), trusted, accept, started
+                        url, first, validators or Validators(), trusted, accept, started
                     )
             except Exception as error:
                 raise classify_client_error(error) from error
 
     async def _follow(
-        self, url: str, validators: Validators, trusted: bool, accept: str, started: float
+        self,
+        url: str,
+        first: GatedUrl,
+        validators: Validators,
+        trusted: bool,
+        accept: str,
+        started: float,
     ) -> FetchResult:
         session = self._session if trusted else self._guarded_session
         assert session is not None, "use HttpFetcher in 'async with'"
-        current, seen = url, {url}
+        current, seen = first, {str(first.url)}
         for _hop in range(self.settings.max_redirects + 1):
             headers = {"Accept": accept, "Accept-Encoding": "gzip, deflate", **validators.headers()}
-            async with session.get(current, headers=headers, allow_redirects=False) as response:
-                if response.status in REDIRECT_STATUSES and "Location" in response.headers:
-                    target = urljoin(current, response.headers["Location"])
-                    if target in seen:
-                        raise FetchError(FailureKind.REDIRECTS, f"redirect loop at {target}")
-                    if not target.startswith(("http://", "https://")):
-                        raise FetchError(FailureKind.BLOCKED, "redirect to a non-http(s) URL")
-                    if not trusted:
-                        check_untrusted_url(target, self.settings.allowed_private_hosts)
-                    seen.add(target)
-                    current = target
-                    continue
-                return await self._finish(url, current, response, started)
+            # The guarded connector's socket factory reads the gate's decision from here.
+            decision = CONNECTING.set(current)
+            try:
+                async with session.get(
+                    current.url, headers=headers, allow_redirects=False
+                ) as response:
+                    if response.status in REDIRECT_STATUSES and "Location" in response.headers:
+                        location = response.headers["Location"]
+                        target = (
+                            self.gate.parse(location, base=current.url)
+                            if trusted
+                            else self.gate.check(location, base=current.url)
+                        )
+                        if str(target.url) in seen:
+                            raise FetchError(
+                                FailureKind.REDIRECTS, f"redirect loop at {target.url}"
+                            )
+                        seen.add(str(target.url))
+                        current = target
+                        continue
+                    final_url = url if current is first else str(current.url)
+                    return await self._finish(url, final_url, response, started)
+            finally:
+                CONNECTING.reset(decision)
         raise FetchError(
             FailureKind.REDIRECTS, f"more than {self.settings.max_redirects} redirects"
         )

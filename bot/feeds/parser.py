@@ -15,13 +15,13 @@ import calendar
 import email.utils
 import io
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 from feedparser.encodings import convert_to_utf8
-from feedparser.sanitizer import replace_doctype
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.feeds.errors import FailureKind, ParseError
@@ -62,36 +62,105 @@ def parse_feed(
 
 
 def entity_expansion(body: bytes, headers: dict[str, Any]) -> int:
-    """Bytes the document's declared XML entities would expand to, as feedparser sees them.
+    """Bytes the document's declared XML entities would expand to, counted before any parser.
 
-    feedparser drops entity declarations that refer to other entities (so the
-    nested "billion laughs" cannot work) but keeps plain ones for both its
-    parsers. Its strict parser (expat) stops an amplification attack, then
-    feedparser falls back to its loose parser, which expands every reference:
-    a 56 kB document with one 50 kB entity used 2,000 times becomes a 100 MB
-    title. This reproduces feedparser's own view (same charset conversion, same
-    DOCTYPE rewriting) and counts the references before anything expands them.
+    Both of feedparser's parsers expand entities: its loose parser those it keeps from
+    the DOCTYPE, and expat (the strict parser) every internal entity of a DOCTYPE that
+    feedparser's own rewriting missed, such as one declared on the DOCTYPE's line
+    (``<?xml ...?><!DOCTYPE rss [<!ENTITY a "...">]>``): expat only stops an expansion
+    past 8 MiB, so a 41 kB document made an 8-million-character title. So every
+    declaration is found wherever it is (see :func:`declared_entities`), nested
+    references are followed, and the references are counted in the whole document,
+    on the same UTF-8 text feedparser parses. Over-counting is possible (a reference
+    inside a declaration counts too); under-counting is what this must never do.
     """
-    if b"ENTITY" not in body and b"\x00" not in body[:4]:  # UTF-16/32 hide the ASCII
+    if b"ENTITY" not in body.upper() and b"\x00" not in body[:4]:  # UTF-16/32 hide the ASCII
         return 0
     data = convert_to_utf8(dict(headers), body, feedparser.FeedParserDict())
-    if b"<!ENTITY" not in data:
+    if b"<!ENTITY" not in data.upper():
         return 0
-    entities = declared_entities(data)
-    if len(entities) > MAX_DECLARED_ENTITIES:
-        raise ParseError(
-            FailureKind.MALFORMED, f"more than {MAX_DECLARED_ENTITIES} XML entity declarations"
-        )
-    return sum(
-        data.count(b"&" + name.encode("utf-8") + b";") * len(value.encode("utf-8"))
-        for name, value in entities.items()
-    )
+    entities = declared_entities(data.decode("utf-8", "replace"))
+    sizes: dict[str, int] = {}
+    total = 0
+    for name in entities:
+        if name.startswith("%"):
+            continue  # parameter entities expand to declarations, counted as such
+        references = data.count(b"&" + name.encode("utf-8") + b";")
+        if references:
+            total += references * expanded_size(name, entities, sizes, ())
+    return total
 
 
-def declared_entities(data: bytes) -> dict[str, str]:
-    """The internal entities feedparser keeps from a UTF-8 document (name -> value)."""
-    _version, _stripped, entities = replace_doctype(data)
-    return dict(entities)
+# <!ENTITY [%] name "value" | 'value'>, anywhere (an overlapping scan also finds one
+# written inside another's value, which a parameter entity can bring to life).
+ENTITY_DECLARATION = re.compile(
+    r"<!ENTITY\s+(%\s+)?([^\s%&;<>\"']+)\s+(?:\"([^\"]*)\"|'([^']*)')", re.IGNORECASE
+)
+ENTITY_REFERENCE = re.compile(r"([&%])([^\s&%;#<>\"']+);")
+CHARACTER_REFERENCE = re.compile(r"&#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}));")
+
+
+def declared_entities(text: str) -> dict[str, str]:
+    """Every internal entity declared anywhere in ``text`` (parameter ones as ``%name``).
+
+    Values come back with character references decoded, as an XML parser stores them
+    (``&#38;b;`` is a reference to ``b`` once expanded); declarations written inside a
+    parameter entity's value are found too. For a name declared twice the longer
+    value is kept.
+    """
+    entities: dict[str, str] = {}
+    pending = [text]
+    while pending:
+        source = pending.pop()
+        positions = [m.start() for m in re.finditer("<!ENTITY", source, re.IGNORECASE)]
+        if len(positions) > MAX_DECLARED_ENTITIES:  # also bounds the scanning below
+            raise ParseError(
+                FailureKind.MALFORMED, f"more than {MAX_DECLARED_ENTITIES} XML entity declarations"
+            )
+        for position in positions:
+            found = ENTITY_DECLARATION.match(source, position)
+            if found is None:
+                continue
+            parameter, name, double, single = found.groups()
+            key = f"%{name}" if parameter else name
+            value = decode_character_references(double if double is not None else single)
+            if len(value) > len(entities.get(key, "")) or key not in entities:
+                entities[key] = value
+                if parameter:
+                    pending.append(value)
+            if len(entities) > MAX_DECLARED_ENTITIES:
+                raise ParseError(
+                    FailureKind.MALFORMED,
+                    f"more than {MAX_DECLARED_ENTITIES} XML entity declarations",
+                )
+    return entities
+
+
+def decode_character_references(value: str) -> str:
+    def character(match: re.Match[str]) -> str:
+        hexadecimal, decimal = match.groups()
+        code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+        return chr(code) if 0 < code <= 0x10FFFF else ""
+
+    return CHARACTER_REFERENCE.sub(character, value)
+
+
+def expanded_size(
+    name: str, entities: dict[str, str], sizes: dict[str, int], chain: tuple[str, ...]
+) -> int:
+    """UTF-8 bytes ``name`` expands to, nested references followed (memoized in ``sizes``)."""
+    if name in sizes:
+        return sizes[name]
+    if name in chain:
+        raise ParseError(FailureKind.MALFORMED, f"XML entity {name!r} refers to itself")
+    value = entities.get(name, "")
+    size = len(value.encode("utf-8"))
+    for kind, reference in ENTITY_REFERENCE.findall(value):
+        key = f"%{reference}" if kind == "%" else reference
+        if key in entities:
+            size += expanded_size(key, entities, sizes, (*chain, name))
+    sizes[name] = size
+    return size
 
 
 def parse_xml_feed(

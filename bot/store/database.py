@@ -10,10 +10,12 @@ missing or behind. Alembic is imported only to migrate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
@@ -144,5 +146,29 @@ def describe_database(url: str) -> str:
         return "(an invalid database URL)"
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: Engine, redact: Callable[[str], str] | None = None
+) -> sessionmaker[Session]:
+    """Sessions on ``engine``; with ``redact``, every error text passes it before it is stored.
+
+    Error texts (columns marked :data:`~bot.store.schema.ERROR_TEXT`: ``feeds.last_error``,
+    ``outbox.last_error``) hold what servers and chat platforms answered, which can quote a
+    token. The check runs before every flush, on every new or changed row, so no code path
+    that sets one through the ORM can skip it.
+    """
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    if redact is not None:
+        event.listen(sessions, "before_flush", partial(_redact_error_texts, redact))
+    return sessions
+
+
+def _redact_error_texts(
+    redact: Callable[[str], str], session: Session, _context: object, _instances: object
+) -> None:
+    for row in (*session.new, *session.dirty):
+        for attribute in inspect(row).mapper.column_attrs:
+            if not attribute.columns[0].info.get("error_text"):
+                continue
+            value = getattr(row, attribute.key, None)
+            if isinstance(value, str) and (masked := redact(value)) != value:
+                setattr(row, attribute.key, masked)

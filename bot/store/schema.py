@@ -25,6 +25,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+#: Column ``info`` of texts that come from errors (a server's words, a platform's answer):
+#: they may echo a secret, so sessions made by ``session_factory(..., redact=...)`` pass
+#: them through the redactor before they are written.
+ERROR_TEXT: dict[str, Any] = {"error_text": True}
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -68,7 +73,7 @@ class Feed(Base):
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(String(100))
     last_status: Mapped[str | None] = mapped_column(String(40))
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text, info=ERROR_TEXT)
     last_attempt_at: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
     first_polled_at: Mapped[datetime | None]
@@ -178,7 +183,7 @@ class OutboxMessage(Base):
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text, info=ERROR_TEXT)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     platform_message_id: Mapped[str | None] = mapped_column(String(200))

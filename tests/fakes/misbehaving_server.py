@@ -22,10 +22,14 @@ Routes (GET; ``HEAD`` is not needed by the bot):
 ``/gzip-bomb``        ``Content-Encoding: gzip``: 1.3 MB that inflate to 1.3 GB
 ``/entity-bomb``      RSS whose one entity, used 2,000 times, expands to 100 MB
 ``/billion-laughs``   the classic nested entity bomb
+``/inline-entity-bomb`` 41 kB whose entity, declared on the DOCTYPE's line, expands to 8 MB
 ``/redirect-loop``    /redirect-loop -> /redirect-loop-2 -> /redirect-loop
 ``/redirect/<n>``     a chain of n redirects ending at a valid feed
 ``/goto/<where>``     a redirect to ``localhost`` (this server by name), ``file``
                       (file:///etc/passwd) or ``metadata`` (169.254.169.254)
+``/location/<url>``   a redirect to the percent-decoded <url>, sent as UTF-8 bytes
+                      (``{port}`` in it becomes this server's port)
+``/reason/<text>``    503 whose reason phrase is the percent-decoded <text>, as sent
 ``/status/<code>``    that status; 429 and 503 carry ``Retry-After: 120``
 ``/retry-after/<s>``  503 with ``Retry-After: <s>``
 ``/html``             an HTML page, not a feed
@@ -51,6 +55,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import cache
+from urllib.parse import unquote
 
 RETRY_AFTER_SECONDS = 120
 BOMB_INFLATED_BYTES = 1300 * 1024 * 1024
@@ -109,6 +114,19 @@ def entity_bomb() -> bytes:
         b'<rss version="2.0"><channel><title>bomb</title><item><title>'
         + b"&a;" * ENTITY_REFERENCES
         + b"</title><link>https://news.example/bomb</link></item></channel></rss>"
+    )
+
+
+def inline_entity_bomb() -> bytes:
+    """The DOCTYPE on the XML declaration's line, the entity inside it: feedparser's DOCTYPE
+    rewriting (which wants both at the start of a line) misses it, and expat expands it
+    up to its 8 MiB amplification threshold: 41 kB in, an 8-million-character title out."""
+    value = b"x" * 20_000
+    return (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "' + value + b'">]>'
+        b'<rss version="2.0"><channel><title>inline</title><item><title>'
+        + b"&a;" * 400
+        + b"</title><link>https://news.example/inline</link></item></channel></rss>"
     )
 
 
@@ -327,12 +345,14 @@ class MisbehavingServer:
         body: bytes,
         headers: dict[str, str] | None = None,
         content_type: str = "application/rss+xml; charset=utf-8",
+        reason: str | None = None,
     ) -> bool:
-        lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"]
+        lines = [f"HTTP/1.1 {status} {reason or REASONS.get(status, 'Status')}"]
         all_headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
         all_headers.update(headers or {})
         lines += [f"{name}: {value}" for name, value in all_headers.items()]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        # UTF-8, as servers send non-ASCII Location headers; ASCII is the same in latin-1.
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body)
         await writer.drain()
         return True
 
@@ -394,6 +414,9 @@ class MisbehavingServer:
     async def _billion_laughs(self, _parts: list[str], writer: asyncio.StreamWriter) -> bool:
         return await self._send(writer, 200, billion_laughs())
 
+    async def _inline_entity_bomb(self, _parts: list[str], writer: asyncio.StreamWriter) -> bool:
+        return await self._send(writer, 200, inline_entity_bomb())
+
     async def _redirect_loop(self, parts: list[str], writer: asyncio.StreamWriter) -> bool:
         target = "/redirect-loop-2" if parts[0] == "redirect-loop" else "/redirect-loop"
         return await self._send(writer, 302, b"", {"Location": target})
@@ -410,6 +433,15 @@ class MisbehavingServer:
             "metadata": "http://169.254.169.254/latest/meta-data/",
         }
         return await self._send(writer, 302, b"", {"Location": targets[parts[1]]})
+
+    async def _location(self, parts: list[str], writer: asyncio.StreamWriter) -> bool:
+        target = unquote(parts[1]).replace("{port}", str(self.port))
+        return await self._send(writer, 302, b"", {"Location": target})
+
+    async def _reason(self, parts: list[str], writer: asyncio.StreamWriter) -> bool:
+        return await self._send(
+            writer, 503, b"busy", content_type="text/plain", reason=unquote(parts[1])
+        )
 
     async def _status(self, parts: list[str], writer: asyncio.StreamWriter) -> bool:
         code = int(parts[1])
@@ -446,10 +478,13 @@ SPECIAL = {
     "gzip-bomb": MisbehavingServer._gzip_bomb,
     "entity-bomb": MisbehavingServer._entity_bomb,
     "billion-laughs": MisbehavingServer._billion_laughs,
+    "inline-entity-bomb": MisbehavingServer._inline_entity_bomb,
     "redirect-loop": MisbehavingServer._redirect_loop,
     "redirect-loop-2": MisbehavingServer._redirect_loop,
     "redirect": MisbehavingServer._redirect,
     "goto": MisbehavingServer._goto,
+    "location": MisbehavingServer._location,
+    "reason": MisbehavingServer._reason,
     "status": MisbehavingServer._status,
     "retry-after": MisbehavingServer._retry_after,
     "html": MisbehavingServer._html,

@@ -8,7 +8,9 @@ does (500, 429 with Retry-After, 404 for a revoked webhook).
 
 :class:`ThreadedFakeDiscord` runs the Discord engineer's fake REST API
 (:mod:`tests.fakes.discord_api`, nonce deduplication included) on a thread of
-its own, so a bot in another process can post to it while the test watches.
+its own, so a bot in another process can post to it while the test watches;
+:class:`ThreadedFakeSlack` does the same for the fake Slack Web API
+(:mod:`tests.fakes.slack_api`).
 
 Both run their own event loop in a daemon thread and must be stopped (the
 fixtures in the tests do it in ``finally``).
@@ -29,6 +31,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.slack_api import FakeSlack, Reply
 
 T = TypeVar("T")
 
@@ -172,6 +175,34 @@ class ThreadedFakeDiscord:
 
         async def copy() -> list[dict[str, Any]]:
             return list(self.fake.messages)
+
+        return self._thread.run(copy())
+
+
+class ThreadedFakeSlack:
+    """:class:`FakeSlack` served from a background thread (for subprocess tests)."""
+
+    def __init__(self) -> None:
+        self._thread = LoopThread()
+        self.fake = FakeSlack()
+
+    def start(self) -> ThreadedFakeSlack:
+        self._thread.run(self.fake.__aenter__())
+        return self
+
+    def stop(self) -> None:
+        self._thread.run(self.fake.__aexit__(None, None, None))
+        self._thread.close()
+
+    def script(self, endpoint: str, *replies: Reply) -> None:
+        async def add() -> None:
+            self.fake.script(endpoint, *replies)
+
+        self._thread.run(add())
+
+    def bodies(self, endpoint: str) -> list[Any]:
+        async def copy() -> list[Any]:
+            return self.fake.bodies(endpoint)
 
         return self._thread.run(copy())
 

@@ -1,5 +1,8 @@
 """Making feed text safe for Discord: markdown escaped, mentions dead, lengths bounded.
 
+"Mentions" means everything Discord renders live from ``<...>`` or ``@`` text: users,
+roles, @everyone and @here, channels, slash commands, timestamps, custom emoji.
+
 Pure functions (no I/O) so property tests can hammer them directly. Feed text is
 untrusted: a headline such as ``@everyone Llama 5 is out`` must reach the channel
 as text, never as a ping. ``allowed_mentions`` (set on every call) already stops
@@ -23,6 +26,11 @@ ELLIPSIS = "…"
 # <@id>, <@!id> (user) and <@&id> (role). Case-insensitive on purpose: being
 # stricter than Discord costs one invisible character, being looser costs a ping.
 _MENTION_AT = re.compile(r"@(?=everyone|here|[!&]?\d)", re.IGNORECASE)
+# "<" opening the other markup Discord renders live from feed text: channel mentions
+# <#id>, slash-command mentions </name:id> (and </name sub:id>), timestamps <t:unix>
+# and <t:unix:R> (shown in each reader's time zone, so a feed could fake a date),
+# custom emoji <:name:id> and <a:name:id>, and guild navigation <id:browse>.
+_MENTION_ANGLE = re.compile(r"<(?=#|/|t:|a?:|id:)", re.IGNORECASE)
 
 # Characters that would end or break a markdown link target "(...)".
 _LINK_TARGET_ESCAPES = {
@@ -57,8 +65,13 @@ def clean_text(text: str) -> str:
 
 
 def neutralise_mentions(text: str) -> str:
-    """The text with every would-be mention broken by a zero-width space after ``@``."""
-    return _MENTION_AT.sub("@" + ZERO_WIDTH_SPACE, text)
+    """The text with every would-be mention broken by a zero-width space.
+
+    After ``@`` for user, role, everyone and here mentions; after ``<`` for channel,
+    command and timestamp mentions, custom emoji and guild navigation.
+    """
+    text = _MENTION_AT.sub("@" + ZERO_WIDTH_SPACE, text)
+    return _MENTION_ANGLE.sub("<" + ZERO_WIDTH_SPACE, text)
 
 
 def truncate(text: str, limit: int) -> str:

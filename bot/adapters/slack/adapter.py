@@ -2,8 +2,9 @@
 
 Three connection modes, chosen by which secrets the environment holds (see
 :mod:`bot.adapters.slack.settings`): Socket Mode (no public URL), HTTP mode
-(Bolt's aiohttp server on ``/slack/events`` with request signatures checked)
-and an incoming webhook (digests only).
+(an aiohttp server on ``/slack/events`` that checks request signatures before
+handing a request to Bolt, :mod:`bot.adapters.slack.endpoint`) and an incoming
+webhook (digests only).
 
 This module imports slack-bolt, slack_sdk and aiohttp's web server (and the
 modules built on them) only inside the methods that use them: the entry point
@@ -250,8 +251,13 @@ class SlackAdapter(ChatAdapter):
     async def _start_http(self, app: AsyncApp) -> None:
         from aiohttp import web
 
+        from bot.adapters.slack.endpoint import events_app
+
         host, port = self.settings.http_host, self.settings.http_port
-        runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port), access_log=None)
+        # Not Bolt's app.web_app(): it parses the body before checking the signature.
+        assert self.settings.signing_secret, "HTTP mode has a signing secret"
+        web_app = events_app(app, self.settings.signing_secret, EVENTS_PATH)
+        runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         try:
             site = web.TCPSite(runner, host, port)

@@ -189,7 +189,8 @@ def _web_api_error(error: SlackApiError, channel: str) -> Exception:
     response = error.response
     data = response.data if isinstance(response.data, dict) else {}
     code = api_error_code(error)
-    prefix = f"Slack chat.postMessage to {channel} failed ({code})"
+    # Slack's error text is its own words, which may quote the token: masked like the rest.
+    prefix = redact(f"Slack chat.postMessage to {channel} failed ({code})")
     if response.status_code == 429 or code == "ratelimited":
         wait = retry_after_seconds(dict(response.headers or {}))
         return TransientDeliveryError(f"{prefix}: rate limited", retry_after=wait)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.adapters.base import ChatAdapter, Payload
+from bot.adapters.base import ChatAdapter, Payload, escape_controls
 from bot.digest.model import Digest, DigestStory, Notice
 
 STDOUT = "stdout"
@@ -98,6 +98,8 @@ class TerminalAdapter(ChatAdapter):
 
     async def send(self, destination: str, payload: Payload, *, key: str) -> str | None:
         stream = self.stream or sys.stdout
-        stream.write(str(payload.get("text", "")) + "\n")
+        # Feed text is cleaned when stored; a notice quotes a server's error as it came.
+        text = escape_controls(str(payload.get("text", "")), keep_newlines=True)
+        stream.write(text + "\n")
         stream.flush()
         return key
