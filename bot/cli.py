@@ -166,13 +166,11 @@ def run_with_adapters(bot: DigestBot, work: Coroutine[Any, Any, T]) -> T:
     """
     import asyncio
 
-    from bot.scheduler import close_adapters
-
     async def work_then_close() -> T:
         try:
             return await work
         finally:
-            await close_adapters(bot)
+            await bot.close_adapters()
 
     return asyncio.run(work_then_close())
 

@@ -26,7 +26,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.adapters.base import ChatAdapter
 from bot.config import ScheduleSettings
 from bot.delivery import unblock_all
 from bot.pipeline import DigestBot, PollReport
@@ -195,7 +194,7 @@ async def run_forever(
             scheduler.shutdown(wait=False)
         bot.outbox.stop()
         await finish(jobs)
-        await close_adapters(bot)
+        await bot.close_adapters(ADAPTER_CLOSE_SECONDS)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         log.info("stopped")
@@ -241,15 +240,3 @@ async def finish(jobs: BotJobs, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         task.cancel()
     if pending:
         await asyncio.wait(pending, timeout=1.0)
-
-
-async def close_adapters(bot: DigestBot, timeout: float = ADAPTER_CLOSE_SECONDS) -> None:
-    """Close every adapter at once, each within ``timeout``; a failure is only logged."""
-
-    async def close(adapter: ChatAdapter) -> None:
-        try:
-            await asyncio.wait_for(adapter.close(), timeout=timeout)
-        except Exception as error:
-            log.warning("adapter %s did not close cleanly: %s", adapter.name, error)
-
-    await asyncio.gather(*(close(adapter) for adapter in bot.adapters))
