@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, event, func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.adapters.base import COMMAND_HELP
 from bot.adapters.terminal import TerminalAdapter
 from bot.config import load_settings
 from bot.digest.builder import (
@@ -332,6 +333,21 @@ def test_the_stop_words_are_postgresqls(postgres_url: str) -> None:
         engine.dispose()
     assert kept == "" and lexemes == ["llama"]
     assert len(STOP_WORDS) == 127  # the length of PostgreSQL's english.stop
+
+
+def test_the_help_says_what_a_search_matches() -> None:
+    """Each claim of /meta-ai help is one of the searches above."""
+    assert f"the last {QUERY_WINDOW_DAYS} days" in COMMAND_HELP
+    claims = {
+        "llama also finds Llamas": ("llama", "animal"),
+        "release finds released": ("release", "released"),
+        "ai never matches said": ("ai", "ai"),
+        '"open source" in quotes is a phrase': ('"open source"', "said"),
+    }
+    for claim, (query, key) in claims.items():
+        assert claim in COMMAND_HELP and key in EXPECTED[query]
+    assert {"the", "and", "or", "not"} <= STOP_WORDS
+    assert "the, and, or, not are ignored" in COMMAND_HELP
 
 
 # ---------------------------------------------------------------------------- query plans
