@@ -88,7 +88,7 @@ STORIES = [
         "released",
         5,
         "Meta ships Behemoth",
-        ["Meta released Behemoth to researchers."],
+        ["Meta released Behemoth to researchers, who are testing it."],
         ["Meta ships Behemoth - Outlet B"],
     ),
     Fixture(
@@ -104,6 +104,13 @@ STORIES = [
         "Llama-4 Scout tops a leaderboard",
         ["The model leads on coding tests."],
         ["Llama-4 Scout tops a leaderboard"],
+    ),
+    Fixture(
+        "ar-glasses",
+        8,
+        "Ray-Ban Meta AR glasses get a display",
+        ["Buyers are testing them in stores."],
+        ["Ray-Ban Meta AR glasses get a display - Outlet D"],
     ),
     # Outside the 30-day window of a search: never found.
     Fixture(
@@ -145,6 +152,12 @@ EXPECTED = {
     "behemoth": ["released"],
     "zuckerberg": ["said", "source-only"],
     "leaderboards": ["hyphen"],
+    # Porter stems "are" to "ar": stop words are never searched, on either database.
+    "ar": ["ar-glasses"],
+    "AR glasses": ["ar-glasses"],
+    "testing": ["released", "hyphen", "ar-glasses"],  # testing, tests
+    '"glasses get a display"': ["ar-glasses"],
+    '"glasses get the display"': ["ar-glasses"],  # a stop word holds the place of any
 }
 # Typed text that holds nothing to search for.
 NO_WORD_QUERIES = ['"', '""', "*", "-", ":", "(", "^", "AND", "OR", "NOT", "the", "🦙", "\x00"]
@@ -248,7 +261,8 @@ def test_words_phrases_and_stop_words_are_parsed_into_terms() -> None:
     assert parse_query("Meta's llama-4 llama") == SearchTerms(
         (("meta",), ("llama", "4"), ("llama",))
     )
-    assert parse_query('"state of the art"').terms == (("state", "of", "the", "art"),)
+    # Inside a phrase a stop word holds its place, as any stop word (PostgreSQL's <N>).
+    assert parse_query('"state of the art"').terms == (("state", "the", "the", "art"),)
     assert parse_query('"of the" and').terms == ()
 
 
@@ -260,9 +274,9 @@ def test_the_fts5_query_is_only_quoted_words_whatever_is_typed(query: str) -> No
         assert all(word.isalnum() for word in term[1:-1].split(" ")), term
 
 
-def test_a_document_keeps_only_words() -> None:
-    assert document("Meta’s “Llama-4”", ["It's here."], ["A - B"]) == (
-        "Meta s Llama 4\nIt s here\nA B"
+def test_a_document_keeps_only_words_and_marks_stop_words() -> None:
+    assert document("Meta’s “Llama-4”", ["AR glasses are here."], ["Outlet - B"]) == (
+        "Meta the Llama 4\nAR glasses the the\nOutlet B"
     )
 
 

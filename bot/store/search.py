@@ -9,15 +9,17 @@ What ``latest WORDS`` and ``/meta-ai WORDS`` match, the same on SQLite and Postg
   other (an unbalanced quote runs to the end);
 - punctuation only separates words (``Llama-4`` is the phrase "llama 4", ``Meta's`` is "meta");
   nothing typed is an operator: ``OR``, ``NOT``, ``*``, ``NEAR(``, ``-``, ``:`` are text;
-- common English words (PostgreSQL's ``english`` stop words: the, and, of, ...) are ignored,
-  except inside a phrase.
+- common English words (PostgreSQL's ``english`` stop words: the, and, of, ...) are ignored;
+  inside a phrase each holds the place of any one of them ("state of the art" matches
+  "state of the art" and "state for an art", as PostgreSQL's phrases do).
 
 The index: on SQLite the FTS5 table ``story_search`` (rowid = story id, tokenizer
 ``porter unicode61``); on PostgreSQL the ``stories.search_vector`` column (``english``
-configuration) with a GIN index. Both receive the same text, the words of the title, summary
-and source titles with punctuation removed here, so both engines split words alike. The
-stemmers are not identical (FTS5's Porter, PostgreSQL's Snowball English): rare words
-differ (``news`` also finds "new" on SQLite only); docs/search.md has the measured figures.
+configuration) with a GIN index. Both receive the same text: the words of the title, summary
+and source titles, punctuation removed and stop words replaced here, so both engines split
+words and skip stop words alike. The stemmers differ (FTS5's Porter, PostgreSQL's Snowball
+English) on a few percent of words (``focus`` finds "focused" on PostgreSQL only);
+docs/search.md has the measured figures.
 
 Revision 0004 builds both; :func:`index_stories` keeps them in step whenever a story is
 created or its title, summary or sources change (``bot/services/grouping.py`` calls it).
@@ -68,6 +70,11 @@ ENGLISH_STOP = """
     should now
 """
 STOP_WORDS = frozenset(ENGLISH_STOP.split())
+# What every stop word becomes, in documents and inside phrases: PostgreSQL drops it and keeps
+# its place, as it does any stop word; FTS5 keeps it, so a phrase still needs a stop word in
+# that place, and no stop word's Porter stem can match a real word ("are" is "ar", as in AR
+# glasses). A search for "the" itself is dropped before it reaches either database.
+STOP_PLACEHOLDER = "the"
 # Ids per statement when the index is rewritten: far below both databases' limits.
 CHUNK = 500
 
@@ -107,15 +114,21 @@ def parse_query(query: str) -> SearchTerms:
                 words.pop(0)
             while words and words[-1] in STOP_WORDS:
                 words.pop()
-            if words and tuple(words) not in terms:
-                terms.append(tuple(words))
+            term = tuple(STOP_PLACEHOLDER if word in STOP_WORDS else word for word in words)
+            if term and term not in terms:
+                terms.append(term)
     return SearchTerms(tuple(terms))
 
 
 def document(title: str, summary: Sequence[str], source_titles: Iterable[str]) -> str:
-    """The text indexed for a story: its words, one line per field, punctuation removed."""
+    """The text indexed for a story: its words, one line per field, punctuation removed and
+    each stop word replaced by STOP_PLACEHOLDER."""
     return "\n".join(
-        " ".join(WORD.findall(part)) for part in (title, *summary, *source_titles) if part
+        " ".join(
+            STOP_PLACEHOLDER if word.lower() in STOP_WORDS else word for word in WORD.findall(part)
+        )
+        for part in (title, *summary, *source_titles)
+        if part
     )
 
 

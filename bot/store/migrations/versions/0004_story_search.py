@@ -37,6 +37,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 WORD = re.compile(r"[^\W_]+")
+# PostgreSQL's english.stop; each becomes "the" in the document (see bot/store/search.py).
+ENGLISH_STOP = """
+    i me my myself we our ours ourselves you your yours yourself yourselves he him his himself
+    she her hers herself it its itself they them their theirs themselves what which who whom
+    this that these those am is are was were be been being have has had having do does did
+    doing a an the and but if or because as until while of at by for with about against
+    between into through during before after above below to from up down in out on off over
+    under again further then once here there when where why how all any both each few more
+    most other some such no nor not only own same so than too very s t can will just don
+    should now
+"""
+STOP_WORDS = frozenset(ENGLISH_STOP.split())
 BATCH = 2000
 
 
@@ -65,7 +77,8 @@ def upgrade() -> None:
 
 
 def backfill(bind: sa.Connection, *, postgres: bool) -> None:
-    """Index every story: its words, one line per field, punctuation removed."""
+    """Index every story: its words, one line per field, punctuation removed, stop words
+    replaced."""
     last_id = 0
     while True:
         stories = bind.execute(
@@ -91,7 +104,7 @@ def backfill(bind: sa.Connection, *, postgres: bool) -> None:
         for story_id, title, summary in stories:
             parts = [title, *sentences_of(summary), *sources[story_id]]
             ids.append(story_id)
-            documents.append("\n".join(" ".join(WORD.findall(part)) for part in parts if part))
+            documents.append("\n".join(words_of(part) for part in parts if part))
         if postgres:
             bind.execute(
                 sa.text(
@@ -106,6 +119,11 @@ def backfill(bind: sa.Connection, *, postgres: bool) -> None:
                 sa.text("INSERT INTO story_search (rowid, document) VALUES (:id, :doc)"),
                 [{"id": key, "doc": doc} for key, doc in zip(ids, documents, strict=True)],
             )
+
+
+def words_of(text: str) -> str:
+    """The words of a text, punctuation removed, each stop word replaced by "the"."""
+    return " ".join("the" if w.lower() in STOP_WORDS else w for w in WORD.findall(text))
 
 
 def sentences_of(summary: object) -> list[str]:
