@@ -8,7 +8,11 @@ call the grouping service makes; one test goes through polling itself.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import os
 import re
+import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -40,7 +44,7 @@ from bot.store.database import alembic_config, create_database_engine, migrate, 
 from bot.store.schema import Feed, Item, Story
 from bot.store.search import STOP_WORDS, SearchTerms, document, index_stories, parse_query
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import fresh_feed, scratch_postgres_database, write_config
+from tests.helpers import BOT_COMMAND, fresh_feed, scratch_postgres_database, write_config
 
 NOW = datetime.now(UTC)
 SETTINGS = DigestSettings()  # the shipped [digest]: at most 5 stories an answer
@@ -478,6 +482,39 @@ def test_a_story_is_found_by_its_new_source_after_the_next_poll(
         assert asyncio.run(bot.latest("vermont")).stories == []  # dropped: never a story
     finally:
         bot.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_search_of_an_empty_database_says_nothing_matches(kind: str, tmp_path: Path) -> None:
+    with database(kind, tmp_path) as engine:
+        migrate(engine)
+        with session_factory(engine)() as session:
+            answer = latest_digest(session, SETTINGS, NOW, "llama")
+    assert answer.stories == [] and answer.empty_message == EMPTY_QUERY.format(
+        query="llama", days=QUERY_WINDOW_DAYS
+    )
+
+
+def test_latest_words_on_the_command_line_finds_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "search.db"  # the name database() gives it
+    with database("sqlite", tmp_path) as engine:
+        migrate(engine)
+        add_stories(session_factory(engine))
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    run = subprocess.run(
+        [*BOT_COMMAND, "latest", "--format", "json", "llamas"],
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{path}"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    titles = [story["title"] for story in json.loads(run.stdout)["stories"]]
+    assert titles == [next(s.title for s in STORIES if s.key == key) for key in EXPECTED["llama"]]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["search.db"]
 
 
 # ----------------------------------------------------------------------------- migration
