@@ -58,7 +58,7 @@ POSTGRES_CONFIG = "english"
 # A word: letters and digits (Unicode), as FTS5's unicode61 tokenizer splits text.
 WORD = re.compile(r"[^\W_]+")
 # PostgreSQL's english.stop (the Snowball list), which its `english` configuration ignores.
-# tests/test_search.py checks it against the server's own list.
+# tests/test_search.py checks that the server ignores every one of them.
 ENGLISH_STOP = """
     i me my myself we our ours ourselves you your yours yourself yourselves he him his himself
     she her hers herself it its itself they them their theirs themselves what which who whom
