@@ -3,14 +3,20 @@ the bot's command."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
@@ -21,6 +27,10 @@ BOT_COMMAND = (
     [str(Path(sys.executable).parent / "meta-ai-digest")]
     if (Path(sys.executable).parent / "meta-ai-digest").exists()
     else [sys.executable, "-m", "bot"]
+)
+# The PostgreSQL server of the tests: the local trust-auth one unless set.
+POSTGRES_SERVER = os.environ.get(
+    "META_AI_DIGEST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 PLACEHOLDER = re.compile(r"\{\{(rfc822|rfc3339):minutes_ago:(\d+)\}\}")
 
@@ -64,3 +74,30 @@ def require_shared_corpus() -> Path:
             "(only CI and developers have ../shared)"
         )
     return FEED_CORPUS
+
+
+@contextmanager
+def scratch_postgres_database() -> Iterator[str]:
+    """The URL of a new, empty database on the test server, dropped afterwards.
+
+    Skips the test, saying why, when no server answers.
+    """
+    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("select 1"))
+    except Exception as error:  # no server: skip, saying why
+        admin.dispose()
+        pytest.skip(
+            f"no PostgreSQL server at "
+            f"{make_url(POSTGRES_SERVER).render_as_string(hide_password=True)}: {error}"
+        )
+    name = f"mad_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'create database "{name}"'))
+    try:
+        yield make_url(POSTGRES_SERVER).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()

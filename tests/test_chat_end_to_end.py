@@ -148,6 +148,46 @@ async def test_slack_digest_and_meta_ai_command_through_the_real_core(
             bot.close()
 
 
+async def test_slack_searches_whole_words_and_survives_any_input(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """/meta-ai WORDS through the real Slack HTTP endpoint and the real full-text search."""
+    async with FakeSlack() as slack:
+        env = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
+            "SLACK_API_URL": slack.api_url,
+            "SLACK_HTTP_HOST": "127.0.0.1",
+            "SLACK_HTTP_PORT": "0",
+        }
+        bot = bot_with_adapters(tmp_path, llama_feeds(feed_server), env)
+        adapter = bot.adapters[0]
+        await adapter.start(bot)
+        queries = {
+            "stemmed": "llamas",
+            "phrase": '"llama 4 scout"',
+            "nothing": "quantum",
+            "no-words": '" * -',
+            "hostile": 'NEAR("llama" ai:) OR 1=1 --',
+        }
+        try:
+            await bot.poll()
+            for name, query in queries.items():
+                port = adapter.http_port  # type: ignore[attr-defined]
+                assert await slash_command(port, query, slack.response_url(name)) == 200
+            await slack.wait_for(lambda: len(slack.bodies("response")) == len(queries))
+            answers = {body["name"]: message_text(body) for body in slack.bodies("response")}
+        finally:
+            await adapter.close()
+            bot.close()
+    title = "Meta releases Llama 4"
+    assert title in answers["stemmed"] and title in answers["phrase"]
+    assert "No Meta AI stories of the last 30 days match" in answers["nothing"]
+    assert "has no words to search for" in answers["no-words"]
+    assert "No Meta AI stories" in answers["hostile"]  # "near", "llama", "ai", "1" and "1"
+
+
 async def test_a_slack_channel_the_bot_is_not_in_keeps_the_digest_pending(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:

@@ -55,9 +55,14 @@ __all__ = [
 
 COMMAND_NAME = "meta-ai"
 
+# What a search matches is decided in bot/store/search.py; tests/test_search.py keeps this in step.
 COMMAND_HELP = (
     "/meta-ai: the latest summary of Meta AI news (stories of the last 24 hours).\n"
-    "/meta-ai <words>: the latest stories that match the words, e.g. /meta-ai llama license.\n"
+    "/meta-ai <words>: the newest stories of the last 30 days with every word in their title, "
+    "summary or a source's title, e.g. /meta-ai llama license.\n"
+    "Searches match whole words in any form: llama also finds Llamas, release finds released, "
+    'ai never matches said. "open source" in quotes is a phrase; '
+    "common words such as the, and, or, not are ignored.\n"
     "/meta-ai help: this help.\n"
     "Answers are visible only to you; use the share option to post one in the channel."
 )

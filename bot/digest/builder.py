@@ -17,9 +17,13 @@ from bot.common.hosts import GOOGLE_NEWS_HOST, host_of
 from bot.digest.model import Digest, DigestSource, DigestStory
 from bot.digest.settings import DigestSettings
 from bot.store.schema import Item, Story
+from bot.store.search import parse_query, recent_story_ids
 
 EMPTY_LATEST = "No Meta AI news in the last {hours:g} hours yet. Try again after the next poll."
 EMPTY_QUERY = "No Meta AI stories of the last {days} days match “{query}”."
+NO_WORDS = (
+    "“{query}” has no words to search for: punctuation and common words such as “the” are ignored."
+)
 # How far back /meta-ai <words> searches.
 QUERY_WINDOW_DAYS = 30
 
@@ -109,35 +113,34 @@ def mark_posted(stories: Sequence[Story], digest_id: int | None, now: datetime) 
         story.sources_announced = sum(1 for item in story.items if item.kept)
 
 
-def matches(story: Story, words: Sequence[str]) -> bool:
-    haystack = " ".join(
-        [story.title, *(story.summary or []), *(item.title for item in story.items)]
-    ).lower()
-    return all(word in haystack for word in words)
-
-
 def latest_digest(
     session: Session, settings: DigestSettings, now: datetime, query: str | None = None
 ) -> Digest:
-    """What ``latest`` and /meta-ai answer: recent stories, newest first, optionally filtered."""
-    words = [word for word in (query or "").lower().split() if word]
-    window = timedelta(days=QUERY_WINDOW_DAYS) if words else timedelta(hours=settings.latest_hours)
-    statement = (
-        select(Story)
-        .where(Story.first_published_at >= now - window)
-        .options(selectinload(Story.items).selectinload(Item.feed))
-        .order_by(Story.first_published_at.desc(), Story.id.desc())
+    """What ``latest`` and /meta-ai answer: recent stories, newest first, optionally searched.
+
+    Without words: the stories of the last ``latest_hours``. With words: the newest stories
+    of the last QUERY_WINDOW_DAYS matching them all (bot/store/search.py says how words
+    match). Both read indexes only, so the answer costs the same at any size of history.
+    """
+    terms = parse_query(query) if query and query.strip() else None
+    if terms is not None and not terms:
+        return Digest(generated_at=now, kind="latest", empty_message=NO_WORDS.format(query=query))
+    window = timedelta(days=QUERY_WINDOW_DAYS) if terms else timedelta(hours=settings.latest_hours)
+    ids = recent_story_ids(session, now - window, settings.latest_max_stories, terms)
+    stories = (
+        session.scalars(
+            select(Story)
+            .where(Story.id.in_(ids))
+            .options(selectinload(Story.items).selectinload(Item.feed))
+        ).all()
+        if ids
+        else []
     )
-    chosen: list[Story] = []
-    for story in session.scalars(statement.execution_options(yield_per=200)):
-        if words and not matches(story, words):
-            continue
-        chosen.append(story)
-        if len(chosen) >= settings.latest_max_stories:
-            break
+    by_id = {story.id: story for story in stories}
+    chosen = [by_id[story_id] for story_id in ids if story_id in by_id]
     empty = (
         EMPTY_QUERY.format(query=query, days=QUERY_WINDOW_DAYS)
-        if words
+        if terms
         else EMPTY_LATEST.format(hours=settings.latest_hours)
     )
     return Digest(

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only, selectinload, sessionmaker
 
 from bot.store.schema import Item, Story, utc_now
+from bot.store.search import index_stories
 from bot.stories.index import ArticleRef, StoryIndex
 from bot.stories.representative import reading_order
 from bot.summarize.summarizer import ArticleText
@@ -86,6 +87,9 @@ class GroupingService:
             session.flush()
             for story_id in touched:
                 self.refresh_story(session, story_id, now)
+            # Every story created here, and every story whose sources, title or summary just
+            # changed, is in `touched`: the search index follows in the same transaction.
+            index_stories(session, touched)
         return created
 
     def load_index(self, session: Session, now: datetime) -> StoryIndex:

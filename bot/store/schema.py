@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -134,7 +135,21 @@ class Story(Base):
     """Articles from several outlets about one event, and whether it was posted."""
 
     __tablename__ = "stories"
-    __table_args__ = (Index("ix_stories_posted_digest_id", "posted_digest_id"),)
+    __table_args__ = (
+        Index("ix_stories_posted_digest_id", "posted_digest_id"),
+        # Revision 0004: `latest` and /meta-ai (a time window, newest first), the digest's
+        # unposted stories (oldest first) and its stories updated since (new sources) read
+        # these indexes, never the whole table.
+        Index("ix_stories_first_published_at", "first_published_at", "id"),
+        Index(
+            "ix_stories_unposted",
+            "first_published_at",
+            "id",
+            sqlite_where=text("posted_at IS NULL"),
+            postgresql_where=text("posted_at IS NULL"),
+        ),
+        Index("ix_stories_last_updated_at", "last_updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(Text)
