@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.adapters.base import ChatAdapter, PermanentDeliveryError, TransientDeliveryError
 from bot.common.retry import capped_backoff
 from bot.digest.model import Digest, Notice
-from bot.store.schema import DigestRecord, OutboxMessage, utc_now
+from bot.store.schema import OutboxMessage, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -132,15 +132,6 @@ def enqueue(
                 )
                 count += 1
     return count
-
-
-def record_digest(session: Session, digest: Digest) -> DigestRecord:
-    record = DigestRecord(
-        created_at=digest.generated_at, kind=digest.kind, payload=digest.to_json_dict()
-    )
-    session.add(record)
-    session.flush()
-    return record
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Shared fixtures: a local feed server, a CLI runner, and no leaked platform credentials."""
+"""Shared fixtures: a local feed server, a CLI runner, a scratch PostgreSQL database, and no
+leaked platform credentials."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import MisbehavingServer
+from tests.replicas import postgres_available, postgres_database
 
 # Chat platform variables a developer may have set; tests never see them.
 PLATFORM_VARIABLES = [
@@ -46,3 +48,14 @@ def misbehaving_server() -> Iterator[MisbehavingServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database (META_AI_DIGEST_TEST_POSTGRES's server), dropped afterwards;
+    the test skips, saying why, when no server answers."""
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
+    with postgres_database() as url:
+        yield url

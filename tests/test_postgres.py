@@ -1,55 +1,21 @@
 """The same pipeline on PostgreSQL: the schema, migrations and queries are portable.
 
 Uses the server named by META_AI_DIGEST_TEST_POSTGRES (default: the local
-trust-auth server); skips with the reason when none answers. Each test gets
-its own database, dropped afterwards.
+trust-auth server; the ``postgres_url`` fixture in conftest.py); skips with the
+reason when none answers. Each test gets its own database, dropped afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from bot.adapters.terminal import TerminalAdapter
 from bot.config import load_settings
 from bot.pipeline import DigestBot
 from tests.fakes.feed_server import FeedServer
 from tests.helpers import fresh_feed, write_config
-
-SERVER_URL = os.environ.get(
-    "META_AI_DIGEST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("select 1"))
-    except Exception as error:  # no server: skip, saying why
-        admin.dispose()
-        pytest.skip(
-            f"no PostgreSQL server at "
-            f"{make_url(SERVER_URL).render_as_string(hide_password=True)}: {error}"
-        )
-    name = f"mad_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'create database "{name}"'))
-    try:
-        yield make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
 
 
 def test_poll_digest_and_latest_on_postgresql(

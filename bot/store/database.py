@@ -140,3 +140,17 @@ def describe_database(url: str) -> str:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def begin_writing(session: Session) -> None:
+    """Make the session's new transaction a writer from its first statement.
+
+    On SQLite this is ``BEGIN IMMEDIATE``: the database's write lock is taken now (another
+    process waits, up to the busy timeout), so nothing this transaction reads can change
+    before it commits, and it never fails to upgrade a stale read snapshot to a write.
+    PostgreSQL needs nothing here: its callers lock the rows they claim. Call it before
+    anything else in the transaction.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,226 @@
+"""Several bots on one database behave like one: every story goes into exactly one digest.
+
+Claims are tested on both databases (a SQLite file and a scratch PostgreSQL database):
+in process, with one engine per simulated process and threads released together by a
+barrier (many rounds, quickly), and with real ``meta-ai-digest digest`` processes
+started together behind a starting gate.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.adapters.terminal import TerminalAdapter
+from bot.delivery import Outbox
+from bot.digest.settings import DigestSettings
+from bot.services.digests import DigestService
+from bot.store.database import create_database_engine, migrate, session_factory
+from bot.store.schema import DigestRecord, Item, OutboxMessage, Story
+from tests.helpers import BOT_COMMAND
+from tests.replicas import StartingGate, add_pending_stories, reset_posting, story_ids_in_json
+
+ROUNDS = 8
+PROCESSES = 4
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.db'}"
+    else:
+        yield request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def engines(database_url: str) -> Iterator[Callable[[], Engine]]:
+    """Engines on the shared database, one per simulated process, disposed afterwards."""
+    made: list[Engine] = []
+
+    def make() -> Engine:
+        engine = create_database_engine(database_url)
+        made.append(engine)
+        return engine
+
+    migrate(make())
+    yield make
+    for engine in made:
+        engine.dispose()
+
+
+def digest_service(engine: Engine, **settings: object) -> DigestService:
+    """One process's digest service: its own engine and connection pool, a terminal adapter."""
+    sessions = session_factory(engine)
+    adapter = TerminalAdapter("json", io.StringIO())
+    options = DigestSettings.model_validate({"show_new_sources": False, **settings})
+    return DigestService(sessions, options, [adapter], Outbox(sessions, {"terminal": adapter}))
+
+
+def queue_together(services: list[DigestService]) -> None:
+    """Every service queues a digest at the same moment (threads behind a barrier)."""
+    barrier = threading.Barrier(len(services))
+    errors: list[BaseException] = []
+
+    def queue(service: DigestService) -> None:
+        try:
+            barrier.wait(timeout=30)
+            service.queue()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=queue, args=(service,)) for service in services]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+
+
+def digests_by_story(sessions: sessionmaker[Session]) -> Counter[str]:
+    """How many queued digests hold each story (from the digests as recorded)."""
+    with sessions() as session:
+        payloads = list(session.scalars(select(DigestRecord.payload)))
+    return Counter(str(story["id"]) for payload in payloads for story in payload["stories"])
+
+
+def test_concurrent_digests_queue_every_story_exactly_once(
+    engines: Callable[[], Engine],
+) -> None:
+    services = [digest_service(engines(), max_stories=50) for _ in range(PROCESSES)]
+    sessions = services[0].sessions
+    stories = {str(i) for i in add_pending_stories(sessions, 12)}
+    for _ in range(ROUNDS):
+        reset_posting(sessions)
+        queue_together(services)
+        assert digests_by_story(sessions) == Counter(dict.fromkeys(stories, 1))
+        with sessions() as session:
+            digests = session.scalar(select(func.count()).select_from(DigestRecord))
+            posted = {
+                str(story.id): story.posted_digest_id for story in session.scalars(select(Story))
+            }
+            messages = session.scalar(select(func.count()).select_from(OutboxMessage))
+        # One digest holds them all: the others found nothing left and queued nothing.
+        assert digests == 1 and messages == 1
+        assert len(set(posted.values())) == 1 and None not in posted.values()
+
+
+def test_concurrent_digests_of_limited_size_split_the_stories(
+    engines: Callable[[], Engine],
+) -> None:
+    services = [digest_service(engines(), max_stories=3) for _ in range(PROCESSES)]
+    sessions = services[0].sessions
+    stories = {str(i) for i in add_pending_stories(sessions, 3 * PROCESSES)}
+    for _ in range(ROUNDS // 2):
+        reset_posting(sessions)
+        queue_together(services)
+        assert digests_by_story(sessions) == Counter(dict.fromkeys(stories, 1))
+        with sessions() as session:
+            sizes = [len(p["stories"]) for p in session.scalars(select(DigestRecord.payload))]
+        assert sizes == [3] * PROCESSES  # nobody waited for nothing: each took the next three
+
+
+def test_more_sources_of_a_posted_story_are_announced_by_one_digest_only(
+    engines: Callable[[], Engine],
+) -> None:
+    services = [digest_service(engines(), max_stories=1, show_new_sources=True) for _ in "ab"]
+    sessions = services[0].sessions
+    [grown] = add_pending_stories(sessions, 1, feed_name="Grown")
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        # Posted yesterday with one source; a second outlet's article joined it since.
+        story = session.get(Story, grown)
+        assert story is not None
+        story.posted_at, story.sources_announced = now - timedelta(days=1), 1
+        story.posted_digest_id = None
+        first = session.scalars(select(Item).where(Item.story_id == grown)).one()
+        session.add(
+            Item(
+                feed_id=first.feed_id,
+                guid="second-source",
+                url="https://other.example/second",
+                normalized_url="https://other.example/second",
+                title=first.title,
+                published_at=now,
+                fetched_at=now,
+                kept=True,
+                story_id=grown,
+            )
+        )
+        digest = DigestRecord(created_at=now - timedelta(days=1), kind="digest", payload={})
+        session.add(digest)
+        session.flush()
+        story.posted_digest_id = digest.id
+    add_pending_stories(sessions, 2, feed_name="New")  # each digest has a new story to carry it
+
+    queue_together(services)
+
+    with sessions() as session:
+        payloads = [p for p in session.scalars(select(DigestRecord.payload)) if p]
+        announced = session.get(Story, grown)
+        assert announced is not None and announced.sources_announced == 2
+    updates = [s for p in payloads for s in p["stories"] if s["id"] == str(grown)]
+    assert len(payloads) == 2 and len(updates) == 1 and updates[0]["new_sources"] == 1
+
+
+def test_a_digest_with_nothing_left_to_claim_records_nothing(
+    engines: Callable[[], Engine],
+) -> None:
+    service = digest_service(engines(), max_stories=5)
+    add_pending_stories(service.sessions, 2)
+    with service.sessions.begin() as session:
+        session.execute(update(Story).values(posted_at=datetime.now(UTC)))
+    digest, queued = service.queue()
+    assert digest.stories == [] and queued == 0
+    with service.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(DigestRecord)) == 0
+
+
+def test_concurrent_digest_processes_post_every_story_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Real `meta-ai-digest digest` processes, started together on one database."""
+    engine = create_database_engine(database_url)
+    try:
+        migrate(engine)
+        stories = {str(i) for i in add_pending_stories(session_factory(engine), 12)}
+    finally:
+        engine.dispose()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[adapters]\nenabled = ["terminal"]\n'
+        "[digest]\nmax_stories = 50\nshow_new_sources = false\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    env["DATABASE_URL"] = database_url
+    gate = StartingGate(tmp_path / "gate")
+    try:
+        for _ in range(PROCESSES):
+            gate.spawn([*BOT_COMMAND, "--config", str(config), "digest", "--format", "json"], env)
+        gate.open()
+        results = gate.communicate(timeout=90)
+    finally:
+        gate.kill_all()
+    assert [code for code, _out, _err in results] == [0] * PROCESSES, results
+    # Any process may deliver any queued message (the outbox leases each to one sender), so
+    # the stories are counted over everything the processes printed.
+    printed = Counter(i for _code, out, _err in results for i in story_ids_in_json(out))
+    assert printed == Counter(dict.fromkeys(stories, 1)), printed  # posted once, none lost
+    engine = create_database_engine(database_url)
+    try:
+        sessions = session_factory(engine)
+        assert digests_by_story(sessions) == Counter(dict.fromkeys(stories, 1))
+        with sessions() as session:
+            statuses = Counter(session.scalars(select(OutboxMessage.status)))
+        assert statuses == {"sent": 1}
+    finally:
+        engine.dispose()
