@@ -24,7 +24,13 @@ from bot.adapters.terminal import TerminalAdapter
 from bot.delivery import Outbox
 from bot.digest.settings import DigestSettings
 from bot.services.digests import DigestService
-from bot.store.database import create_database_engine, migrate, session_factory
+from bot.store.database import (
+    SCHEMA_HEAD,
+    create_database_engine,
+    migrate,
+    schema_revision,
+    session_factory,
+)
 from bot.store.schema import DigestRecord, Item, OutboxMessage, Story
 from tests.helpers import BOT_COMMAND
 from tests.replicas import StartingGate, add_pending_stories, reset_posting, story_ids_in_json
@@ -222,5 +228,27 @@ def test_concurrent_digest_processes_post_every_story_once(
         with sessions() as session:
             statuses = Counter(session.scalars(select(OutboxMessage.status)))
         assert statuses == {"sent": 1}
+    finally:
+        engine.dispose()
+
+
+def test_processes_migrating_a_fresh_database_together_all_succeed(
+    database_url: str, tmp_path: Path
+) -> None:
+    """One migrates under the lock; the others wait for it, then find the schema current."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    env["DATABASE_URL"] = database_url
+    gate = StartingGate(tmp_path / "gate")
+    try:
+        for _ in range(3):
+            gate.spawn([*BOT_COMMAND, "migrate"], env)
+        gate.open()
+        results = gate.communicate(timeout=90)
+    finally:
+        gate.kill_all()
+    assert [code for code, _out, _err in results] == [0, 0, 0], [err for *_, err in results]
+    engine = create_database_engine(database_url)
+    try:
+        assert schema_revision(engine) == SCHEMA_HEAD
     finally:
         engine.dispose()
