@@ -24,7 +24,9 @@ from sqlalchemy import Engine
 from bot.delivery import Outbox
 from bot.services.digests import DigestResult, DigestService
 from bot.services.poll_report import FeedReport, PollReport
+from bot.store.claims import claim
 from bot.store.database import create_database_engine, migrate, session_factory
+from bot.store.schema import utc_now
 
 if TYPE_CHECKING:
     from bot.adapters.base import ChatAdapter
@@ -171,6 +173,20 @@ class DigestBot:
     async def notify_admins(self, disabled_feeds: Sequence[str]) -> None:
         """One notice per disabled feed to the adapters' admin channels."""
         await self.digests.notify_admins(disabled_feeds)
+
+    # ------------------------------------------------------------------ replicas
+    async def claim(self, key: str) -> bool:
+        """True when this process takes ``key`` (a job's firing, a command's id) first.
+
+        Replicas sharing the database call this before a scheduled job or before
+        answering a command; only the first to claim a key does the work (the
+        CommandHandler interface the adapters call).
+        """
+        return await asyncio.to_thread(self._claim, key)
+
+    def _claim(self, key: str) -> bool:
+        with self.sessions.begin() as session:
+            return claim(session, key, self.outbox.identity, utc_now())
 
     def close(self) -> None:
         self.engine.dispose()

@@ -8,7 +8,9 @@ started together behind a starting gate.
 
 from __future__ import annotations
 
+import asyncio
 import io
+import logging
 import os
 import threading
 from collections import Counter
@@ -20,9 +22,13 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.adapters.discord import DiscordAdapter
+from bot.adapters.slack import SlackAdapter
 from bot.adapters.terminal import TerminalAdapter
+from bot.config import load_settings
 from bot.delivery import Outbox
 from bot.digest.settings import DigestSettings
+from bot.pipeline import DigestBot
 from bot.services.digests import DigestService
 from bot.store.database import (
     SCHEMA_HEAD,
@@ -32,7 +38,13 @@ from bot.store.database import (
     session_factory,
 )
 from bot.store.schema import DigestRecord, Item, OutboxMessage, Story
-from tests.helpers import BOT_COMMAND
+from tests.fakes.discord_api import BOT_TOKEN as DISCORD_BOT_TOKEN
+from tests.fakes.discord_api import CHANNEL_ID as DISCORD_CHANNEL_ID
+from tests.fakes.discord_api import GUILD_ID, FakeDiscord, interaction_create
+from tests.fakes.slack_api import APP_TOKEN as SLACK_APP_TOKEN
+from tests.fakes.slack_api import BOT_TOKEN as SLACK_BOT_TOKEN
+from tests.fakes.slack_api import DIGEST_CHANNEL, TEAM_ID, USER_ID, FakeSlack
+from tests.helpers import BOT_COMMAND, write_config
 from tests.replicas import StartingGate, add_pending_stories, reset_posting, story_ids_in_json
 
 ROUNDS = 8
@@ -252,3 +264,97 @@ def test_processes_migrating_a_fresh_database_together_all_succeed(
         assert schema_revision(engine) == SCHEMA_HEAD
     finally:
         engine.dispose()
+
+
+# --- /meta-ai with two replicas -------------------------------------------------------------
+
+
+@pytest.fixture
+def two_bots(tmp_path: Path) -> Iterator[tuple[DigestBot, DigestBot]]:
+    """Two bots (two engines, two process identities) on one SQLite file: replicas."""
+    config = write_config(tmp_path / "config.toml", [], tmp_path / "shared.db")
+    settings = load_settings(config, env={})
+    first, second = DigestBot(settings, env={}), DigestBot(settings, env={})
+    second.outbox.identity = "replica-two:4242:1"
+    try:
+        yield first, second
+    finally:
+        first.close()
+        second.close()
+
+
+async def wait_for_log(caplog: pytest.LogCaptureFixture, text: str, timeout: float = 5.0) -> None:
+    """Until a log record contains ``text`` (how a replica says it left a command alone)."""
+    async with asyncio.timeout(timeout):
+        while not any(text in record.getMessage() for record in caplog.records):
+            await asyncio.sleep(0.01)
+
+
+async def test_two_socket_mode_replicas_answer_a_slash_command_once(
+    two_bots: tuple[DigestBot, DigestBot], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.adapters.slack.commands")
+    env = {
+        "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN,
+        "SLACK_APP_TOKEN": SLACK_APP_TOKEN,
+        "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
+    }
+    async with FakeSlack() as slack:
+        adapters = [
+            SlackAdapter.from_environment(env | {"SLACK_API_URL": slack.api_url}, {})
+            for _ in two_bots
+        ]
+        try:
+            for adapter, bot in zip(adapters, two_bots, strict=True):
+                assert adapter is not None
+                await adapter.start(bot)
+            command = {
+                "team_id": TEAM_ID,
+                "channel_id": DIGEST_CHANNEL,
+                "user_id": USER_ID,
+                "command": "/meta-ai",
+                "text": "",
+                "response_url": slack.response_url("cmd"),
+                "trigger_id": "13.4242.abcdef",
+                "api_app_id": "A0001",
+            }
+            envelope = await slack.send_envelope_to_all("slash_commands", command, connections=2)
+            await slack.wait_for(lambda: slack.acks_of(envelope) == 2, timeout=3)  # both ack
+            await slack.wait_for(lambda: bool(slack.calls_to("response")))
+            await wait_for_log(caplog, "another replica answers it")
+        finally:
+            for adapter in adapters:
+                if adapter is not None:
+                    await adapter.close()
+        answers = slack.calls_to("response")
+    assert len(answers) == 1, [call.body for call in answers]
+
+
+async def test_two_gateway_replicas_answer_an_interaction_once(
+    two_bots: tuple[DigestBot, DigestBot], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.adapters.discord")
+    async with FakeDiscord() as discord_api:
+        env = {
+            "DISCORD_API_BASE": discord_api.api_base,
+            "DISCORD_TOKEN": DISCORD_BOT_TOKEN,
+            "DISCORD_CHANNEL_ID": str(DISCORD_CHANNEL_ID),
+            "DISCORD_GUILD_ID": str(GUILD_ID),
+        }
+        adapters = [DiscordAdapter.from_environment(env, {}) for _ in two_bots]
+        try:
+            for adapter, bot in zip(adapters, two_bots, strict=True):
+                assert adapter is not None
+                await adapter.register_commands(bot)
+            event = interaction_create()  # what the gateway hands to every connection
+            for adapter in adapters:
+                assert adapter is not None and adapter.client is not None
+                adapter.client._connection.parse_interaction_create(dict(event))  # type: ignore[arg-type]
+            await wait_for_log(caplog, "another replica answers it")
+            await discord_api.wait_for(lambda r: r.path.endswith("/callback"))
+        finally:
+            for adapter in adapters:
+                if adapter is not None:
+                    await adapter.close()
+        callbacks = [r for r in discord_api.requests if r.path.endswith("/callback")]
+    assert len(callbacks) == 1

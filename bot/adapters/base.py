@@ -24,6 +24,8 @@ only where the SDK is used: a run without that platform then never pays for it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
@@ -46,10 +48,13 @@ __all__ = [
     "RedactingFilter",
     "Redactor",
     "TransientDeliveryError",
+    "first_to_answer",
     "parse_retry_after",
     "utf16_length",
     "validation_problems",
 ]
+
+log = logging.getLogger(__name__)
 
 COMMAND_NAME = "meta-ai"
 
@@ -89,6 +94,35 @@ class CommandHandler(Protocol):
     async def latest(self, query: str | None = None) -> Digest:
         """The latest summary, or the latest stories matching ``query``."""
         ...
+
+    async def claim(self, key: str) -> bool:
+        """True when this process is the first to take ``key``; False when another took it.
+
+        Several replicas of the bot may receive one command (two gateway connections,
+        a redelivered event). Claim the platform's id of the invocation (prefixed with
+        the adapter's name, e.g. ``"discord:<interaction id>"``) before answering, and
+        answer only when this returns True: :func:`first_to_answer` does it.
+        """
+        ...
+
+
+async def first_to_answer(commands: CommandHandler, key: str | None, timeout: float) -> bool:
+    """Claim ``key`` for this process; True when it should answer the command.
+
+    Without a key (the platform sent no id) every receiver answers. When the claim cannot
+    be made within ``timeout`` seconds (the database is locked or down) this answers
+    True too: a rare double answer is better than none.
+    """
+    if not key:
+        return True
+    try:
+        async with asyncio.timeout(timeout):
+            return await commands.claim(key)
+    except TimeoutError:
+        log.warning("could not claim %s within %.1f s; answering anyway", key, timeout)
+    except Exception as error:
+        log.warning("could not claim %s (%s); answering anyway", key, type(error).__name__)
+    return True
 
 
 class ChatAdapter(ABC):

@@ -186,6 +186,26 @@ class FakeSlack:
         await self._sockets[-1].send_str(json.dumps(envelope))
         return envelope_id
 
+    async def send_envelope_to_all(
+        self, kind: str, payload: dict[str, Any], connections: int
+    ) -> str:
+        """The same envelope to each of ``connections`` connected clients (replicas of one
+        app), as when Slack redelivers an envelope another connection did not ack in time."""
+        await self.wait_for(lambda: len(self._sockets) >= connections)
+        envelope_id = f"env-{next(self._envelopes)}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "accepts_response_payload": kind != "events_api",
+            "payload": payload,
+        }
+        for socket in list(self._sockets):
+            await socket.send_str(json.dumps(envelope))
+        return envelope_id
+
+    def acks_of(self, envelope_id: str) -> int:
+        return sum(1 for ack in self.acks if ack.get("envelope_id") == envelope_id)
+
     def acked(self, envelope_id: str) -> bool:
         return any(ack.get("envelope_id") == envelope_id for ack in self.acks)
 
