@@ -7,6 +7,14 @@ Jobs (AsyncIOScheduler, one event loop shared with the chat adapters):
   ``schedule.digest_interval_minutes`` when that is set;
 - retry pending outbox messages every minute.
 
+Replicas (several ``run`` processes on one database) share the schedule: a poll
+or digest firing is claimed in the database (``bot.store.claims``) under a key
+naming the job and its scheduled time, and only the process that claims it
+runs it. Interval schedules count from :data:`SCHEDULE_ANCHOR` rather than from
+each process's start, so every replica fires at the same times; the start-up
+poll claims the interval it starts in. Delivery retries run everywhere: the
+outbox leases each message to one sender.
+
 SIGTERM or Ctrl-C: the scheduler stops at once, a poll in progress stops fetching
 (a database write it began completes in its worker thread, as one transaction;
 the rest is fetched again next time), the message being sent finishes and is
@@ -20,8 +28,11 @@ import asyncio
 import logging
 import signal
 from collections import Counter
-from datetime import datetime, timedelta
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -42,15 +53,79 @@ SHUTDOWN_GRACE_SECONDS = 6.0
 ADAPTER_CLOSE_SECONDS = 2.0
 # Jobs safe to cancel at once on shutdown: nothing they do is lost by stopping early.
 CANCELLABLE_JOBS = frozenset({"poll"})
+# Interval schedules count from here, not from each process's start: replicas fire together,
+# so one firing has one claim key (and a 30-minute poll runs at :00 and :30 UTC).
+SCHEDULE_ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
+# Jobs that run once per firing however many replicas run the schedule. Delivery retries are
+# not among them: the outbox leases each message to one sender.
+ONCE_PER_FIRING = frozenset({"poll", "post_digest"})
+# The scheduled time of the job run in progress, set by FiringExecutor for each run.
+FIRING: ContextVar[datetime | None] = ContextVar("firing", default=None)
+
+
+class FiringExecutor(AsyncIOExecutor):  # type: ignore[misc]
+    """APScheduler's asyncio executor, telling each run its scheduled time.
+
+    The job's task is created inside ``_do_submit_job`` and copies the context there, so
+    :data:`FIRING` holds, for that run alone, the time it was scheduled for: the same in
+    every replica, unlike the moment it happens to start.
+    """
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        token = FIRING.set(run_times[-1])
+        try:
+            super()._do_submit_job(job, run_times)
+        finally:
+            FIRING.reset(token)
+
+
+def interval_of(job: str, schedule: ScheduleSettings) -> timedelta | None:
+    """The interval of a job's schedule; None for the cron digest."""
+    if job == "poll":
+        return timedelta(minutes=schedule.poll_interval_minutes)
+    if job == "post_digest" and schedule.digest_interval_minutes:
+        return timedelta(minutes=schedule.digest_interval_minutes)
+    return None
+
+
+def firing_key(job: str, firing: datetime, interval: timedelta | None) -> str:
+    """The claim key of one firing: the same string in every replica.
+
+    An interval firing is snapped to its exact multiple of the interval since
+    :data:`SCHEDULE_ANCHOR` (APScheduler computes it in floating point); a cron firing is
+    a whole second already.
+    """
+    if interval is not None:
+        firing = SCHEDULE_ANCHOR + round((firing - SCHEDULE_ANCHOR) / interval) * interval
+    return f"{job}@{firing.astimezone(UTC).isoformat()}"
+
+
+def current_slot(now: datetime, interval: timedelta) -> datetime:
+    """The latest firing at or before ``now`` of a schedule every ``interval``."""
+    return SCHEDULE_ANCHOR + ((now - SCHEDULE_ANCHOR) // interval) * interval
 
 
 class BotJobs:
     """The scheduled jobs; each catches its own errors so one failure never stops the bot."""
 
-    def __init__(self, bot: DigestBot) -> None:
+    def __init__(self, bot: DigestBot, schedule: ScheduleSettings) -> None:
         self.bot = bot
+        self.schedule = schedule
         self.busy: set[asyncio.Task[object]] = set()
         self.stopping = False
+
+    async def claim_firing(self, job: str, firing: datetime) -> bool:
+        """True when this process runs this firing of ``job``; another replica may have it."""
+        key = firing_key(job, firing, interval_of(job, self.schedule))
+        try:
+            if await self.bot.claim(key):
+                log.info("%s: this replica runs %s", job, key)
+                return True
+        except Exception:
+            log.exception("%s: could not claim %s; this process skips it", job, key)
+            return False
+        log.info("%s: another replica runs %s", job, key)
+        return False
 
     async def poll(self) -> PollReport | None:
         try:
@@ -68,9 +143,12 @@ class BotJobs:
         who just started the bot (no network, a proxy, a typo in a URL) should
         not have to wonder why nothing arrives.
         """
-        report = await self.poll()
-        if report is not None:
-            warn_of_failed_feeds(report)
+        interval = interval_of("poll", self.schedule)
+        assert interval is not None
+        if await self.claim_firing("poll", current_slot(datetime.now(UTC), interval)):
+            report = await self.poll()
+            if report is not None:
+                warn_of_failed_feeds(report)
         if self.bot.adapters and all(a.name == TERMINAL for a in self.bot.adapters):
             try:
                 await self.show_latest()
@@ -114,7 +192,16 @@ class BotJobs:
     async def run(self, job: str) -> None:
         """What the scheduler calls: a coroutine, so APScheduler runs it on our event loop
         (a plain function would go to its thread pool, where no loop runs), and one that
-        lasts as long as the job, so ``max_instances=1`` really prevents overlaps."""
+        lasts as long as the job, so ``max_instances=1`` really prevents overlaps.
+        A poll or digest runs only in the replica that claims its firing."""
+        firing = FIRING.get()
+        claimed = (
+            job not in ONCE_PER_FIRING
+            or firing is None
+            or (not self.stopping and await self.claim_firing(job, firing))
+        )
+        if not claimed:
+            return
         task = self.tracked(job)
         if task is None:
             return
@@ -128,13 +215,14 @@ class BotJobs:
 
 
 def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone=schedule.timezone)
-    first_poll = datetime.now(scheduler.timezone) + timedelta(
-        minutes=schedule.poll_interval_minutes
+    scheduler = AsyncIOScheduler(
+        timezone=schedule.timezone, executors={"default": FiringExecutor()}
     )
     scheduler.add_job(
         jobs.run,
-        IntervalTrigger(minutes=schedule.poll_interval_minutes, start_date=first_poll),
+        IntervalTrigger(
+            minutes=schedule.poll_interval_minutes, start_date=SCHEDULE_ANCHOR, timezone=UTC
+        ),
         args=["poll"],
         id="poll",
         max_instances=1,
@@ -142,7 +230,9 @@ def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOSchedul
         misfire_grace_time=300,
     )
     digest_trigger = (
-        IntervalTrigger(minutes=schedule.digest_interval_minutes)
+        IntervalTrigger(
+            minutes=schedule.digest_interval_minutes, start_date=SCHEDULE_ANCHOR, timezone=UTC
+        )
         if schedule.digest_interval_minutes
         else CronTrigger.from_crontab(schedule.digest_cron, timezone=schedule.timezone)
     )
@@ -174,7 +264,7 @@ async def run_forever(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    jobs = BotJobs(bot)
+    jobs = BotJobs(bot, schedule)
     scheduler = build_scheduler(jobs, schedule)
     try:
         await asyncio.to_thread(reset_blocked, bot)

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
+import re
+import signal
+import subprocess
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +36,7 @@ from bot.config import load_settings
 from bot.delivery import Outbox
 from bot.digest.settings import DigestSettings
 from bot.pipeline import DigestBot
+from bot.scheduler import SCHEDULE_ANCHOR, current_slot, firing_key
 from bot.services.digests import DigestService
 from bot.store.database import (
     SCHEMA_HEAD,
@@ -41,9 +49,11 @@ from bot.store.schema import DigestRecord, Item, OutboxMessage, Story
 from tests.fakes.discord_api import BOT_TOKEN as DISCORD_BOT_TOKEN
 from tests.fakes.discord_api import CHANNEL_ID as DISCORD_CHANNEL_ID
 from tests.fakes.discord_api import GUILD_ID, FakeDiscord, interaction_create
+from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import APP_TOKEN as SLACK_APP_TOKEN
 from tests.fakes.slack_api import BOT_TOKEN as SLACK_BOT_TOKEN
 from tests.fakes.slack_api import DIGEST_CHANNEL, TEAM_ID, USER_ID, FakeSlack
+from tests.fakes.webhook_sink import SlackWebhookSink, wait_until
 from tests.helpers import BOT_COMMAND, write_config
 from tests.replicas import StartingGate, add_pending_stories, reset_posting, story_ids_in_json
 
@@ -270,11 +280,12 @@ def test_processes_migrating_a_fresh_database_together_all_succeed(
 
 
 @pytest.fixture
-def two_bots(tmp_path: Path) -> Iterator[tuple[DigestBot, DigestBot]]:
-    """Two bots (two engines, two process identities) on one SQLite file: replicas."""
-    config = write_config(tmp_path / "config.toml", [], tmp_path / "shared.db")
+def two_bots(database_url: str, tmp_path: Path) -> Iterator[tuple[DigestBot, DigestBot]]:
+    """Two bots (two engines, two process identities) on one database: replicas."""
+    config = write_config(tmp_path / "config.toml", [], tmp_path / "unused.db")
     settings = load_settings(config, env={})
-    first, second = DigestBot(settings, env={}), DigestBot(settings, env={})
+    env = {"DATABASE_URL": database_url}
+    first, second = DigestBot(settings, env=env), DigestBot(settings, env=env)
     second.outbox.identity = "replica-two:4242:1"
     try:
         yield first, second
@@ -358,3 +369,166 @@ async def test_two_gateway_replicas_answer_an_interaction_once(
                     await adapter.close()
         callbacks = [r for r in discord_api.requests if r.path.endswith("/callback")]
     assert len(callbacks) == 1
+
+
+# --- two `run` processes -------------------------------------------------------------------
+
+WORDS = ["ambrel", "brisk", "corvex", "dunlin", "egret", "fennel"]
+WORDS += ["gorse", "hazel", "ibex", "jasper", "kestrel", "loam"]
+RAN = re.compile(r"(\w+): this replica runs (\S+)")
+LEFT = re.compile(r"(\w+): another replica runs (\S+)")
+
+
+def token(index: int) -> str:
+    return f"replicastory{index:02d}"
+
+
+def replica_feed(count: int) -> str:
+    """``count`` stories no two of which the story stage can take for one."""
+    now = datetime.now(UTC)
+    items = "".join(
+        f"<item><title>{token(i)} {WORDS[i]} {WORDS[(i * 5 + 3) % len(WORDS)]}zz</title>"
+        f"<link>https://replica.example/{token(i)}</link><guid>{token(i)}</guid>"
+        f"<description>The {WORDS[i]} report number {i} says something new.</description>"
+        f"<pubDate>{format_datetime(now - timedelta(seconds=count - i), usegmt=True)}"
+        "</pubDate></item>"
+        for i in range(count)
+    )
+    head = '<?xml version="1.0"?><rss version="2.0"><channel><title>Replicas</title>'
+    return f"{head}{items}</channel></rss>"
+
+
+def tokens_in(message: object) -> list[str]:
+    dumped = json.dumps(message)
+    return [token(i) for i in range(len(WORDS)) if token(i) in dumped]
+
+
+def pending_messages(database_url: str) -> int:
+    engine = create_database_engine(database_url, create=False)
+    try:
+        with engine.connect() as connection:
+            query = select(func.count()).select_from(OutboxMessage)
+            return connection.scalar(query.where(OutboxMessage.status == "pending")) or 0
+    finally:
+        engine.dispose()
+
+
+def test_two_run_processes_post_each_story_once_and_run_each_firing_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The replicas of the README: two `run` on one database, a poll every 3 s, a digest
+    every 1.2 s, stories arriving in two batches, and a manual `digest` in between."""
+    feeds = FeedServer().start()
+    sink = SlackWebhookSink().start()
+    logs = [tmp_path / "replica-0.log", tmp_path / "replica-1.log"]
+    gate = StartingGate(tmp_path / "gate")
+    half = len(WORDS) // 2
+    try:
+        url = feeds.serve("/replicas.xml", replica_feed(half))
+        config = tmp_path / "config.toml"
+        config.write_text(
+            "\n".join(
+                [
+                    "[[feeds]]",
+                    'name = "Replica feed"',
+                    f'url = "{url}"',
+                    'topic = "all"',
+                    "[schedule]",
+                    "poll_interval_minutes = 0.05",
+                    "digest_interval_minutes = 0.02",
+                    "[digest]",
+                    "max_stories = 2",
+                    "show_new_sources = false",
+                    "[adapters.slack]",
+                    "min_seconds_between_messages = 0",
+                ]
+            ),
+            encoding="utf-8",
+        )
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_"))
+        }
+        env |= {"DATABASE_URL": database_url, "SLACK_WEBHOOK_URL": sink.url}
+        run = [*BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
+        handles = [log.open("wb") for log in logs]
+        for handle in handles:
+            gate.spawn(run, env, stdout=subprocess.DEVNULL, stderr=handle)
+        gate.open()
+
+        def received() -> Counter[str]:
+            return Counter(t for message in sink.snapshot() for t in tokens_in(message))
+
+        def tails() -> str:
+            return "\n---\n".join(log.read_text(errors="replace")[-3000:] for log in logs)
+
+        first = {token(i) for i in range(half)}
+        assert wait_until(lambda: first <= set(received()), timeout=40), tails()
+        feeds.serve("/replicas.xml", replica_feed(len(WORDS)))
+        manual = subprocess.run(
+            [*BOT_COMMAND, "--config", str(config), "digest"],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
+        assert manual.returncode == 0, manual.stderr
+        everything = {token(i) for i in range(len(WORDS))}
+
+        def skipped_digests() -> int:
+            text = "".join(log.read_text(errors="replace") for log in logs)
+            return sum(1 for job, _key in LEFT.findall(text) if job == "post_digest")
+
+        assert wait_until(
+            lambda: (
+                everything <= set(received())
+                and pending_messages(database_url) == 0
+                and skipped_digests() >= 3
+            ),
+            timeout=60,
+        ), tails()
+        for process in gate.processes:
+            process.send_signal(signal.SIGTERM)
+        codes = [process.wait(timeout=15) for process in gate.processes]
+        for handle in handles:
+            handle.close()
+    finally:
+        gate.kill_all()
+        sink.stop()
+        feeds.stop()
+
+    texts = [log.read_text(errors="replace") for log in logs]
+    assert codes == [0, 0], texts
+    assert "Traceback" not in "".join(texts)
+    # Every story arrived once, and no message twice.
+    assert received() == Counter(dict.fromkeys(sorted(everything), 1))
+    messages = [json.dumps(message, sort_keys=True) for message in sink.snapshot()]
+    assert len(messages) == len(set(messages))
+    # Each firing ran in one replica; the other saw it and stepped back.
+    ran = [set(RAN.findall(text)) for text in texts]
+    left = [set(LEFT.findall(text)) for text in texts]
+    assert not ran[0] & ran[1]
+    assert left[0] <= ran[1] and left[1] <= ran[0]
+    assert {job for job, _key in left[0] | left[1]} == {"poll", "post_digest"}
+
+
+def test_a_firing_has_one_key_in_every_replica() -> None:
+    interval = timedelta(minutes=0.02)  # 1.2 s, as in the run test
+    trigger = IntervalTrigger(minutes=0.02, start_date=SCHEDULE_ANCHOR, timezone=UTC)
+    now = datetime.now(UTC)
+    # A replica started long ago steps from firing to firing; one started now computes the
+    # next firing from scratch. APScheduler does both in floating point: same key.
+    fresh = trigger.get_next_fire_time(None, now)
+    stepped = trigger.get_next_fire_time(None, now - timedelta(hours=5))
+    while stepped < fresh:
+        stepped = trigger.get_next_fire_time(stepped, stepped)
+    assert firing_key("post_digest", fresh, interval) == firing_key(
+        "post_digest", stepped, interval
+    )
+    jittered = fresh + timedelta(microseconds=1)
+    assert firing_key("poll", jittered, interval) == firing_key("poll", fresh, interval)
+    slot = current_slot(now, interval)
+    assert slot <= now < slot + interval and fresh in (slot, slot + interval)
+    # A cron firing, in the schedule's zone, keys in UTC.
+    paris = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    assert firing_key("post_digest", paris, None) == "post_digest@2026-12-01T09:00:00+00:00"

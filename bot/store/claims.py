@@ -4,7 +4,7 @@ A key names one occurrence of something replicas must do once: a scheduled job's
 firing (``poll@2026-12-01T09:30:00+00:00``) or the answer to one chat command
 (``discord:<interaction id>``). The insert is ``ON CONFLICT DO NOTHING`` on the
 primary key, so exactly one of any number of concurrent inserts succeeds, on
-SQLite and PostgreSQL alike.
+SQLite (3.35 or newer, for RETURNING) and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -28,9 +28,13 @@ def claim(session: Session, key: str, holder: str, now: datetime) -> bool:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     if dialect not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"claims need SQLite or PostgreSQL, not {dialect}")
-    statement = insert(Claim).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    result = session.execute(statement)
-    return bool(getattr(result, "rowcount", 0) == 1)
+    statement = (
+        insert(Claim)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Claim.key)  # a row only when inserted (psycopg reports no rowcount here)
+    )
+    return session.execute(statement).first() is not None
 
 
 def prune_claims(session: Session, before: datetime) -> int:
