@@ -67,6 +67,9 @@ COMMAND_HELP = (
 
 Payload = dict[str, Any]
 
+#: ChatAdapter.send_timeout_seconds of an adapter that does not say.
+DEFAULT_SEND_TIMEOUT_SECONDS = 120.0
+
 
 class DeliveryError(Exception):
     """A message could not be delivered. Subclasses say whether a retry can help."""
@@ -81,11 +84,19 @@ class PermanentDeliveryError(DeliveryError):
 
 
 class TransientDeliveryError(DeliveryError):
-    """Retrying later can help (429, 5xx, network). ``retry_after`` in seconds if known."""
+    """Retrying later can help (429, 5xx, network). ``retry_after`` in seconds if known.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    ``maybe_delivered`` says the platform may have posted the message although no answer
+    came (the request was sent, then timed out): the outbox does not send it again in the
+    same delivery run, nor before its lease would have expired.
+    """
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, maybe_delivered: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.maybe_delivered = maybe_delivered
 
 
 class CommandHandler(Protocol):
@@ -153,6 +164,17 @@ class ChatAdapter(ABC):
     def admin_destinations(self) -> list[str]:
         """Where operational notices go; none unless the adapter is told."""
         return []
+
+    @property
+    def send_timeout_seconds(self) -> float:
+        """The longest one :meth:`send` may take, the adapter's own retries and waits included.
+
+        The outbox leases a message to one process for this plus a margin (no other
+        replica sends it meanwhile) and stops waiting for :meth:`send` after it, counting
+        the message as possibly delivered. Derive it from your client's own timeouts, so
+        the two agree; the default suits a client that gives up within two minutes.
+        """
+        return DEFAULT_SEND_TIMEOUT_SECONDS
 
     @abstractmethod
     def render(self, digest: Digest) -> list[Payload]:
