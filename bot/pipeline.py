@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from bot.feeds.settings import FeedConfig, FetchSettings
     from bot.services.grouping import GroupingService
     from bot.services.ingest import IngestService
+    from bot.store.retention import PruneReport
+    from bot.store.settings import DatabaseSettings
     from bot.stories.settings import ClusterSettings
     from bot.summarize.settings import SummarizeSettings
     from bot.summarize.summarizer import Summarizer
@@ -59,6 +61,7 @@ class PipelineSettings(Protocol):
     stories: ClusterSettings
     summarize: SummarizeSettings
     digest: DigestSettings
+    database: DatabaseSettings
 
     def database_url(self, env: Mapping[str, str] | None = None) -> str:
         """The database to use, DATABASE_URL in ``env`` first."""
@@ -112,7 +115,12 @@ class DigestBot:
         settings = self.settings
         full_texts = FullTexts(self.sessions, self.summarizer, settings.stories.aggregator_hosts)
         return IngestService(
-            self.sessions, settings.feeds, settings.fetch, self.classifier, full_texts
+            self.sessions,
+            settings.feeds,
+            settings.fetch,
+            self.classifier,
+            full_texts,
+            settings.database.keep_days,
         )
 
     @cached_property
@@ -173,6 +181,14 @@ class DigestBot:
     async def notify_admins(self, disabled_feeds: Sequence[str]) -> None:
         """One notice per disabled feed to the adapters' admin channels."""
         await self.digests.notify_admins(disabled_feeds)
+
+    # ------------------------------------------------------------------ retention
+    async def prune(self, should_stop: Callable[[], bool] = lambda: False) -> PruneReport:
+        """Delete what is older than ``[database] keep_days``, in small transactions."""
+        from bot.store.retention import prune
+
+        keep_days = self.settings.database.keep_days
+        return await asyncio.to_thread(prune, self.sessions, keep_days, utc_now(), should_stop)
 
     # ------------------------------------------------------------------ replicas
     async def claim(self, key: str) -> bool:

@@ -5,7 +5,9 @@ Jobs (AsyncIOScheduler, one event loop shared with the chat adapters):
   or are backing off, are skipped until they are due);
 - post a digest on ``schedule.digest_cron`` in ``schedule.timezone``, or every
   ``schedule.digest_interval_minutes`` when that is set;
-- retry pending outbox messages every minute.
+- retry pending outbox messages every minute;
+- delete what is older than ``[database] keep_days`` once a day (03:45 UTC) and at
+  start-up when that day's run has not happened yet.
 
 Replicas (several ``run`` processes on one database) share the schedule: a poll
 or digest firing is claimed in the database (``bot.store.claims``) under a key
@@ -58,7 +60,10 @@ CANCELLABLE_JOBS = frozenset({"poll"})
 SCHEDULE_ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
 # Jobs that run once per firing however many replicas run the schedule. Delivery retries are
 # not among them: the outbox leases each message to one sender.
-ONCE_PER_FIRING = frozenset({"poll", "post_digest"})
+ONCE_PER_FIRING = frozenset({"poll", "post_digest", "prune"})
+# Retention runs daily at 03:45 UTC (clear of the :00/:30 polls and the 09:00 digest).
+PRUNE_INTERVAL = timedelta(days=1)
+PRUNE_ANCHOR = SCHEDULE_ANCHOR + timedelta(hours=3, minutes=45)
 # The scheduled time of the job run in progress, set by FiringExecutor for each run.
 FIRING: ContextVar[datetime | None] = ContextVar("firing", default=None)
 
@@ -81,6 +86,8 @@ class FiringExecutor(AsyncIOExecutor):  # type: ignore[misc]
 
 def interval_of(job: str, schedule: ScheduleSettings) -> timedelta | None:
     """The interval of a job's schedule; None for the cron digest."""
+    if job == "prune":
+        return PRUNE_INTERVAL
     if job == "poll":
         return timedelta(minutes=schedule.poll_interval_minutes)
     if job == "post_digest" and schedule.digest_interval_minutes:
@@ -88,21 +95,29 @@ def interval_of(job: str, schedule: ScheduleSettings) -> timedelta | None:
     return None
 
 
-def firing_key(job: str, firing: datetime, interval: timedelta | None) -> str:
+def anchor_of(job: str) -> datetime:
+    """Where a job's interval schedule counts from."""
+    return PRUNE_ANCHOR if job == "prune" else SCHEDULE_ANCHOR
+
+
+def firing_key(
+    job: str, firing: datetime, interval: timedelta | None, anchor: datetime = SCHEDULE_ANCHOR
+) -> str:
     """The claim key of one firing: the same string in every replica.
 
-    An interval firing is snapped to its exact multiple of the interval since
-    :data:`SCHEDULE_ANCHOR` (APScheduler computes it in floating point); a cron firing is
-    a whole second already.
+    An interval firing is snapped to its exact multiple of the interval since ``anchor``
+    (APScheduler computes it in floating point); a cron firing is a whole second already.
     """
     if interval is not None:
-        firing = SCHEDULE_ANCHOR + round((firing - SCHEDULE_ANCHOR) / interval) * interval
+        firing = anchor + round((firing - anchor) / interval) * interval
     return f"{job}@{firing.astimezone(UTC).isoformat()}"
 
 
-def current_slot(now: datetime, interval: timedelta) -> datetime:
+def current_slot(
+    now: datetime, interval: timedelta, anchor: datetime = SCHEDULE_ANCHOR
+) -> datetime:
     """The latest firing at or before ``now`` of a schedule every ``interval``."""
-    return SCHEDULE_ANCHOR + ((now - SCHEDULE_ANCHOR) // interval) * interval
+    return anchor + ((now - anchor) // interval) * interval
 
 
 class BotJobs:
@@ -116,7 +131,7 @@ class BotJobs:
 
     async def claim_firing(self, job: str, firing: datetime) -> bool:
         """True when this process runs this firing of ``job``; another replica may have it."""
-        key = firing_key(job, firing, interval_of(job, self.schedule))
+        key = firing_key(job, firing, interval_of(job, self.schedule), anchor_of(job))
         try:
             if await self.bot.claim(key):
                 log.info("%s: this replica runs %s", job, key)
@@ -135,6 +150,20 @@ class BotJobs:
         except Exception:
             log.exception("poll cycle failed; the next cycle retries")
             return None
+
+    async def prune(self) -> None:
+        try:
+            report = await self.bot.prune(should_stop=lambda: self.stopping)
+            log.info("retention: %s", report)
+        except Exception:
+            log.exception("pruning old rows failed; the next day retries")
+
+    async def first_prune(self) -> None:
+        """At start-up, the day's pruning if no process has done it yet (a bot restarted
+        every night before 03:45 would otherwise never prune)."""
+        today = current_slot(datetime.now(UTC), PRUNE_INTERVAL, PRUNE_ANCHOR)
+        if await self.claim_firing("prune", today):
+            await self.prune()
 
     async def first_poll(self) -> None:
         """The start-up poll; with only the terminal to post to, show the latest news at once.
@@ -247,6 +276,15 @@ def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOSchedul
     )
     scheduler.add_job(
         jobs.run,
+        IntervalTrigger(days=1, start_date=PRUNE_ANCHOR, timezone=UTC),
+        args=["prune"],
+        id="prune",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
+    scheduler.add_job(
+        jobs.run,
         IntervalTrigger(seconds=DELIVERY_RETRY_SECONDS),
         args=["deliver"],
         id="deliver",
@@ -277,6 +315,7 @@ async def run_forever(
         )
         jobs.tracked("deliver")
         jobs.tracked("first_poll")
+        jobs.tracked("first_prune")
         await stop.wait()
         log.info("stopping: letting the running job finish")
     finally:

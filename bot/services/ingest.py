@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -117,6 +117,7 @@ class IngestService:
         fetch: FetchSettings,
         classifier: TopicClassifier,
         full_texts: FullTexts,
+        keep_days: float,
     ) -> None:
         self.sessions = sessions
         # The configured list itself, read at every cycle: feeds added to it are polled.
@@ -124,6 +125,8 @@ class IngestService:
         self.fetch = fetch
         self.classifier = classifier
         self.full_texts = full_texts
+        # Entries published before now minus this are history (see is_backfill).
+        self.keep = timedelta(days=keep_days)
 
     async def poll(
         self, force: bool, on_feed_done: OnFeedDone | None, on_start: OnStart | None
@@ -204,7 +207,9 @@ class IngestService:
             verdict = self.verdict(config, item)
             item.kept, item.topic_score = verdict.keep, verdict.score
             item.topic_reasons = list(verdict.reasons)
-            item.backfill = is_backfill(feed, entry.published, now, self.fetch.backfill_hours)
+            item.backfill = is_backfill(
+                feed, entry.published, now, self.fetch.backfill_hours, now - self.keep
+            )
         session.add_all(items)
         session.flush()
         line.new_items += len(items)

@@ -39,5 +39,8 @@ def claim(session: Session, key: str, holder: str, now: datetime) -> bool:
 
 def prune_claims(session: Session, before: datetime) -> int:
     """Forget claims taken before ``before``; returns how many."""
-    result = session.execute(delete(Claim).where(Claim.claimed_at < before))
+    result = session.execute(
+        delete(Claim).where(Claim.claimed_at < before),
+        execution_options={"synchronize_session": False},
+    )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -138,6 +138,26 @@ def describe_database(url: str) -> str:
         return "(an invalid database URL)"
 
 
+def database_size(engine: Engine) -> int | None:
+    """Bytes the database takes on disk, None when unknown.
+
+    SQLite: the file plus its write-ahead log (which holds recent commits until a
+    checkpoint copies them into the file). PostgreSQL: ``pg_database_size``.
+    """
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        path = Path(database).expanduser()
+        sizes = [part.stat().st_size for part in (path, Path(f"{path}-wal")) if part.is_file()]
+        return sum(sizes) if sizes else None
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            size = connection.execute(text("SELECT pg_database_size(current_database())"))
+            return int(size.scalar_one())
+    return None
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
