@@ -4,10 +4,14 @@ Run:  .venv/bin/python bench/replicas.py [--trials 20] [--processes 3] [--storie
                                          [--database sqlite|postgresql|both]
 
 Each trial marks the same stories unposted again, starts the processes behind a starting
-gate (each waits for one file to appear, then execs the console script), and reads the
-JSON digests they print (terminal adapter). A story printed by two processes is a
-duplicate; a story printed by none is lost. PostgreSQL is the server named by
-META_AI_DIGEST_TEST_POSTGRES (default: the local trust-auth server).
+gate (each waits for one file to appear, then execs the console script), then counts the
+stories queued in more than one digest (the digests as recorded in the database) and the
+stories printed more than once or never (the JSON every process printed through the
+terminal adapter; any process may deliver any queued message). PostgreSQL is the server
+named by META_AI_DIGEST_TEST_POSTGRES (default: the local trust-auth server).
+
+Measured (50 trials, 3 processes, 12 stories): before the atomic claim (c9b3e44) every
+story was queued twice in 18 trials on SQLite and 19 on PostgreSQL; after, in none.
 """
 
 from __future__ import annotations
