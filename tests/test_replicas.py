@@ -38,6 +38,7 @@ from bot.digest.settings import DigestSettings
 from bot.pipeline import DigestBot
 from bot.scheduler import SCHEDULE_ANCHOR, current_slot, firing_key
 from bot.services.digests import DigestService
+from bot.store.claims import claim, claim_portably
 from bot.store.database import (
     SCHEMA_HEAD,
     create_database_engine,
@@ -45,7 +46,7 @@ from bot.store.database import (
     schema_revision,
     session_factory,
 )
-from bot.store.schema import DigestRecord, Item, OutboxMessage, Story
+from bot.store.schema import Claim, DigestRecord, Item, OutboxMessage, Story
 from tests.fakes.discord_api import BOT_TOKEN as DISCORD_BOT_TOKEN
 from tests.fakes.discord_api import CHANNEL_ID as DISCORD_CHANNEL_ID
 from tests.fakes.discord_api import GUILD_ID, FakeDiscord, interaction_create
@@ -532,3 +533,21 @@ def test_a_firing_has_one_key_in_every_replica() -> None:
     # A cron firing, in the schedule's zone, keys in UTC.
     paris = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
     assert firing_key("post_digest", paris, None) == "post_digest@2026-12-01T09:00:00+00:00"
+
+
+def test_a_key_is_claimed_once_on_every_database(engines: Callable[[], Engine]) -> None:
+    sessions = session_factory(engines())
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        assert claim(session, "poll@2026-12-01T09:30:00+00:00", "here", now)
+        assert not claim(session, "poll@2026-12-01T09:30:00+00:00", "there", now)
+        # The path for databases without ON CONFLICT, exercised on this one.
+        assert claim_portably(session, Claim(key="slack:1.2", claimed_by="here", claimed_at=now))
+        assert not claim_portably(
+            session, Claim(key="slack:1.2", claimed_by="there", claimed_at=now)
+        )
+    with sessions() as session:
+        holders = {
+            key: holder for key, holder in session.execute(select(Claim.key, Claim.claimed_by))
+        }
+    assert holders == {"poll@2026-12-01T09:30:00+00:00": "here", "slack:1.2": "here"}

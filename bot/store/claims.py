@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.schema import Claim
@@ -25,9 +26,9 @@ def claim(session: Session, key: str, holder: str, now: datetime) -> bool:
     """Take ``key`` for ``holder``; True when this call took it, False when it was taken."""
     values = {"key": key[:KEY_LENGTH], "claimed_by": holder[:200], "claimed_at": now}
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     if dialect not in ("postgresql", "sqlite"):
-        raise NotImplementedError(f"claims need SQLite or PostgreSQL, not {dialect}")
+        return claim_portably(session, Claim(**values))
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(Claim)
         .values(**values)
@@ -35,6 +36,16 @@ def claim(session: Session, key: str, holder: str, now: datetime) -> bool:
         .returning(Claim.key)  # a row only when inserted (psycopg reports no rowcount here)
     )
     return session.execute(statement).first() is not None
+
+
+def claim_portably(session: Session, row: Claim) -> bool:
+    """Any database: a plain insert in a savepoint; a duplicate key means taken."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+        return True
+    except IntegrityError:
+        return False
 
 
 def prune_claims(session: Session, before: datetime) -> int:
