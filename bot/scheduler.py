@@ -9,12 +9,12 @@ Jobs (AsyncIOScheduler, one event loop shared with the chat adapters):
 - delete what is older than ``[database] keep_days`` once a day (03:45 UTC) and at
   start-up when that day's run has not happened yet.
 
-Replicas (several ``run`` processes on one database) share the schedule: a poll
-or digest firing is claimed in the database (``bot.store.claims``) under a key
+Replicas (several ``run`` processes on one database) share the schedule: a poll,
+digest or pruning firing is claimed in the database (``bot.store.claims``) under a key
 naming the job and its scheduled time, and only the process that claims it
 runs it. Interval schedules count from :data:`SCHEDULE_ANCHOR` rather than from
 each process's start, so every replica fires at the same times; the start-up
-poll claims the interval it starts in. Delivery retries run everywhere: the
+poll and pruning claim the interval they start in. Delivery retries run everywhere: the
 outbox leases each message to one sender.
 
 SIGTERM or Ctrl-C: the scheduler stops at once, a poll in progress stops fetching
@@ -222,7 +222,7 @@ class BotJobs:
         """What the scheduler calls: a coroutine, so APScheduler runs it on our event loop
         (a plain function would go to its thread pool, where no loop runs), and one that
         lasts as long as the job, so ``max_instances=1`` really prevents overlaps.
-        A poll or digest runs only in the replica that claims its firing."""
+        A poll, digest or pruning runs only in the replica that claims its firing."""
         firing = FIRING.get()
         claimed = (
             job not in ONCE_PER_FIRING
