@@ -114,6 +114,16 @@ class Settings(ShippedSettings):
     summarize: SummarizeSettings
 
     @model_validator(mode="after")
+    def _retention_covers_the_story_window(self) -> Settings:
+        if self.database.keep_days * 24 < self.stories.window_hours:
+            raise ValueError(
+                f"database.keep_days ({self.database.keep_days:g}) must cover "
+                f"stories.window_hours ({self.stories.window_hours:g} hours): articles of a "
+                "story that was forgotten would be posted again as a new story"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _unique_feed_names(self) -> Settings:
         seen: set[str] = set()
         for feed in self.feeds:

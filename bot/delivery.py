@@ -14,11 +14,19 @@ exponentially with jitter, permanent errors (bad token, unknown channel, no
 permission) block the destination's queue until an admin fixes the cause;
 ``meta-ai-digest status`` shows why.
 
-Before sending, a process takes a short lease on the message (``claimed_by``,
-``claimed_until``) with a conditional UPDATE, so two processes sharing the
-database (``run`` and a manual ``digest``) never send the same message at once.
-A lease left by a process that died on this host is released at once; one
-from another host expires after :data:`LEASE_SECONDS`.
+Before sending, a process takes a lease on the message (``claimed_by``,
+``claimed_until``) with a conditional UPDATE, so processes sharing the database
+(replicas, or ``run`` and a manual ``digest``) never send the same message at
+once. The lease lasts the adapter's own bound on one send
+(``ChatAdapter.send_timeout_seconds``, derived from its request timeout and
+retries) plus :data:`LEASE_MARGIN_SECONDS`, so it outlives every send; the
+outbox stops waiting for a send at that same bound. A lease left by a process
+that died on this host is released at once; one from another host expires.
+
+A send that timed out after its request went out may have been posted
+(``TransientDeliveryError.maybe_delivered``, or the outbox's own bound): it is
+not sent again in the same delivery run, nor before its lease would have
+expired.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.adapters.base import ChatAdapter, PermanentDeliveryError, TransientDeliveryError
 from bot.common.retry import capped_backoff
 from bot.digest.model import Digest, Notice
-from bot.store.schema import DigestRecord, OutboxMessage, utc_now
+from bot.store.schema import OutboxMessage, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +57,13 @@ RETRY_BASE_SECONDS = 5.0
 RETRY_MAX_SECONDS = 15 * 60.0
 # A blocked queue is tried again this often, in case the admin fixed the cause.
 BLOCKED_RETRY = timedelta(hours=1)
-# One adapter.send may take this long (its own retries included) before it counts
-# as a transient failure; the lease outlives it so no second sender can start.
-SEND_TIMEOUT_SECONDS = 120.0
-LEASE_SECONDS = SEND_TIMEOUT_SECONDS + 60.0
+# A lease outlives the adapter's bound on one send by this much: time to record the outcome.
+LEASE_MARGIN_SECONDS = 30.0
+
+
+def lease_seconds(adapter: ChatAdapter) -> float:
+    """How long a message is leased to the process sending it through ``adapter``."""
+    return adapter.send_timeout_seconds + LEASE_MARGIN_SECONDS
 
 
 def retry_delay(attempts: int, retry_after: float | None) -> float:
@@ -134,15 +145,6 @@ def enqueue(
     return count
 
 
-def record_digest(session: Session, digest: Digest) -> DigestRecord:
-    record = DigestRecord(
-        created_at=digest.generated_at, kind=digest.kind, payload=digest.to_json_dict()
-    )
-    session.add(record)
-    session.flush()
-    return record
-
-
 @dataclass
 class DeliveryReport:
     """What one delivery pass did."""
@@ -150,6 +152,9 @@ class DeliveryReport:
     sent: int = 0
     waiting: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Messages whose send timed out after the request went out: perhaps posted, not resent
+    #: in this run.
+    in_doubt: list[int] = field(default_factory=list)
 
 
 def due_messages(
@@ -242,7 +247,7 @@ class Outbox:
     ) -> float | None:
         """Send one destination's messages in order; stop at the first failure."""
         for message in queue:
-            if self._stopping:
+            if self._stopping or message.id in report.in_doubt:
                 return None
             if message.next_attempt_at is not None and message.next_attempt_at > now:
                 return (
@@ -255,7 +260,7 @@ class Outbox:
                 )
                 return None
             if not await self._send(message, report):
-                return self._retry_wait(message)
+                return None if message.id in report.in_doubt else self._retry_wait(message)
         return None
 
     def _retry_wait(self, message: OutboxMessage) -> float | None:
@@ -266,11 +271,18 @@ class Outbox:
     async def _send(self, message: OutboxMessage, report: DeliveryReport) -> bool:
         """Send one claimed message and record the result; True when it was delivered."""
         adapter = self.adapters[message.adapter]
+        bound = adapter.send_timeout_seconds
         try:
-            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                platform_id = await adapter.send(
-                    message.destination, message.payload, key=message.idempotency_key
-                )
+            try:
+                async with asyncio.timeout(bound):
+                    platform_id = await adapter.send(
+                        message.destination, message.payload, key=message.idempotency_key
+                    )
+            except TimeoutError:
+                raise TransientDeliveryError(
+                    f"no answer within {bound:g} s; the platform may have posted it",
+                    maybe_delivered=True,
+                ) from None
         except PermanentDeliveryError as error:
             await asyncio.to_thread(
                 self._mark_failed, message, str(error), BLOCKED_RETRY.total_seconds(), True
@@ -281,9 +293,14 @@ class Outbox:
         except Exception as error:  # transient: a platform hiccup or an adapter bug
             retry_after = error.retry_after if isinstance(error, TransientDeliveryError) else None
             delay = retry_delay(message.attempts + 1, retry_after)
-            await asyncio.to_thread(
-                self._mark_failed, message, f"{type(error).__name__}: {error}", delay, False
-            )
+            detail = f"{type(error).__name__}: {error}"
+            if isinstance(error, TransientDeliveryError) and error.maybe_delivered:
+                # Sending it again now could post it twice: not before the lease would have
+                # expired (when any other replica could), and not in this run.
+                delay = max(delay, lease_seconds(adapter))
+                report.in_doubt.append(message.id)
+                detail += "; not sent again before the retry time"
+            await asyncio.to_thread(self._mark_failed, message, detail, delay, False)
             log.warning(
                 "delivery to %s %s failed, retry in %.0fs: %s",
                 message.adapter,
@@ -314,7 +331,8 @@ class Outbox:
                 )
                 .values(
                     claimed_by=self.identity,
-                    claimed_until=now + timedelta(seconds=LEASE_SECONDS),
+                    claimed_until=now
+                    + timedelta(seconds=lease_seconds(self.adapters[message.adapter])),
                 )
                 .execution_options(synchronize_session=False)
             )

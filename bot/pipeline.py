@@ -29,7 +29,9 @@ from bot.delivery import Outbox
 from bot.environment import secret_values
 from bot.services.digests import DigestResult, DigestService
 from bot.services.poll_report import FeedReport, PollReport
+from bot.store.claims import claim
 from bot.store.database import create_database_engine, migrate, session_factory
+from bot.store.schema import utc_now
 
 if TYPE_CHECKING:
     from bot.adapters.base import ChatAdapter
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from bot.feeds.settings import FeedConfig, FetchSettings
     from bot.services.grouping import GroupingService
     from bot.services.ingest import IngestService
+    from bot.store.retention import PruneReport
+    from bot.store.settings import DatabaseSettings
     from bot.stories.settings import ClusterSettings
     from bot.summarize.settings import SummarizeSettings
     from bot.summarize.summarizer import Summarizer
@@ -64,6 +68,7 @@ class PipelineSettings(Protocol):
     stories: ClusterSettings
     summarize: SummarizeSettings
     digest: DigestSettings
+    database: DatabaseSettings
 
     def database_url(self, env: Mapping[str, str] | None = None) -> str:
         """The database to use, DATABASE_URL in ``env`` first."""
@@ -128,6 +133,7 @@ class DigestBot:
             settings.topic,
             lambda: self.classifier,
             full_texts,
+            settings.database.keep_days,
         )
 
     @cached_property
@@ -212,6 +218,28 @@ class DigestBot:
                 log.warning("adapter %s did not close cleanly: %s", adapter.name, error)
 
         await asyncio.gather(*(close(adapter) for adapter in self.adapters))
+
+    # ------------------------------------------------------------------ retention
+    async def prune(self, should_stop: Callable[[], bool] = lambda: False) -> PruneReport:
+        """Delete what is older than ``[database] keep_days``, in small transactions."""
+        from bot.store.retention import prune
+
+        keep_days = self.settings.database.keep_days
+        return await asyncio.to_thread(prune, self.sessions, keep_days, utc_now(), should_stop)
+
+    # ------------------------------------------------------------------ replicas
+    async def claim(self, key: str) -> bool:
+        """True when this process takes ``key`` (a job's firing, a command's id) first.
+
+        Replicas sharing the database call this before a scheduled job or before
+        answering a command; only the first to claim a key does the work (the
+        CommandHandler interface the adapters call).
+        """
+        return await asyncio.to_thread(self._claim, key)
+
+    def _claim(self, key: str) -> bool:
+        with self.sessions.begin() as session:
+            return claim(session, key, self.outbox.identity, utc_now())
 
     def close(self) -> None:
         self.engine.dispose()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.feeds.settings import FeedConfig
 from bot.feeds.urls import normalize_url
+from bot.store.database import database_size
 from bot.store.schema import DigestRecord, Feed, Item, OutboxMessage, Story, utc_now
 
 
@@ -53,8 +54,20 @@ def feed_health_row(config: FeedConfig, feed: Feed | None) -> tuple[str, ...]:
     )
 
 
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "unknown"
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
 def status_lines(session: Session) -> list[str]:
-    """Feeds failing or disabled, stories waiting, deliveries pending or blocked, last digest."""
+    """Database size, feeds failing or disabled, stories waiting, deliveries pending or
+    blocked, last digest."""
     feeds = list(session.scalars(select(Feed).order_by(Feed.name)))
     failing = [feed for feed in feeds if feed.consecutive_failures and not feed.disabled_at]
     disabled = [feed for feed in feeds if feed.disabled_at]
@@ -70,7 +83,10 @@ def status_lines(session: Session) -> list[str]:
             .order_by(OutboxMessage.id)
         )
     )
+    engine = session.get_bind()
+    size = database_size(engine) if isinstance(engine, Engine) else None
     lines = [
+        f"database size: {human_size(size)}",
         f"feeds: {len(feeds)} known, {len(failing)} failing, {len(disabled)} disabled",
         *(f"  failing: {f.name} ({f.consecutive_failures}x): {f.last_error}" for f in failing),
         *(f"  DISABLED: {f.name} since {when(f.disabled_at)}: {f.last_error}" for f in disabled),
@@ -123,8 +139,8 @@ def explain_item(session: Session, item: Item) -> list[str]:
     ]
     if item.backfill:
         lines.append(
-            "  older than the backfill window on the feed's first poll: "
-            "stored as seen, never posted"
+            "  history: older than the backfill window on the feed's first poll, or than "
+            "[database] keep_days: stored as seen, never posted"
         )
     if not item.kept:
         return [*lines, "  not posted: dropped by the topic rules."]

@@ -5,7 +5,17 @@ Jobs (AsyncIOScheduler, one event loop shared with the chat adapters):
   or are backing off, are skipped until they are due);
 - post a digest on ``schedule.digest_cron`` in ``schedule.timezone``, or every
   ``schedule.digest_interval_minutes`` when that is set;
-- retry pending outbox messages every minute.
+- retry pending outbox messages every minute;
+- delete what is older than ``[database] keep_days`` once a day (03:45 UTC) and at
+  start-up when that day's run has not happened yet.
+
+Replicas (several ``run`` processes on one database) share the schedule: a poll,
+digest or pruning firing is claimed in the database (``bot.store.claims``) under a key
+naming the job and its scheduled time, and only the process that claims it
+runs it. Interval schedules count from :data:`SCHEDULE_ANCHOR` rather than from
+each process's start, so every replica fires at the same times; the start-up
+poll and pruning claim the interval they start in. Delivery retries run everywhere: the
+outbox leases each message to one sender.
 
 SIGTERM or Ctrl-C: the scheduler stops at once, a poll in progress stops fetching
 (a database write it began completes in its worker thread, as one transaction;
@@ -20,8 +30,11 @@ import asyncio
 import logging
 import signal
 from collections import Counter
-from datetime import datetime, timedelta
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -41,15 +54,92 @@ SHUTDOWN_GRACE_SECONDS = 6.0
 ADAPTER_CLOSE_SECONDS = 2.0
 # Jobs safe to cancel at once on shutdown: nothing they do is lost by stopping early.
 CANCELLABLE_JOBS = frozenset({"poll"})
+# Interval schedules count from here, not from each process's start: replicas fire together,
+# so one firing has one claim key (and a 30-minute poll runs at :00 and :30 UTC).
+SCHEDULE_ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
+# Jobs that run once per firing however many replicas run the schedule. Delivery retries are
+# not among them: the outbox leases each message to one sender.
+ONCE_PER_FIRING = frozenset({"poll", "post_digest", "prune"})
+# Retention runs daily at 03:45 UTC (clear of the :00/:30 polls and the 09:00 digest).
+PRUNE_INTERVAL = timedelta(days=1)
+PRUNE_ANCHOR = SCHEDULE_ANCHOR + timedelta(hours=3, minutes=45)
+# The scheduled time of the job run in progress, set by FiringExecutor for each run.
+FIRING: ContextVar[datetime | None] = ContextVar("firing", default=None)
+
+
+class FiringExecutor(AsyncIOExecutor):  # type: ignore[misc]
+    """APScheduler's asyncio executor, telling each run its scheduled time.
+
+    The job's task is created inside ``_do_submit_job`` and copies the context there, so
+    :data:`FIRING` holds, for that run alone, the time it was scheduled for: the same in
+    every replica, unlike the moment it happens to start.
+    """
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        token = FIRING.set(run_times[-1])
+        try:
+            super()._do_submit_job(job, run_times)
+        finally:
+            FIRING.reset(token)
+
+
+def interval_of(job: str, schedule: ScheduleSettings) -> timedelta | None:
+    """The interval of a job's schedule; None for the cron digest."""
+    if job == "prune":
+        return PRUNE_INTERVAL
+    if job == "poll":
+        return timedelta(minutes=schedule.poll_interval_minutes)
+    if job == "post_digest" and schedule.digest_interval_minutes:
+        return timedelta(minutes=schedule.digest_interval_minutes)
+    return None
+
+
+def anchor_of(job: str) -> datetime:
+    """Where a job's interval schedule counts from."""
+    return PRUNE_ANCHOR if job == "prune" else SCHEDULE_ANCHOR
+
+
+def firing_key(
+    job: str, firing: datetime, interval: timedelta | None, anchor: datetime = SCHEDULE_ANCHOR
+) -> str:
+    """The claim key of one firing: the same string in every replica.
+
+    An interval firing is snapped to its exact multiple of the interval since ``anchor``
+    (APScheduler computes it in floating point); a cron firing is a whole second already.
+    """
+    if interval is not None:
+        firing = anchor + round((firing - anchor) / interval) * interval
+    return f"{job}@{firing.astimezone(UTC).isoformat()}"
+
+
+def current_slot(
+    now: datetime, interval: timedelta, anchor: datetime = SCHEDULE_ANCHOR
+) -> datetime:
+    """The latest firing at or before ``now`` of a schedule every ``interval``."""
+    return anchor + ((now - anchor) // interval) * interval
 
 
 class BotJobs:
     """The scheduled jobs; each catches its own errors so one failure never stops the bot."""
 
-    def __init__(self, bot: DigestBot) -> None:
+    def __init__(self, bot: DigestBot, schedule: ScheduleSettings) -> None:
         self.bot = bot
+        self.schedule = schedule
         self.busy: set[asyncio.Task[object]] = set()
         self.stopping = False
+
+    async def claim_firing(self, job: str, firing: datetime) -> bool:
+        """True when this process runs this firing of ``job``; another replica may have it."""
+        key = firing_key(job, firing, interval_of(job, self.schedule), anchor_of(job))
+        try:
+            if await self.bot.claim(key):
+                log.info("%s: this replica runs %s", job, key)
+                return True
+        except Exception:
+            log.exception("%s: could not claim %s; this process skips it", job, key)
+            return False
+        log.info("%s: another replica runs %s", job, key)
+        return False
 
     async def poll(self) -> PollReport | None:
         try:
@@ -60,6 +150,20 @@ class BotJobs:
             log.exception("poll cycle failed; the next cycle retries")
             return None
 
+    async def prune(self) -> None:
+        try:
+            report = await self.bot.prune(should_stop=lambda: self.stopping)
+            log.info("retention: %s", report)
+        except Exception:
+            log.exception("pruning old rows failed; the next day retries")
+
+    async def first_prune(self) -> None:
+        """At start-up, the day's pruning if no process has done it yet (a bot restarted
+        every night before 03:45 would otherwise never prune)."""
+        today = current_slot(datetime.now(UTC), PRUNE_INTERVAL, PRUNE_ANCHOR)
+        if await self.claim_firing("prune", today):
+            await self.prune()
+
     async def first_poll(self) -> None:
         """The start-up poll; with only the terminal to post to, show the latest news at once.
 
@@ -67,9 +171,12 @@ class BotJobs:
         who just started the bot (no network, a proxy, a typo in a URL) should
         not have to wonder why nothing arrives.
         """
-        report = await self.poll()
-        if report is not None:
-            warn_of_failed_feeds(report)
+        interval = interval_of("poll", self.schedule)
+        assert interval is not None
+        if await self.claim_firing("poll", current_slot(datetime.now(UTC), interval)):
+            report = await self.poll()
+            if report is not None:
+                warn_of_failed_feeds(report)
         if self.bot.adapters and all(a.name == TERMINAL for a in self.bot.adapters):
             try:
                 await self.show_latest()
@@ -113,7 +220,16 @@ class BotJobs:
     async def run(self, job: str) -> None:
         """What the scheduler calls: a coroutine, so APScheduler runs it on our event loop
         (a plain function would go to its thread pool, where no loop runs), and one that
-        lasts as long as the job, so ``max_instances=1`` really prevents overlaps."""
+        lasts as long as the job, so ``max_instances=1`` really prevents overlaps.
+        A poll, digest or pruning runs only in the replica that claims its firing."""
+        firing = FIRING.get()
+        claimed = (
+            job not in ONCE_PER_FIRING
+            or firing is None
+            or (not self.stopping and await self.claim_firing(job, firing))
+        )
+        if not claimed:
+            return
         task = self.tracked(job)
         if task is None:
             return
@@ -127,13 +243,14 @@ class BotJobs:
 
 
 def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone=schedule.timezone)
-    first_poll = datetime.now(scheduler.timezone) + timedelta(
-        minutes=schedule.poll_interval_minutes
+    scheduler = AsyncIOScheduler(
+        timezone=schedule.timezone, executors={"default": FiringExecutor()}
     )
     scheduler.add_job(
         jobs.run,
-        IntervalTrigger(minutes=schedule.poll_interval_minutes, start_date=first_poll),
+        IntervalTrigger(
+            minutes=schedule.poll_interval_minutes, start_date=SCHEDULE_ANCHOR, timezone=UTC
+        ),
         args=["poll"],
         id="poll",
         max_instances=1,
@@ -141,7 +258,9 @@ def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOSchedul
         misfire_grace_time=300,
     )
     digest_trigger = (
-        IntervalTrigger(minutes=schedule.digest_interval_minutes)
+        IntervalTrigger(
+            minutes=schedule.digest_interval_minutes, start_date=SCHEDULE_ANCHOR, timezone=UTC
+        )
         if schedule.digest_interval_minutes
         else CronTrigger.from_crontab(schedule.digest_cron, timezone=schedule.timezone)
     )
@@ -150,6 +269,15 @@ def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOSchedul
         digest_trigger,
         args=["post_digest"],
         id="digest",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
+    scheduler.add_job(
+        jobs.run,
+        IntervalTrigger(days=1, start_date=PRUNE_ANCHOR, timezone=UTC),
+        args=["prune"],
+        id="prune",
         max_instances=1,
         coalesce=True,
         misfire_grace_time=3600,
@@ -173,7 +301,7 @@ async def run_forever(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    jobs = BotJobs(bot)
+    jobs = BotJobs(bot, schedule)
     scheduler = build_scheduler(jobs, schedule)
     try:
         await asyncio.to_thread(reset_blocked, bot)
@@ -186,6 +314,7 @@ async def run_forever(
         )
         jobs.tracked("deliver")
         jobs.tracked("first_poll")
+        jobs.tracked("first_prune")
         await stop.wait()
         log.info("stopping: letting the running job finish")
     finally:

@@ -76,22 +76,30 @@ def require_shared_corpus() -> Path:
     return FEED_CORPUS
 
 
+def postgres_available() -> str | None:
+    """None when the test server answers, else why not (for a skip or a bench's message)."""
+    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("select 1"))
+        return None
+    except Exception as error:
+        shown = make_url(POSTGRES_SERVER).render_as_string(hide_password=True)
+        return f"no PostgreSQL server at {shown}: {error}"
+    finally:
+        admin.dispose()
+
+
 @contextmanager
 def scratch_postgres_database() -> Iterator[str]:
     """The URL of a new, empty database on the test server, dropped afterwards.
 
     Skips the test, saying why, when no server answers.
     """
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
     admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("select 1"))
-    except Exception as error:  # no server: skip, saying why
-        admin.dispose()
-        pytest.skip(
-            f"no PostgreSQL server at "
-            f"{make_url(POSTGRES_SERVER).render_as_string(hide_password=True)}: {error}"
-        )
     name = f"mad_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(text(f'create database "{name}"'))

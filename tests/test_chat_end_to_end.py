@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -71,7 +72,7 @@ async def slash_command(port: int, text: str, response_url: str) -> int:
             "command": "/meta-ai",
             "text": text,
             "response_url": response_url,
-            "trigger_id": "1.2.3",
+            "trigger_id": f"1.{uuid.uuid4().int % 10**9}.{time.time_ns()}",  # one per invocation
             "api_app_id": "A0001",
         }
     )

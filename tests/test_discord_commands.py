@@ -60,6 +60,9 @@ class Latest:
         self.delay = delay
         self.queries: list[str | None] = []
 
+    async def claim(self, key: str) -> bool:
+        return True  # one bot: every interaction is its to answer
+
     async def latest(self, query: str | None = None) -> Digest:
         self.queries.append(query)
         await asyncio.sleep(self.delay)
@@ -69,6 +72,9 @@ class Latest:
 
 
 class Broken:
+    async def claim(self, key: str) -> bool:
+        return True
+
     async def latest(self, query: str | None = None) -> Digest:
         raise RuntimeError("database is locked")
 

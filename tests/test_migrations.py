@@ -183,3 +183,30 @@ def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path: Path) 
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_revision_0005_adds_the_claims_table_and_its_downgrade_removes_only_that(
+    engine: Engine,
+) -> None:
+    migrate(engine, FIRST_REVISION)
+    fill_first_schema(engine)
+    migrate(engine, "0004")
+    migrate(engine, "0005")
+    assert "claims" in inspect(engine).get_table_names()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO claims (key, claimed_by, claimed_at)"
+                f" VALUES ('digest@x', 'here', '{WHEN}')"
+            )
+        )
+    from alembic import command
+
+    command.downgrade(alembic_config(engine), "0004")
+    assert "claims" not in inspect(engine).get_table_names()
+    with engine.connect() as connection:
+        counts = [
+            connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("feeds", "items", "stories", "digests", "outbox")
+        ]
+    assert counts == [1, 1, 1, 1, 2]

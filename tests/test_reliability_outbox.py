@@ -28,10 +28,12 @@ from bot.adapters.discord import DiscordAdapter
 from bot.adapters.slack import SlackAdapter
 from bot.cli import app
 from bot.delivery import (
+    LEASE_MARGIN_SECONDS,
     RETRY_BASE_SECONDS,
     Outbox,
     enqueue,
     holder_is_dead,
+    lease_seconds,
     process_identity,
     retry_delay,
     unblock_all,
@@ -52,6 +54,8 @@ from tests.fakes.slack_api import (
     slack_error,
 )
 from tests.fakes.webhook_sink import SlackWebhookSink
+from tests.helpers import BOT_COMMAND
+from tests.replicas import add_pending_stories
 
 
 def digest(tag: str, stories: int = 2) -> Digest:
@@ -368,3 +372,118 @@ async def test_discord_nonce_makes_a_resend_after_a_crash_harmless(
 def test_holder_identity_names_this_process() -> None:
     host, pid, start = process_identity().split(":")
     assert host == socket.gethostname() and int(pid) == os.getpid() and start
+
+
+# --- a slow platform: the request timeout and the lease agree --------------------------------
+
+
+def test_the_lease_is_derived_from_the_adapters_request_timeout() -> None:
+    env = {"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/abcdefghijklmnop"}
+    for timeout in (1, 30, 120):
+        adapter = SlackAdapter.from_environment(env, {"request_timeout_seconds": timeout})
+        assert adapter is not None
+        # Every attempt may use its whole request timeout, plus the waits between them.
+        attempts = adapter.settings.options.max_retries + 1
+        assert adapter.send_timeout_seconds >= attempts * timeout
+        assert lease_seconds(adapter) == adapter.send_timeout_seconds + LEASE_MARGIN_SECONDS
+
+
+async def test_a_slow_post_within_the_request_timeout_is_sent_once_and_stays_leased(
+    slack: FakeSlack, sessions: sessionmaker[Session]
+) -> None:
+    adapter = slack_adapter(slack, [DIGEST_CHANNEL], request_timeout_seconds=3)
+    elsewhere = slack_adapter(slack, [DIGEST_CHANNEL], request_timeout_seconds=3)
+    here = Outbox(sessions, {"slack": adapter})
+    there = Outbox(sessions, {"slack": elsewhere})
+    there.identity = "another-host:4242:1"  # a replica on another machine
+    queue(sessions, [adapter], digest("slow", 1))
+    slack.slow("chat.postMessage", 1.5)  # posted at once, answered 1.5 s later
+    try:
+        sending = asyncio.create_task(here.deliver(max_wait_seconds=30))
+        await slack.wait_for(lambda: len(slack.calls_to("chat.postMessage")) == 1)
+        [row] = rows(sessions)
+        assert row.claimed_by == here.identity and row.claimed_until is not None
+        left = (row.claimed_until - datetime.now(UTC)).total_seconds()
+        assert left >= adapter.send_timeout_seconds  # the lease outlives the whole send
+        assert (await there.deliver(max_wait_seconds=0)).sent == 0  # so the replica waits
+        report = await sending
+    finally:
+        await asyncio.gather(adapter.close(), elsewhere.close())
+    assert report.sent == 1 and report.in_doubt == []
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    [row] = rows(sessions)
+    assert row.status == "sent" and row.attempts == 1 and row.claimed_by is None
+
+
+async def test_a_post_answered_after_the_request_timeout_is_not_sent_again_in_that_run(
+    slack: FakeSlack, sessions: sessionmaker[Session]
+) -> None:
+    adapter = slack_adapter(slack, [DIGEST_CHANNEL], request_timeout_seconds=1)
+    outbox = Outbox(sessions, {"slack": adapter})
+    queue(sessions, [adapter], digest("late", 1))
+    slack.slow("chat.postMessage", 1.6)  # Slack posts it, but answers after the timeout
+    try:
+        started = datetime.now(UTC)
+        report = await outbox.deliver(max_wait_seconds=60)
+        took = (datetime.now(UTC) - started).total_seconds()
+        [row] = rows(sessions)
+        assert report.sent == 0 and report.in_doubt == [row.id] and report.errors == []
+        assert took < 10  # it did not wait for a retry it must not make
+        assert len(slack.calls_to("chat.postMessage")) == 1
+        assert row.status == "pending" and not row.blocked and row.attempts == 1
+        assert row.last_error is not None and "may have posted" in row.last_error
+        assert row.next_attempt_at is not None
+        due_in = (row.next_attempt_at - started).total_seconds()
+        assert due_in >= lease_seconds(adapter) - 1  # not before any replica could
+        assert (await outbox.deliver(max_wait_seconds=0)).sent == 0  # a later pass waits too
+        assert len(slack.calls_to("chat.postMessage")) == 1
+        make_due(sessions)  # the retry time came: sent again (the documented repeat)
+        assert (await outbox.deliver(max_wait_seconds=0)).sent == 1
+    finally:
+        await adapter.close()
+    assert len(slack.calls_to("chat.postMessage")) == 2
+
+
+async def test_digest_does_not_post_again_what_slack_answered_too_late(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    """The issue's case, through the real command: Slack posts the message but answers
+    after the request timeout; `digest` used to post it again and again until it gave up."""
+    database = tmp_path / "bot.db"
+    engine = create_database_engine(f"sqlite:///{database}")
+    migrate(engine)
+    add_pending_stories(session_factory(engine), 2)
+    engine.dispose()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{database}"\n'
+        "[adapters.slack]\nrequest_timeout_seconds = 1\nmax_retries = 0\n"
+        "min_seconds_between_messages = 0\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    env |= {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,  # HTTP mode; `digest` serves no commands
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
+    }
+    slack.slow("chat.postMessage", 1.6)
+    process = await asyncio.create_subprocess_exec(
+        *BOT_COMMAND,
+        "--config",
+        str(config),
+        "digest",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _out, errors = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, errors.decode()
+    assert "1 message(s) still pending" in errors.decode()
+    assert len(slack.calls_to("chat.postMessage")) == 1

@@ -51,6 +51,9 @@ class Answers:
         self.stories = stories
         self.error = error
 
+    async def claim(self, key: str) -> bool:
+        return True  # one bot: every command is its to answer
+
     async def latest(self, query: str | None = None) -> Digest:
         self.queries.append(query)
         await self.gate.wait()

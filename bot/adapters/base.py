@@ -25,6 +25,8 @@ only where the SDK is used: a run without that platform then never pays for it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
@@ -48,10 +50,13 @@ __all__ = [
     "Redactor",
     "TransientDeliveryError",
     "escape_controls",
+    "first_to_answer",
     "parse_retry_after",
     "utf16_length",
     "validation_problems",
 ]
+
+log = logging.getLogger(__name__)
 
 COMMAND_NAME = "meta-ai"
 
@@ -69,6 +74,9 @@ COMMAND_HELP = (
 
 Payload = dict[str, Any]
 
+#: ChatAdapter.send_timeout_seconds of an adapter that does not say.
+DEFAULT_SEND_TIMEOUT_SECONDS = 120.0
+
 
 class DeliveryError(Exception):
     """A message could not be delivered. Subclasses say whether a retry can help."""
@@ -83,11 +91,19 @@ class PermanentDeliveryError(DeliveryError):
 
 
 class TransientDeliveryError(DeliveryError):
-    """Retrying later can help (429, 5xx, network). ``retry_after`` in seconds if known."""
+    """Retrying later can help (429, 5xx, network). ``retry_after`` in seconds if known.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    ``maybe_delivered`` says the platform may have posted the message although no answer
+    came (the request was sent, then timed out): the outbox does not send it again in the
+    same delivery run, nor before its lease would have expired.
+    """
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, maybe_delivered: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.maybe_delivered = maybe_delivered
 
 
 class CommandHandler(Protocol):
@@ -96,6 +112,35 @@ class CommandHandler(Protocol):
     async def latest(self, query: str | None = None) -> Digest:
         """The latest summary, or the latest stories matching ``query``."""
         ...
+
+    async def claim(self, key: str) -> bool:
+        """True when this process is the first to take ``key``; False when another took it.
+
+        Several replicas of the bot may receive one command (two gateway connections,
+        a redelivered event). Claim the platform's id of the invocation (prefixed with
+        the adapter's name, e.g. ``"discord:<interaction id>"``) before answering, and
+        answer only when this returns True: :func:`first_to_answer` does it.
+        """
+        ...
+
+
+async def first_to_answer(commands: CommandHandler, key: str | None, timeout: float) -> bool:
+    """Claim ``key`` for this process; True when it should answer the command.
+
+    Without a key (the platform sent no id) every receiver answers. When the claim cannot
+    be made within ``timeout`` seconds (the database is locked or down) this answers
+    True too: a rare double answer is better than none.
+    """
+    if not key:
+        return True
+    try:
+        async with asyncio.timeout(timeout):
+            return await commands.claim(key)
+    except TimeoutError:
+        log.warning("could not claim %s within %.1f s; answering anyway", key, timeout)
+    except Exception as error:
+        log.warning("could not claim %s (%s); answering anyway", key, type(error).__name__)
+    return True
 
 
 class ChatAdapter(ABC):
@@ -126,6 +171,17 @@ class ChatAdapter(ABC):
     def admin_destinations(self) -> list[str]:
         """Where operational notices go; none unless the adapter is told."""
         return []
+
+    @property
+    def send_timeout_seconds(self) -> float:
+        """The longest one :meth:`send` may take, the adapter's own retries and waits included.
+
+        The outbox leases a message to one process for this plus a margin (no other
+        replica sends it meanwhile) and stops waiting for :meth:`send` after it, counting
+        the message as possibly delivered. Derive it from your client's own timeouts, so
+        the two agree; the default suits a client that gives up within two minutes.
+        """
+        return DEFAULT_SEND_TIMEOUT_SECONDS
 
     @abstractmethod
     def render(self, digest: Digest) -> list[Payload]:

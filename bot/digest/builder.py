@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.common.hosts import GOOGLE_NEWS_HOST, host_of
@@ -26,6 +26,8 @@ NO_WORDS = (
 )
 # How far back /meta-ai <words> searches.
 QUERY_WINDOW_DAYS = 30
+# A posted story that gains sources within this long after its last update is mentioned again.
+GROWN_WINDOW = timedelta(days=7)
 
 
 def outlet_name(item: Item) -> str:
@@ -74,6 +76,11 @@ def unposted_stories(session: Session, limit: int) -> list[Story]:
     return list(session.scalars(query))
 
 
+def has_unposted(session: Session) -> bool:
+    """True when at least one story waits for a digest."""
+    return session.scalar(select(Story.id).where(Story.posted_at.is_(None)).limit(1)) is not None
+
+
 def grown_stories(session: Session, since: datetime) -> list[tuple[Story, int]]:
     """Posted stories that gained sources since they were announced, with the count."""
     query = (
@@ -83,7 +90,7 @@ def grown_stories(session: Session, since: datetime) -> list[tuple[Story, int]]:
     )
     grown = []
     for story in session.scalars(query):
-        count = sum(1 for item in story.items if item.kept)
+        count = kept_sources(story)
         if count > story.sources_announced:
             grown.append((story, count - story.sources_announced))
     return grown
@@ -92,25 +99,95 @@ def grown_stories(session: Session, since: datetime) -> list[tuple[Story, int]]:
 def build_digest(
     session: Session, settings: DigestSettings, now: datetime
 ) -> tuple[Digest, list[Story]]:
-    """The next digest (newest first) and the stories it will mark as posted."""
+    """The next digest as it would be posted now (newest first), and its stories; marks nothing.
+
+    ``digest --dry-run`` shows this; posting claims its stories with :func:`claim_unposted`
+    and :func:`claim_grown` instead, so that two processes never post the same story.
+    """
     stories = unposted_stories(session, settings.max_stories)
-    models = [story_to_model(story) for story in stories]
-    updates: list[Story] = []
+    grown: list[tuple[Story, int]] = []
     if settings.show_new_sources and stories:
-        for story, extra in grown_stories(session, now - timedelta(days=7)):
-            models.append(story_to_model(story, new_sources=extra))
-            updates.append(story)
+        grown = grown_stories(session, now - GROWN_WINDOW)
+    return digest_of(stories, grown, now), stories + [story for story, _extra in grown]
+
+
+def digest_of(
+    stories: Sequence[Story], grown: Sequence[tuple[Story, int]], now: datetime
+) -> Digest:
+    """New stories and "+N more sources" updates as one digest, newest first."""
+    models = [story_to_model(story) for story in stories]
+    models += [story_to_model(story, new_sources=extra) for story, extra in grown]
     models.sort(key=lambda model: model.published or now, reverse=True)
-    return Digest(generated_at=now, stories=models, kind="digest"), stories + updates
+    return Digest(generated_at=now, stories=models, kind="digest")
 
 
-def mark_posted(stories: Sequence[Story], digest_id: int | None, now: datetime) -> None:
-    """Stories in a queued digest are never picked again; new sources from here on count as new."""
-    for story in stories:
-        if story.posted_at is None:
-            story.posted_at = now
-            story.posted_digest_id = digest_id
-        story.sources_announced = sum(1 for item in story.items if item.kept)
+def kept_sources(story: Story) -> int:
+    return sum(1 for item in story.items if item.kept)
+
+
+def claim_unposted(session: Session, digest_id: int, limit: int, now: datetime) -> list[Story]:
+    """Mark the oldest unposted stories (at most ``limit``) posted in digest ``digest_id``.
+
+    One atomic claim: only the stories returned were marked, and no other transaction can
+    claim them too. On PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED``
+    (a concurrent digest skips them and takes the next ones); on SQLite the caller's
+    transaction holds the write lock from its start (``begin_writing``). The UPDATE
+    repeats ``posted_at IS NULL``, so a story claimed in between is never taken twice.
+    """
+    candidates = (
+        select(Story.id)
+        .where(Story.posted_at.is_(None))
+        .order_by(Story.first_published_at, Story.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    ids = list(session.scalars(candidates))
+    if not ids:
+        return []
+    session.execute(
+        update(Story)
+        .where(Story.id.in_(ids), Story.posted_at.is_(None))
+        .values(posted_at=now, posted_digest_id=digest_id)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = list(
+        session.scalars(
+            select(Story)
+            .where(Story.posted_digest_id == digest_id)
+            .options(selectinload(Story.items).selectinload(Item.feed))
+            .order_by(Story.first_published_at, Story.id)
+        )
+    )
+    for story in claimed:
+        # New sources from here on count as new.
+        story.sources_announced = kept_sources(story)
+    return claimed
+
+
+def claim_grown(
+    session: Session, since: datetime, exclude: Sequence[int] = ()
+) -> list[tuple[Story, int]]:
+    """Posted stories that gained sources since ``since``, each claimed for one digest only.
+
+    The count of announced sources moves with a conditional UPDATE (``WHERE
+    sources_announced = <what we read>``): of two digests built at once, one announces
+    the new sources and the other finds the count already moved and leaves the story out.
+    """
+    claimed = []
+    for story, extra in grown_stories(session, since):
+        if story.id in exclude:
+            continue
+        announced = story.sources_announced
+        result = session.execute(
+            update(Story)
+            .where(Story.id == story.id, Story.sources_announced == announced)
+            .values(sources_announced=announced + extra)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            claimed.append((story, extra))
+    return claimed
 
 
 def latest_digest(

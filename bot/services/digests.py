@@ -16,10 +16,19 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.delivery import DeliveryReport, Outbox, enqueue, record_digest
-from bot.digest.builder import build_digest, latest_digest, mark_posted
+from bot.delivery import DeliveryReport, Outbox, enqueue
+from bot.digest.builder import (
+    GROWN_WINDOW,
+    build_digest,
+    claim_grown,
+    claim_unposted,
+    digest_of,
+    has_unposted,
+    latest_digest,
+)
 from bot.digest.model import Digest, Notice
-from bot.store.schema import Feed, utc_now
+from bot.store.database import begin_writing
+from bot.store.schema import DigestRecord, Feed, Story, utc_now
 
 if TYPE_CHECKING:
     from bot.adapters.base import ChatAdapter
@@ -67,19 +76,40 @@ class DigestService:
             return digest
 
     def queue(self) -> tuple[Digest, int]:
-        """Build the next digest, store its messages in the outbox and mark its stories posted."""
-        with self.sessions.begin() as session:
-            now = utc_now()
-            digest, stories = build_digest(session, self.settings, now)
-            if not digest.stories:
-                return digest, 0
-            if not any(adapter.destinations() for adapter in self.adapters):
+        """Claim the next digest's stories, store its messages in the outbox, in one transaction.
+
+        The claim is atomic (see :func:`claim_unposted`): however many processes queue a
+        digest at the same moment, each story goes into exactly one of their digests, and a
+        process that finds its stories already claimed queues nothing.
+        """
+        if not any(adapter.destinations() for adapter in self.adapters):
+            digest = self.preview()
+            if digest.stories:
                 # Marking the stories posted would lose them: keep them for a configured channel.
-                log.error("no adapter has a destination; %d stories stay pending", len(stories))
-                return digest, 0
-            record = record_digest(session, digest)
+                log.error(
+                    "no adapter has a destination; %d stories stay pending", len(digest.stories)
+                )
+            return digest, 0
+        with self.sessions.begin() as session:
+            begin_writing(session)
+            now = utc_now()
+            empty = Digest(generated_at=now, stories=[], kind="digest")
+            if not has_unposted(session):
+                return empty, 0
+            record = DigestRecord(created_at=now, kind="digest", payload={})
+            session.add(record)
+            session.flush()
+            stories = claim_unposted(session, record.id, self.settings.max_stories, now)
+            if not stories:  # another process claimed them between our look and our claim
+                session.delete(record)
+                return empty, 0
+            grown: list[tuple[Story, int]] = []
+            if self.settings.show_new_sources:
+                claimed = [story.id for story in stories]
+                grown = claim_grown(session, now - GROWN_WINDOW, exclude=claimed)
+            digest = digest_of(stories, grown, now)
+            record.payload = digest.to_json_dict()
             queued = enqueue(session, self.adapters, digest, digest_id=record.id)
-            mark_posted(stories, record.id, now)
             return digest, queued
 
     async def post(self, max_wait_seconds: float) -> DigestResult:

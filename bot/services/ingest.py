@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -147,6 +147,7 @@ class IngestService:
         topic: TopicSettings,
         classifier: Callable[[], TopicClassifier],
         full_texts: FullTexts,
+        keep_days: float,
     ) -> None:
         self.sessions = sessions
         # The configured list itself, read at every cycle: feeds added to it are polled.
@@ -156,6 +157,8 @@ class IngestService:
         # Built on first need: a cycle with no new entry compiles no rule.
         self._classifier = classifier
         self.full_texts = full_texts
+        # Entries published before now minus this are history (see is_backfill).
+        self.keep = timedelta(days=keep_days)
 
     async def poll(
         self, force: bool, on_feed_done: OnFeedDone | None, on_start: OnStart | None
@@ -283,7 +286,9 @@ class IngestService:
             if seen.check_and_add(entry):
                 continue
             item = new_item(feed, entry, now)
-            item.backfill = is_backfill(feed, entry.published, now, self.fetch.backfill_hours)
+            item.backfill = is_backfill(
+                feed, entry.published, now, self.fetch.backfill_hours, now - self.keep
+            )
             items.append(item)
         batch_links |= seen.links
         session.add_all(items)

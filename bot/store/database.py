@@ -28,7 +28,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 URL_FORMS = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
 # The newest revision in migrations/versions (a test keeps the two equal): read-only
 # commands compare a database with it without loading Alembic.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 CREATE_HINT = "`meta-ai-digest migrate` (or `poll`) creates it"
 
 
@@ -146,6 +146,26 @@ def describe_database(url: str) -> str:
         return "(an invalid database URL)"
 
 
+def database_size(engine: Engine) -> int | None:
+    """Bytes the database takes on disk, None when unknown.
+
+    SQLite: the file plus its write-ahead log (which holds recent commits until a
+    checkpoint copies them into the file). PostgreSQL: ``pg_database_size``.
+    """
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        path = Path(database).expanduser()
+        sizes = [part.stat().st_size for part in (path, Path(f"{path}-wal")) if part.is_file()]
+        return sum(sizes) if sizes else None
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            size = connection.execute(text("SELECT pg_database_size(current_database())"))
+            return int(size.scalar_one())
+    return None
+
+
 def session_factory(
     engine: Engine, redact: Callable[[str], str] | None = None
 ) -> sessionmaker[Session]:
@@ -172,3 +192,17 @@ def _redact_error_texts(
             value = getattr(row, attribute.key, None)
             if isinstance(value, str) and (masked := redact(value)) != value:
                 setattr(row, attribute.key, masked)
+
+
+def begin_writing(session: Session) -> None:
+    """Make the session's new transaction a writer from its first statement.
+
+    On SQLite this is ``BEGIN IMMEDIATE``: the database's write lock is taken now (another
+    process waits, up to the busy timeout), so nothing this transaction reads can change
+    before it commits, and it never fails to upgrade a stale read snapshot to a write.
+    PostgreSQL needs nothing here: its callers lock the rows they claim. Call it before
+    anything else in the transaction.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -62,13 +62,21 @@ class SeenEntries:
 
 
 def is_backfill(
-    feed: Feed, published: datetime | None, now: datetime, backfill_hours: float
+    feed: Feed,
+    published: datetime | None,
+    now: datetime,
+    backfill_hours: float,
+    forgotten_before: datetime | None = None,
 ) -> bool:
     """On a feed's first poll, entries older than the window are history, not news.
 
     An undated entry on a first poll is history too: its age is unknown, and a
-    dateless feed must not flood the channel with everything it holds.
+    dateless feed must not flood the channel with everything it holds. On every
+    poll, an entry published before ``forgotten_before`` (the retention cutoff) is
+    history: its item may have been pruned, and nothing remembers that it was posted.
     """
+    if forgotten_before is not None and published is not None and published < forgotten_before:
+        return True
     first_poll = feed.first_polled_at is None or feed.first_polled_at >= now
     if not first_poll:
         return False

@@ -214,3 +214,18 @@ class OutboxMessage(Base):
     def idempotency_key(self) -> str:
         """Stable across retries and restarts: the platform can drop a duplicate."""
         return f"mad-{self.nonce}" if self.nonce else f"mad-{self.id}"
+
+
+class Claim(Base):
+    """Something only one process may do, taken by inserting its key (revision 0004).
+
+    Replicas sharing the database each run the schedule and serve /meta-ai; the first
+    to insert ``digest@<firing time>`` or ``slack:<trigger id>`` does the work, the others
+    find the key taken (:mod:`bot.store.claims`).
+    """
+
+    __tablename__ = "claims"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[datetime]

@@ -242,6 +242,14 @@ def write_documents(session: Session, documents: dict[int, str]) -> None:
     session.execute(text(f"INSERT INTO {SQLITE_TABLE} (rowid, document) VALUES (:id, :doc)"), rows)
 
 
+def forget_stories(session: Session, story_ids: Sequence[int]) -> None:
+    """Remove deleted stories' documents (retention): on SQLite the FTS5 table is not tied to
+    ``stories`` by a foreign key; on PostgreSQL the document goes with its row."""
+    if story_ids and dialect_of(session) == "sqlite":
+        rows = [{"id": story_id} for story_id in story_ids]
+        session.execute(text(f"DELETE FROM {SQLITE_TABLE} WHERE rowid = :id"), rows)
+
+
 def is_search_object(name: str | None, type_: str) -> bool:
     """Whether a reflected object is the search index, which the models do not declare.
 

@@ -15,7 +15,8 @@ It serves what the Slack adapter talks to, shaped like Slack's answers
 Every message is checked against Slack's Block Kit limits and refused with
 ``invalid_blocks`` the way Slack refuses it, so a test that posts through the
 fake proves the payload would be accepted. Every request is recorded; tests can
-script one-off replies (429 with Retry-After, 5xx, Slack errors) per endpoint.
+script one-off replies (429 with Retry-After, 5xx, Slack errors) per endpoint, and
+make an endpoint slow to answer what it already did.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ class FakeSlack:
         self.member_channels = {DIGEST_CHANNEL, OTHER_CHANNEL}
         self.known_channels = {DIGEST_CHANNEL, OTHER_CHANNEL, OUTSIDER_CHANNEL}
         self._scripts: dict[str, deque[Reply]] = {}
+        self._delays: dict[str, deque[float]] = {}
         self._sockets: list[web.WebSocketResponse] = []
         self._changed = asyncio.Event()
         self._ts = itertools.count(1)
@@ -160,6 +162,11 @@ class FakeSlack:
         """Answer the next requests to ``endpoint`` (e.g. "chat.postMessage", "webhook")."""
         self._scripts.setdefault(endpoint, deque()).extend(replies)
 
+    def slow(self, endpoint: str, seconds: float, times: int = 1) -> None:
+        """Act on the next ``times`` requests to ``endpoint`` at once (a message is posted),
+        but answer only ``seconds`` later: a Slack that is slow to say it accepted."""
+        self._delays.setdefault(endpoint, deque()).extend([seconds] * times)
+
     def calls_to(self, endpoint: str) -> list[Call]:
         return [call for call in self.calls if call.endpoint == endpoint]
 
@@ -186,6 +193,26 @@ class FakeSlack:
         await self._sockets[-1].send_str(json.dumps(envelope))
         return envelope_id
 
+    async def send_envelope_to_all(
+        self, kind: str, payload: dict[str, Any], connections: int
+    ) -> str:
+        """The same envelope to each of ``connections`` connected clients (replicas of one
+        app), as when Slack redelivers an envelope another connection did not ack in time."""
+        await self.wait_for(lambda: len(self._sockets) >= connections)
+        envelope_id = f"env-{next(self._envelopes)}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "accepts_response_payload": kind != "events_api",
+            "payload": payload,
+        }
+        for socket in list(self._sockets):
+            await socket.send_str(json.dumps(envelope))
+        return envelope_id
+
+    def acks_of(self, envelope_id: str) -> int:
+        return sum(1 for ack in self.acks if ack.get("envelope_id") == envelope_id)
+
     def acked(self, envelope_id: str) -> bool:
         return any(ack.get("envelope_id") == envelope_id for ack in self.acks)
 
@@ -205,6 +232,9 @@ class FakeSlack:
         body = await _read_body(request)
         self._record(method, request, body)
         reply = self._scripted(method) or self._answer(method, request, body)
+        delays = self._delays.get(method)
+        if delays:
+            await asyncio.sleep(delays.popleft())
         return _to_response(reply)
 
     def _answer(self, method: str, request: web.Request, body: dict[str, Any]) -> Reply:

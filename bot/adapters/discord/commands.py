@@ -15,7 +15,13 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.adapters.base import COMMAND_HELP, COMMAND_NAME, CommandHandler, Payload
+from bot.adapters.base import (
+    COMMAND_HELP,
+    COMMAND_NAME,
+    CommandHandler,
+    Payload,
+    first_to_answer,
+)
 from bot.adapters.discord.errors import NETWORK_ERRORS
 from bot.adapters.discord.outgoing import OutgoingMessage
 from bot.adapters.discord.redact import redact
@@ -29,6 +35,9 @@ QUERY_DESCRIPTION = "Words to search the latest stories for (e.g. llama license)
 SHARE_DESCRIPTION = "Post the answer in the channel instead of only to you"
 HELP_QUERY = "help"
 LOOKUP_FAILED = "Sorry, the latest Meta AI news could not be loaded. Please try again in a minute."
+
+# The least time a replica waits for its claim on an interaction (defer_after may be 0).
+CLAIM_FLOOR_SECONDS = 0.5
 
 # Discord accepts up to 6,000 characters in a string option; a search needs far fewer.
 Query = app_commands.Range[str, 1, 200]
@@ -58,7 +67,20 @@ async def answer(
     share: bool,
     defer_after: float,
 ) -> None:
-    """Answer one /meta-ai call; failures are logged, never raised into discord.py."""
+    """Answer one /meta-ai call; failures are logged, never raised into discord.py.
+
+    Replicas connected to the gateway with one token all receive the interaction: the
+    first to claim its id answers, the others leave it alone. The claim counts against
+    ``defer_after`` (Discord's 3 seconds run from the start), with a short floor so that
+    ``defer_after = 0`` still leaves it time; a claim that cannot be made answers anyway.
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    claim_timeout = max(defer_after, CLAIM_FLOOR_SECONDS)
+    if not await first_to_answer(handler, f"discord:{interaction.id}", claim_timeout):
+        log.info("/%s interaction %s: another replica answers it", COMMAND_NAME, interaction.id)
+        return
+    defer_after = max(0.0, defer_after - (loop.time() - started))
     words = (query or "").strip() or None
     try:
         if words is not None and words.lower() == HELP_QUERY:

@@ -116,6 +116,13 @@ class SlackAdapter(ChatAdapter):
     def destinations(self) -> list[str]:
         return list(self.settings.channels)
 
+    @property
+    def send_timeout_seconds(self) -> float:
+        """From ``request_timeout_seconds``, retries and waits: the outbox's lease agrees."""
+        from bot.adapters.slack.delivery import send_bound
+
+        return send_bound(self.settings.options)
+
     def admin_destinations(self) -> list[str]:
         admin = self.settings.options.admin_channel
         if admin is None or self.mode is ConnectionMode.WEBHOOK:

@@ -8,6 +8,10 @@ which stays valid for 30 minutes.
 Answers are ephemeral. Their last message carries a "Share in channel" button;
 pressing it posts the same query's answer in the channel (``in_channel``),
 credits who shared it, and removes the private copy.
+
+With replicas, each invocation is answered once: after the ack, the handler
+claims the invocation's ``trigger_id`` in the shared database and answers only
+if it was first.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.adapters.base import COMMAND_NAME, CommandHandler, Payload
+from bot.adapters.base import COMMAND_NAME, CommandHandler, Payload, first_to_answer
 from bot.adapters.slack.mrkdwn import one_line
 from bot.adapters.slack.render import (
     QUERY_LIMIT,
@@ -92,6 +96,8 @@ class SlashCommands:
         """``/meta-ai [words|help]``; Bolt passes arguments by parameter name."""
         await ack()  # first, before any database work: Slack's 3-second limit
         with self.in_flight.track():
+            if not await self._first(command.get("trigger_id")):
+                return
             is_help, query = parse_query(command.get("text"))
             if is_help:
                 await _respond_all(respond, [render_help()], response_type="ephemeral")
@@ -103,12 +109,24 @@ class SlashCommands:
         """The "Share in channel" button: the answer for everyone, the private copy removed."""
         await ack()
         with self.in_flight.track():
+            if not await self._first(body.get("trigger_id")):
+                return
             actions = body.get("actions") or [{}]
             query = share_query(str(actions[0].get("value", "")))
             user = str((body.get("user") or {}).get("id", "")) or None
             payloads = await self._answer(query, share=False, shared_by=user)
             if await _respond_all(respond, payloads, response_type="in_channel"):
                 await _safe_respond(respond, {"text": "", "delete_original": True})
+
+    async def _first(self, trigger_id: object) -> bool:
+        """True when this replica answers: Slack's ``trigger_id`` names one invocation, and
+        replicas sharing a database answer it once (a redelivered envelope, a retried
+        request or a second connection that got it too is acknowledged, then dropped)."""
+        key = f"slack:{trigger_id}" if trigger_id else None
+        if await first_to_answer(self.commands, key, self.timeout):
+            return True
+        log.info("/meta-ai %s: another replica answers it", key)
+        return False
 
     async def _answer(
         self, query: str | None, *, share: bool, shared_by: str | None

@@ -204,10 +204,38 @@ def _web_api_error(error: SlackApiError, channel: str) -> Exception:
 
 
 def _network_error(error: BaseException, doing: str) -> TransientDeliveryError:
+    if is_unanswered(error):
+        return TransientDeliveryError(
+            f"Slack did not answer in time while {doing}: it may have posted the message",
+            maybe_delivered=True,
+        )
     detail = redact(str(error)) or type(error).__name__
     return TransientDeliveryError(
         f"Slack unreachable while {doing}: {type(error).__name__}: {detail}"
     )
+
+
+def is_unanswered(error: BaseException) -> bool:
+    """A request that timed out once connected: Slack may have acted on it.
+
+    slack_sdk bounds a whole request with ``request_timeout_seconds`` (aiohttp raises a
+    plain TimeoutError then, which the SDK does not retry); a connection that was never
+    made (``ConnectionTimeoutError``) posted nothing.
+    """
+    return isinstance(error, TimeoutError) and not isinstance(error, aiohttp.ConnectionTimeoutError)
+
+
+def send_bound(options: SlackOptions) -> float:
+    """The longest one send can take: pacing, every attempt's request timeout, every wait.
+
+    Derived from the same options the clients get, so the outbox's lease and its wait
+    agree with the request timeout (ChatAdapter.send_timeout_seconds).
+    """
+    retries = options.max_retries
+    longest_backoff = options.retry_backoff_seconds * 2.0**retries * 1.5  # ProportionalJitter
+    waits = retries * max(options.max_retry_after_seconds, longest_backoff)
+    attempts = (retries + 1) * options.request_timeout_seconds
+    return options.min_seconds_between_messages + attempts + waits
 
 
 async def post_webhook(client: AsyncWebhookClient, payload: Payload) -> None:

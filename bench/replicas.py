@@ -1,0 +1,137 @@
+"""Concurrent digests: N `meta-ai-digest digest` processes started together on one database.
+
+Run:  .venv/bin/python bench/replicas.py [--trials 20] [--processes 3] [--stories 12]
+                                         [--database sqlite|postgresql|both]
+
+Each trial marks the same stories unposted again, starts the processes behind a starting
+gate (each waits for one file to appear, then execs the console script), then counts the
+stories queued in more than one digest (the digests as recorded in the database) and the
+stories printed more than once or never (the JSON every process printed through the
+terminal adapter; any process may deliver any queued message). PostgreSQL is the server
+named by META_AI_DIGEST_TEST_POSTGRES (default: the local trust-auth server).
+
+Measured (50 trials, 3 processes, 12 stories): before the atomic claim (c9b3e44) every
+story was queued twice in 18 trials on SQLite and 19 on PostgreSQL; after, in none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+
+from bot.store.database import create_database_engine, migrate, session_factory  # noqa: E402
+from bot.store.schema import DigestRecord, OutboxMessage  # noqa: E402
+from tests.helpers import BOT_COMMAND, postgres_available, scratch_postgres_database  # noqa: E402
+from tests.replicas import (  # noqa: E402
+    StartingGate,
+    add_pending_stories,
+    reset_posting,
+    story_ids_in_json,
+)
+
+
+def trial(url: str, directory: Path, processes: int, config: Path) -> tuple[int, int]:
+    """(story repeats in the printed messages, distinct stories printed)."""
+    gate = StartingGate(directory)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_"))
+    }
+    env["DATABASE_URL"] = url
+    try:
+        for _ in range(processes):
+            gate.spawn([*BOT_COMMAND, "--config", str(config), "digest", "--format", "json"], env)
+        gate.open()
+        results = gate.communicate()
+    finally:
+        gate.kill_all()
+    counts: Counter[str] = Counter()
+    for code, out, err in results:
+        if code != 0:
+            raise RuntimeError(f"digest exited {code}: {err[-2000:]}")
+        counts.update(story_ids_in_json(out))
+    return sum(n - 1 for n in counts.values()), len(counts)
+
+
+def queued_repeats(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
+    """(stories queued in more than one digest, digests queued, messages left pending)."""
+    with sessions() as session:
+        payloads = list(session.scalars(select(DigestRecord.payload)))
+        pending = session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status != "sent")
+        )
+    counts = Counter(str(story["id"]) for payload in payloads for story in payload["stories"])
+    return sum(1 for n in counts.values() if n > 1), len(payloads), pending or 0
+
+
+def run(database: str, trials: int, processes: int, stories: int, work: Path) -> None:
+    config = work / "config.toml"
+    config.write_text(
+        '[adapters]\nenabled = ["terminal"]\n[digest]\n'
+        f"max_stories = {stories * 2}\nshow_new_sources = false\n",
+        encoding="utf-8",
+    )
+
+    def measure(url: str) -> None:
+        engine = create_database_engine(url)
+        migrate(engine)
+        sessions = session_factory(engine)
+        add_pending_stories(sessions, stories)
+        duplicated_trials = lost_trials = repeats = queued_twice = split = left = 0
+        try:
+            for number in range(trials):
+                reset_posting(sessions)
+                repeated, seen = trial(url, work / f"{database}-{number}", processes, config)
+                twice, digests, pending = queued_repeats(sessions)
+                left += pending
+                repeats += repeated
+                duplicated_trials += repeated > 0 or twice > 0
+                queued_twice += twice
+                lost_trials += seen < stories
+                split += digests > 1
+        finally:
+            engine.dispose()
+        print(
+            f"{database:10}  {trials} trials of {processes} concurrent digests, {stories} stories: "
+            f"{duplicated_trials} trials with duplicates ({queued_twice} stories queued twice, "
+            f"{repeats} repeats printed), {lost_trials} with lost stories, "
+            f"{split} with the stories split over several digests, {left} messages left pending"
+        )
+
+    if database == "sqlite":
+        measure(f"sqlite:///{work / 'bench.db'}")
+        return
+    reason = postgres_available()
+    if reason:
+        print(f"postgresql  skipped: {reason}")
+        return
+    with scratch_postgres_database() as url:
+        measure(url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--processes", type=int, default=3)
+    parser.add_argument("--stories", type=int, default=12)
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    with tempfile.TemporaryDirectory(prefix="mad-replicas-") as work:
+        for database in databases:
+            run(database, args.trials, args.processes, args.stories, Path(work))
+
+
+if __name__ == "__main__":
+    main()
