@@ -58,12 +58,15 @@ class PipelineSettings(Protocol):
     the configuration to the pipeline, not back.
     """
 
-    feeds: list[FeedConfig]
     fetch: FetchSettings
     topic: TopicSettings
     stories: ClusterSettings
     summarize: SummarizeSettings
     digest: DigestSettings
+
+    def configured_feeds(self) -> list[FeedConfig]:
+        """The feeds the configuration lists (read anew each cycle)."""
+        ...
 
     def database_url(self, env: Mapping[str, str] | None = None) -> str:
         """The database to use, DATABASE_URL in ``env`` first."""
@@ -123,7 +126,7 @@ class DigestBot:
         )
         return IngestService(
             self.sessions,
-            settings.feeds,
+            settings.configured_feeds,
             settings.fetch,
             settings.topic,
             lambda: self.classifier,

@@ -44,6 +44,15 @@ def test_a_feeds_only_user_file_replaces_feeds_and_keeps_every_other_default(
     assert settings.digest == defaults.digest
 
 
+def test_extra_feeds_add_to_the_shipped_feeds(tmp_path: Path) -> None:
+    user = tmp_path / "extra.toml"
+    user.write_text('[[extra_feeds]]\nname = "Mine"\nurl = "https://example.org/feed.xml"\n')
+    settings = load_settings(user, env={})
+    shipped = load_settings(None, env={}).configured_feeds()
+    assert settings.configured_feeds() == [*shipped, settings.extra_feeds[0]]
+    assert settings.extra_feeds[0].name == "Mine"
+
+
 def test_tables_merge_key_by_key(tmp_path: Path) -> None:
     user = tmp_path / "c.toml"
     user.write_text('[schedule]\ntimezone = "Europe/Paris"\n')
@@ -68,6 +77,17 @@ def test_database_url_environment_wins(tmp_path: Path) -> None:
     ("toml", "expected"),
     [
         ('[[feeds]]\nname = "x"\nurl = "ftp://example.org/feed"\n', "feeds.0.url"),
+        ('[[feeds]]\nname = "x"\nurl = "https://"\n', "feeds.0.url: has no host"),
+        (
+            '[[feeds]]\nname = "x"\nurl = "https://exa mple.com/feed"\n',
+            "feeds.0.url: contains a space",
+        ),
+        ('[[extra_feeds]]\nname = "x"\nurl = "https://exa..mple.com/"\n', "extra_feeds.0.url"),
+        ('[[extra_feeds]]\nname = "Meta Newsroom"\nurl = "https://a.example/"\n', "used twice"),
+        (
+            '[topic]\nphrases = [{ name = "unclosed", regex = "(llama", weight = 1.0 }]\n',
+            "topic.phrases.0: the rule 'unclosed' has an invalid RE2 pattern (missing ):",
+        ),
         ('[[feeds]]\nname = "x"\n', "feeds.0.url"),
         ('[schedule]\ndigest_cron = "every day"\n', "digest_cron"),
         ('[schedule]\ntimezone = "Mars/Olympus"\n', "timezone"),

@@ -114,6 +114,16 @@ class ChatAdapter(ABC):
         clear message when the configuration is present but wrong.
         """
 
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` naming the key and the fix when ``[adapters.<name>]`` is wrong.
+
+        Every command calls it for every table in the config file, whether the platform's
+        environment is set or not, so a typo fails the same way everywhere. The default
+        accepts anything; an adapter with options overrides it.
+        """
+        return None
+
     @abstractmethod
     def destinations(self) -> list[str]:
         """Where digests go (channel ids, or one fixed name for a webhook)."""

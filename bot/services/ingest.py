@@ -142,15 +142,15 @@ class IngestService:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        feeds: Sequence[FeedConfig],
+        feeds: Callable[[], Sequence[FeedConfig]],
         fetch: FetchSettings,
         topic: TopicSettings,
         classifier: Callable[[], TopicClassifier],
         full_texts: FullTexts,
     ) -> None:
         self.sessions = sessions
-        # The configured list itself, read at every cycle: feeds added to it are polled.
-        self.feeds = feeds
+        # The configured list, read at every cycle: feeds added to it are polled.
+        self.configured = feeds
         self.fetch = fetch
         self.topic = topic
         # Built on first need: a cycle with no new entry compiles no rule.
@@ -207,11 +207,12 @@ class IngestService:
 
     def feeds_to_poll(self, force: bool) -> tuple[list[FeedTask], list[FeedReport]]:
         """Due feeds as tasks, and a report line for each feed skipped (disabled, backing off)."""
-        enabled = [feed for feed in self.feeds if feed.enabled]
+        configured = self.configured()
+        enabled = [feed for feed in configured if feed.enabled]
         now = utc_now()
         tasks, skipped = [], []
         with self.sessions.begin() as session:
-            rows = sync_feeds(session, self.feeds)
+            rows = sync_feeds(session, configured)
             for config in enabled:
                 row = rows[config.name]
                 if row.disabled_at is not None:
@@ -238,7 +239,7 @@ class IngestService:
         """
         report = PollReport()
         now = utc_now()
-        configs = {feed.name: feed for feed in self.feeds}
+        configs = {feed.name: feed for feed in self.configured()}
         with self.sessions.begin() as session:
             names = [outcome.name for outcome in outcomes]
             rows = {

@@ -32,6 +32,7 @@ from bot.adapters.slack.settings import (
     ConnectionMode,
     SlackSettings,
     load_settings,
+    parse_options,
 )
 from bot.digest.model import Digest, Notice
 
@@ -108,6 +109,10 @@ class SlackAdapter(ChatAdapter):
     ) -> SlackAdapter | None:
         settings = load_settings(env, options)
         return cls(settings) if settings is not None else None
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        parse_options(options)
 
     @property
     def mode(self) -> ConnectionMode:
