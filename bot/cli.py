@@ -13,17 +13,20 @@ or migrate a database and say what to run when it is missing or behind.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from bot.common.redaction import Redactor
 from bot.common.text import escape_controls
@@ -34,6 +37,8 @@ from bot.environment import (
     secret_values,
 )
 
+LOG_LEVEL_ENV_VAR = "META_AI_DIGEST_LOG_LEVEL"
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,15 +46,55 @@ if TYPE_CHECKING:
     from bot.feeds.poller import FeedOutcome
     from bot.pipeline import DigestBot, PollReport
 
+
+class TidyHelp:
+    """Help without type placeholders: typer shows ``<bool>`` after ``--help`` and every flag,
+    and ``{NAME}`` for a required argument. Flags declare ``metavar=""`` themselves and
+    arguments are described in the command's docstring; the help option and the usage line
+    are tidied here."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        """``[OPTIONS] URL`` and ``[OPTIONS] [WORDS]...``: required arguments bare."""
+        pieces: list[str] = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        arguments = [p for p in self.get_params(ctx) if isinstance(p, TyperArgument)]  # type: ignore[attr-defined]
+        tidy = []
+        for argument in arguments:
+            name = argument.metavar or (argument.name or "").upper()
+            text = name if argument.required else f"[{name}]"
+            tidy.append(text + ("..." if argument.nargs != 1 else ""))
+        return pieces[: len(pieces) - len(arguments)] + tidy
+
+
+class TidyGroup(TidyHelp, TyperGroup):
+    pass
+
+
+class TidyCommand(TidyHelp, TyperCommand):
+    pass
+
+
 app = typer.Typer(
     name="meta-ai-digest",
+    cls=TidyGroup,
     no_args_is_help=True,
     add_completion=False,
     help="Keeps a team up to date on Meta's AI work: "
     "polls feeds, groups stories, posts extractive digests.",
 )
-feeds_app = typer.Typer(no_args_is_help=True, help="The configured feeds and their health.")
+feeds_app = typer.Typer(
+    cls=TidyGroup,
+    no_args_is_help=True,
+    help="The feeds: list, add, remove, import and export them, check their health.",
+)
 app.add_typer(feeds_app, name="feeds")
+command = partial(app.command, cls=TidyCommand)
+feeds_command = partial(feeds_app.command, cls=TidyCommand)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -69,16 +114,46 @@ class Context:
     log_level: str
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+# The same options before the command (main_options) and after it: after it wins, then
+# before it, then the environment variable.
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config",
         "-c",
-        envvar="META_AI_DIGEST_CONFIG",
-        help="TOML config merged over the shipped defaults.",
+        metavar="PATH",
+        help="TOML config merged over the shipped defaults (or META_AI_DIGEST_CONFIG).",
     ),
 ]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json")]
+LogLevelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--log-level",
+        metavar="LEVEL",
+        show_default=False,
+        help="DEBUG, INFO, WARNING or ERROR (or META_AI_DIGEST_LOG_LEVEL; default WARNING).",
+    ),
+]
+
+
+def flag(*names: str, help: str) -> Any:
+    """A boolean flag as the help shows it: its name and what it does, no type or default."""
+    return typer.Option(*names, metavar="", show_default=False, help=help)
+
+
+FormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="text|json",
+        show_default=False,
+        help="text or json; default: the config's adapters.terminal format, else text.",
+    ),
+]
 
 
 def plain(text: str, *, multiline: bool = False) -> Text:
@@ -93,7 +168,7 @@ def plain(text: str, *, multiline: bool = False) -> Text:
 
 
 def print_error(message: str) -> None:
-    err.print(Text.assemble(("error:", "bold red"), " ", plain(message)))
+    err.print(Text.assemble(("error:", "bold red"), " ", plain(message, multiline=True)))
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -101,22 +176,52 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def show_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        out.print(f"meta-ai-digest {version('meta-ai-digest')}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    config: ConfigOption = None,
-    log_level: Annotated[
-        str,
+    config: Annotated[
+        Path | None,
         typer.Option(
-            "--log-level", envvar="META_AI_DIGEST_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR"
+            "--config",
+            "-c",
+            envvar="META_AI_DIGEST_CONFIG",
+            show_envvar=False,
+            metavar="PATH",
+            help="TOML config merged over the shipped defaults (or META_AI_DIGEST_CONFIG).",
         ),
-    ] = "WARNING",
+    ] = None,
+    log_level: LogLevelOption = None,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            metavar="",
+            show_default=False,
+            is_eager=True,
+            callback=show_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
 ) -> None:
-    ctx.obj = Context(config_path=config, log_level=log_level)
+    """Options given before the command; the same options after it win."""
+    level = log_level or os.environ.get(LOG_LEVEL_ENV_VAR) or "WARNING"
+    ctx.obj = Context(config_path=config, log_level=level)
 
 
-def context_of(ctx: typer.Context, config: Path | None) -> tuple[Settings, dict[str, str]]:
-    """Settings and environment for a command; --config after the command wins."""
+def context_of(
+    ctx: typer.Context, config: Path | None, log_level: str | None = None
+) -> tuple[Settings, dict[str, str]]:
+    """Settings and environment for a command; --config and --log-level after the command
+    win over the same options before it."""
+    from bot.adapters.registry import AdapterConfigError, check_adapter_tables
     from bot.config import ConfigError, load_settings
 
     global _printing_redactor
@@ -124,13 +229,23 @@ def context_of(ctx: typer.Context, config: Path | None) -> tuple[Settings, dict[
     try:
         env = load_environment()
         _printing_redactor = Redactor(secret_values(env))
-        configure_logging(parent.log_level, env)
+        level = (log_level or parent.log_level).upper()
+        if level not in LOG_LEVELS:
+            raise fail(f"--log-level: {level!r} is not one of {', '.join(LOG_LEVELS)}")
+        configure_logging(level, env)
         settings = load_settings(config or parent.config_path, env)
-    except (ConfigError, SecretsFileError) as error:
+        # Every command, not only those that post: a typo fails the same way everywhere.
+        check_adapter_tables(settings.adapters.tables())
+    except (AdapterConfigError, ConfigError, SecretsFileError) as error:
         raise fail(str(error)) from error
-    except ValueError as error:
-        raise fail(f"--log-level: {error}") from error
     return settings, env
+
+
+def terminal_format(settings: Settings) -> OutputFormat:
+    """``[adapters.terminal] format`` (checked with every command's settings)."""
+    from bot.adapters.terminal import parse_options
+
+    return OutputFormat(parse_options(settings.adapters.options_for("terminal")).format)
 
 
 def make_bot(
@@ -277,16 +392,21 @@ def print_poll_report(report: PollReport) -> None:
         )
 
 
-@app.command()
+@command()
 def poll(
     ctx: typer.Context,
     config: ConfigOption = None,
+    log_level: LogLevelOption = None,
     force: Annotated[
-        bool, typer.Option(help="Poll feeds that are backing off or asked us to wait.")
+        bool, flag("--force", help="Poll feeds that are backing off or asked us to wait.")
     ] = False,
 ) -> None:
-    """One poll cycle: fetch due feeds, keep Meta-AI items, group stories, summarize."""
-    settings, env = context_of(ctx, config)
+    """One poll cycle: fetch due feeds, keep Meta-AI items, group stories, summarize.
+
+    Exit status: 0 when every feed polled was fine, 1 when one or more failed (each is
+    listed), 2 for a usage or configuration mistake.
+    """
+    settings, env = context_of(ctx, config, log_level)
     bot = make_bot(settings, env)
     try:
         with poll_progress(sys.stderr.isatty()) as (on_start, on_done):
@@ -297,21 +417,25 @@ def poll(
     finally:
         bot.close()
     print_poll_report(report)
+    if report.failed:
+        raise typer.Exit(1)
 
 
-@app.command()
+@command()
 def digest(
     ctx: typer.Context,
     config: ConfigOption = None,
+    log_level: LogLevelOption = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the digest; mark nothing posted.")
+        bool, flag("--dry-run", help="Print the digest; mark nothing posted.")
     ] = False,
-    output_format: FormatOption = OutputFormat.text,
+    output_format: FormatOption = None,
 ) -> None:
     """Post the digest of stories not yet posted through the enabled adapters."""
     from bot.adapters.terminal import TerminalAdapter, render_digest
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
+    output_format = output_format or terminal_format(settings)
     bot = make_bot(settings, env, output_format)
     try:
         if dry_run:
@@ -340,36 +464,41 @@ def digest(
         )
 
 
-@app.command()
+@command()
 def latest(
     ctx: typer.Context,
     config: ConfigOption = None,
-    output_format: FormatOption = OutputFormat.text,
-    query: Annotated[
-        list[str] | None, typer.Argument(help="Only stories matching these words.")
-    ] = None,
+    log_level: LogLevelOption = None,
+    output_format: FormatOption = None,
+    query: Annotated[list[str] | None, typer.Argument(metavar="WORDS", hidden=True)] = None,
 ) -> None:
-    """What /meta-ai answers: the most recent stories with summaries and sources."""
+    """What /meta-ai answers: the most recent stories with summaries and sources.
+
+    With WORDS, the latest stories (last 30 days) matching all of them.
+    """
     from bot.adapters.terminal import render_digest
     from bot.digest.builder import latest_digest
     from bot.store.schema import utc_now
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
+    output_format = output_format or terminal_format(settings)
     with read_only(settings, env) as sessions, sessions() as session:
         answer = latest_digest(session, settings.digest, utc_now(), " ".join(query or []) or None)
     out.print(plain(render_digest(answer, output_format.value), multiline=True))
 
 
-@app.command()
-def run(ctx: typer.Context, config: ConfigOption = None) -> None:
+@command()
+def run(ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None) -> None:
     """The long-running bot: poll, post on schedule and answer /meta-ai until stopped."""
     import asyncio
 
     from bot.scheduler import run_forever
+    from bot.store.database import describe_database
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
     bot = make_bot(settings, env)
     err.print(run_banner(settings, [adapter.name for adapter in bot.adapters]), highlight=False)
+    err.print(plain(f"database: {describe_database(settings.database_url(env))}"))
     try:
         asyncio.run(run_forever(bot, settings.schedule))
     finally:
@@ -390,19 +519,21 @@ def run_banner(settings: Settings, adapter_names: list[str]) -> str:
         upcoming = trigger.get_next_fire_time(None, datetime.now(trigger.timezone))
         digests = f"next at {upcoming:%Y-%m-%d %H:%M %Z}" if upcoming else "never"
     return (
-        f"meta-ai-digest: {len(settings.feeds)} feeds, polled every "
+        f"meta-ai-digest: {len(settings.configured_feeds())} feeds, polled every "
         f"{schedule.poll_interval_minutes:g} minutes; digests {digests} "
         f"via {', '.join(adapter_names)}. Ctrl-C stops."
     )
 
 
-@app.command()
-def status(ctx: typer.Context, config: ConfigOption = None) -> None:
+@command()
+def status(
+    ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
+) -> None:
     """The database in use, feed health, pending and blocked deliveries, last digest."""
     from bot.reports import status_lines
     from bot.store.database import describe_database
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
     out.print(plain(f"database: {describe_database(settings.database_url(env))}"))
     with read_only(settings, env) as sessions, sessions() as session:
         lines = status_lines(session)
@@ -410,28 +541,35 @@ def status(ctx: typer.Context, config: ConfigOption = None) -> None:
         out.print(plain(line))
 
 
-@app.command()
-def explain(ctx: typer.Context, url: str, config: ConfigOption = None) -> None:
-    """Why an article was or was not posted."""
+@command()
+def explain(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(metavar="URL", hidden=True)],
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Why the article at URL was or was not posted."""
     from bot.reports import explain_url
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
     with read_only(settings, env) as sessions, sessions() as session:
         lines = explain_url(session, url)
     for line in lines:
         out.print(plain(line))
 
 
-@feeds_app.command("list")
-def feeds_list(ctx: typer.Context, config: ConfigOption = None) -> None:
+@feeds_command("list")
+def feeds_list(
+    ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
+) -> None:
     """The configured feeds with their stored health."""
     from rich.table import Table
 
     from bot.reports import feed_health_rows
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
     with read_only(settings, env) as sessions, sessions() as session:
-        rows = feed_health_rows(session, settings.feeds)
+        rows = feed_health_rows(session, settings.configured_feeds())
     table = Table()
     for column in ("feed", "enabled", "last status", "last success", "errors", "next poll", "url"):
         table.add_column(column, overflow="fold")
@@ -440,8 +578,10 @@ def feeds_list(ctx: typer.Context, config: ConfigOption = None) -> None:
     out.print(table)
 
 
-@feeds_app.command("check")
-def feeds_check(ctx: typer.Context, config: ConfigOption = None) -> None:
+@feeds_command("check")
+def feeds_check(
+    ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
+) -> None:
     """Fetch and parse every configured feed now, storing nothing; exit 1 if any fails."""
     import asyncio
 
@@ -450,8 +590,8 @@ def feeds_check(ctx: typer.Context, config: ConfigOption = None) -> None:
     from bot.feeds.http import HttpFetcher
     from bot.feeds.poller import FeedTask, poll_feeds
 
-    settings, _env = context_of(ctx, config)
-    tasks = [FeedTask(feed.name, feed.url) for feed in settings.feeds if feed.enabled]
+    settings, _env = context_of(ctx, config, log_level)
+    tasks = [FeedTask(feed.name, feed.url) for feed in settings.configured_feeds() if feed.enabled]
 
     async def check() -> list[FeedOutcome]:
         async with HttpFetcher(settings.fetch) as fetcher:
@@ -475,17 +615,22 @@ def feeds_check(ctx: typer.Context, config: ConfigOption = None) -> None:
         raise typer.Exit(1)
 
 
-@feeds_app.command("enable")
-def feeds_enable(ctx: typer.Context, name: str, config: ConfigOption = None) -> None:
-    """Re-enable a feed that was disabled after repeated failures."""
+@feeds_command("enable")
+def feeds_enable(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", hidden=True)],
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Re-enable the feed NAME, disabled after repeated failures."""
     from bot.pipeline import DigestBot
     from bot.store.feeds import enable_feed, sync_feeds
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
     bot = DigestBot(settings, env=env)
     try:
         with bot.sessions.begin() as session:
-            sync_feeds(session, settings.feeds)
+            sync_feeds(session, settings.configured_feeds())
             found = enable_feed(session, name)
     finally:
         bot.close()
@@ -494,8 +639,10 @@ def feeds_enable(ctx: typer.Context, name: str, config: ConfigOption = None) -> 
     out.print(f"feed {name!r} enabled; it is polled in the next cycle.")
 
 
-@app.command()
-def migrate(ctx: typer.Context, config: ConfigOption = None) -> None:
+@command()
+def migrate(
+    ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
+) -> None:
     """Create the database, or bring its schema up to this version, keeping all data."""
     from bot.store.database import (
         create_database_engine,
@@ -504,7 +651,7 @@ def migrate(ctx: typer.Context, config: ConfigOption = None) -> None:
     )
     from bot.store.database import migrate as upgrade
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
     url = settings.database_url(env)
     engine = create_database_engine(url)
     try:
@@ -517,7 +664,7 @@ def migrate(ctx: typer.Context, config: ConfigOption = None) -> None:
     out.print(plain(f"{describe_database(url)}: schema {after}, {change}"))
 
 
-@app.command()
+@command()
 def defaults() -> None:
     """Print the shipped configuration (every key, commented) to start a config file from."""
     from bot.defaults import shipped_text
@@ -525,36 +672,41 @@ def defaults() -> None:
     sys.stdout.write(shipped_text())
 
 
-@app.command()
+@command()
 def summarize(
     ctx: typer.Context,
-    source: Annotated[
-        str, typer.Argument(help="A file path, an http(s) URL, or - for standard input.")
-    ] = "-",
+    source: Annotated[str, typer.Argument(metavar="PATH|URL|-", hidden=True)] = "-",
     config: ConfigOption = None,
+    log_level: LogLevelOption = None,
     sentences: Annotated[
-        int | None, typer.Option("--sentences", "-n", min=1, help="Sentences to choose.")
+        int | None,
+        typer.Option("--sentences", "-n", metavar="N", min=1, help="Sentences to choose."),
     ] = None,
     title: Annotated[
-        str | None, typer.Option("--title", "-t", help="The article's title, if known.")
+        str | None,
+        typer.Option("--title", "-t", metavar="TITLE", help="The article's title, if known."),
     ] = None,
     jsonl: Annotated[
         bool,
-        typer.Option(
-            "--jsonl", help='Batch: {"id","title","text"} lines in, {"id","summary"} lines out.'
-        ),
+        flag("--jsonl", help='Batch: {"id","title","text"} lines in, {"id","summary"} lines out.'),
     ] = False,
     workers: Annotated[
         int | None,
-        typer.Option(min=1, help="With --jsonl: processes to spread a long batch over."),
+        typer.Option(
+            metavar="N", min=1, help="With --jsonl: processes to spread a long batch over."
+        ),
     ] = None,
 ) -> None:
-    """Summarize one article (or JSON lines) with the extractive rules."""
+    """Summarize one article (or JSON lines) with the extractive rules.
+
+    The article is a file PATH, an http(s) URL (its main text is extracted) or - for
+    standard input (the default).
+    """
     from bot.summarize.jsonl import summarize_jsonl
     from bot.summarize.summarizer import Summarizer
     from bot.topic.classifier import TopicClassifier
 
-    settings, _env = context_of(ctx, config)
+    settings, _env = context_of(ctx, config, log_level)
     summarizer = Summarizer(settings.summarize, topic_terms=TopicClassifier(settings.topic).terms())
     if jsonl:
         import os
