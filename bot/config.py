@@ -24,7 +24,7 @@ from bot.common.validation import describe_validation_error
 from bot.defaults import ShippedSettings, merge_tables, shipped_config
 from bot.digest.settings import DigestSettings
 from bot.feeds.settings import FeedConfig, FetchSettings
-from bot.store.settings import DatabaseSettings
+from bot.store.settings import DatabaseSettings, expand_data_dir
 from bot.stories.settings import ClusterSettings
 from bot.summarize.settings import SummarizeSettings
 from bot.topic.settings import TopicSettings
@@ -137,9 +137,10 @@ class Settings(ShippedSettings):
         return [*self.feeds, *self.extra_feeds]
 
     def database_url(self, env: Mapping[str, str] | None = None) -> str:
-        """DATABASE_URL from the environment wins over the config file."""
+        """DATABASE_URL from the environment wins over the config file; ``{data_dir}`` in
+        either is the platform's user data directory."""
         environment = os.environ if env is None else env
-        return environment.get(DATABASE_ENV_VAR) or self.database.url
+        return expand_data_dir(environment.get(DATABASE_ENV_VAR) or self.database.url)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
