@@ -40,9 +40,14 @@ from bot.environment import (
 LOG_LEVEL_ENV_VAR = "META_AI_DIGEST_LOG_LEVEL"
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from rich.table import Table
     from sqlalchemy.orm import Session, sessionmaker
 
     from bot.config import Settings
+    from bot.digest.model import FeedInfo
     from bot.feeds.poller import FeedOutcome
     from bot.pipeline import DigestBot, PollReport
 
@@ -536,7 +541,7 @@ def status(
     settings, env = context_of(ctx, config, log_level)
     out.print(plain(f"database: {describe_database(settings.database_url(env))}"))
     with read_only(settings, env) as sessions, sessions() as session:
-        lines = status_lines(session)
+        lines = status_lines(session, settings.configured_feeds())
     for line in lines:
         out.print(plain(line))
 
@@ -560,22 +565,77 @@ def explain(
 
 @feeds_command("list")
 def feeds_list(
-    ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    output_format: FormatOption = None,
 ) -> None:
-    """The configured feeds with their stored health."""
-    from rich.table import Table
-
-    from bot.reports import feed_health_rows
+    """Every feed, one a line: where it comes from (config or added), its state, its last
+    success and its last error. --format json adds URLs and schedules."""
+    from bot.reports import feed_infos
 
     settings, env = context_of(ctx, config, log_level)
     with read_only(settings, env) as sessions, sessions() as session:
-        rows = feed_health_rows(session, settings.configured_feeds())
-    table = Table()
-    for column in ("feed", "enabled", "last status", "last success", "errors", "next poll", "url"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(plain(cell) for cell in row))
-    out.print(table)
+        infos = feed_infos(session, settings.configured_feeds())
+    if (output_format or terminal_format(settings)) is OutputFormat.json:
+        import json
+
+        rows = [info.model_dump(mode="json") for info in infos]
+        sys.stdout.write(json.dumps({"feeds": rows}, ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(feeds_table(infos))
+
+
+def feeds_table(infos: Sequence[FeedInfo]) -> Table:
+    """One line per feed whatever the terminal's width: long names and errors are cut with
+    an ellipsis (the whole error is in `status` and --format json)."""
+    from datetime import UTC, datetime
+
+    from rich import box
+    from rich.table import Table
+
+    now = datetime.now(UTC)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    # The name and the error shrink (cut with an ellipsis, never wrapped); the rest is short.
+    table.add_column("feed", max_width=30)
+    table.add_column("from", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("last ok", no_wrap=True)
+    table.add_column("last error")
+    for info in infos:
+        state = {
+            "failing": f"failing ×{info.failures}",
+            "disabled": "DISABLED",
+            "not polled yet": "new",
+        }.get(info.state, info.state)
+        # The stored error already names its kind ("dns: name lookup failed").
+        error = info.error if info.state in ("failing", "disabled") else ""
+        table.add_row(
+            one_line(info.name),
+            info.source,
+            state,
+            ago(info.last_success, now),
+            one_line(error or ""),
+        )
+    return table
+
+
+def one_line(text: str) -> Text:
+    """Feed text for a table cell that never wraps: cut with an ellipsis where it must."""
+    cell = plain(text)
+    cell.no_wrap, cell.overflow = True, "ellipsis"
+    return cell
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """``5m ago``, ``3h ago``, ``2d ago`` or ``never``: short enough for an 80-column line."""
+    if moment is None:
+        return "never"
+    seconds = max(0.0, (now - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return "just now"
 
 
 @feeds_command("check")
@@ -613,6 +673,137 @@ def feeds_check(
     out.print(table)
     if any(not outcome.ok for outcome in outcomes):
         raise typer.Exit(1)
+
+
+@feeds_command("add")
+def feeds_add(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(metavar="URL", hidden=True)],
+    name: Annotated[
+        str | None,
+        typer.Option("--name", "-n", metavar="NAME", help="The feed's name; default: its title."),
+    ] = None,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Add the feed at URL, or the feed a site's page at URL links to.
+
+    It is fetched and parsed first (through the same limits and address checks as every
+    poll), then stored in the database, where every replica sees it; the admin channels
+    hear of it. Exit status 1 when no feed could be read there, 2 for a mistake.
+    """
+    from bot.feeds.urls import feed_url_problem
+
+    settings, env = context_of(ctx, config, log_level)
+    problem = feed_url_problem(url.strip(), ("http", "https"))
+    if problem is not None:
+        raise fail(f"{url!r} {problem}")
+    bot = make_bot(settings, env)
+    try:
+        change = run_with_adapters(bot, bot.add_feed(url, by=command_line_user(), name=name))
+    finally:
+        bot.close()
+    if not change.ok:
+        raise fail(change.message, code=1)
+    out.print(plain(change.message))
+
+
+@feeds_command("remove")
+def feeds_remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", hidden=True)],
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Remove the feed NAME, added with `feeds add`, `feeds import` or in chat.
+
+    Its stories stay; `feeds add` brings it back. A feed of the config file is removed
+    there.
+    """
+    settings, env = context_of(ctx, config, log_level)
+    bot = make_bot(settings, env)
+    try:
+        change = run_with_adapters(bot, bot.remove_feed(name, by=command_line_user()))
+    finally:
+        bot.close()
+    if not change.ok:
+        raise fail(change.message)
+    out.print(plain(change.message))
+
+
+@feeds_command("import")
+def feeds_import(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(metavar="FILE", hidden=True)],
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Add every feed of the OPML file FILE (- for standard input) that is not there yet.
+
+    Categories and site addresses are kept for `feeds export`. Nothing is fetched now:
+    each feed is checked at its first poll. Exit status 1 when a feed was refused.
+    """
+    from bot.feeds.opml import OpmlError
+
+    settings, env = context_of(ctx, config, log_level)
+    data = read_capped(path, settings.fetch.max_body_bytes)
+    bot = make_bot(settings, env)
+    try:
+        report = bot.catalog.import_opml(data, added_by=f"{command_line_user()} (OPML import)")
+    except OpmlError as error:
+        raise fail(f"{path}: {error}") from error
+    finally:
+        bot.close()
+    out.print(
+        f"{len(report.added)} feeds added, {len(report.already_there)} already there, "
+        f"{len(report.refused)} refused.",
+        highlight=False,
+    )
+    for label, reason in report.refused:
+        err.print(Text.assemble(("refused:", "yellow"), " ", plain(f"{label}: {reason}")))
+    if report.refused:
+        raise typer.Exit(1)
+
+
+@feeds_command("export")
+def feeds_export(
+    ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
+) -> None:
+    """Print every feed (configured and added) as an OPML 2.0 file, for a feed reader or
+    another install (`feeds import`)."""
+    from bot.services.feeds import FeedCatalog
+
+    settings, env = context_of(ctx, config, log_level)
+    with read_only(settings, env) as sessions:
+        catalog = FeedCatalog(sessions, settings.configured_feeds, settings.fetch)
+        document = catalog.export_opml()
+    sys.stdout.buffer.write(document)
+    sys.stdout.flush()
+
+
+def read_capped(path: Path, cap: int) -> bytes:
+    """A file's bytes (standard input for ``-``), refused past ``cap`` bytes."""
+    try:
+        if str(path) == "-":
+            data = sys.stdin.buffer.read(cap + 1)
+        else:
+            with path.open("rb") as handle:
+                data = handle.read(cap + 1)
+    except OSError as error:
+        raise fail(f"cannot read {path}: {error.strerror or error}") from error
+    if len(data) > cap:
+        raise fail(f"{path} is larger than fetch.max_body_bytes ({cap} bytes)")
+    return data
+
+
+def command_line_user() -> str:
+    """Who changed the feed list from the command line, for the admin channels."""
+    import getpass
+
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (OSError, KeyError):
+        return "the command line"
 
 
 @feeds_command("enable")
