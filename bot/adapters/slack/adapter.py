@@ -175,6 +175,7 @@ class SlackAdapter(ChatAdapter):
             commands,
             timeout=self.settings.options.command_timeout_seconds,
             in_flight=self._in_flight,
+            admin_users=frozenset(self.settings.options.admin_users),
         ).register(app)
         if self.mode is ConnectionMode.SOCKET:
             await self._start_socket_mode(app)
