@@ -864,6 +864,71 @@ def defaults() -> None:
 
 
 @command()
+def demo(
+    ctx: typer.Context,
+    log_level: LogLevelOption = None,
+    output_format: FormatOption = None,
+) -> None:
+    """Poll the sample feeds shipped with the bot and print their digest: offline, in seconds.
+
+    The stories are made up; the database is a throwaway one, deleted at the end. Your
+    config file, your database and your chat platforms are not used.
+    """
+    import tempfile
+
+    from bot.adapters.terminal import TerminalAdapter
+    from bot.config import FeedConfig, load_settings
+    from bot.demo import write_sample_feeds
+    from bot.pipeline import DigestBot
+    from bot.store.settings import DatabaseSettings
+
+    parent: Context = ctx.obj
+    configure_logging((log_level or parent.log_level).upper(), load_environment())
+    chosen = output_format or OutputFormat.text
+    with tempfile.TemporaryDirectory(prefix="meta-ai-digest-demo-") as scratch:
+        directory = Path(scratch)
+        feeds = [
+            FeedConfig(name=name, url=path.as_uri()) for name, path in write_sample_feeds(directory)
+        ]
+        err.print(
+            f"meta-ai-digest demo: {len(feeds)} sample feeds (made-up stories), a throwaway "
+            "database, nothing posted anywhere.",
+            highlight=False,
+        )
+        # The shipped settings alone: no user config, no DATABASE_URL, no chat platform.
+        settings = load_settings(None, env={}).model_copy(
+            update={
+                "feeds": feeds,
+                "extra_feeds": [],
+                "database": DatabaseSettings(url=f"sqlite:///{directory / 'demo.db'}"),
+            }
+        )
+        bot = DigestBot(settings, [TerminalAdapter(chosen.value)], env={})
+
+        async def poll_then_digest() -> PollReport:
+            report = await bot.poll()
+            err.print(
+                f"polled {len(report.feeds)} feeds: {report.new_items} items, "
+                f"{len(report.kept_ids)} about Meta's AI work, {report.new_stories} stories.",
+                highlight=False,
+            )
+            await bot.post_digest(max_wait_seconds=0)
+            return report
+
+        try:
+            report = run_with_adapters(bot, poll_then_digest())
+        finally:
+            bot.close()
+    err.print(
+        "That was the demo. `meta-ai-digest run` polls the real feeds; set a chat platform's "
+        "variables (README: Chat platforms) to post there.",
+        highlight=False,
+    )
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@command()
 def summarize(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(metavar="PATH|URL|-", hidden=True)] = "-",
