@@ -97,7 +97,7 @@ def test_help_shows_no_type_placeholders(tmp_path: Path, page: tuple[str, ...]) 
     assert "{" not in text.split("Usage:")[1].splitlines()[0], text  # no {url}-style names
     assert "no-force" not in text and "[default: no" not in text, text
     if page:
-        assert "--config" in text or page == ("feeds",)
+        assert "--log-level" in text or page == ("feeds",)
 
 
 def test_poll_exit_status_is_0_when_all_feeds_are_fine_1_when_one_failed_2_for_mistakes(
