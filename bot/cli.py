@@ -13,17 +13,20 @@ or migrate a database and say what to run when it is missing or behind.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from bot.common.redaction import Redactor
 from bot.common.text import escape_controls
@@ -34,22 +37,69 @@ from bot.environment import (
     secret_values,
 )
 
+LOG_LEVEL_ENV_VAR = "META_AI_DIGEST_LOG_LEVEL"
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from rich.table import Table
     from sqlalchemy.orm import Session, sessionmaker
 
     from bot.config import Settings
+    from bot.digest.model import FeedInfo
     from bot.feeds.poller import FeedOutcome
     from bot.pipeline import DigestBot, PollReport
 
+
+class TidyHelp:
+    """Help without type placeholders: typer shows ``<bool>`` after ``--help`` and every flag,
+    and ``{NAME}`` for a required argument. Flags declare ``metavar=""`` themselves and
+    arguments are described in the command's docstring; the help option and the usage line
+    are tidied here."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        """``[OPTIONS] URL`` and ``[OPTIONS] [WORDS]...``: required arguments bare."""
+        pieces: list[str] = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        arguments = [p for p in self.get_params(ctx) if isinstance(p, TyperArgument)]  # type: ignore[attr-defined]
+        tidy = []
+        for argument in arguments:
+            name = argument.metavar or (argument.name or "").upper()
+            text = name if argument.required else f"[{name}]"
+            tidy.append(text + ("..." if argument.nargs != 1 else ""))
+        return pieces[: len(pieces) - len(arguments)] + tidy
+
+
+class TidyGroup(TidyHelp, TyperGroup):
+    pass
+
+
+class TidyCommand(TidyHelp, TyperCommand):
+    pass
+
+
 app = typer.Typer(
     name="meta-ai-digest",
+    cls=TidyGroup,
     no_args_is_help=True,
     add_completion=False,
     help="Keeps a team up to date on Meta's AI work: "
     "polls feeds, groups stories, posts extractive digests.",
 )
-feeds_app = typer.Typer(no_args_is_help=True, help="The configured feeds and their health.")
+feeds_app = typer.Typer(
+    cls=TidyGroup,
+    no_args_is_help=True,
+    help="The feeds: list, add, remove, import and export them, check their health.",
+)
 app.add_typer(feeds_app, name="feeds")
+command = partial(app.command, cls=TidyCommand)
+feeds_command = partial(feeds_app.command, cls=TidyCommand)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -69,16 +119,46 @@ class Context:
     log_level: str
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+# The same options before the command (main_options) and after it: after it wins, then
+# before it, then the environment variable.
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config",
         "-c",
-        envvar="META_AI_DIGEST_CONFIG",
-        help="TOML config merged over the shipped defaults.",
+        metavar="PATH",
+        help="TOML config merged over the shipped defaults (or META_AI_DIGEST_CONFIG).",
     ),
 ]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json")]
+LogLevelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--log-level",
+        metavar="LEVEL",
+        show_default=False,
+        help="DEBUG, INFO, WARNING or ERROR (or META_AI_DIGEST_LOG_LEVEL; default WARNING).",
+    ),
+]
+
+
+def flag(*names: str, help: str) -> Any:
+    """A boolean flag as the help shows it: its name and what it does, no type or default."""
+    return typer.Option(*names, metavar="", show_default=False, help=help)
+
+
+FormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="text|json",
+        show_default=False,
+        help="text or json; default: the config's adapters.terminal format, else text.",
+    ),
+]
 
 
 def plain(text: str, *, multiline: bool = False) -> Text:
@@ -93,7 +173,7 @@ def plain(text: str, *, multiline: bool = False) -> Text:
 
 
 def print_error(message: str) -> None:
-    err.print(Text.assemble(("error:", "bold red"), " ", plain(message)))
+    err.print(Text.assemble(("error:", "bold red"), " ", plain(message, multiline=True)))
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -101,22 +181,52 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def show_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        out.print(f"meta-ai-digest {version('meta-ai-digest')}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    config: ConfigOption = None,
-    log_level: Annotated[
-        str,
+    config: Annotated[
+        Path | None,
         typer.Option(
-            "--log-level", envvar="META_AI_DIGEST_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR"
+            "--config",
+            "-c",
+            envvar="META_AI_DIGEST_CONFIG",
+            show_envvar=False,
+            metavar="PATH",
+            help="TOML config merged over the shipped defaults (or META_AI_DIGEST_CONFIG).",
         ),
-    ] = "WARNING",
+    ] = None,
+    log_level: LogLevelOption = None,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            metavar="",
+            show_default=False,
+            is_eager=True,
+            callback=show_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
 ) -> None:
-    ctx.obj = Context(config_path=config, log_level=log_level)
+    """Options given before the command; the same options after it win."""
+    level = log_level or os.environ.get(LOG_LEVEL_ENV_VAR) or "WARNING"
+    ctx.obj = Context(config_path=config, log_level=level)
 
 
-def context_of(ctx: typer.Context, config: Path | None) -> tuple[Settings, dict[str, str]]:
-    """Settings and environment for a command; --config after the command wins."""
+def context_of(
+    ctx: typer.Context, config: Path | None, log_level: str | None = None
+) -> tuple[Settings, dict[str, str]]:
+    """Settings and environment for a command; --config and --log-level after the command
+    win over the same options before it."""
+    from bot.adapters.registry import AdapterConfigError, check_adapter_tables
     from bot.config import ConfigError, load_settings
 
     global _printing_redactor
@@ -124,13 +234,23 @@ def context_of(ctx: typer.Context, config: Path | None) -> tuple[Settings, dict[
     try:
         env = load_environment()
         _printing_redactor = Redactor(secret_values(env))
-        configure_logging(parent.log_level, env)
+        level = (log_level or parent.log_level).upper()
+        if level not in LOG_LEVELS:
+            raise fail(f"--log-level: {level!r} is not one of {', '.join(LOG_LEVELS)}")
+        configure_logging(level, env)
         settings = load_settings(config or parent.config_path, env)
-    except (ConfigError, SecretsFileError) as error:
+        # Every command, not only those that post: a typo fails the same way everywhere.
+        check_adapter_tables(settings.adapters.tables())
+    except (AdapterConfigError, ConfigError, SecretsFileError) as error:
         raise fail(str(error)) from error
-    except ValueError as error:
-        raise fail(f"--log-level: {error}") from error
     return settings, env
+
+
+def terminal_format(settings: Settings) -> OutputFormat:
+    """``[adapters.terminal] format`` (checked with every command's settings)."""
+    from bot.adapters.terminal import parse_options
+
+    return OutputFormat(parse_options(settings.adapters.options_for("terminal")).format)
 
 
 def make_bot(
@@ -275,16 +395,21 @@ def print_poll_report(report: PollReport) -> None:
         )
 
 
-@app.command()
+@command()
 def poll(
     ctx: typer.Context,
     config: ConfigOption = None,
+    log_level: LogLevelOption = None,
     force: Annotated[
-        bool, typer.Option(help="Poll feeds that are backing off or asked us to wait.")
+        bool, flag("--force", help="Poll feeds that are backing off or asked us to wait.")
     ] = False,
 ) -> None:
-    """One poll cycle: fetch due feeds, keep Meta-AI items, group stories, summarize."""
-    settings, env = context_of(ctx, config)
+    """One poll cycle: fetch due feeds, keep Meta-AI items, group stories, summarize.
+
+    Exit status: 0 when every feed polled was fine, 1 when one or more failed (each is
+    listed), 2 for a usage or configuration mistake.
+    """
+    settings, env = context_of(ctx, config, log_level)
     bot = make_bot(settings, env)
     try:
         with poll_progress(sys.stderr.isatty()) as (on_start, on_done):
@@ -295,21 +420,25 @@ def poll(
     finally:
         bot.close()
     print_poll_report(report)
+    if report.failed:
+        raise typer.Exit(1)
 
 
-@app.command()
+@command()
 def digest(
     ctx: typer.Context,
     config: ConfigOption = None,
+    log_level: LogLevelOption = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the digest; mark nothing posted.")
+        bool, flag("--dry-run", help="Print the digest; mark nothing posted.")
     ] = False,
-    output_format: FormatOption = OutputFormat.text,
+    output_format: FormatOption = None,
 ) -> None:
     """Post the digest of stories not yet posted through the enabled adapters."""
     from bot.adapters.terminal import TerminalAdapter, render_digest
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
+    output_format = output_format or terminal_format(settings)
     bot = make_bot(settings, env, output_format)
     try:
         if dry_run:
@@ -338,36 +467,41 @@ def digest(
         )
 
 
-@app.command()
+@command()
 def latest(
     ctx: typer.Context,
     config: ConfigOption = None,
-    output_format: FormatOption = OutputFormat.text,
-    query: Annotated[
-        list[str] | None, typer.Argument(help="Only stories matching these words.")
-    ] = None,
+    log_level: LogLevelOption = None,
+    output_format: FormatOption = None,
+    query: Annotated[list[str] | None, typer.Argument(metavar="WORDS", hidden=True)] = None,
 ) -> None:
-    """What /meta-ai answers: the most recent stories with summaries and sources."""
+    """What /meta-ai answers: the most recent stories with summaries and sources.
+
+    With WORDS, the latest stories (last 30 days) matching all of them.
+    """
     from bot.adapters.terminal import render_digest
     from bot.digest.builder import latest_digest
     from bot.store.schema import utc_now
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
+    output_format = output_format or terminal_format(settings)
     with read_only(settings, env) as sessions, sessions() as session:
         answer = latest_digest(session, settings.digest, utc_now(), " ".join(query or []) or None)
     out.print(plain(render_digest(answer, output_format.value), multiline=True))
 
 
-@app.command()
-def run(ctx: typer.Context, config: ConfigOption = None) -> None:
+@command()
+def run(ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None) -> None:
     """The long-running bot: poll, post on schedule and answer /meta-ai until stopped."""
     import asyncio
 
     from bot.scheduler import run_forever
+    from bot.store.database import describe_database
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
     bot = make_bot(settings, env)
     err.print(run_banner(settings, [adapter.name for adapter in bot.adapters]), highlight=False)
+    err.print(plain(f"database: {describe_database(settings.database_url(env))}"))
     try:
         asyncio.run(run_forever(bot, settings.schedule))
     finally:
@@ -388,58 +522,124 @@ def run_banner(settings: Settings, adapter_names: list[str]) -> str:
         upcoming = trigger.get_next_fire_time(None, datetime.now(trigger.timezone))
         digests = f"next at {upcoming:%Y-%m-%d %H:%M %Z}" if upcoming else "never"
     return (
-        f"meta-ai-digest: {len(settings.feeds)} feeds, polled every "
+        f"meta-ai-digest: {len(settings.configured_feeds())} feeds, polled every "
         f"{schedule.poll_interval_minutes:g} minutes; digests {digests} "
         f"via {', '.join(adapter_names)}. Ctrl-C stops."
     )
 
 
-@app.command()
-def status(ctx: typer.Context, config: ConfigOption = None) -> None:
+@command()
+def status(
+    ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
+) -> None:
     """The database in use, feed health, pending and blocked deliveries, last digest."""
     from bot.reports import status_lines
     from bot.store.database import describe_database
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
     out.print(plain(f"database: {describe_database(settings.database_url(env))}"))
     with read_only(settings, env) as sessions, sessions() as session:
-        lines = status_lines(session)
+        lines = status_lines(session, settings.configured_feeds())
     for line in lines:
         out.print(plain(line))
 
 
-@app.command()
-def explain(ctx: typer.Context, url: str, config: ConfigOption = None) -> None:
-    """Why an article was or was not posted."""
+@command()
+def explain(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(metavar="URL", hidden=True)],
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Why the article at URL was or was not posted."""
     from bot.reports import explain_url
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
     with read_only(settings, env) as sessions, sessions() as session:
         lines = explain_url(session, url)
     for line in lines:
         out.print(plain(line))
 
 
-@feeds_app.command("list")
-def feeds_list(ctx: typer.Context, config: ConfigOption = None) -> None:
-    """The configured feeds with their stored health."""
+@feeds_command("list")
+def feeds_list(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    output_format: FormatOption = None,
+) -> None:
+    """Every feed, one a line: where it comes from (config or added), its state, its last
+    success and its last error. --format json adds URLs and schedules."""
+    from bot.reports import feed_infos
+
+    settings, env = context_of(ctx, config, log_level)
+    with read_only(settings, env) as sessions, sessions() as session:
+        infos = feed_infos(session, settings.configured_feeds())
+    if (output_format or terminal_format(settings)) is OutputFormat.json:
+        import json
+
+        rows = [info.model_dump(mode="json") for info in infos]
+        sys.stdout.write(json.dumps({"feeds": rows}, ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(feeds_table(infos))
+
+
+def feeds_table(infos: Sequence[FeedInfo]) -> Table:
+    """One line per feed whatever the terminal's width: long names and errors are cut with
+    an ellipsis (the whole error is in `status` and --format json)."""
+    from datetime import UTC, datetime
+
+    from rich import box
     from rich.table import Table
 
-    from bot.reports import feed_health_rows
+    now = datetime.now(UTC)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    # The name and the error shrink (cut with an ellipsis, never wrapped); the rest is short.
+    table.add_column("feed", max_width=30)
+    table.add_column("from", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("last ok", no_wrap=True)
+    table.add_column("last error")
+    for info in infos:
+        state = {
+            "failing": f"failing ×{info.failures}",
+            "disabled": "DISABLED",
+            "not polled yet": "new",
+        }.get(info.state, info.state)
+        # The stored error already names its kind ("dns: name lookup failed").
+        error = info.error if info.state in ("failing", "disabled") else ""
+        table.add_row(
+            one_line(info.name),
+            info.source,
+            state,
+            ago(info.last_success, now),
+            one_line(error or ""),
+        )
+    return table
 
-    settings, env = context_of(ctx, config)
-    with read_only(settings, env) as sessions, sessions() as session:
-        rows = feed_health_rows(session, settings.feeds)
-    table = Table()
-    for column in ("feed", "enabled", "last status", "last success", "errors", "next poll", "url"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(plain(cell) for cell in row))
-    out.print(table)
+
+def one_line(text: str) -> Text:
+    """Feed text for a table cell that never wraps: cut with an ellipsis where it must."""
+    cell = plain(text)
+    cell.no_wrap, cell.overflow = True, "ellipsis"
+    return cell
 
 
-@feeds_app.command("check")
-def feeds_check(ctx: typer.Context, config: ConfigOption = None) -> None:
+def ago(moment: datetime | None, now: datetime) -> str:
+    """``5m ago``, ``3h ago``, ``2d ago`` or ``never``: short enough for an 80-column line."""
+    if moment is None:
+        return "never"
+    seconds = max(0.0, (now - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return "just now"
+
+
+@feeds_command("check")
+def feeds_check(
+    ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
+) -> None:
     """Fetch and parse every configured feed now, storing nothing; exit 1 if any fails."""
     import asyncio
 
@@ -448,8 +648,8 @@ def feeds_check(ctx: typer.Context, config: ConfigOption = None) -> None:
     from bot.feeds.http import HttpFetcher
     from bot.feeds.poller import FeedTask, poll_feeds
 
-    settings, _env = context_of(ctx, config)
-    tasks = [FeedTask(feed.name, feed.url) for feed in settings.feeds if feed.enabled]
+    settings, _env = context_of(ctx, config, log_level)
+    tasks = [FeedTask(feed.name, feed.url) for feed in settings.configured_feeds() if feed.enabled]
 
     async def check() -> list[FeedOutcome]:
         async with HttpFetcher(settings.fetch) as fetcher:
@@ -473,17 +673,153 @@ def feeds_check(ctx: typer.Context, config: ConfigOption = None) -> None:
         raise typer.Exit(1)
 
 
-@feeds_app.command("enable")
-def feeds_enable(ctx: typer.Context, name: str, config: ConfigOption = None) -> None:
-    """Re-enable a feed that was disabled after repeated failures."""
+@feeds_command("add")
+def feeds_add(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(metavar="URL", hidden=True)],
+    name: Annotated[
+        str | None,
+        typer.Option("--name", "-n", metavar="NAME", help="The feed's name; default: its title."),
+    ] = None,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Add the feed at URL, or the feed a site's page at URL links to.
+
+    It is fetched and parsed first (through the same limits and address checks as every
+    poll), then stored in the database, where every replica sees it; the admin channels
+    hear of it. Exit status 1 when no feed could be read there, 2 for a mistake.
+    """
+    from bot.feeds.urls import feed_url_problem
+
+    settings, env = context_of(ctx, config, log_level)
+    problem = feed_url_problem(url.strip(), ("http", "https"))
+    if problem is not None:
+        raise fail(f"{url!r} {problem}")
+    bot = make_bot(settings, env)
+    try:
+        change = run_with_adapters(bot, bot.add_feed(url, by=command_line_user(), name=name))
+    finally:
+        bot.close()
+    if not change.ok:
+        raise fail(change.message, code=1)
+    out.print(plain(change.message))
+
+
+@feeds_command("remove")
+def feeds_remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", hidden=True)],
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Remove the feed NAME, added with `feeds add`, `feeds import` or in chat.
+
+    Its stories stay; `feeds add` brings it back. A feed of the config file is removed
+    there.
+    """
+    settings, env = context_of(ctx, config, log_level)
+    bot = make_bot(settings, env)
+    try:
+        change = run_with_adapters(bot, bot.remove_feed(name, by=command_line_user()))
+    finally:
+        bot.close()
+    if not change.ok:
+        raise fail(change.message)
+    out.print(plain(change.message))
+
+
+@feeds_command("import")
+def feeds_import(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(metavar="FILE", hidden=True)],
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Add every feed of the OPML file FILE (- for standard input) that is not there yet.
+
+    Categories and site addresses are kept for `feeds export`. Nothing is fetched now:
+    each feed is checked at its first poll. Exit status 1 when a feed was refused.
+    """
+    from bot.feeds.opml import OpmlError
+
+    settings, env = context_of(ctx, config, log_level)
+    data = read_capped(path, settings.fetch.max_body_bytes)
+    bot = make_bot(settings, env)
+    try:
+        report = bot.catalog.import_opml(data, added_by=f"{command_line_user()} (OPML import)")
+    except OpmlError as error:
+        raise fail(f"{path}: {error}") from error
+    finally:
+        bot.close()
+    out.print(
+        f"{len(report.added)} feeds added, {len(report.already_there)} already there, "
+        f"{len(report.refused)} refused.",
+        highlight=False,
+    )
+    for label, reason in report.refused:
+        err.print(Text.assemble(("refused:", "yellow"), " ", plain(f"{label}: {reason}")))
+    if report.refused:
+        raise typer.Exit(1)
+
+
+@feeds_command("export")
+def feeds_export(
+    ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
+) -> None:
+    """Print every feed (configured and added) as an OPML 2.0 file, for a feed reader or
+    another install (`feeds import`)."""
+    from bot.services.feeds import FeedCatalog
+
+    settings, env = context_of(ctx, config, log_level)
+    with read_only(settings, env) as sessions:
+        catalog = FeedCatalog(sessions, settings.configured_feeds, settings.fetch)
+        document = catalog.export_opml()
+    sys.stdout.buffer.write(document)
+    sys.stdout.flush()
+
+
+def read_capped(path: Path, cap: int) -> bytes:
+    """A file's bytes (standard input for ``-``), refused past ``cap`` bytes."""
+    try:
+        if str(path) == "-":
+            data = sys.stdin.buffer.read(cap + 1)
+        else:
+            with path.open("rb") as handle:
+                data = handle.read(cap + 1)
+    except OSError as error:
+        raise fail(f"cannot read {path}: {error.strerror or error}") from error
+    if len(data) > cap:
+        raise fail(f"{path} is larger than fetch.max_body_bytes ({cap} bytes)")
+    return data
+
+
+def command_line_user() -> str:
+    """Who changed the feed list from the command line, for the admin channels."""
+    import getpass
+
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (OSError, KeyError):
+        return "the command line"
+
+
+@feeds_command("enable")
+def feeds_enable(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", hidden=True)],
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    """Re-enable the feed NAME, disabled after repeated failures."""
     from bot.pipeline import DigestBot
     from bot.store.feeds import enable_feed, sync_feeds
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
     bot = DigestBot(settings, env=env)
     try:
         with bot.sessions.begin() as session:
-            sync_feeds(session, settings.feeds)
+            sync_feeds(session, settings.configured_feeds())
             found = enable_feed(session, name)
     finally:
         bot.close()
@@ -492,8 +828,10 @@ def feeds_enable(ctx: typer.Context, name: str, config: ConfigOption = None) -> 
     out.print(f"feed {name!r} enabled; it is polled in the next cycle.")
 
 
-@app.command()
-def migrate(ctx: typer.Context, config: ConfigOption = None) -> None:
+@command()
+def migrate(
+    ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
+) -> None:
     """Create the database, or bring its schema up to this version, keeping all data."""
     from bot.store.database import (
         create_database_engine,
@@ -502,7 +840,7 @@ def migrate(ctx: typer.Context, config: ConfigOption = None) -> None:
     )
     from bot.store.database import migrate as upgrade
 
-    settings, env = context_of(ctx, config)
+    settings, env = context_of(ctx, config, log_level)
     url = settings.database_url(env)
     engine = create_database_engine(url)
     try:
@@ -515,7 +853,7 @@ def migrate(ctx: typer.Context, config: ConfigOption = None) -> None:
     out.print(plain(f"{describe_database(url)}: schema {after}, {change}"))
 
 
-@app.command()
+@command()
 def defaults() -> None:
     """Print the shipped configuration (every key, commented) to start a config file from."""
     from bot.defaults import shipped_text
@@ -523,36 +861,108 @@ def defaults() -> None:
     sys.stdout.write(shipped_text())
 
 
-@app.command()
+@command()
+def demo(
+    ctx: typer.Context,
+    log_level: LogLevelOption = None,
+    output_format: FormatOption = None,
+) -> None:
+    """Poll the sample feeds shipped with the bot and print their digest: offline, in seconds.
+
+    The stories are made up; the database is a throwaway one, deleted at the end. Your
+    config file, your database and your chat platforms are not used.
+    """
+    import tempfile
+
+    from bot.adapters.terminal import TerminalAdapter
+    from bot.config import FeedConfig, load_settings
+    from bot.demo import write_sample_feeds
+    from bot.pipeline import DigestBot
+    from bot.store.settings import DatabaseSettings
+
+    parent: Context = ctx.obj
+    configure_logging((log_level or parent.log_level).upper(), load_environment())
+    chosen = output_format or OutputFormat.text
+    with tempfile.TemporaryDirectory(prefix="meta-ai-digest-demo-") as scratch:
+        directory = Path(scratch)
+        feeds = [
+            FeedConfig(name=name, url=path.as_uri()) for name, path in write_sample_feeds(directory)
+        ]
+        err.print(
+            f"meta-ai-digest demo: {len(feeds)} sample feeds (made-up stories), a throwaway "
+            "database, nothing posted anywhere.",
+            highlight=False,
+        )
+        # The shipped settings alone: no user config, no DATABASE_URL, no chat platform.
+        settings = load_settings(None, env={}).model_copy(
+            update={
+                "feeds": feeds,
+                "extra_feeds": [],
+                "database": DatabaseSettings.model_validate(
+                    {"url": f"sqlite:///{directory / 'demo.db'}"}
+                ),
+            }
+        )
+        bot = DigestBot(settings, [TerminalAdapter(chosen.value)], env={})
+
+        async def poll_then_digest() -> PollReport:
+            report = await bot.poll()
+            err.print(
+                f"polled {len(report.feeds)} feeds: {report.new_items} items, "
+                f"{len(report.kept_ids)} about Meta's AI work, {report.new_stories} stories.",
+                highlight=False,
+            )
+            await bot.post_digest(max_wait_seconds=0)
+            return report
+
+        try:
+            report = run_with_adapters(bot, poll_then_digest())
+        finally:
+            bot.close()
+    err.print(
+        "That was the demo. `meta-ai-digest run` polls the real feeds; set a chat platform's "
+        "variables (README: Chat platforms) to post there.",
+        highlight=False,
+    )
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@command()
 def summarize(
     ctx: typer.Context,
-    source: Annotated[
-        str, typer.Argument(help="A file path, an http(s) URL, or - for standard input.")
-    ] = "-",
+    source: Annotated[str, typer.Argument(metavar="PATH|URL|-", hidden=True)] = "-",
     config: ConfigOption = None,
+    log_level: LogLevelOption = None,
     sentences: Annotated[
-        int | None, typer.Option("--sentences", "-n", min=1, help="Sentences to choose.")
+        int | None,
+        typer.Option("--sentences", "-n", metavar="N", min=1, help="Sentences to choose."),
     ] = None,
     title: Annotated[
-        str | None, typer.Option("--title", "-t", help="The article's title, if known.")
+        str | None,
+        typer.Option("--title", "-t", metavar="TITLE", help="The article's title, if known."),
     ] = None,
     jsonl: Annotated[
         bool,
-        typer.Option(
-            "--jsonl", help='Batch: {"id","title","text"} lines in, {"id","summary"} lines out.'
-        ),
+        flag("--jsonl", help='Batch: {"id","title","text"} lines in, {"id","summary"} lines out.'),
     ] = False,
     workers: Annotated[
         int | None,
-        typer.Option(min=1, help="With --jsonl: processes to spread a long batch over."),
+        typer.Option(
+            metavar="N", min=1, help="With --jsonl: processes to spread a long batch over."
+        ),
     ] = None,
 ) -> None:
-    """Summarize one article (or JSON lines) with the extractive rules."""
+    """Summarize one article (or JSON lines) with the extractive rules.
+
+    The article is a file PATH, an http(s) URL (its main text is extracted) or - for
+    standard input (the default).
+    """
     from bot.summarize.jsonl import summarize_jsonl
     from bot.summarize.summarizer import Summarizer
     from bot.topic.classifier import TopicClassifier
 
-    settings, _env = context_of(ctx, config)
+    settings, _env = context_of(ctx, config, log_level)
     summarizer = Summarizer(settings.summarize, topic_terms=TopicClassifier(settings.topic).terms())
     if jsonl:
         import os

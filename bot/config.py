@@ -24,7 +24,7 @@ from bot.common.validation import describe_validation_error
 from bot.defaults import ShippedSettings, merge_tables, shipped_config
 from bot.digest.settings import DigestSettings
 from bot.feeds.settings import FeedConfig, FetchSettings
-from bot.store.settings import DatabaseSettings
+from bot.store.settings import DatabaseSettings, expand_data_dir
 from bot.stories.settings import ClusterSettings
 from bot.summarize.settings import SummarizeSettings
 from bot.topic.settings import TopicSettings
@@ -97,6 +97,10 @@ class AdapterSettings(ShippedSettings):
             raise ConfigError(f"[adapters.{name}] must be a table, not {type(table).__name__}")
         return dict(table)
 
+    def tables(self) -> dict[str, dict[str, Any]]:
+        """Every ``[adapters.<name>]`` table the configuration holds, by name."""
+        return {name: self.options_for(name) for name in self.model_extra or {}}
+
 
 class Settings(ShippedSettings):
     """The whole configuration; ``Settings()`` is the shipped one."""
@@ -104,6 +108,8 @@ class Settings(ShippedSettings):
     shipped_table = ()
 
     feeds: list[FeedConfig]
+    # Added to `feeds`: a user file lists its own feeds here and keeps the shipped ones.
+    extra_feeds: list[FeedConfig]
     schedule: ScheduleSettings
     fetch: FetchSettings
     digest: DigestSettings
@@ -126,16 +132,25 @@ class Settings(ShippedSettings):
     @model_validator(mode="after")
     def _unique_feed_names(self) -> Settings:
         seen: set[str] = set()
-        for feed in self.feeds:
+        for feed in self.configured_feeds():
             if feed.name in seen:
-                raise ValueError(f"feed name {feed.name!r} is used twice; names must be unique")
+                raise ValueError(
+                    f"feed name {feed.name!r} is used twice in feeds and extra_feeds; "
+                    "names must be unique"
+                )
             seen.add(feed.name)
         return self
 
+    def configured_feeds(self) -> list[FeedConfig]:
+        """The feeds the configuration lists: ``feeds`` then ``extra_feeds``, read anew on
+        every call (so a feed appended to either list is polled in the next cycle)."""
+        return [*self.feeds, *self.extra_feeds]
+
     def database_url(self, env: Mapping[str, str] | None = None) -> str:
-        """DATABASE_URL from the environment wins over the config file."""
+        """DATABASE_URL from the environment wins over the config file; ``{data_dir}`` in
+        either is the platform's user data directory."""
         environment = os.environ if env is None else env
-        return environment.get(DATABASE_ENV_VAR) or self.database.url
+        return expand_data_dir(environment.get(DATABASE_ENV_VAR) or self.database.url)
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -22,7 +22,9 @@ from bot.common.redaction import MIN_SECRET_LENGTH, RedactingFilter, Redactor
 from bot.common.text import escape_controls
 
 SECRETS_FILE_ENV_VAR = "META_AI_DIGEST_SECRETS_FILE"
-SECRET_SUFFIXES = ("_TOKEN", "_SECRET", "_WEBHOOK_URL", "_PASSWORD", "_API_KEY", "DATABASE_URL")
+SECRET_SUFFIXES = ("_TOKEN", "_SECRET", "_WEBHOOK_URL", "_PASSWORD", "_API_KEY")
+# A database URL is not a secret; the password in it is.
+DATABASE_URL_SUFFIX = "DATABASE_URL"
 
 
 class SecretsFileError(Exception):
@@ -62,15 +64,33 @@ def load_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
 def secret_values(env: Mapping[str, str]) -> list[str]:
     """Values of variables whose names mark them as secret, and the secret parts of them.
 
-    A library may log a webhook's path without its host, a database URL's
-    password without the rest, or a URL-quoted form of either: those parts are
-    secrets too.
+    A library may log a webhook's path without its host, or a URL-quoted form of
+    it: those parts are secrets too. A database URL's secret is its password
+    alone: the host, user and database name appear in file paths, `status` and
+    every error about the database, and masking them hid ordinary paths
+    (``/srv/meta_ai_digest/...``) while protecting nothing.
     """
     found: set[str] = set()
     for name, value in env.items():
-        if name.upper().endswith(SECRET_SUFFIXES) and value.strip():
+        if not value.strip():
+            continue
+        if name.upper().endswith(DATABASE_URL_SUFFIX):
+            found.update(database_url_secrets(value.strip()))
+        elif name.upper().endswith(SECRET_SUFFIXES):
             found.update(secret_parts(value.strip()))
     return sorted(secret for secret in found if len(secret) >= MIN_SECRET_LENGTH)
+
+
+def database_url_secrets(value: str) -> set[str]:
+    """The password of a database URL (in the user part or a ``password=`` query value),
+    as written, unquoted and quoted."""
+    try:
+        url = urlsplit(value)
+        passwords = [url.password] if url.password else []
+    except ValueError:
+        return {value}
+    passwords += [token for key, token in parse_qsl(url.query) if "password" in key.lower()]
+    return {form for secret in passwords for form in (secret, unquote(secret), quote(secret))}
 
 
 def secret_parts(value: str) -> set[str]:

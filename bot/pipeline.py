@@ -35,10 +35,11 @@ from bot.store.schema import utc_now
 
 if TYPE_CHECKING:
     from bot.adapters.base import ChatAdapter
-    from bot.digest.model import Digest
+    from bot.digest.model import Digest, FeedChange, FeedInfo
     from bot.digest.settings import DigestSettings
     from bot.feeds.poller import FeedOutcome, FeedTask
     from bot.feeds.settings import FeedConfig, FetchSettings
+    from bot.services.feeds import FeedCatalog
     from bot.services.grouping import GroupingService
     from bot.services.ingest import IngestService
     from bot.store.retention import PruneReport
@@ -62,13 +63,16 @@ class PipelineSettings(Protocol):
     the configuration to the pipeline, not back.
     """
 
-    feeds: list[FeedConfig]
     fetch: FetchSettings
     topic: TopicSettings
     stories: ClusterSettings
     summarize: SummarizeSettings
     digest: DigestSettings
     database: DatabaseSettings
+
+    def configured_feeds(self) -> list[FeedConfig]:
+        """The feeds the configuration lists (read anew each cycle)."""
+        ...
 
     def database_url(self, env: Mapping[str, str] | None = None) -> str:
         """The database to use, DATABASE_URL in ``env`` first."""
@@ -128,13 +132,20 @@ class DigestBot:
         )
         return IngestService(
             self.sessions,
-            settings.feeds,
+            settings.configured_feeds,
             settings.fetch,
             settings.topic,
             lambda: self.classifier,
             full_texts,
             settings.database.keep_days,
         )
+
+    @cached_property
+    def catalog(self) -> FeedCatalog:
+        """The feed list: configured feeds and those added at run time."""
+        from bot.services.feeds import FeedCatalog
+
+        return FeedCatalog(self.sessions, self.settings.configured_feeds, self.settings.fetch)
 
     @cached_property
     def grouping(self) -> GroupingService:
@@ -199,6 +210,27 @@ class DigestBot:
     async def latest(self, query: str | None = None) -> Digest:
         """The /meta-ai answer (the CommandHandler interface the adapters call)."""
         return await self.digests.latest(query)
+
+    # ------------------------------------------------------------------ the feed list
+    async def feeds(self) -> list[FeedInfo]:
+        """Every feed with its health (the CommandHandler interface: ``/meta-ai feeds``)."""
+        return await asyncio.to_thread(lambda: self.catalog.infos())
+
+    async def add_feed(self, url: str, *, by: str, name: str | None = None) -> FeedChange:
+        """Add a feed from its address or its site's; the admin channels hear of it."""
+        catalog = await asyncio.to_thread(lambda: self.catalog)
+        change = await catalog.add(url, added_by=by, name=name)
+        if change.ok:
+            await self.digests.notify(f"{by} added the feed “{change.name}”: {change.url}")
+        return change
+
+    async def remove_feed(self, name: str, *, by: str) -> FeedChange:
+        """Remove a feed added at run time; the admin channels hear of it."""
+        catalog = await asyncio.to_thread(lambda: self.catalog)
+        change = await asyncio.to_thread(catalog.remove, name, removed_by=by)
+        if change.ok:
+            await self.digests.notify(f"{by} removed the feed “{change.name}” ({change.url})")
+        return change
 
     async def notify_admins(self, disabled_feeds: Sequence[str]) -> None:
         """One notice per disabled feed to the adapters' admin channels."""

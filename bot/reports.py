@@ -4,54 +4,53 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.digest.model import FeedInfo
 from bot.feeds.settings import FeedConfig
 from bot.feeds.urls import normalize_url
 from bot.store.database import database_size
-from bot.store.schema import DigestRecord, Feed, Item, OutboxMessage, Story, utc_now
+from bot.store.feeds import active_feeds, is_active
+from bot.store.schema import (
+    SOURCE_ADDED,
+    SOURCE_CONFIG,
+    DigestRecord,
+    Feed,
+    Item,
+    OutboxMessage,
+    Story,
+    utc_now,
+)
 
 
 def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
-def feed_health_rows(session: Session, configured: Sequence[FeedConfig]) -> list[tuple[str, ...]]:
-    """A row per configured feed: enabled, last status, last success, errors, next poll, URL.
+def feed_infos(session: Session, configured: Sequence[FeedConfig]) -> list[FeedInfo]:
+    """Every feed the bot has: the configured ones in config order, then those added at run
+    time by name, each with its stored health.
 
-    Reads only: a feed not polled yet has no row, and shows as such.
+    Reads only: a configured feed not polled yet has no row, and shows as such; feeds dropped
+    from the config or removed are not listed.
     """
     stored = {feed.name: feed for feed in session.scalars(select(Feed))}
-    table: list[tuple[str, ...]] = []
+    names = {config.name for config in configured}
+    infos: list[FeedInfo] = []
     for config in configured:
         feed = stored.get(config.name)
         if feed is not None and feed.url != config.url:
             feed = None  # a new URL starts a new history when the next poll syncs the row
-        table.append(feed_health_row(config, feed))
-    return table
-
-
-def feed_health_row(config: FeedConfig, feed: Feed | None) -> tuple[str, ...]:
-    """One feed's line; ``feed`` is its stored row, None before its first poll."""
-    if feed is None:
-        enabled = "yes" if config.enabled else "no (config)"
-        return (config.name, enabled, "not polled yet", "never", "0", "next cycle", config.url)
-    enabled = "no (config)" if not config.enabled else ("DISABLED" if feed.disabled_at else "yes")
-    status = feed.last_status or "not polled yet"
-    if feed.last_error:
-        status = f"{status}: {feed.last_error}"
-    next_poll = when(feed.next_poll_at) if feed.next_poll_at else "next cycle"
-    return (
-        config.name,
-        enabled,
-        status,
-        when(feed.last_success_at),
-        str(feed.consecutive_failures),
-        next_poll,
-        config.url,
+        infos.append(feed_info(config.name, config.url, SOURCE_CONFIG, config.enabled, feed))
+    added = sorted(
+        (row for row in stored.values() if row.source == SOURCE_ADDED and is_active(row, names)),
+        key=lambda row: row.name.lower(),
     )
+    infos.extend(feed_info(row.name, row.url, SOURCE_ADDED, True, row) for row in added)
+    return infos
 
 
 def human_size(size: int | None) -> str:
@@ -65,10 +64,42 @@ def human_size(size: int | None) -> str:
     return f"{value:.1f} GB"
 
 
-def status_lines(session: Session) -> list[str]:
+def feed_info(
+    name: str, url: str, source: Literal["config", "added"], enabled: bool, feed: Feed | None
+) -> FeedInfo:
+    """One feed's health; ``feed`` is its stored row, None before its first poll."""
+    info = FeedInfo(name=name, url=url, source=source, state="not polled yet")
+    if not enabled:
+        info.state = "off"
+    if feed is None:
+        return info
+    info.error = feed.last_error
+    info.failures = feed.consecutive_failures
+    info.last_success = feed.last_success_at
+    info.next_poll = feed.next_poll_at
+    info.added_by = feed.added_by
+    if not enabled:
+        return info
+    if feed.disabled_at is not None:
+        info.state = "disabled"
+    elif feed.consecutive_failures:
+        info.state = "failing"
+    elif feed.last_status is not None:
+        info.state = "ok"
+    return info
+
+
+def status_lines(session: Session, configured: Sequence[FeedConfig] | None = None) -> list[str]:
     """Database size, feeds failing or disabled, stories waiting, deliveries pending or
-    blocked, last digest."""
-    feeds = list(session.scalars(select(Feed).order_by(Feed.name)))
+    blocked, last digest.
+
+    With ``configured``, only the feeds the bot has now (see :func:`feed_infos`): a feed
+    dropped from the config file or removed keeps its row, but is no longer reported.
+    """
+    if configured is None:
+        feeds = list(session.scalars(select(Feed).order_by(Feed.name)))
+    else:
+        feeds = active_feeds(session, configured)
     failing = [feed for feed in feeds if feed.consecutive_failures and not feed.disabled_at]
     disabled = [feed for feed in feeds if feed.disabled_at]
     waiting = (

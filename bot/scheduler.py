@@ -309,7 +309,7 @@ async def run_forever(
         scheduler.start()
         log.info(
             "meta-ai-digest running: %d feeds, adapters: %s",
-            len(bot.settings.feeds),
+            len(bot.settings.configured_feeds()),
             ", ".join(adapter.name for adapter in bot.adapters) or "none",
         )
         jobs.tracked("deliver")

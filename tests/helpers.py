@@ -50,8 +50,9 @@ def fresh_feed(name: str, now: datetime | None = None) -> str:
 
 
 def write_config(path: Path, feeds: list[tuple[str, str]], database: Path, extra: str = "") -> Path:
-    """A user config holding feeds, a database URL and any extra TOML."""
-    lines = []
+    """A user config holding feeds (exactly these: none means none), a database URL and any
+    extra TOML."""
+    lines = [] if feeds else ["feeds = []", ""]
     for name, url in feeds:
         lines += ["[[feeds]]", f'name = "{name}"', f'url = "{url}"', ""]
     lines += ["[database]", f'url = "sqlite:///{database}"', "", extra]

@@ -84,7 +84,7 @@ def test_feeds_list_check_enable_and_status(feed_server: FeedServer, tmp_path: P
     code, output = invoke("--config", str(config), "feeds", "check")
     assert code == 1 and "http-status" in output and "Good" in output
 
-    assert invoke("--config", str(config), "poll")[0] == 0
+    assert invoke("--config", str(config), "poll")[0] == 1  # a feed failed
     code, output = invoke("--config", str(config), "feeds", "list")
     assert code == 0 and "HTTP 404" in output
 
@@ -104,6 +104,8 @@ def test_feeds_list_check_enable_and_status(feed_server: FeedServer, tmp_path: P
         ("directory blocked by a file", 2, "cannot create"),
         ("not a database", 1, "the database cannot be used: file is not a database"),
         ("server down", 1, "the database cannot be used: connection failed"),
+        ("empty sqlite path", 2, "names no file: SQLite needs a path"),
+        ("in-memory sqlite", 2, "names no file: SQLite needs a path"),
     ],
 )
 def test_a_database_that_cannot_be_used_is_one_clear_line(
@@ -122,6 +124,8 @@ def test_a_database_that_cannot_be_used_is_one_clear_line(
         "directory blocked by a file": f"sqlite:///{blocker}/bot.db",
         "not a database": f"sqlite:///{not_a_database}",
         "server down": f"postgresql+psycopg://bot:{password}@127.0.0.1:{closed_port()}/digest",
+        "empty sqlite path": "sqlite:///",
+        "in-memory sqlite": "sqlite:///:memory:",
     }[case]
     result = subprocess.run(
         [*BOT_COMMAND, "migrate"],
@@ -136,6 +140,74 @@ def test_a_database_that_cannot_be_used_is_one_clear_line(
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # no traceback
     assert password not in result.stdout + result.stderr
     assert not_a_database.read_text(encoding="utf-8") == notes  # nothing overwritten
+
+
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg", "postgresql", "postgres"])
+def test_a_postgresql_url_without_its_driver_installed_names_the_extra(
+    tmp_path: Path, scheme: str
+) -> None:
+    """psycopg is hidden from the command by a module of that name that cannot be imported,
+    as on an install without the postgres extra. postgres:// and postgresql:// mean psycopg 3."""
+    shadow = tmp_path / "shadow" / "psycopg"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n"
+    )
+    password = "pw-0123456789-secret"
+    result = subprocess.run(
+        [*BOT_COMMAND, "migrate"],
+        env={
+            **os.environ,
+            "DATABASE_URL": f"{scheme}://bot:{password}@127.0.0.1:{closed_port()}/digest",
+            "PYTHONPATH": str(shadow.parent),
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "pip install 'meta-ai-digest[postgres]'" in result.stderr
+    assert "postgresql+psycopg://bot:***@127.0.0.1" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert password not in result.stdout + result.stderr
+
+
+CONFIG_MISTAKES = {
+    "bad topic regex": (
+        '[topic]\nphrases = [{ name = "Llama x", regex = "llama(?=4)", weight = 1.0 }]\n',
+        "topic.phrases.0: the rule 'Llama x' has an invalid RE2 pattern",
+    ),
+    "terminal format": ('[adapters.terminal]\nformat = "xml"\n', "[adapters.terminal] format:"),
+    "slack channel name": (
+        '[adapters.slack]\nchannels = ["#general"]\n',
+        "is not a Slack channel ID",
+    ),
+    "unknown adapter table": ("[adapters.slak]\nchannels = []\n", "[adapters.slak] names no"),
+    "feed without a host": ('[[extra_feeds]]\nname = "x"\nurl = "https://"\n', "has no host"),
+}
+
+
+@pytest.mark.parametrize("command", [("status",), ("poll",)])
+@pytest.mark.parametrize("mistake", list(CONFIG_MISTAKES))
+def test_every_config_mistake_is_one_line_naming_the_key_for_every_command(
+    tmp_path: Path, mistake: str, command: tuple[str, ...]
+) -> None:
+    toml, message = CONFIG_MISTAKES[mistake]
+    config = tmp_path / "bad.toml"
+    config.write_text(toml, encoding="utf-8")
+    result = subprocess.run(
+        [*BOT_COMMAND, *command, "--config", str(config)],
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "bot.db").exists()
 
 
 def run_bot(*args: str, cwd: Path, database_url: str) -> subprocess.CompletedProcess[str]:

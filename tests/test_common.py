@@ -188,16 +188,19 @@ def test_each_problem_is_named_by_its_dotted_key() -> None:
 
 def test_a_problem_with_the_whole_input_gets_the_given_name() -> None:
     error = validation_error({"feeds": []})
-    assert validation_problems(error) == ["(top level): Value error, at least one feed is needed"]
-    assert validation_problems(error, whole="(table)") == [
-        "(table): Value error, at least one feed is needed"
-    ]
+    assert validation_problems(error) == ["(top level): at least one feed is needed"]
+    assert validation_problems(error, whole="(table)") == ["(table): at least one feed is needed"]
 
 
 def test_a_config_error_names_its_file_then_one_problem_a_line() -> None:
     error = validation_error({"feeds": [{"url": "u"}]})
     assert describe_validation_error(error, "my.toml") == (
-        "invalid configuration in my.toml:\n  feeds.0.every_minutes: Field required"
+        "my.toml: feeds.0.every_minutes: Field required"
+    )
+    several = validation_error({"feeds": [{"url": "u"}, {"every_minutes": 1}]})
+    assert describe_validation_error(several, "my.toml") == (
+        "invalid configuration in my.toml:\n  feeds.0.every_minutes: Field required\n"
+        "  feeds.1.url: Field required"
     )
 
 

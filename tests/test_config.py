@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -44,6 +45,15 @@ def test_a_feeds_only_user_file_replaces_feeds_and_keeps_every_other_default(
     assert settings.digest == defaults.digest
 
 
+def test_extra_feeds_add_to_the_shipped_feeds(tmp_path: Path) -> None:
+    user = tmp_path / "extra.toml"
+    user.write_text('[[extra_feeds]]\nname = "Mine"\nurl = "https://example.org/feed.xml"\n')
+    settings = load_settings(user, env={})
+    shipped = load_settings(None, env={}).configured_feeds()
+    assert settings.configured_feeds() == [*shipped, settings.extra_feeds[0]]
+    assert settings.extra_feeds[0].name == "Mine"
+
+
 def test_tables_merge_key_by_key(tmp_path: Path) -> None:
     user = tmp_path / "c.toml"
     user.write_text('[schedule]\ntimezone = "Europe/Paris"\n')
@@ -61,13 +71,54 @@ def test_config_path_comes_from_the_environment(tmp_path: Path) -> None:
 def test_database_url_environment_wins(tmp_path: Path) -> None:
     settings = load_settings(None, env={})
     assert settings.database_url({"DATABASE_URL": "sqlite:///x.db"}) == "sqlite:///x.db"
-    assert settings.database_url({}) == "sqlite:///data/meta-ai-digest.db"
+    assert settings.database_url({}) == "sqlite:///{data_dir}/meta-ai-digest.db".replace(
+        "{data_dir}", str(Path(os.environ["XDG_DATA_HOME"]) / "meta-ai-digest")
+    )
+
+
+def test_the_default_database_is_in_the_user_data_directory_wherever_the_bot_starts(
+    tmp_path: Path,
+) -> None:
+    """Not data/ under the working directory: `latest` run from another directory found no
+    database, and `poll` there started a second one."""
+    import subprocess
+
+    from tests.helpers import BOT_COMMAND
+
+    data_home, elsewhere = tmp_path / "xdg", tmp_path / "somewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "XDG_DATA_HOME": str(data_home)}
+    env.pop("META_AI_DIGEST_CONFIG", None)
+    database = data_home / "meta-ai-digest" / "meta-ai-digest.db"
+    for cwd in (tmp_path, elsewhere):
+        result = subprocess.run(
+            [*BOT_COMMAND, "migrate"], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"sqlite:///{database}: schema" in result.stdout
+    assert database.is_file()
+    assert list(elsewhere.iterdir()) == []
+    status = subprocess.run(
+        [*BOT_COMMAND, "status"], env=env, cwd=elsewhere, capture_output=True, text=True, timeout=60
+    )
+    assert f"database: sqlite:///{database}" in status.stdout
 
 
 @pytest.mark.parametrize(
     ("toml", "expected"),
     [
         ('[[feeds]]\nname = "x"\nurl = "ftp://example.org/feed"\n', "feeds.0.url"),
+        ('[[feeds]]\nname = "x"\nurl = "https://"\n', "feeds.0.url: has no host"),
+        (
+            '[[feeds]]\nname = "x"\nurl = "https://exa mple.com/feed"\n',
+            "feeds.0.url: contains a space",
+        ),
+        ('[[extra_feeds]]\nname = "x"\nurl = "https://exa..mple.com/"\n', "extra_feeds.0.url"),
+        ('[[extra_feeds]]\nname = "Meta Newsroom"\nurl = "https://a.example/"\n', "used twice"),
+        (
+            '[topic]\nphrases = [{ name = "unclosed", regex = "(llama", weight = 1.0 }]\n',
+            "topic.phrases.0: the rule 'unclosed' has an invalid RE2 pattern (missing ):",
+        ),
         ('[[feeds]]\nname = "x"\n', "feeds.0.url"),
         ('[schedule]\ndigest_cron = "every day"\n', "digest_cron"),
         ('[schedule]\ntimezone = "Mars/Olympus"\n', "timezone"),

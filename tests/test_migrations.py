@@ -210,3 +210,35 @@ def test_revision_0005_adds_the_claims_table_and_its_downgrade_removes_only_that
             for table in ("feeds", "items", "stories", "digests", "outbox")
         ]
     assert counts == [1, 1, 1, 1, 2]
+
+
+def test_revision_0006_makes_existing_feeds_config_feeds_and_downgrades_keeping_rows(
+    engine: Engine,
+) -> None:
+    migrate(engine, FIRST_REVISION)
+    fill_first_schema(engine)
+    migrate(engine, "0005")
+    migrate(engine)
+    with session_factory(engine).begin() as session:
+        feed = session.scalars(select(Feed)).one()
+        assert (feed.source, feed.topic, feed.removed_at) == ("config", "rules", None)
+        session.add(
+            Feed(
+                name="Added",
+                url="https://added.example/feed",
+                consecutive_failures=0,
+                disabled_notice_sent=False,
+                source="added",
+                added_by="ada (command line)",
+                added_at=datetime(2026, 11, 30, tzinfo=UTC),
+                category="Tech/AI",
+            )
+        )
+    from alembic import command
+
+    command.downgrade(alembic_config(engine), "0005")
+    assert "source" not in {c["name"] for c in inspect(engine).get_columns("feeds")}
+    migrate(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM feeds")).scalar() == 2
+        assert connection.execute(text("SELECT count(*) FROM items")).scalar() == 1

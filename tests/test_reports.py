@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.config import FeedConfig
-from bot.reports import feed_health_rows
+from bot.reports import feed_infos
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import Feed
 
@@ -55,29 +55,23 @@ def session(tmp_path: Path) -> Iterator[Session]:
 
 
 def test_feed_health_lists_every_configured_feed_and_adds_no_rows(session: Session) -> None:
-    rows = feed_health_rows(session, CONFIGURED)
+    infos = feed_infos(session, CONFIGURED)
 
-    polled = rows[0]
-    assert polled[:2] == ("Polled", "yes") and "HTTP 503" in polled[2]
-    assert polled[3:] == (
-        "2026-03-01 09:30 UTC",
-        "2",
-        "2026-03-01 12:00 UTC",
-        "https://polled.example/feed",
+    polled = infos[0]
+    assert (polled.name, polled.source, polled.state, polled.failures) == (
+        "Polled",
+        "config",
+        "failing",
+        2,
     )
-    assert rows[1:] == [
-        ("New", "yes", "not polled yet", "never", "0", "next cycle", "https://new.example/feed"),
+    assert polled.error == "http-status: HTTP 503"
+    assert polled.last_success == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    assert polled.next_poll == datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    assert [(info.name, info.state, info.failures, info.url) for info in infos[1:]] == [
+        ("New", "not polled yet", 0, "https://new.example/feed"),
         # The old URL's failures are not the new URL's: the next poll starts it afresh.
-        (
-            "Moved",
-            "yes",
-            "not polled yet",
-            "never",
-            "0",
-            "next cycle",
-            "https://moved.example/new-feed",
-        ),
-        ("Off", "no (config)", "not polled yet", "never", "0", "next cycle", CONFIGURED[3].url),
+        ("Moved", "not polled yet", 0, "https://moved.example/new-feed"),
+        ("Off", "off", 0, CONFIGURED[3].url),
     ]
     assert not session.new and not session.dirty
     assert session.scalar(select(func.count()).select_from(Feed)) == 2

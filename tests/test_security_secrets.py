@@ -420,3 +420,48 @@ async def test_every_stored_error_text_passes_the_redactor(
     assert feed_error == f"http-status: HTTP 503 Bad key {REDACTED}"
     assert outbox_error == f"TransientDeliveryError: refused with key {REDACTED}"
     assert secret.encode() not in stored_bytes(tmp_path)
+
+
+def test_a_database_urls_secret_is_its_password_not_its_name_or_paths_like_it() -> None:
+    """The redactor once masked the database name inside unrelated file paths of a traceback
+    (``/srv[redacted]/bot/cli.py``): only the password of a database URL is a secret."""
+    env = {"DATABASE_URL": "postgresql+psycopg://bot:pw-0123456789@db.internal/meta_ai_digest"}
+    trace = (
+        'File "/srv/meta_ai_digest/bot/cli.py", line 3, in main\n'
+        "connecting to postgresql+psycopg://bot:pw-0123456789@db.internal/meta_ai_digest failed"
+    )
+    redacted = Redactor(secret_values(env)).redact(trace)
+    assert '"/srv/meta_ai_digest/bot/cli.py"' in redacted
+    assert "pw-0123456789" not in redacted
+    assert "bot:[redacted]@db.internal/meta_ai_digest" in redacted
+
+
+def test_a_secret_is_masked_where_it_stands_whole_not_inside_a_longer_word() -> None:
+    redactor = Redactor(["postgres-pass", "hunter2hunter2"])
+    assert redactor.redact("pw=hunter2hunter2; url bot:postgres-pass@db") == (
+        "pw=[redacted]; url bot:[redacted]@db"
+    )
+    assert redactor.redact("/opt/hunter2hunter2x/lib /usr/xpostgres-pass") == (
+        "/opt/hunter2hunter2x/lib /usr/xpostgres-pass"
+    )
+    # A value that starts or ends with punctuation is masked wherever it appears.
+    assert Redactor(["/T1/B1/abcdefghij"]).redact("x/T1/B1/abcdefghij") == "x[redacted]"
+
+
+def test_status_names_the_database_in_use_with_its_password_hidden(tmp_path: Path) -> None:
+    from tests.helpers import BOT_COMMAND, closed_port
+
+    password = "pw-0123456789-secret"
+    url = f"postgresql+psycopg://bot:{password}@127.0.0.1:{closed_port()}/meta_ai_digest"
+    result = subprocess.run(
+        [*BOT_COMMAND, "status"],
+        env={**os.environ, "DATABASE_URL": url},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "database: postgresql+psycopg://bot:***@127.0.0.1:" in result.stdout
+    assert "/meta_ai_digest" in result.stdout
+    assert password not in result.stdout + result.stderr

@@ -96,7 +96,7 @@ def test_the_shipped_config_documents_the_options_with_their_defaults() -> None:
 def test_the_app_manifest_declares_what_the_adapter_serves() -> None:
     manifest = (REPO / "config" / "slack-app-manifest.yaml").read_text()
     assert f"- command: {SLASH_COMMAND}\n" in manifest
-    for scope in ("chat:write", "commands"):
+    for scope in ("chat:write", "commands", "users:read"):
         assert f"      - {scope}\n" in manifest
     assert "socket_mode_enabled: true" in manifest
     assert "interactivity:\n    is_enabled: true" in manifest

@@ -245,7 +245,11 @@ def test_plain_strings_are_accepted_as_terms() -> None:
 
 
 def test_invalid_regex_names_the_rule() -> None:
-    bad = TopicSettings(phrases=[WeightedTerm(name="lookahead rule", regex=r"llama(?=4)")])
+    """Refused when the settings load (one line at start), and by the classifier too."""
+    with pytest.raises(ValidationError, match="the rule 'lookahead rule' has an invalid RE2"):
+        WeightedTerm(name="lookahead rule", regex=r"llama(?=4)")
+    term = WeightedTerm.model_construct(name="lookahead rule", regex=r"llama(?=4)")
+    bad = TopicSettings.defaults().model_copy(update={"phrases": [term]})
     with pytest.raises(ValueError, match="lookahead rule"):
         TopicClassifier(bad)
 

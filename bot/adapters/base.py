@@ -28,20 +28,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Literal, Protocol
 
 from bot.common.redaction import REDACTED, RedactingFilter, Redactor
 from bot.common.retry import parse_retry_after
 from bot.common.text import escape_controls, utf16_length
 from bot.common.validation import validation_problems
-from bot.digest.model import Digest, Notice
+from bot.digest.model import Digest, FeedChange, FeedInfo, Notice
 
 __all__ = [
     "COMMAND_HELP",
     "COMMAND_NAME",
     "REDACTED",
     "ChatAdapter",
+    "ChatCommand",
     "CommandHandler",
     "DeliveryError",
     "Payload",
@@ -50,7 +53,9 @@ __all__ = [
     "Redactor",
     "TransientDeliveryError",
     "escape_controls",
+    "feed_lines",
     "first_to_answer",
+    "parse_command",
     "parse_retry_after",
     "utf16_length",
     "validation_problems",
@@ -68,9 +73,16 @@ COMMAND_HELP = (
     "Searches match whole words in any form: llama also finds Llamas, release finds released, "
     'ai never matches said. "open source" in quotes is a phrase; '
     "common words such as the, and, or, not are ignored.\n"
+    "/meta-ai feeds: the feeds the bot reads, and how each is doing.\n"
+    "/meta-ai add <address> [name]: add a feed, from its address or its site's (admins).\n"
+    "/meta-ai remove <name>: remove a feed added here or with `feeds add` (admins).\n"
     "/meta-ai help: this help.\n"
     "Answers are visible only to you; use the share option to post one in the channel."
 )
+
+#: The first words of ``/meta-ai`` that are commands, not a search.
+HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
+FEEDS_WORD, ADD_WORD, REMOVE_WORD = "feeds", "add", "remove"
 
 Payload = dict[str, Any]
 
@@ -107,7 +119,11 @@ class TransientDeliveryError(DeliveryError):
 
 
 class CommandHandler(Protocol):
-    """What an adapter may ask the core while serving ``/meta-ai``."""
+    """What an adapter may ask the core while serving ``/meta-ai``.
+
+    The adapter decides who may change the feed list (the platform knows who is an admin);
+    the core adds or removes, tells the admin channels, and answers in a sentence.
+    """
 
     async def latest(self, query: str | None = None) -> Digest:
         """The latest summary, or the latest stories matching ``query``."""
@@ -121,6 +137,19 @@ class CommandHandler(Protocol):
         the adapter's name, e.g. ``"discord:<interaction id>"``) before answering, and
         answer only when this returns True: :func:`first_to_answer` does it.
         """
+        ...
+
+    async def feeds(self) -> list[FeedInfo]:
+        """Every feed the bot reads, with its health (``/meta-ai feeds``)."""
+        ...
+
+    async def add_feed(self, url: str, *, by: str, name: str | None = None) -> FeedChange:
+        """Add the feed at ``url`` (or the one a site's page links to); ``by`` names the
+        admin for the admin channels (``"Slack user U0123 (ada)"``)."""
+        ...
+
+    async def remove_feed(self, name: str, *, by: str) -> FeedChange:
+        """Remove a feed added at run time."""
         ...
 
 
@@ -143,6 +172,79 @@ async def first_to_answer(commands: CommandHandler, key: str | None, timeout: fl
     return True
 
 
+def _same(value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True)
+class ChatCommand:
+    """What the words after ``/meta-ai`` ask for."""
+
+    action: Literal["latest", "help", "feeds", "add", "remove"]
+    #: The search words (``latest``), the feed's name (``remove``, or ``add`` after the URL).
+    words: str | None = None
+    #: ``add``: the address to add.
+    url: str | None = None
+
+
+def parse_command(text: str | None, *, max_query: int = 500) -> ChatCommand:
+    """``/meta-ai [words | help | feeds | add URL [NAME] | remove NAME]``.
+
+    The first word decides; anything else is a search. ``add`` and ``remove`` without
+    their argument are help (a search for "add" would find nothing useful).
+    """
+    words = " ".join((text or "").split())
+    first, _, rest = words.partition(" ")
+    keyword = first.lower()
+    if keyword in HELP_WORDS:
+        return ChatCommand("help")
+    if keyword == FEEDS_WORD and not rest:
+        return ChatCommand("feeds")
+    if keyword == ADD_WORD:
+        url, _, name = rest.partition(" ")
+        return ChatCommand("add", words=name or None, url=url) if url else ChatCommand("help")
+    if keyword == REMOVE_WORD:
+        return ChatCommand("remove", words=rest) if rest else ChatCommand("help")
+    return ChatCommand("latest", words=words[:max_query] or None)
+
+
+def feed_lines(
+    feeds: Sequence[FeedInfo],
+    now: datetime,
+    *,
+    text: Callable[[str], str] = _same,
+    link: Callable[[str], str] = _same,
+) -> list[str]:
+    """``/meta-ai feeds`` as lines: each adapter passes how to make feed ``text`` (names,
+    errors) inert in its markup, and how to show a ``link``."""
+    if not feeds:
+        return ["No feeds yet. An admin can add one: /meta-ai add, then the feed's address."]
+    failing = sum(1 for feed in feeds if feed.state in ("failing", "disabled"))
+    lines = [f"{len(feeds)} feeds, {failing} with problems:"]
+    for feed in feeds:
+        state = {
+            "ok": f"ok, last success {_age(feed.last_success, now)}",
+            "not polled yet": "not polled yet",
+            "failing": f"failing ({feed.failures}×): {text(feed.error or 'unknown error')}",
+            "disabled": f"DISABLED after {feed.failures} failures: {text(feed.error or '')}",
+            "off": "off in the config",
+        }[feed.state]
+        origin = "" if feed.source == "config" else ", added"
+        lines.append(f"• {text(feed.name)} ({link(feed.url)}{origin}): {state}")
+    return lines
+
+
+def _age(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    minutes = max(0, int((now - moment).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"{minutes // (24 * 60)} days ago"
+
+
 class ChatAdapter(ABC):
     """A chat platform: renders digests, sends rendered messages, serves /meta-ai."""
 
@@ -163,6 +265,16 @@ class ChatAdapter(ABC):
         secrets); the adapter validates it itself. Raise ``ValueError`` with a
         clear message when the configuration is present but wrong.
         """
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` naming the key and the fix when ``[adapters.<name>]`` is wrong.
+
+        Every command calls it for every table in the config file, whether the platform's
+        environment is set or not, so a typo fails the same way everywhere. The default
+        accepts anything; an adapter with options overrides it.
+        """
+        return None
 
     @abstractmethod
     def destinations(self) -> list[str]:

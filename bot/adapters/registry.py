@@ -87,3 +87,25 @@ def build_adapter(
         return adapter_class.from_environment(env, options_for(name))
     except (ValueError, TypeError) as error:
         raise AdapterConfigError(f"adapter {name!r}: {error}") from error
+
+
+def check_adapter_tables(
+    tables: Mapping[str, Mapping[str, Any]],
+    available: Mapping[str, type[ChatAdapter]] | None = None,
+) -> None:
+    """Check every ``[adapters.<name>]`` table of the config file against its adapter, set
+    up or not; AdapterConfigError names the table, the key and the fix."""
+    if not tables:
+        return
+    classes = dict(discover_adapters() if available is None else available)
+    for name, options in tables.items():
+        adapter_class = classes.get(name)
+        if adapter_class is None:
+            raise AdapterConfigError(
+                f"[adapters.{name}] names no installed adapter; installed adapters are: "
+                f"{', '.join(sorted(classes))}"
+            )
+        try:
+            adapter_class.check_options(options)
+        except (ValueError, TypeError) as error:
+            raise AdapterConfigError(str(error)) from None

@@ -10,6 +10,7 @@ traceback, stack) before any handler formats it.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 
@@ -19,10 +20,17 @@ MIN_SECRET_LENGTH = 8
 
 
 class Redactor:
-    """Known secret values, each replaced by ``[redacted]`` wherever it appears.
+    """Known secret values, each replaced by ``[redacted]`` wherever it stands whole.
+
+    A value is masked where it appears as itself, not where it is the middle of a longer
+    word: a password ``postgres`` is masked in ``bot:postgres@db`` but leaves the
+    ``postgresql`` of a file path alone (an alphanumeric character right before or after
+    an alphanumeric end of the value makes the match part of another word). Secrets are
+    long random strings, so the only text they sit inside of like that is text that
+    merely resembles them.
 
     Values may be added while other threads redact (an adapter starts while a log
-    handler runs): readers always see one complete, longest-first tuple.
+    handler runs): readers always see one complete, longest-first pattern.
     """
 
     def __init__(
@@ -31,6 +39,7 @@ class Redactor:
         self.min_length = min_length
         self._lock = threading.Lock()
         self._longest_first: tuple[str, ...] = ()
+        self._pattern: re.Pattern[str] | None = None
         self.add(*secrets)
 
     def add(self, *secrets: str | None) -> None:
@@ -39,13 +48,22 @@ class Redactor:
         with self._lock:
             known = wanted.union(self._longest_first)
             # Longest first, so a secret that contains another is masked whole.
-            self._longest_first = tuple(sorted(known, key=len, reverse=True))
+            longest_first = tuple(sorted(known, key=len, reverse=True))
+            pattern = "|".join(_whole(secret) for secret in longest_first)
+            self._pattern = re.compile(pattern) if pattern else None
+            self._longest_first = longest_first
 
     def redact(self, text: str) -> str:
-        """``text`` with every known secret replaced by ``[redacted]``."""
-        for secret in self._longest_first:
-            text = text.replace(secret, REDACTED)
-        return text
+        """``text`` with every known secret that stands whole replaced by ``[redacted]``."""
+        pattern = self._pattern
+        return pattern.sub(REDACTED, text) if pattern is not None else text
+
+
+def _whole(secret: str) -> str:
+    """A pattern for ``secret`` not glued to a longer alphanumeric run at either end."""
+    before = r"(?<![A-Za-z0-9])" if secret[0].isalnum() else ""
+    after = r"(?![A-Za-z0-9])" if secret[-1].isalnum() else ""
+    return before + re.escape(secret) + after
 
 
 class RedactingFilter(logging.Filter):

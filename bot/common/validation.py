@@ -13,16 +13,23 @@ if TYPE_CHECKING:  # only the type: this module must not load pydantic itself
     from pydantic import ValidationError
 
 
+# pydantic's prefix for a validator's own ValueError; the message after it says it all.
+VALUE_ERROR_PREFIX = "Value error, "
+
+
 def validation_problems(error: ValidationError, *, whole: str = "(top level)") -> list[str]:
     """``"dotted.key: message"`` for every problem; ``whole`` names a problem with no key."""
     return [
-        f"{'.'.join(str(part) for part in problem['loc']) or whole}: {problem['msg']}"
+        f"{'.'.join(str(part) for part in problem['loc']) or whole}: "
+        f"{problem['msg'].removeprefix(VALUE_ERROR_PREFIX)}"
         for problem in error.errors()
     ]
 
 
 def describe_validation_error(error: ValidationError, source: str) -> str:
-    """One line per problem, each naming the dotted key, e.g. ``feeds.2.url``."""
-    lines = [f"invalid configuration in {source}:"]
-    lines.extend(f"  {problem}" for problem in validation_problems(error))
-    return "\n".join(lines)
+    """The problems, each naming its dotted key (``feeds.2.url``): on one line when there
+    is one, one a line under a heading otherwise."""
+    problems = validation_problems(error)
+    if len(problems) == 1:
+        return f"{source}: {problems[0]}"
+    return "\n".join([f"invalid configuration in {source}:", *(f"  {p}" for p in problems)])

@@ -9,6 +9,7 @@ platform's markup is the adapter's job, because only it knows the markup.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -82,3 +83,31 @@ class Notice(BaseModel):
 
     generated_at: datetime
     text: str
+
+
+class FeedInfo(BaseModel):
+    """One feed and its health, as `feeds list` and ``/meta-ai feeds`` show it."""
+
+    name: str
+    url: str
+    #: "config": the config file lists it; "added": added at run time (CLI, OPML, chat).
+    source: Literal["config", "added"]
+    #: "ok", "not polled yet", "failing", "disabled" (after repeated failures), "off"
+    #: (``enabled = false`` in the config).
+    state: Literal["ok", "not polled yet", "failing", "disabled", "off"]
+    #: The last error, which starts with its kind ("dns: name lookup failed ...").
+    error: str | None = None
+    failures: int = 0
+    last_success: datetime | None = None
+    next_poll: datetime | None = None
+    added_by: str | None = None
+
+
+class FeedChange(BaseModel):
+    """What ``/meta-ai add`` or ``/meta-ai remove`` did, for the admin who asked."""
+
+    ok: bool
+    #: A sentence for the one who asked: what was done, or why not and what to do.
+    message: str
+    name: str | None = None
+    url: str | None = None

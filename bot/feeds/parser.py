@@ -220,6 +220,7 @@ def parse_xml_feed(
         title=clean_text(feed_info.get("title")),
         warning=warning,
         ttl_minutes=parse_ttl(feed_info.get("ttl")),
+        link=safe_link(feed_info.get("link")),
     )
 
 
@@ -343,6 +344,7 @@ class JsonFeed(BaseModel):
     model_config = ConfigDict(extra="allow")
     version: str
     title: str | None = None
+    home_page_url: str | None = None
     items: list[dict[str, Any]]
 
 
@@ -372,7 +374,12 @@ def parse_json_feed(body: bytes) -> ParsedFeed:
         else:
             entries.append(entry)
     warning = f"{skipped} JSON Feed items were invalid and skipped" if skipped else None
-    return ParsedFeed(entries=entries, title=clean_text(document.title), warning=warning)
+    return ParsedFeed(
+        entries=entries,
+        title=clean_text(document.title),
+        warning=warning,
+        link=safe_link(document.home_page_url),
+    )
 
 
 def parse_json_date(value: str | None) -> datetime | None:

@@ -41,6 +41,9 @@ class FeedTask:
     validators: Validators = field(default_factory=Validators)
     # SHA-256 of the feed's last document: the same bytes again are not parsed.
     body_sha256: str | None = None
+    # An admin's config lists it (file:// and local addresses allowed); False for a feed
+    # added at run time, fetched through the URL gate like a link found in a feed.
+    trusted: bool = True
 
 
 # Parses a document (body, response headers, cap on expanded entity bytes): in a thread by
@@ -84,7 +87,7 @@ async def poll_one(fetcher: HttpFetcher, task: FeedTask, parse: Parse | None = N
     """Fetch and parse one feed; every failure is captured in the outcome."""
     outcome = FeedOutcome(name=task.name, url=task.url, validators=task.validators)
     try:
-        result = await fetcher.fetch(task.url, task.validators, trusted=True)
+        result = await fetcher.fetch(task.url, task.validators, trusted=task.trusted)
     except Exception as error:  # a fetcher bug on one feed must not stop the cycle either
         outcome.error = classify_client_error(error)
         return outcome

@@ -40,3 +40,6 @@ class ParsedFeed:
     warning: str | None = None
     # RSS <ttl>, in minutes: the publisher's floor on our poll interval.
     ttl_minutes: int | None = None
+    # The site the feed belongs to (RSS <link>, Atom's alternate link, JSON Feed's
+    # home_page_url), an absolute http(s) URL or None.
+    link: str | None = None

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.defaults import ShippedSettings
+from bot.feeds.urls import feed_url_problem
 
 
 class FeedConfig(BaseModel):
@@ -22,9 +23,10 @@ class FeedConfig(BaseModel):
 
     @field_validator("url")
     @classmethod
-    def _known_scheme(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://", "file://")):
-            raise ValueError("must start with http://, https:// or file://")
+    def _usable_url(cls, url: str) -> str:
+        problem = feed_url_problem(url)
+        if problem is not None:
+            raise ValueError(problem)
         return url
 
 

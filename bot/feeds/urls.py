@@ -7,7 +7,13 @@ is the same article.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+FEED_SCHEMES = ("http", "https", "file")
+# A host name: labels of letters (any script: IDNA applies later), digits, '-' and '_'.
+HOST_NAME = re.compile(r"(?:[^\W_]|[-_])+(?:\.(?:[^\W_]|[-_])+)*\.?")
 
 # Query parameters that track the reader rather than name the resource.
 TRACKING_PARAMETERS = frozenset(
@@ -109,3 +115,47 @@ def safe_link(url: str | None) -> str | None:
     if any(ch in candidate for ch in "\x00\r\n\t <>\"'`"):
         return None
     return candidate
+
+
+def feed_url_problem(url: str, schemes: tuple[str, ...] = FEED_SCHEMES) -> str | None:
+    """Why ``url`` cannot be a feed's address, in words that say the fix; None when it can.
+
+    Catches what a typo or a half-pasted address looks like: no host (``https://``), a blank
+    inside (``https://exa mple.com/feed``), a host with characters no host name has, a port
+    that is not a number, a ``file://`` URL without a path.
+    """
+    names = [f"{scheme}://" for scheme in schemes]
+    shown = " or ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} or {names[-1]}"
+    if not url.strip():
+        return "is empty"
+    if any(character.isspace() or ord(character) < 32 for character in url):
+        return "contains a space or another blank; remove it (a space in a path is written %20)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        return f"is not a valid URL ({error})"
+    scheme = parts.scheme.lower()
+    if scheme not in schemes or not url.lower().startswith(f"{scheme}://"):
+        return f"must start with {shown}"
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            return "a file:// URL needs an absolute path, e.g. file:///srv/feeds/news.xml"
+        return None
+    host = parts.hostname or ""
+    if not host:
+        return f"has no host; write the whole address, e.g. {scheme}://example.org/feed.xml"
+    if not _is_host(host):
+        return f"has {host!r} as its host, which is not a host name or an IP address"
+    if port == 0:
+        return "has port 0; leave the port out or name the server's port"
+    return None
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return bool(HOST_NAME.fullmatch(host)) and ".." not in host and not host.startswith(".")

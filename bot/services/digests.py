@@ -127,6 +127,16 @@ class DigestService:
         with self.sessions() as session:
             return latest_digest(session, self.settings, utc_now(), query)
 
+    async def notify(self, text: str) -> None:
+        """One notice to every adapter's admin channels (a feed added or removed in chat)."""
+        if await asyncio.to_thread(self._queue_notice, text):
+            await self.outbox.deliver(max_wait_seconds=0)
+
+    def _queue_notice(self, text: str) -> int:
+        with self.sessions.begin() as session:
+            notice = Notice(generated_at=utc_now(), text=text)
+            return enqueue(session, self.adapters, notice, admin=True)
+
     async def notify_admins(self, disabled_feeds: Sequence[str]) -> None:
         """One notice per disabled feed to the adapters' admin channels, sent once."""
         if await asyncio.to_thread(self._queue_notices, disabled_feeds):

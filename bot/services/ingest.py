@@ -32,9 +32,9 @@ from bot.feeds.poller import FeedOutcome, FeedTask, Parse, poll_in_batches
 from bot.feeds.records import ParsedFeed
 from bot.feeds.schedule import NextPoll, is_due, next_poll
 from bot.services.poll_report import FeedReport, PollReport
-from bot.store.feeds import health_of, record_poll, sync_feeds, validators_of
+from bot.store.feeds import health_of, is_active, record_poll, sync_feeds, validators_of
 from bot.store.items import SeenEntries, is_backfill, new_item
-from bot.store.schema import Feed, Item, utc_now
+from bot.store.schema import SOURCE_ADDED, Feed, Item, utc_now
 from bot.summarize.fulltext import extract_main_text
 from bot.topic.classifier import (
     TopicClassifier,
@@ -142,7 +142,7 @@ class IngestService:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        feeds: Sequence[FeedConfig],
+        feeds: Callable[[], Sequence[FeedConfig]],
         fetch: FetchSettings,
         topic: TopicSettings,
         classifier: Callable[[], TopicClassifier],
@@ -150,8 +150,8 @@ class IngestService:
         keep_days: float,
     ) -> None:
         self.sessions = sessions
-        # The configured list itself, read at every cycle: feeds added to it are polled.
-        self.feeds = feeds
+        # The configured list, read at every cycle: feeds added to it are polled.
+        self.configured = feeds
         self.fetch = fetch
         self.topic = topic
         # Built on first need: a cycle with no new entry compiles no rule.
@@ -209,25 +209,38 @@ class IngestService:
             await asyncio.to_thread(pool.close)
 
     def feeds_to_poll(self, force: bool) -> tuple[list[FeedTask], list[FeedReport]]:
-        """Due feeds as tasks, and a report line for each feed skipped (disabled, backing off)."""
-        enabled = [feed for feed in self.feeds if feed.enabled]
+        """Due feeds as tasks, and a report line for each feed skipped (disabled, backing off).
+
+        The configured feeds that are enabled, then the feeds added at run time. An added
+        feed is fetched as an untrusted link: anyone allowed to add one (a chat admin) must
+        not reach the bot's own network through it.
+        """
+        configured = self.configured()
         now = utc_now()
         tasks, skipped = [], []
         with self.sessions.begin() as session:
-            rows = sync_feeds(session, self.feeds)
-            for config in enabled:
-                row = rows[config.name]
+            rows = sync_feeds(session, configured)
+            wanted = [(rows[config.name], True) for config in configured if config.enabled]
+            names = {config.name for config in configured}
+            wanted += [
+                (row, False)
+                for row in sorted(rows.values(), key=lambda row: row.name)
+                if row.source == SOURCE_ADDED and is_active(row, names)
+            ]
+            for row, trusted in wanted:
                 if row.disabled_at is not None:
                     skipped.append(
-                        FeedReport(config.name, "disabled", error=row.last_error, skipped=True)
+                        FeedReport(row.name, "disabled", error=row.last_error, skipped=True)
                     )
                 elif not force and not is_due(row, now):
                     until = (
                         row.next_poll_at.isoformat(timespec="minutes") if row.next_poll_at else "?"
                     )
-                    skipped.append(FeedReport(config.name, f"waiting until {until}", skipped=True))
+                    skipped.append(FeedReport(row.name, f"waiting until {until}", skipped=True))
                 else:
-                    task = FeedTask(config.name, config.url, validators_of(row), row.body_sha256)
+                    task = FeedTask(
+                        row.name, row.url, validators_of(row), row.body_sha256, trusted=trusted
+                    )
                     tasks.append(task)
         return tasks, skipped
 
@@ -241,13 +254,12 @@ class IngestService:
         """
         report = PollReport()
         now = utc_now()
-        configs = {feed.name: feed for feed in self.feeds}
         with self.sessions.begin() as session:
             names = [outcome.name for outcome in outcomes]
             rows = {
                 row.name: row for row in session.scalars(select(Feed).where(Feed.name.in_(names)))
             }
-            new: list[tuple[FeedReport, FeedConfig, list[Item]]] = []
+            new: list[tuple[FeedReport, str, list[Item]]] = []
             # The batch's own links, so two of its feeds carrying one article store it once.
             batch_links: set[str] = set()
             for outcome in outcomes:
@@ -262,12 +274,13 @@ class IngestService:
                 )
                 if outcome.parsed is not None:
                     line.warning = outcome.parsed.warning
+                    feed.site_url = outcome.parsed.link or feed.site_url
                     items = self.new_items(session, feed, outcome.parsed, now, batch_links)
-                    new.append((line, configs[feed.name], items))
+                    new.append((line, feed.topic, items))
                 report.feeds.append(line)
-            self.judge([(config, items) for _line, config, items in new], workers)
+            self.judge([(topic, items) for _line, topic, items in new], workers)
             session.flush()
-            for line, _config, items in new:
+            for line, _topic, items in new:
                 line.new_items = len(items)
                 line.kept = sum(1 for item in items if item.kept)
                 line.kept_ids = [item.id for item in items if item.kept]
@@ -294,12 +307,11 @@ class IngestService:
         session.add_all(items)
         return items
 
-    def judge(
-        self, batches: Sequence[tuple[FeedConfig, list[Item]]], workers: WorkerPool | None
-    ) -> None:
+    def judge(self, batches: Sequence[tuple[str, list[Item]]], workers: WorkerPool | None) -> None:
         """Set each new item's topic verdict: the rules' (in ``workers`` when given), or
-        "on topic" for a feed marked topic = "all"."""
-        ruled = [item for config, items in batches if config.topic != "all" for item in items]
+        "on topic" for a feed marked topic = "all". ``batches`` pairs a feed's ``topic``
+        with its new items."""
+        ruled = [item for topic, items in batches if topic != "all" for item in items]
         pairs = [(item.title, item.text) for item in ruled]
         if workers is not None and len(pairs) > 1:
             verdicts = workers.map(classify_in_worker, pairs)
@@ -308,8 +320,8 @@ class IngestService:
             verdicts = [classifier.classify(title, text) for title, text in pairs]
         for item, verdict in zip(ruled, verdicts, strict=True):
             apply_verdict(item, verdict)
-        for config, items in batches:
-            if config.topic == "all":
+        for topic, items in batches:
+            if topic == "all":
                 for item in items:
                     apply_verdict(item, ALL_ON_TOPIC)
 

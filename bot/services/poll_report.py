@@ -35,6 +35,11 @@ class PollReport:
         return sum(report.new_items for report in self.feeds)
 
     @property
+    def failed(self) -> list[FeedReport]:
+        """The feeds polled in this cycle that failed (not those skipped while they wait)."""
+        return [report for report in self.feeds if report.error and not report.skipped]
+
+    @property
     def kept_ids(self) -> list[int]:
         """Every feed's new kept items, for the story stage."""
         return [item_id for report in self.feeds for item_id in report.kept_ids]

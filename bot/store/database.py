@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,7 +28,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 URL_FORMS = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
 # The newest revision in migrations/versions (a test keeps the two equal): read-only
 # commands compare a database with it without loading Alembic.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 CREATE_HINT = "`meta-ai-digest migrate` (or `poll`) creates it"
 
 
@@ -49,15 +49,12 @@ def create_database_engine(url: str, *, create: bool = True) -> Engine:
     file raises DatabaseNotReadyError: a read-only command must not leave an
     empty database behind.
     """
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise DatabaseURLError(f"the database URL is not valid: {URL_FORMS}") from None
+    parsed = usable_url(url)
     shown = parsed.render_as_string(hide_password=True)
     options: dict[str, Any] = {"future": True, "pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if database and not database.startswith("file:"):
             path = Path(database).expanduser()
             if not create and not path.is_file():
                 raise DatabaseNotReadyError(f"no database at {path} yet; {CREATE_HINT}")
@@ -74,12 +71,50 @@ def create_database_engine(url: str, *, create: bool = True) -> Engine:
             "check_same_thread": False,
         }
     try:
-        engine = create_engine(url, **options)
+        engine = create_engine(parsed, **options)
     except NoSuchModuleError:
         raise DatabaseURLError(f"no database driver for {shown}: {URL_FORMS}") from None
+    except ImportError as error:  # the dialect is known, its driver is not installed
+        raise DatabaseURLError(missing_driver(parsed, error)) from None
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", configure_sqlite_connection)
     return engine
+
+
+def usable_url(url: str) -> URL:
+    """The parsed URL, or DatabaseURLError saying what to write instead.
+
+    ``postgres://`` and ``postgresql://`` (what hosting providers hand out) name no driver;
+    they mean psycopg 3, the driver the ``postgres`` extra installs. A SQLite URL must name
+    a file: ``sqlite://``, ``sqlite:///`` and ``:memory:`` are databases that vanish when
+    the command ends, taking every poll and digest with them.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseURLError(f"the database URL is not valid: {URL_FORMS}") from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise DatabaseURLError(
+            f"the database URL {parsed.render_as_string(hide_password=True)!r} names no file: "
+            "SQLite needs a path, e.g. sqlite:////var/lib/meta-ai-digest/meta-ai-digest.db "
+            "(an in-memory database loses everything when the command ends)"
+        )
+    return parsed
+
+
+def missing_driver(parsed: URL, error: ImportError) -> str:
+    """What to install for a database whose driver is missing."""
+    shown = parsed.render_as_string(hide_password=True)
+    module = getattr(error, "name", None) or str(error)
+    if parsed.get_backend_name() == "postgresql":
+        return (
+            f"{shown} needs a PostgreSQL driver that is not installed ({module}): "
+            "pip install 'meta-ai-digest[postgres]' (it installs psycopg 3, "
+            "postgresql+psycopg://...)"
+        )
+    return f"{shown} needs a database driver that is not installed ({module}): {URL_FORMS}"
 
 
 def configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

@@ -1,4 +1,5 @@
-"""Feed rows: syncing the configured list, and keeping each feed's health and schedule.
+"""Feed rows: the configured list synced in, feeds added and removed at run time, and each
+feed's health and schedule.
 
 Persistence only: when a feed is due, how long it backs off and when it is disabled
 are the feeds stage's decisions (bot/feeds/schedule.py); this module reads what they
@@ -7,7 +8,7 @@ need from a row and writes what they decided.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.feeds.http import Validators
 from bot.feeds.schedule import FeedHealth
-from bot.store.schema import Feed
+from bot.store.schema import SOURCE_ADDED, SOURCE_CONFIG, Feed
 
 if TYPE_CHECKING:
     from bot.feeds.poller import FeedOutcome
@@ -28,25 +29,125 @@ MAX_STORED_ERROR_CHARS = 2000
 
 
 def sync_feeds(session: Session, configured: Sequence[FeedConfig]) -> dict[str, Feed]:
-    """Make sure every configured feed has a row (URL changes are picked up); by name."""
+    """Make sure every configured feed has a row (URL and topic changes are picked up);
+    every row by name.
+
+    The config file wins: a feed it lists is a config feed, even if it was added at run
+    time under the same name before (or removed since).
+    """
     rows = {feed.name: feed for feed in session.scalars(select(Feed))}
     for config in configured:
         row = rows.get(config.name)
         if row is None:
             row = Feed(
-                name=config.name, url=config.url, consecutive_failures=0, disabled_notice_sent=False
+                name=config.name,
+                url=config.url,
+                consecutive_failures=0,
+                disabled_notice_sent=False,
+                source=SOURCE_CONFIG,
+                topic=config.topic,
             )
             session.add(row)
             rows[config.name] = row
-        elif row.url != config.url:
-            # A new URL is a new resource: old validators would be wrong, its history
-            # is new (backfill applies again) and the old URL's failures are not its own.
-            row.url, row.etag, row.last_modified = config.url, None, None
-            row.body_sha256 = None
-            row.first_polled_at = None
-            reset_health(row)
+        else:
+            if row.url != config.url:
+                set_url(row, config.url)
+            row.source, row.topic, row.removed_at = SOURCE_CONFIG, config.topic, None
     session.flush()
     return rows
+
+
+def set_url(row: Feed, url: str) -> None:
+    """Point a feed at a new URL. A new URL is a new resource: old validators would be wrong,
+    its history is new (backfill applies again) and the old URL's failures are not its own."""
+    row.url, row.etag, row.last_modified = url, None, None
+    row.body_sha256 = None
+    row.first_polled_at = None
+    reset_health(row)
+
+
+def is_active(row: Feed, configured_names: Collection[str]) -> bool:
+    """A feed the bot has now: listed in the config, or added and not removed. A config
+    feed dropped from the config file keeps its row (and its items), but is gone."""
+    if row.source == SOURCE_ADDED:
+        return row.removed_at is None
+    return row.name in configured_names
+
+
+def active_feeds(session: Session, configured: Sequence[FeedConfig]) -> list[Feed]:
+    """The rows of the feeds the bot has now, by name."""
+    names = {config.name for config in configured}
+    rows = session.scalars(select(Feed).order_by(Feed.name))
+    return [row for row in rows if is_active(row, names)]
+
+
+class FeedConflictError(ValueError):
+    """The feed cannot be added or removed; the message says why and what to do."""
+
+
+def add_feed(
+    session: Session,
+    configured: Sequence[FeedConfig],
+    *,
+    name: str,
+    url: str,
+    added_by: str,
+    now: datetime,
+    topic: str = "rules",
+    site_url: str | None = None,
+    category: str | None = None,
+) -> Feed:
+    """Store a feed added at run time; FeedConflictError if the name or URL is taken.
+
+    A removed feed of that name comes back (its history too when the URL is the same);
+    so does a feed dropped from the config file.
+    """
+    names = {config.name for config in configured}
+    rows = list(session.scalars(select(Feed)))
+    for row in rows:
+        if not is_active(row, names):
+            continue
+        where = "in the config file" if row.source == SOURCE_CONFIG else "added"
+        if row.name == name:
+            raise FeedConflictError(
+                f"there is already a feed named “{name}” ({where}, {row.url}); choose another name"
+            )
+        if row.url == url:
+            raise FeedConflictError(f"{url} is already polled as “{row.name}” ({where})")
+    existing = next((row for row in rows if row.name == name), None)
+    if existing is None:
+        row = Feed(name=name, url=url, consecutive_failures=0, disabled_notice_sent=False)
+        session.add(row)
+    else:
+        row = existing
+        if row.url != url:
+            set_url(row, url)
+        else:
+            reset_health(row)
+    row.source, row.topic, row.removed_at = SOURCE_ADDED, topic, None
+    row.added_by, row.added_at = added_by, now
+    row.site_url, row.category = site_url or row.site_url, category or row.category
+    session.flush()
+    return row
+
+
+def remove_feed(
+    session: Session, configured: Sequence[FeedConfig], name: str, now: datetime
+) -> Feed:
+    """Remove an added feed (its row, items and stories stay); FeedConflictError for an
+    unknown name or a feed the config file lists."""
+    configured_names = {config.name for config in configured}
+    row = session.scalar(select(Feed).where(Feed.name == name))
+    if row is None or not is_active(row, configured_names):
+        raise FeedConflictError(f"there is no feed named “{name}”")
+    if row.source == SOURCE_CONFIG:
+        raise FeedConflictError(
+            f"“{name}” comes from the config file: remove it there ([[feeds]] or "
+            "[[extra_feeds]]; a shipped feed goes by listing your own [[feeds]]), or set "
+            "enabled = false on its entry"
+        )
+    row.removed_at = now
+    return row
 
 
 def reset_health(feed: Feed) -> None:

@@ -7,7 +7,7 @@ PostgreSQL. Timestamps are stored as UTC and always come back timezone-aware.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from sqlalchemy import (
     JSON,
@@ -30,6 +30,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 #: they may echo a secret, so sessions made by ``session_factory(..., redact=...)`` pass
 #: them through the redactor before they are written.
 ERROR_TEXT: dict[str, Any] = {"error_text": True}
+
+#: Where a feed row came from (``Feed.source``).
+SOURCE_CONFIG: Final = "config"
+SOURCE_ADDED: Final = "added"
 
 
 def utc_now() -> datetime:
@@ -86,6 +90,21 @@ class Feed(Base):
     body_sha256: Mapped[str | None] = mapped_column(String(64))
     disabled_at: Mapped[datetime | None]
     disabled_notice_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Revision 0004. "config": the config file lists it (its entry there decides the URL,
+    # topic and whether it is polled); "added": `feeds add`, `feeds import` or chat added it.
+    source: Mapped[str] = mapped_column(String(20), default=SOURCE_CONFIG, server_default="config")
+    # "rules" or "all", as a config entry's `topic`.
+    topic: Mapped[str] = mapped_column(String(20), default="rules", server_default="rules")
+    # The site the feed belongs to (OPML htmlUrl, a feed's <link>), and its OPML category
+    # path ("Tech/AI"), kept for `feeds export`.
+    site_url: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)
+    # Who added it ("cli", "slack U0123 (ada)", "opml import") and when.
+    added_by: Mapped[str | None] = mapped_column(Text)
+    added_at: Mapped[datetime | None]
+    # Set when an added feed is removed: it is no longer polled or listed, and its items
+    # and stories stay (`feeds add` brings it back).
+    removed_at: Mapped[datetime | None]
 
 
 class Item(Base):

@@ -20,6 +20,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from bot.defaults import ShippedSettings
 
 
+def re2_problem(pattern: str) -> str | None:
+    """Why RE2 refuses ``pattern``, or None: checked when the settings load, so a bad rule is
+    one line naming it at start (the classifier compiles the same patterns later)."""
+    import re2  # the settings of a command that never polls load it only to check patterns
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        re2.compile(pattern, options)
+    except re2.error as error:
+        reason = error.args[0] if error.args else error
+        return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+    return None
+
+
 class Term(BaseModel):
     """One word or pattern: an entity (Meta, FAIR, ...) or an AI term (model, GPU, ...)."""
 
@@ -39,6 +54,13 @@ class Term(BaseModel):
             raise ValueError("a topic rule needs exactly one of `phrase` or `regex`")
         if self.phrase is not None and not self.phrase.strip():
             raise ValueError("a topic rule's `phrase` must not be empty")
+        if self.regex is not None:
+            problem = re2_problem(self.regex)
+            if problem is not None:
+                raise ValueError(
+                    f"the rule {self.label!r} has an invalid RE2 pattern ({problem}); RE2 has no "
+                    "look-arounds or backreferences, see docs/topic-and-stories.md"
+                )
         return self
 
     @property

@@ -40,6 +40,11 @@ CHANNEL_ID = 333333333333333333
 WEBHOOK_ID = 444444444444444444
 WEBHOOK_TOKEN = "fAkEwEbHoOkToKeN-0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
 USER_ID = 555555555555555555
+ADMIN_CHANNEL_ID = 888888888888888888
+# Permission bits (https://discord.com/developers/docs/topics/permissions).
+MEMBER_PERMISSIONS = 2248473465835073  # what Discord resolves for an ordinary member here
+MANAGE_GUILD = 1 << 5
+ADMINISTRATOR = 1 << 3
 
 # Discord's message limits, enforced on every created message.
 MAX_CONTENT = 2000
@@ -76,7 +81,7 @@ class FakeDiscord:
     """The fake API. ``async with FakeDiscord() as fake:`` starts it on a free port."""
 
     bot_token: str = BOT_TOKEN
-    channels: set[int] = field(default_factory=lambda: {CHANNEL_ID})
+    channels: set[int] = field(default_factory=lambda: {CHANNEL_ID, ADMIN_CHANNEL_ID})
     forbidden_channels: set[int] = field(default_factory=set)
     webhooks: dict[int, str] = field(default_factory=lambda: {WEBHOOK_ID: WEBHOOK_TOKEN})
     guilds: set[int] = field(default_factory=lambda: {GUILD_ID})
@@ -463,8 +468,10 @@ def interaction_create(
     token: str = "aW50ZXJhY3Rpb246NjY2NjY2NjY2NjY2NjY2NjY2OmZha2UtaW50ZXJhY3Rpb24tdG9rZW4",
     command_id: int = 777777777777777777,
     guild_id: int | None = GUILD_ID,
+    permissions: int = MEMBER_PERMISSIONS,
 ) -> dict[str, Any]:
-    """An INTERACTION_CREATE dispatch payload for /meta-ai typed in a server channel."""
+    """An INTERACTION_CREATE dispatch payload for /meta-ai typed in a server channel, by a
+    member whose resolved ``permissions`` Discord sends with it."""
     typed = [
         {"name": name, "type": 5 if isinstance(value, bool) else 3, "value": value}
         for name, value in (options or {}).items()
@@ -517,7 +524,7 @@ def interaction_create(
             "nick": None,
             "avatar": None,
             "flags": 0,
-            "permissions": "2248473465835073",
+            "permissions": str(permissions),
         }
     else:
         payload["user"] = user()

@@ -3,7 +3,8 @@
 It serves what the Slack adapter talks to, shaped like Slack's answers
 (https://docs.slack.dev/reference/methods):
 
-* the Web API under ``/api/``: ``auth.test``, ``chat.postMessage`` and
+* the Web API under ``/api/``: ``auth.test``, ``chat.postMessage``,
+  ``users.info`` (admins, owners and members of the workspace) and
   ``apps.connections.open`` (checking the bearer token like Slack does:
   ``invalid_auth``; and channel membership: ``channel_not_found``,
   ``not_in_channel``);
@@ -38,7 +39,9 @@ SIGNING_SECRET = "fake-signing-secret-0123456789abcdef"
 WEBHOOK_PATH = "/services/T0001/B0001/fAkEwEbHoOkSeCrEtPaTh"
 TEAM_ID = "T0001"
 BOT_USER_ID = "U0BOT0001"
-USER_ID = "U0USER001"
+USER_ID = "U0USER001"  # a member, not an admin
+ADMIN_ID = "U0ADMIN01"  # a workspace admin
+OWNER_ID = "U0OWNER01"  # the primary owner
 DIGEST_CHANNEL = "C0DIGEST1"
 OTHER_CHANNEL = "C0OTHER01"
 OUTSIDER_CHANNEL = "C0NOTIN01"  # exists, but the bot is not a member
@@ -78,6 +81,33 @@ def slack_error(code: str, status: int = 200, **extra: Any) -> Reply:
     return Reply({"ok": False, "error": code, **extra}, status)
 
 
+def slack_user(
+    user_id: str,
+    name: str,
+    *,
+    is_admin: bool = False,
+    is_owner: bool = False,
+    is_primary_owner: bool = False,
+) -> dict[str, Any]:
+    """A user object as users.info returns it (the fields the bot reads, and a few more)."""
+    return {
+        "id": user_id,
+        "team_id": TEAM_ID,
+        "name": name,
+        "deleted": False,
+        "real_name": name.title(),
+        "tz": "Europe/London",
+        "is_admin": is_admin,
+        "is_owner": is_owner,
+        "is_primary_owner": is_primary_owner,
+        "is_restricted": False,
+        "is_ultra_restricted": False,
+        "is_bot": False,
+        "is_app_user": False,
+        "updated": 1700000000,
+    }
+
+
 def block_kit_problem(message: dict[str, Any]) -> str | None:
     """Why Slack would refuse this message, or None."""
     blocks = message.get("blocks") or []
@@ -109,6 +139,12 @@ class FakeSlack:
         self.acks: list[dict[str, Any]] = []
         self.member_channels = {DIGEST_CHANNEL, OTHER_CHANNEL}
         self.known_channels = {DIGEST_CHANNEL, OTHER_CHANNEL, OUTSIDER_CHANNEL}
+        # users.info answers, as Slack's user object has them.
+        self.users: dict[str, dict[str, Any]] = {
+            USER_ID: slack_user(USER_ID, "ada"),
+            ADMIN_ID: slack_user(ADMIN_ID, "grace", is_admin=True),
+            OWNER_ID: slack_user(OWNER_ID, "linus", is_owner=True, is_primary_owner=True),
+        }
         self._scripts: dict[str, deque[Reply]] = {}
         self._delays: dict[str, deque[float]] = {}
         self._sockets: list[web.WebSocketResponse] = []
@@ -122,7 +158,7 @@ class FakeSlack:
 
     async def __aenter__(self) -> FakeSlack:
         app = web.Application()
-        app.router.add_post("/api/{method}", self._web_api)
+        app.router.add_route("*", "/api/{method}", self._web_api)
         app.router.add_get("/socket", self._socket)
         app.router.add_post("/response/{name}", self._response_url)
         app.router.add_post(WEBHOOK_PATH, self._webhook)
@@ -229,7 +265,7 @@ class FakeSlack:
 
     async def _web_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        body = await _read_body(request)
+        body = {**request.query, **await _read_body(request)}  # GET methods take the query
         self._record(method, request, body)
         reply = self._scripted(method) or self._answer(method, request, body)
         delays = self._delays.get(method)
@@ -258,6 +294,9 @@ class FakeSlack:
             return Reply({"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"})
         if method == "chat.postMessage":
             return self._post_message(body)
+        if method == "users.info":
+            user = self.users.get(str(body.get("user", "")))
+            return Reply({"ok": True, "user": user}) if user else slack_error("user_not_found")
         return slack_error("unknown_method", 404)
 
     def _post_message(self, body: dict[str, Any]) -> Reply:

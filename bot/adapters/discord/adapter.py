@@ -37,6 +37,7 @@ from bot.adapters.discord.settings import (
     WEBHOOK_DESTINATION,
     DiscordSettings,
     load_settings,
+    parse_options,
 )
 from bot.digest.model import Digest, Notice
 
@@ -93,6 +94,10 @@ class DiscordAdapter(ChatAdapter):
         """The adapter when DISCORD_TOKEN or DISCORD_WEBHOOK_URL is set, else None."""
         settings = load_settings(env, options)
         return cls(settings) if settings is not None else None
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        parse_options(options)
 
     @property
     def client(self) -> discord.Client | None:

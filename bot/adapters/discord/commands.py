@@ -1,9 +1,14 @@
-"""The /meta-ai application command: the latest summary, a search, or help.
+"""The /meta-ai application command: the latest summary, a search, the feeds, or help.
 
 Discord drops an interaction that gets no response within 3 seconds. The
 lookup therefore races a timer: an answer ready in time is sent directly, a
 slower one is deferred first ("meta-ai-digest is thinking...") and sent as a
 follow-up. Answers are ephemeral unless the user sets ``share``.
+
+``query: feeds`` lists the feeds for anyone; ``query: add <address> [name]`` and
+``query: remove <name>`` work for members with the Manage Server permission (as
+Discord resolved it for the interaction) in a server, never in a direct message;
+their answers are always ephemeral.
 
 (No ``from __future__ import annotations`` here: discord.py reads the
 callback's annotations to build the command's options.)
@@ -11,22 +16,28 @@ callback's annotations to build the command's options.)
 
 import asyncio
 import logging
+from datetime import UTC, datetime
+from typing import Any
 
 import discord
 from discord import app_commands
+from discord.utils import escape_markdown
 
 from bot.adapters.base import (
     COMMAND_HELP,
     COMMAND_NAME,
+    ChatCommand,
     CommandHandler,
     Payload,
+    feed_lines,
     first_to_answer,
+    parse_command,
 )
 from bot.adapters.discord.errors import NETWORK_ERRORS
 from bot.adapters.discord.outgoing import OutgoingMessage
 from bot.adapters.discord.redact import redact
-from bot.adapters.discord.render import render_digest
-from bot.adapters.discord.text import neutralise_mentions
+from bot.adapters.discord.render import MAX_CONTENT, render_digest, split_text
+from bot.adapters.discord.text import clean_text, neutralise_mentions
 
 log = logging.getLogger("bot.adapters.discord")
 
@@ -35,6 +46,11 @@ QUERY_DESCRIPTION = "Words to search the latest stories for (e.g. llama license)
 SHARE_DESCRIPTION = "Post the answer in the channel instead of only to you"
 HELP_QUERY = "help"
 LOOKUP_FAILED = "Sorry, the latest Meta AI news could not be loaded. Please try again in a minute."
+NOT_ADMIN = (
+    "Sorry, only members with the Manage Server permission can add or remove feeds. "
+    "`/meta-ai query: feeds` shows the list; ask a server admin to change it."
+)
+CHANGE_FAILED = "Sorry, the feed list could not be changed right now. Please try again."
 
 # The least time a replica waits for its claim on an interaction (defer_after may be 0).
 CLAIM_FLOOR_SECONDS = 0.5
@@ -81,17 +97,92 @@ async def answer(
         log.info("/%s interaction %s: another replica answers it", COMMAND_NAME, interaction.id)
         return
     defer_after = max(0.0, defer_after - (loop.time() - started))
-    words = (query or "").strip() or None
+    request = parse_command(query)
     try:
-        if words is not None and words.lower() == HELP_QUERY:
+        if request.action == "help":
             await deliver(interaction, [help_payload()], ephemeral=not share)
-            return
-        messages = await _lookup(interaction, handler, words, share, defer_after)
-        await deliver(interaction, messages, ephemeral=not share)
+        elif request.action == "feeds":
+            messages = await _within(interaction, _feeds(handler), not share, defer_after)
+            await deliver(interaction, messages, ephemeral=not share)
+        elif request.action in ("add", "remove"):
+            if not is_admin(interaction):
+                await deliver(interaction, [text_payload(NOT_ADMIN)], ephemeral=True)
+                return
+            change = _change(handler, request, who(interaction))
+            messages = await _within(interaction, change, True, defer_after)
+            await deliver(interaction, messages, ephemeral=True)
+        else:
+            messages = await _lookup(interaction, handler, request.words, share, defer_after)
+            await deliver(interaction, messages, ephemeral=not share)
     except discord.HTTPException as error:
         log.warning("could not answer /%s: %s", COMMAND_NAME, redact(str(error)))
     except NETWORK_ERRORS as error:
         log.warning("could not reach Discord to answer /%s: %r", COMMAND_NAME, error)
+
+
+def is_admin(interaction: discord.Interaction) -> bool:
+    """Manage Server (or Administrator) in a server, as Discord resolved it for this call."""
+    if interaction.guild_id is None:
+        return False
+    permissions = interaction.permissions
+    return bool(permissions.manage_guild or permissions.administrator)
+
+
+def who(interaction: discord.Interaction) -> str:
+    user = interaction.user
+    return f"Discord user {user.id} ({user.name})"
+
+
+async def _within(
+    interaction: discord.Interaction,
+    work: Any,
+    ephemeral: bool,
+    defer_after: float,
+) -> list[Payload]:
+    """Run ``work`` (a coroutine returning payloads), deferring the interaction first when
+    it takes longer than Discord waits for a first response."""
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=defer_after)
+        if not done:
+            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    except BaseException:
+        task.cancel()
+        raise
+    result: list[Payload] = await task
+    return result
+
+
+async def _feeds(handler: CommandHandler) -> list[Payload]:
+    try:
+        feeds = await handler.feeds()
+    except Exception:
+        log.exception("/%s feeds: the feed list could not be read", COMMAND_NAME)
+        return [text_payload(LOOKUP_FAILED)]
+    lines = feed_lines(feeds, datetime.now(UTC), text=_inert, link=lambda url: f"<{url}>")
+    return [{"content": chunk, "embeds": []} for chunk in split_text("\n".join(lines), MAX_CONTENT)]
+
+
+async def _change(handler: CommandHandler, request: ChatCommand, by: str) -> list[Payload]:
+    try:
+        if request.action == "add":
+            assert request.url is not None
+            change = await handler.add_feed(request.url, by=by, name=request.words)
+        else:
+            change = await handler.remove_feed(request.words or "", by=by)
+    except Exception:
+        log.exception("/%s %s failed", COMMAND_NAME, request.action)
+        return [text_payload(CHANGE_FAILED)]
+    return [text_payload(_inert(change.message))]
+
+
+def _inert(text: str) -> str:
+    """Feed or server text as Discord shows it literally: no markdown, no mention."""
+    return neutralise_mentions(escape_markdown(clean_text(text)))
+
+
+def text_payload(text: str) -> Payload:
+    return {"content": split_text(text, MAX_CONTENT)[0] if text.strip() else "…", "embeds": []}
 
 
 async def _lookup(

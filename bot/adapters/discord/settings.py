@@ -102,7 +102,7 @@ def load_settings(env: Mapping[str, str], options: Mapping[str, Any]) -> Discord
     webhook_url = env.get(WEBHOOK_ENV, "").strip()
     if token is None and not webhook_url:
         return None
-    parsed = _parse_options(options)
+    parsed = parse_options(options)
     api_base = parse_api_base(env.get(API_BASE_ENV, ""))
     webhook = parse_webhook_url(webhook_url, api_base) if webhook_url else None
     channels = _env_channels(env.get(CHANNELS_ENV, "")) or tuple(parsed.channels)
@@ -164,7 +164,7 @@ def _bot_token(value: str) -> str | None:
     return value or None
 
 
-def _parse_options(options: Mapping[str, Any]) -> DiscordOptions:
+def parse_options(options: Mapping[str, Any]) -> DiscordOptions:
     try:
         return DiscordOptions.model_validate(dict(options))
     except ValidationError as error:

@@ -32,6 +32,7 @@ from bot.adapters.slack.settings import (
     ConnectionMode,
     SlackSettings,
     load_settings,
+    parse_options,
 )
 from bot.digest.model import Digest, Notice
 
@@ -109,6 +110,10 @@ class SlackAdapter(ChatAdapter):
         settings = load_settings(env, options)
         return cls(settings) if settings is not None else None
 
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        parse_options(options)
+
     @property
     def mode(self) -> ConnectionMode:
         return self.settings.mode
@@ -177,6 +182,7 @@ class SlackAdapter(ChatAdapter):
             commands,
             timeout=self.settings.options.command_timeout_seconds,
             in_flight=self._in_flight,
+            admin_users=frozenset(self.settings.options.admin_users),
         ).register(app)
         if self.mode is ConnectionMode.SOCKET:
             await self._start_socket_mode(app)

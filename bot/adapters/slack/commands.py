@@ -12,6 +12,11 @@ credits who shared it, and removes the private copy.
 With replicas, each invocation is answered once: after the ack, the handler
 claims the invocation's ``trigger_id`` in the shared database and answers only
 if it was first.
+
+``/meta-ai feeds`` lists the feeds for anyone; ``/meta-ai add`` and ``remove``
+work for workspace admins and owners (``users.info``, scope ``users:read``) and
+the user IDs in ``[adapters.slack] admin_users``; everyone else is told, kindly,
+who can.
 """
 
 from __future__ import annotations
@@ -20,12 +25,22 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.base import COMMAND_NAME, CommandHandler, Payload, first_to_answer
-from bot.adapters.slack.mrkdwn import one_line
+from bot.adapters.base import (
+    COMMAND_NAME,
+    ChatCommand,
+    CommandHandler,
+    Payload,
+    feed_lines,
+    first_to_answer,
+    parse_command,
+)
+from bot.adapters.slack.mrkdwn import escape
 from bot.adapters.slack.render import (
     QUERY_LIMIT,
     SHARE_ACTION_ID,
@@ -38,17 +53,16 @@ from bot.adapters.slack.render import (
 log = logging.getLogger(__name__)
 
 SLASH_COMMAND = f"/{COMMAND_NAME}"
-HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
 BUSY_TEXT = "The news database is busy right now; please try /meta-ai again in a minute."
 FAILED_TEXT = "Sorry, the latest summary is not available right now; please try again later."
-
-
-def parse_query(text: str | None) -> tuple[bool, str | None]:
-    """``(is_help, query)`` from the words typed after ``/meta-ai``."""
-    words = one_line(text or "")
-    if words.lower() in HELP_WORDS:
-        return True, None
-    return False, words[:QUERY_LIMIT] or None
+NOT_ADMIN_TEXT = (
+    "Sorry, only workspace admins and owners (and the users the bot's config names) can "
+    "add or remove feeds. /meta-ai feeds shows the list; ask an admin to change it."
+)
+CHANGE_FAILED_TEXT = "Sorry, the feed list could not be changed right now; please try again."
+# Adding fetches the feed (bounded by [fetch] total_timeout_seconds per request, and a page
+# may lead to a few candidates); response_url answers for 30 minutes.
+CHANGE_TIMEOUT_SECONDS = 300.0
 
 
 class InFlight:
@@ -81,29 +95,102 @@ class InFlight:
 class SlashCommands:
     """Serves ``/meta-ai`` and its share button for one Bolt app."""
 
-    def __init__(self, commands: CommandHandler, *, timeout: float, in_flight: InFlight) -> None:
+    def __init__(
+        self,
+        commands: CommandHandler,
+        *,
+        timeout: float,
+        in_flight: InFlight,
+        admin_users: frozenset[str] = frozenset(),
+    ) -> None:
         self.commands = commands
         self.timeout = timeout
         self.in_flight = in_flight
+        self.admin_users = admin_users
 
     def register(self, app: AsyncApp) -> None:
         app.command(SLASH_COMMAND)(self.on_command)
         app.action(SHARE_ACTION_ID)(self.on_share)
 
     async def on_command(
-        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+        self,
+        ack: AsyncAck,
+        command: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
     ) -> None:
-        """``/meta-ai [words|help]``; Bolt passes arguments by parameter name."""
+        """``/meta-ai [words|help|feeds|add URL|remove NAME]``; Bolt passes arguments by
+        parameter name."""
         await ack()  # first, before any database work: Slack's 3-second limit
         with self.in_flight.track():
             if not await self._first(command.get("trigger_id")):
                 return
-            is_help, query = parse_query(command.get("text"))
-            if is_help:
-                await _respond_all(respond, [render_help()], response_type="ephemeral")
-                return
-            payloads = await self._answer(query, share=True, shared_by=None)
+            request = parse_command(command.get("text"), max_query=QUERY_LIMIT)
+            if request.action == "help":
+                payloads = [render_help()]
+            elif request.action == "feeds":
+                payloads = await self._feeds()
+            elif request.action in ("add", "remove"):
+                payloads = await self._change(request, command, client)
+            else:
+                payloads = await self._answer(request.words, share=True, shared_by=None)
             await _respond_all(respond, payloads, response_type="ephemeral")
+
+    async def _feeds(self) -> list[Payload]:
+        try:
+            async with asyncio.timeout(self.timeout):
+                feeds = await self.commands.feeds()
+        except TimeoutError:
+            return render_text(BUSY_TEXT)
+        except Exception:
+            log.exception("/meta-ai feeds: the feed list could not be read")
+            return render_text(FAILED_TEXT)
+        lines = feed_lines(feeds, datetime.now(UTC), text=escape, link=escape)
+        return render_text("\n".join(lines))
+
+    async def _change(
+        self, request: ChatCommand, command: dict[str, Any], client: AsyncWebClient
+    ) -> list[Payload]:
+        user = str(command.get("user_id") or "")
+        if not await self.is_admin(client, user):
+            return render_text(NOT_ADMIN_TEXT)
+        who = f"Slack user {user} ({command.get('user_name') or 'unknown'})"
+        try:
+            async with asyncio.timeout(CHANGE_TIMEOUT_SECONDS):
+                if request.action == "add":
+                    assert request.url is not None
+                    change = await self.commands.add_feed(request.url, by=who, name=request.words)
+                else:
+                    change = await self.commands.remove_feed(request.words or "", by=who)
+        except Exception:
+            log.exception("/meta-ai %s failed", request.action)
+            return render_text(CHANGE_FAILED_TEXT)
+        return render_text(escape(change.message))
+
+    async def is_admin(self, client: AsyncWebClient, user: str) -> bool:
+        """A configured admin, or a workspace admin or owner according to users.info."""
+        if not user:
+            return False
+        if user in self.admin_users:
+            return True
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            answer = await client.users_info(user=user)
+        except SlackApiError as error:
+            code = error.response.get("error") if error.response else None
+            log.warning(
+                "/meta-ai: cannot tell whether %s is an admin (users.info: %s); add the "
+                "users:read scope, or list admins in [adapters.slack] admin_users",
+                user,
+                code,
+            )
+            return False
+        except Exception as error:  # network trouble: refuse, the user can retry
+            log.warning("/meta-ai: users.info failed (%s)", type(error).__name__)
+            return False
+        profile = answer.get("user") or {}
+        return any(profile.get(flag) for flag in ("is_admin", "is_owner", "is_primary_owner"))
 
     async def on_share(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """The "Share in channel" button: the answer for everyone, the private copy removed."""

@@ -33,6 +33,20 @@ def _channel_id(value: str) -> str:
 
 
 ChannelId = Annotated[str, AfterValidator(_channel_id)]
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def _user_id(value: str) -> str:
+    value = value.strip()
+    if not _USER_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a Slack user ID: use the member ID (like U0123456789) from "
+            "the person's profile (More > Copy member ID), not their name"
+        )
+    return value
+
+
+UserId = Annotated[str, AfterValidator(_user_id)]
 
 
 class SlackOptions(BaseModel):
@@ -42,8 +56,10 @@ class SlackOptions(BaseModel):
 
     #: Digest channels (IDs). SLACK_CHANNEL_ID, when set, replaces this list.
     channels: list[ChannelId] = Field(default_factory=list)
-    #: Channel for operational notices (a feed was disabled...); none by default.
+    #: Channel for operational notices (a feed was disabled, added, removed); none by default.
     admin_channel: ChannelId | None = None
+    #: Who may /meta-ai add and remove besides the workspace's admins and owners.
+    admin_users: list[UserId] = Field(default_factory=list)
     #: HTTP mode: where Bolt listens (SLACK_HTTP_HOST / SLACK_HTTP_PORT override).
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=3000, ge=0, le=65535)

@@ -12,9 +12,9 @@ import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, TextIO
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.adapters.base import ChatAdapter, Payload, escape_controls
+from bot.adapters.base import ChatAdapter, Payload, escape_controls, validation_problems
 from bot.digest.model import Digest, DigestStory, Notice
 
 STDOUT = "stdout"
@@ -25,6 +25,15 @@ class TerminalOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     format: Literal["text", "json"] = "text"
+
+
+def parse_options(options: Mapping[str, Any]) -> TerminalOptions:
+    """``[adapters.terminal]``, or a ValueError naming each bad key."""
+    try:
+        return TerminalOptions.model_validate(dict(options))
+    except ValidationError as error:
+        problems = "; ".join(validation_problems(error, whole="(table)"))
+        raise ValueError(f"[adapters.terminal] {problems}") from None
 
 
 def render_story_text(number: int, story: DigestStory) -> list[str]:
@@ -74,7 +83,11 @@ class TerminalAdapter(ChatAdapter):
     def from_environment(
         cls, env: Mapping[str, str], options: Mapping[str, Any]
     ) -> TerminalAdapter:
-        return cls(TerminalOptions.model_validate(dict(options)).format)
+        return cls(parse_options(options).format)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        parse_options(options)
 
     def destinations(self) -> list[str]:
         return [STDOUT]
