@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.feeds.urls import normalize_url
+
+# Longest stored guid or normalised link (the columns' size).
+MAX_KEY_CHARS = 1000
+
 
 @dataclass
 class FeedEntry:
@@ -23,6 +28,13 @@ class FeedEntry:
     image: str | None = None
     comments: str | None = None
     author: str | None = None
+    # The link as deduplication compares it (see normalize_url), computed once where the
+    # entry is made: in the parser's worker process, not again for every lookup.
+    normalized_link: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.normalized_link is None and self.link:
+            self.normalized_link = normalize_url(self.link)[:MAX_KEY_CHARS]
 
     @property
     def text(self) -> str:

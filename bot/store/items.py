@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.feeds.records import FeedEntry
-from bot.feeds.urls import normalize_url
 from bot.store.schema import Feed, Item
 
 # Bound on the size of one IN (...) list: SQLite and PostgreSQL both accept this easily.
@@ -38,7 +37,7 @@ class SeenEntries:
 
     def __init__(self, session: Session, feed: Feed, entries: Sequence[FeedEntry]) -> None:
         guids = [entry.guid[:1000] for entry in entries]
-        links = [normalize_url(entry.link)[:1000] for entry in entries if entry.link]
+        links = [entry.normalized_link for entry in entries if entry.normalized_link]
         self.guids: set[str] = set()
         self.links: set[str] = set()
         for part in chunks(guids):
@@ -52,7 +51,7 @@ class SeenEntries:
     def check_and_add(self, entry: FeedEntry) -> bool:
         """True if the entry was seen (stored, or earlier in this document); else remember it."""
         guid = entry.guid[:1000]
-        link = normalize_url(entry.link)[:1000] if entry.link else None
+        link = entry.normalized_link
         if guid in self.guids or (link is not None and link in self.links):
             return True
         self.guids.add(guid)
@@ -101,7 +100,7 @@ def new_item(feed: Feed, entry: FeedEntry, now: datetime) -> Item:
         feed_id=feed.id,
         guid=entry.guid[:1000],
         url=entry.link,
-        normalized_url=normalize_url(entry.link)[:1000] if entry.link else None,
+        normalized_url=entry.normalized_link,
         title=capped_title(entry.title),
         summary=entry.summary,
         content=entry.content,
