@@ -512,7 +512,7 @@ def signed_command(query: str, response_url: str) -> tuple[bytes, dict[str, str]
             "command": "/meta-ai",
             "text": query,
             "response_url": response_url,
-            "trigger_id": "1.2.3",
+            "trigger_id": f"1.{uuid.uuid4().int % 10**9}.{time.time_ns()}",  # one per invocation
             "api_app_id": "A0001",
         }
     )
