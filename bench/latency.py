@@ -460,6 +460,9 @@ class BotProcess:
         config = scratch / f"bench-{self.port}.toml"
         config.write_text(
             'feeds = []\n[schedule]\ndigest_cron = "0 0 1 1 *"\n'  # no digest during the run
+            # The history is years of stories: retention set to keep them all, or the
+            # start-up prune would delete most of them while the answers are timed.
+            "[database]\nkeep_days = 36500\n"
             "[adapters.slack]\nmin_seconds_between_messages = 0\n",
             encoding="utf-8",
         )
