@@ -52,13 +52,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import aiohttp  # noqa: E402
-from slack_sdk.signature import SignatureVerifier  # noqa: E402
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -69,9 +67,9 @@ from tests.fakes.slack_api import (  # noqa: E402
     BOT_TOKEN,
     DIGEST_CHANNEL,
     SIGNING_SECRET,
-    TEAM_ID,
-    USER_ID,
     FakeSlack,
+    signed_headers,
+    slash_command_body,
 )
 
 COMMAND = Path(sys.executable).with_name("meta-ai-digest")
@@ -506,26 +504,8 @@ class BotProcess:
 
 
 def signed_command(query: str, response_url: str) -> tuple[bytes, dict[str, str]]:
-    body = urlencode(
-        {
-            "team_id": TEAM_ID,
-            "channel_id": DIGEST_CHANNEL,
-            "user_id": USER_ID,
-            "user_name": "ada",
-            "command": "/meta-ai",
-            "text": query,
-            "response_url": response_url,
-            "trigger_id": f"1.{uuid.uuid4().int % 10**9}.{time.time_ns()}",  # one per invocation
-            "api_app_id": "A0001",
-        }
-    )
-    timestamp = str(int(time.time()))
-    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)
-    return body.encode(), {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": str(signature),
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
+    body = slash_command_body(query, response_url)
+    return body.encode(), signed_headers(body)
 
 
 @dataclass

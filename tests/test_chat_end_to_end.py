@@ -7,14 +7,10 @@ in production; only the API base URLs point at local fakes.
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
-from slack_sdk.signature import SignatureVerifier
 
 from bot.adapters.discord import DiscordAdapter
 from bot.adapters.registry import select_adapters
@@ -34,9 +30,9 @@ from tests.fakes.slack_api import (
     BOT_TOKEN,
     DIGEST_CHANNEL,
     SIGNING_SECRET,
-    TEAM_ID,
-    USER_ID,
     FakeSlack,
+    signed_headers,
+    slash_command_body,
 )
 from tests.helpers import fresh_feed, write_config
 
@@ -63,26 +59,8 @@ def bot_with_adapters(
 
 
 async def slash_command(port: int, text: str, response_url: str) -> int:
-    body = urlencode(
-        {
-            "team_id": TEAM_ID,
-            "channel_id": DIGEST_CHANNEL,
-            "user_id": USER_ID,
-            "user_name": "ada",
-            "command": "/meta-ai",
-            "text": text,
-            "response_url": response_url,
-            "trigger_id": f"1.{uuid.uuid4().int % 10**9}.{time.time_ns()}",  # one per invocation
-            "api_app_id": "A0001",
-        }
-    )
-    timestamp = str(int(time.time()))
-    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)
-    headers = {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": str(signature),
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
+    body = slash_command_body(text, response_url)
+    headers = signed_headers(body)
     async with (
         aiohttp.ClientSession() as session,
         session.post(

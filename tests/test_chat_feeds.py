@@ -9,14 +9,10 @@ channel hears of every change.
 
 from __future__ import annotations
 
-import time
-import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
-from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import select
 
 from bot.adapters.discord import DiscordAdapter
@@ -45,10 +41,11 @@ from tests.fakes.slack_api import (
     DIGEST_CHANNEL,
     OTHER_CHANNEL,
     SIGNING_SECRET,
-    TEAM_ID,
     USER_ID,
     FakeSlack,
+    signed_headers,
     slack_error,
+    slash_command_body,
 )
 from tests.helpers import fresh_feed, write_config
 
@@ -81,26 +78,9 @@ def stored(bot: DigestBot) -> dict[str, Feed]:
 
 
 async def slash(adapter: SlackAdapter, slack: FakeSlack, user: str, text: str, name: str) -> None:
-    body = urlencode(
-        {
-            "team_id": TEAM_ID,
-            "channel_id": DIGEST_CHANNEL,
-            "user_id": user,
-            "user_name": "grace" if user == ADMIN_ID else "ada",
-            "command": "/meta-ai",
-            "text": text,
-            "response_url": slack.response_url(name),
-            "trigger_id": f"1.{uuid.uuid4().int % 10**9}.{time.time_ns()}",  # one per invocation
-            "api_app_id": "A0001",
-        }
-    )
-    timestamp = str(int(time.time()))
-    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)
-    headers = {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": str(signature),
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
+    user_name = "grace" if user == ADMIN_ID else "ada"
+    body = slash_command_body(text, slack.response_url(name), user_id=user, user_name=user_name)
+    headers = signed_headers(body)
     url = f"http://127.0.0.1:{adapter.http_port}/slack/events"
     async with (
         aiohttp.ClientSession() as session,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +17,6 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from slack_sdk.signature import SignatureVerifier
 
 from bot.adapters.base import COMMAND_HELP, PermanentDeliveryError
 from bot.adapters.slack import SlackAdapter
@@ -33,6 +31,7 @@ from tests.fakes.slack_api import (
     TEAM_ID,
     USER_ID,
     FakeSlack,
+    signed_headers,
     slack_error,
 )
 
@@ -151,14 +150,7 @@ async def post_signed(
     adapter: SlackAdapter, body: str, *, secret: str = SIGNING_SECRET, age: int = 0
 ) -> int:
     """POST to /slack/events as Slack does, signed with ``secret`` ``age`` seconds ago."""
-    timestamp = str(int(time.time()) - age)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-    assert signature is not None
-    headers = {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": signature,
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
+    headers = signed_headers(body, secret=secret, age=age)
     url = f"http://127.0.0.1:{adapter.http_port}/slack/events"
     async with (
         asyncio.timeout(3),  # Slack's own limit for an acknowledgement
@@ -295,13 +287,6 @@ async def test_http_requests_failing_verification_get_401_and_do_nothing(
         await adapter.close()
 
 
-def signed_headers(body: bytes, secret: str = SIGNING_SECRET) -> dict[str, str]:
-    timestamp = str(int(time.time()))
-    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-    assert signature is not None
-    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
-
-
 HOSTILE_POSTS = {
     "unsigned non-JSON": (b"{not json at all", {"Content-Type": "application/json"}, 401),
     "unsigned form": (b"command=%2Fmeta-ai&text=", {}, 401),
@@ -317,7 +302,7 @@ HOSTILE_POSTS = {
     "not UTF-8": (b"\xff\xfe{", {"Content-Type": "application/json"}, 401),
     "signed, yet not JSON": (
         b"{not json",
-        {"Content-Type": "application/json", **signed_headers(b"{not json")},
+        {**signed_headers(b"{not json"), "Content-Type": "application/json"},
         400,
     ),
 }

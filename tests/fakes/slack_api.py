@@ -25,13 +25,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from aiohttp import WSMsgType, web
+from slack_sdk.signature import SignatureVerifier
 
 BOT_TOKEN = "xoxb-1111-2222-fAkEbOtToKeNfOrTeStSoNlY"
 APP_TOKEN = "xapp-1-A0001-3333-fAkEaPpToKeNfOrTeStS"
@@ -362,3 +365,37 @@ def _to_response(reply: Reply) -> web.Response:
     return web.Response(
         text=reply.body, status=reply.status, headers=reply.headers, content_type="text/plain"
     )
+
+
+def slash_command_body(
+    text: str, response_url: str, *, user_id: str = USER_ID, user_name: str = "ada"
+) -> str:
+    """``/meta-ai text`` as Slack form-encodes it, with a trigger_id of its own: replicas
+    answer each invocation once, so two commands must not share one."""
+    return urlencode(
+        {
+            "team_id": TEAM_ID,
+            "channel_id": DIGEST_CHANNEL,
+            "user_id": user_id,
+            "user_name": user_name,
+            "command": "/meta-ai",
+            "text": text,
+            "response_url": response_url,
+            "trigger_id": f"1.{uuid.uuid4().int % 10**9}.{time.time_ns()}",
+            "api_app_id": "A0001",
+        }
+    )
+
+
+def signed_headers(
+    body: str | bytes, *, secret: str = SIGNING_SECRET, age: int = 0
+) -> dict[str, str]:
+    """The headers Slack sends with ``body``, signed with ``secret`` ``age`` seconds ago."""
+    timestamp = str(int(time.time()) - age)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    assert signature is not None
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
