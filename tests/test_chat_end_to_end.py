@@ -83,14 +83,7 @@ async def test_slack_digest_and_meta_ai_command_through_the_real_core(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
     async with FakeSlack() as slack:
-        env = {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
-            "SLACK_API_URL": slack.api_url,
-            "SLACK_HTTP_HOST": "127.0.0.1",
-            "SLACK_HTTP_PORT": "0",
-        }
+        env = slack.http_mode_env()
         bot = bot_with_adapters(tmp_path, llama_feeds(feed_server), env)
         assert [adapter.name for adapter in bot.adapters] == ["slack"]
         adapter = bot.adapters[0]
@@ -132,14 +125,7 @@ async def test_slack_searches_whole_words_and_survives_any_input(
 ) -> None:
     """/meta-ai WORDS through the real Slack HTTP endpoint and the real full-text search."""
     async with FakeSlack() as slack:
-        env = {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
-            "SLACK_API_URL": slack.api_url,
-            "SLACK_HTTP_HOST": "127.0.0.1",
-            "SLACK_HTTP_PORT": "0",
-        }
+        env = slack.http_mode_env()
         bot = bot_with_adapters(tmp_path, llama_feeds(feed_server), env)
         adapter = bot.adapters[0]
         await adapter.start(bot)

@@ -37,10 +37,7 @@ from tests.fakes.discord_api import BOT_TOKEN as DISCORD_BOT_TOKEN
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import (
     ADMIN_ID,
-    BOT_TOKEN,
-    DIGEST_CHANNEL,
     OTHER_CHANNEL,
-    SIGNING_SECRET,
     USER_ID,
     FakeSlack,
     signed_headers,
@@ -105,14 +102,7 @@ async def test_slack_admins_add_and_remove_feeds_members_list_them_and_get_a_pol
     feed_server.serve("/site", SITE_PAGE, "text/html")
     feed_server.serve("/atom.xml", fresh_feed("outlet-b-atom.xml"), "application/atom+xml")
     async with FakeSlack() as slack:
-        env = {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
-            "SLACK_API_URL": slack.api_url,
-            "SLACK_HTTP_HOST": "127.0.0.1",
-            "SLACK_HTTP_PORT": "0",
-        }
+        env = slack.http_mode_env()
         extra = f'[adapters.slack]\nadmin_channel = "{OTHER_CHANNEL}"\n'
         bot = make_bot(tmp_path, env, extra)
         [adapter] = bot.adapters
@@ -162,14 +152,7 @@ async def test_slack_configured_admins_may_change_feeds_and_a_missing_scope_refu
 ) -> None:
     feed_url = feed_server.serve("/a.xml", fresh_feed("outlet-a-rss.xml"))
     async with FakeSlack() as slack:
-        env = {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
-            "SLACK_API_URL": slack.api_url,
-            "SLACK_HTTP_HOST": "127.0.0.1",
-            "SLACK_HTTP_PORT": "0",
-        }
+        env = slack.http_mode_env()
         bot = make_bot(tmp_path, env, f'[adapters.slack]\nadmin_users = ["{USER_ID}"]\n')
         [adapter] = bot.adapters
         assert isinstance(adapter, SlackAdapter)

@@ -82,14 +82,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 
 def http_adapter(slack: FakeSlack, **options: Any) -> SlackAdapter:
-    env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
-        "SLACK_API_URL": slack.api_url,
-        "SLACK_HTTP_HOST": "127.0.0.1",
-        "SLACK_HTTP_PORT": "0",
-    }
+    env = slack.http_mode_env()
     adapter = SlackAdapter.from_environment(env, options)
     assert adapter is not None
     return adapter

@@ -195,6 +195,17 @@ class FakeSlack:
     def response_url(self, name: str) -> str:
         return f"{self.base}/response/{name}"
 
+    def http_mode_env(self) -> dict[str, str]:
+        """The environment of a bot in HTTP mode against this fake, on a free local port."""
+        return {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
+            "SLACK_API_URL": self.api_url,
+            "SLACK_HTTP_HOST": "127.0.0.1",
+            "SLACK_HTTP_PORT": "0",
+        }
+
     # --- scripting and inspection -----------------------------------------------
 
     def script(self, endpoint: str, *replies: Reply) -> None:
