@@ -965,10 +965,9 @@ def summarize(
     settings, _env = context_of(ctx, config, log_level)
     summarizer = Summarizer(settings.summarize, topic_terms=TopicClassifier(settings.topic).terms())
     if jsonl:
-        import os
+        from bot.common.workers import available_cores
 
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        for line in summarize_jsonl(sys.stdin, summarizer, sentences, workers or cores or 1):
+        for line in summarize_jsonl(sys.stdin, summarizer, sentences, workers or available_cores()):
             sys.stdout.write(line + "\n")
         return
     text = read_article(source, settings)

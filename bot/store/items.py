@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.feeds.records import FeedEntry
+from bot.feeds.records import MAX_KEY_CHARS, FeedEntry
 from bot.store.schema import Feed, Item
 
 # Bound on the size of one IN (...) list: SQLite and PostgreSQL both accept this easily.
@@ -36,7 +36,7 @@ class SeenEntries:
     """
 
     def __init__(self, session: Session, feed: Feed, entries: Sequence[FeedEntry]) -> None:
-        guids = [entry.guid[:1000] for entry in entries]
+        guids = [entry.guid[:MAX_KEY_CHARS] for entry in entries]
         links = [entry.normalized_link for entry in entries if entry.normalized_link]
         self.guids: set[str] = set()
         self.links: set[str] = set()
@@ -50,7 +50,7 @@ class SeenEntries:
 
     def check_and_add(self, entry: FeedEntry) -> bool:
         """True if the entry was seen (stored, or earlier in this document); else remember it."""
-        guid = entry.guid[:1000]
+        guid = entry.guid[:MAX_KEY_CHARS]
         link = entry.normalized_link
         if guid in self.guids or (link is not None and link in self.links):
             return True
@@ -98,7 +98,7 @@ def new_item(feed: Feed, entry: FeedEntry, now: datetime) -> Item:
     published = entry.published if entry.published and entry.published <= now else now
     return Item(
         feed_id=feed.id,
-        guid=entry.guid[:1000],
+        guid=entry.guid[:MAX_KEY_CHARS],
         url=entry.link,
         normalized_url=entry.normalized_link,
         title=capped_title(entry.title),
