@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
+from bot.common import collector
 from bot.common.redaction import Redactor
 from bot.common.text import escape_controls
 from bot.environment import (
@@ -270,9 +271,11 @@ def make_bot(
 
     try:
         adapters = select_adapters(settings.adapters.enabled, options_for, env)
-        return DigestBot(settings, adapters, env=env)
+        bot = DigestBot(settings, adapters, env=env)
     except (AdapterConfigError, ConfigError, ValueError) as error:
         raise fail(str(error)) from error
+    collector.imports_done()
+    return bot
 
 
 T = TypeVar("T")
@@ -314,6 +317,7 @@ def read_only(settings: Settings, env: dict[str, str]) -> Iterator[sessionmaker[
     except DatabaseNotReadyError as error:
         engine.dispose()
         raise fail(str(error), code=1) from error
+    collector.imports_done()
     try:
         yield session_factory(engine)
     finally:
@@ -410,6 +414,11 @@ def poll(
     listed), 2 for a usage or configuration mistake.
     """
     settings, env = context_of(ctx, config, log_level)
+    # The fetcher's stack (aiohttp) loads with the rest of start-up, before make_bot lets
+    # the collector run again (see bot.common.collector).
+    import importlib
+
+    importlib.import_module("bot.services.ingest")
     bot = make_bot(settings, env)
     try:
         with poll_progress(sys.stderr.isatty()) as (on_start, on_done):
@@ -964,6 +973,7 @@ def summarize(
 
     settings, _env = context_of(ctx, config, log_level)
     summarizer = Summarizer(settings.summarize, topic_terms=TopicClassifier(settings.topic).terms())
+    collector.imports_done()
     if jsonl:
         from bot.common.workers import available_cores
 
@@ -1015,10 +1025,13 @@ def main() -> None:
     Errors the commands do not handle themselves end here rather than in
     typer's traceback printer, which knows nothing of secrets.
     """
+    collector.pause_for_imports()
     try:
         app()
     except Exception as error:
         raise SystemExit(report_failure(error)) from None
+    finally:
+        collector.before_exit()
 
 
 def report_failure(error: Exception) -> int:
