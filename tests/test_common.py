@@ -52,6 +52,7 @@ def test_bot_common_imports_only_the_standard_library() -> None:
             name
             for name in runtime_imports(path)
             if name.split(".")[0] not in sys.stdlib_module_names
+            and not name.startswith("bot.common.")  # its own modules build on each other
         }
         assert not outside, f"{path.name} imports {sorted(outside)}"
 

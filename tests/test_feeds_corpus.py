@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.feeds.http import FailureKind, FetchError
-from bot.feeds.parser import parse_feed
+from bot.feeds.parser import finish_entry, parse_feed
 from tests.helpers import FEED_CORPUS, require_shared_corpus, write_config
 
 # Control characters (but newline and tab) and zero-width/bidi characters never reach the pipeline.
@@ -45,6 +45,23 @@ def test_each_corpus_feed_parses_to_clean_entries_or_a_clear_error(path: Path | 
         assert entry.link is None or entry.link.startswith(("http://", "https://"))
         for text in (entry.title, entry.summary, entry.content):
             assert not INVISIBLE.search(text), repr(INVISIBLE.search(text))
+
+
+def test_deferred_text_cleans_to_the_same_entries_on_every_corpus_feed() -> None:
+    """A poll parses with defer_text and cleans the new entries later: same entries."""
+    headers = {"content-location": "https://feeds.example/feed"}
+    checked = 0
+    for path in CORPUS_FILES or [require_shared_corpus()]:
+        body = path.read_bytes()
+        try:
+            whole = parse_feed(body, headers)
+        except FetchError:
+            continue
+        deferred = parse_feed(body, headers, defer_text=True)
+        assert all(entry.summary == entry.content == "" for entry in deferred.entries)
+        assert [finish_entry(entry) for entry in deferred.entries] == whole.entries, path.name
+        checked += any(entry.summary or entry.content for entry in whole.entries)
+    assert checked >= len(CORPUS_FILES) // 2  # the comparison saw real texts
 
 
 def test_corpus_has_feeds_of_every_format() -> None:

@@ -14,7 +14,10 @@ from sqlalchemy import select
 
 from bot.config import load_settings
 from bot.feeds.errors import FailureKind, FetchError, ParseError
+from bot.feeds.parser import finish_entry
+from bot.feeds.records import FeedEntry
 from bot.pipeline import DigestBot
+from bot.services import entries
 from bot.services.ingest import WORKERS_FROM_FEEDS
 from bot.store.schema import Item
 from tests.fakes.feed_server import FeedServer
@@ -52,6 +55,40 @@ def test_a_server_ignoring_conditional_get_costs_no_second_parse(
         bot.close()
 
 
+def test_entries_stored_before_are_recognised_before_their_text_is_cleaned(
+    feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cleaned: list[str] = []
+
+    def counting_finish_entry(entry: FeedEntry) -> FeedEntry:
+        cleaned.append(entry.guid)
+        return finish_entry(entry)
+
+    monkeypatch.setattr(entries, "finish_entry", counting_finish_entry)
+    now = datetime.now(UTC)
+    old = [
+        (f"old-{n}", f"Meta AI story {n}", f"https://n.example/{n}", "<p>Old <b>text</b>.</p>", now)
+        for n in range(5)
+    ]
+    url = feed_server.serve("/feed.xml", rss(old))
+    bot = bot_for(tmp_path, [("News", url)])
+    try:
+        assert statuses(bot) == [("News", "ok", 5)]
+        new = ("new", "Meta ships Llama 5", "https://n.example/new", "<p>New &amp; <i>big</i>.</p>")
+        # The publisher also edited an old entry's text: it stays as first stored.
+        edited = [(guid, title, link, "<p>Edited.</p>", when) for guid, title, link, _, when in old]
+        feed_server.serve("/feed.xml", rss([(*new, now), *edited]))
+        cleaned.clear()
+        assert statuses(bot) == [("News", "ok", 1)]
+        assert cleaned == ["new"]
+        with bot.sessions() as session:
+            summaries = {item.guid: item.summary for item in session.scalars(select(Item))}
+        assert summaries["new"] == "New & big."
+        assert summaries["old-0"] == "Old text."
+    finally:
+        bot.close()
+
+
 def test_a_document_that_did_not_parse_is_tried_again_not_skipped(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
@@ -68,7 +105,14 @@ def test_a_document_that_did_not_parse_is_tried_again_not_skipped(
 def stored_items(bot: DigestBot) -> list[tuple[object, ...]]:
     with bot.sessions() as session:
         return sorted(
-            (item.guid, item.normalized_url, item.kept, item.topic_score, tuple(item.topic_reasons))
+            (
+                item.guid,
+                item.normalized_url,
+                item.kept,
+                item.topic_score,
+                tuple(item.topic_reasons),
+                item.summary,
+            )
             for item in session.scalars(select(Item))
         )
 

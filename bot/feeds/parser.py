@@ -6,12 +6,16 @@ unreleased development branch), so JSON Feed 1.0/1.1 documents are validated
 with a small pydantic model of the spec and mapped to the same entry type.
 
 Every text field leaves this module cleaned (no HTML, no control characters)
-and every link is an absolute http(s) URL or None.
+and every link is an absolute http(s) URL or None. With ``defer_text`` the
+summaries and contents leave it empty, their markup kept aside, and
+:func:`finish_entry` cleans them later: a poll cleans only the entries it has not
+stored before.
 """
 
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import email.utils
 import io
 import json
@@ -25,7 +29,7 @@ from feedparser.encodings import convert_to_utf8
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.feeds.errors import FailureKind, ParseError
-from bot.feeds.records import FeedEntry, ParsedFeed
+from bot.feeds.records import EntryMarkup, FeedEntry, ParsedFeed
 from bot.feeds.text import clean_text
 from bot.feeds.urls import safe_link
 
@@ -48,17 +52,38 @@ def parse_feed(
     headers: dict[str, Any] | None = None,
     *,
     max_expanded_bytes: int = DEFAULT_MAX_EXPANDED_BYTES,
+    defer_text: bool = False,
 ) -> ParsedFeed:
     """Parse any supported feed; raise ParseError (not-a-feed, malformed) if nothing usable.
 
     ``max_expanded_bytes`` bounds what XML entity declarations may expand to, so an
-    entity-expansion bomb is refused before any parser expands it.
+    entity-expansion bomb is refused before any parser expands it. ``defer_text`` leaves
+    each entry's summary and content to :func:`finish_entry`.
     """
     if not body.strip():
         raise ParseError(FailureKind.NOT_A_FEED, "the response body is empty")
     if looks_like_json(body):
-        return parse_json_feed(body)
-    return parse_xml_feed(body, headers or {}, max_expanded_bytes=max_expanded_bytes)
+        parsed = parse_json_feed(body)
+    else:
+        parsed = parse_xml_feed(body, headers or {}, max_expanded_bytes=max_expanded_bytes)
+    if not defer_text:
+        parsed.entries = [finish_entry(entry) for entry in parsed.entries]
+    return parsed
+
+
+def finish_entry(entry: FeedEntry) -> FeedEntry:
+    """The entry with its summary and content cleaned from the markup the parser kept."""
+    markup = entry.markup
+    if markup is None:
+        return entry
+    content = "\n".join(clean_text(part, keep_paragraphs=True) for part in markup.content)
+    content = content.strip() or clean_text(markup.content_fallback, keep_paragraphs=True)
+    return dataclasses.replace(
+        entry,
+        summary=clean_text(markup.summary, keep_paragraphs=True),
+        content=content,
+        markup=None,
+    )
 
 
 def entity_expansion(body: bytes, headers: dict[str, Any]) -> int:
@@ -266,10 +291,10 @@ def entry_from_feedparser(raw: Any) -> FeedEntry | None:
     """Map one feedparser entry; entries with neither link nor id nor title are skipped."""
     link = safe_link(raw.get("link")) or first_alternate_link(raw)
     title = clean_text(raw.get("title"))
-    summary = clean_text(raw.get("summary"), keep_paragraphs=True)
-    content = "\n".join(
-        clean_text(part.get("value"), keep_paragraphs=True) for part in raw.get("content", []) or []
-    ).strip()
+    markup = EntryMarkup(
+        summary=markup_text(raw.get("summary")),
+        content=tuple(markup_text(part.get("value")) for part in raw.get("content", []) or []),
+    )
     guid = str(raw.get("id") or link or "").strip()
     if not guid and not title:
         return None
@@ -278,13 +303,22 @@ def entry_from_feedparser(raw: Any) -> FeedEntry | None:
         guid=guid or f"title:{title}",
         link=link,
         title=fallback_title(title, link, guid),
-        summary=summary,
-        content=content,
+        summary="",
+        content="",
+        markup=markup,
         published=published,
         image=entry_image(raw),
         comments=safe_link(raw.get("comments")),
         author=clean_text(raw.get("author")) or None,
     )
+
+
+def markup_text(value: Any) -> str | None:
+    """A text field kept for :func:`finish_entry`; an odd type makes the entry unreadable
+    here, where it is skipped and counted, not later when it is cleaned."""
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"a text field holds {type(value).__name__}")
 
 
 def fallback_title(title: str, link: str | None, guid: str) -> str:
@@ -401,17 +435,19 @@ def entry_from_json_item(item: JsonFeedItem) -> FeedEntry | None:
     guid = str(item.id) if item.id is not None else (item.url or item.title or "")
     if not guid:
         return None
-    content = clean_text(item.content_html, keep_paragraphs=True) or clean_text(
-        item.content_text, keep_paragraphs=True
-    )
     authors = item.authors or ([item.author] if item.author else [])
     title = clean_text(item.title)
     return FeedEntry(
         guid=guid,
         link=link,
         title=fallback_title(title, link, guid),
-        summary=clean_text(item.summary, keep_paragraphs=True),
-        content=content,
+        summary="",
+        content="",
+        markup=EntryMarkup(
+            summary=item.summary,
+            content=(item.content_html,),
+            content_fallback=item.content_text,
+        ),
         published=parse_json_date(item.date_published) or parse_json_date(item.date_modified),
         image=safe_link(item.image) or safe_link(item.banner_image),
         author=", ".join(a.name for a in authors if a.name) or None,

@@ -47,7 +47,8 @@ class FeedTask:
 
 
 # Parses a document (body, response headers, cap on expanded entity bytes): in a thread by
-# default, in a worker process when the caller has a pool.
+# default, in a worker process when the caller has a pool. Entries come with their texts
+# deferred (parse_feed's defer_text): the caller cleans those it keeps (finish_entry).
 Parse = Callable[[bytes, dict[str, Any], int], Awaitable[ParsedFeed]]
 
 
@@ -117,7 +118,7 @@ async def parse_in_thread(body: bytes, headers: dict[str, Any], max_expanded: in
     from bot.feeds.parser import parse_feed  # feedparser: loaded by the first document
 
     return await asyncio.to_thread(
-        partial(parse_feed, max_expanded_bytes=max_expanded), body, headers
+        partial(parse_feed, max_expanded_bytes=max_expanded, defer_text=True), body, headers
     )
 
 

@@ -15,9 +15,28 @@ from bot.feeds.urls import normalize_url
 MAX_KEY_CHARS = 1000
 
 
+@dataclass(frozen=True)
+class EntryMarkup:
+    """An entry's summary and content as the feed gave them (HTML, entities), not yet
+    cleaned. A poll parses with ``defer_text`` and cleans only the entries it has not
+    stored before (see bot.feeds.parser.finish_entry): most entries of a changed feed are
+    old, and cleaning is the dearest part of parsing that is the bot's own."""
+
+    summary: str | None
+    # Cleaned one by one and joined with a line break (Atom may carry several).
+    content: tuple[str | None, ...] = ()
+    # Cleaned when ``content`` comes out empty (JSON Feed's content_text).
+    content_fallback: str | None = None
+
+
 @dataclass
 class FeedEntry:
-    """One item of a feed, cleaned and ready for the topic stage."""
+    """One item of a feed, cleaned and ready for the topic stage.
+
+    An entry parsed with ``defer_text`` has an empty summary and content and its texts
+    in ``markup`` until bot.feeds.parser.finish_entry cleans them: never raw markup in a
+    text field.
+    """
 
     guid: str
     link: str | None
@@ -31,6 +50,7 @@ class FeedEntry:
     # The link as deduplication compares it (see normalize_url), computed once where the
     # entry is made: in the parser's worker process, not again for every lookup.
     normalized_link: str | None = field(default=None, compare=False)
+    markup: EntryMarkup | None = None
 
     def __post_init__(self) -> None:
         if self.normalized_link is None and self.link:

@@ -29,19 +29,15 @@ from bot.feeds.article import fetch_article_html
 from bot.feeds.errors import FetchError
 from bot.feeds.http import HttpFetcher
 from bot.feeds.poller import FeedOutcome, FeedTask, Parse, poll_in_batches
-from bot.feeds.records import ParsedFeed
+from bot.feeds.records import FeedEntry, ParsedFeed
 from bot.feeds.schedule import NextPoll, is_due, next_poll
+from bot.services.entries import Prepared, prepare_entry, prepare_in_worker
 from bot.services.poll_report import FeedReport, PollReport
 from bot.store.feeds import health_of, is_active, record_poll, sync_feeds, validators_of
 from bot.store.items import SeenEntries, is_backfill, new_item
 from bot.store.schema import SOURCE_ADDED, Feed, Item, utc_now
 from bot.summarize.fulltext import extract_main_text
-from bot.topic.classifier import (
-    TopicClassifier,
-    TopicVerdict,
-    classify_in_worker,
-    use_in_worker,
-)
+from bot.topic.classifier import TopicClassifier, TopicVerdict, use_in_worker
 
 if TYPE_CHECKING:
     from bot.feeds.settings import FeedConfig, FetchSettings
@@ -62,7 +58,7 @@ STORE_BATCH = 50
 # Below this many feeds a cycle parses in a thread: starting worker processes costs more.
 WORKERS_FROM_FEEDS = 8
 # What a worker imports once, before it is forked (see bot.common.workers).
-WORKER_MODULES = ("bot.feeds.parser", "bot.topic.classifier")
+WORKER_MODULES = ("bot.feeds.parser", "bot.topic.classifier", "bot.services.entries")
 
 
 def record_outcome(
@@ -259,7 +255,7 @@ class IngestService:
             rows = {
                 row.name: row for row in session.scalars(select(Feed).where(Feed.name.in_(names)))
             }
-            new: list[tuple[FeedReport, str, list[Item]]] = []
+            new: list[tuple[FeedReport, Feed, list[FeedEntry]]] = []
             # The batch's own links, so two of its feeds carrying one article store it once.
             batch_links: set[str] = set()
             for outcome in outcomes:
@@ -275,55 +271,63 @@ class IngestService:
                 if outcome.parsed is not None:
                     line.warning = outcome.parsed.warning
                     feed.site_url = outcome.parsed.link or feed.site_url
-                    items = self.new_items(session, feed, outcome.parsed, now, batch_links)
-                    new.append((line, feed.topic, items))
+                    fresh = self.fresh_entries(session, feed, outcome.parsed, batch_links)
+                    new.append((line, feed, fresh))
                 report.feeds.append(line)
-            self.judge([(topic, items) for _line, topic, items in new], workers)
+            prepared = self.prepare([(row.topic, entries) for _line, row, entries in new], workers)
+            stored: list[tuple[FeedReport, list[Item]]] = []
+            for (line, feed, _entries), ready in zip(new, prepared, strict=True):
+                items = [self.item_for(feed, entry, verdict, now) for entry, verdict in ready]
+                session.add_all(items)
+                stored.append((line, items))
             session.flush()
-            for line, _topic, items in new:
+            for line, items in stored:
                 line.new_items = len(items)
                 line.kept = sum(1 for item in items if item.kept)
                 line.kept_ids = [item.id for item in items if item.kept]
         return report
 
-    def new_items(
-        self, session: Session, feed: Feed, parsed: ParsedFeed, now: datetime, batch_links: set[str]
-    ) -> list[Item]:
-        """Unsaved items for the entries not seen before (by guid or normalised link, stored or
-        earlier in this batch); added to the session, inserted at the batch's flush."""
+    def fresh_entries(
+        self, session: Session, feed: Feed, parsed: ParsedFeed, batch_links: set[str]
+    ) -> list[FeedEntry]:
+        """The entries not seen before: by guid or normalised link, stored or earlier in
+        this batch. Recognised before any text stage: old entries are never cleaned."""
         with session.no_autoflush:
             seen = SeenEntries(session, feed, parsed.entries)
         seen.links |= batch_links
-        items = []
-        for entry in parsed.entries:
-            if seen.check_and_add(entry):
-                continue
-            item = new_item(feed, entry, now)
-            item.backfill = is_backfill(
-                feed, entry.published, now, self.fetch.backfill_hours, now - self.keep
-            )
-            items.append(item)
+        fresh = [entry for entry in parsed.entries if not seen.check_and_add(entry)]
         batch_links |= seen.links
-        session.add_all(items)
-        return items
+        return fresh
 
-    def judge(self, batches: Sequence[tuple[str, list[Item]]], workers: WorkerPool | None) -> None:
-        """Set each new item's topic verdict: the rules' (in ``workers`` when given), or
-        "on topic" for a feed marked topic = "all". ``batches`` pairs a feed's ``topic``
-        with its new items."""
-        ruled = [item for topic, items in batches if topic != "all" for item in items]
-        pairs = [(item.title, item.text) for item in ruled]
-        if workers is not None and len(pairs) > 1:
-            verdicts = workers.map(classify_in_worker, pairs)
+    def prepare(
+        self, batches: Sequence[tuple[str, list[FeedEntry]]], workers: WorkerPool | None
+    ) -> list[list[Prepared]]:
+        """Clean each new entry's text and give it its topic verdict, all of the batch's
+        at once (in ``workers`` when given). ``batches`` pairs a feed's ``topic`` with its
+        new entries; a feed marked topic = "all" skips the rules."""
+        jobs = [(entry, topic != "all") for topic, entries in batches for entry in entries]
+        if workers is not None and len(jobs) > 1:
+            done = workers.map(prepare_in_worker, jobs)
         else:
-            classifier = self._classifier()
-            verdicts = [classifier.classify(title, text) for title, text in pairs]
-        for item, verdict in zip(ruled, verdicts, strict=True):
-            apply_verdict(item, verdict)
-        for topic, items in batches:
-            if topic == "all":
-                for item in items:
-                    apply_verdict(item, ALL_ON_TOPIC)
+            # Built on first need: a batch with nothing to judge compiles no rule.
+            classifier = self._classifier() if any(ruled for _entry, ruled in jobs) else None
+            done = [prepare_entry(entry, classifier if ruled else None) for entry, ruled in jobs]
+        ready, start = [], 0
+        for _topic, entries in batches:
+            ready.append(done[start : start + len(entries)])
+            start += len(entries)
+        return ready
+
+    def item_for(
+        self, feed: Feed, entry: FeedEntry, verdict: TopicVerdict | None, now: datetime
+    ) -> Item:
+        """An unsaved item for a prepared entry, with its verdict ("on topic" when None)."""
+        item = new_item(feed, entry, now)
+        item.backfill = is_backfill(
+            feed, entry.published, now, self.fetch.backfill_hours, now - self.keep
+        )
+        apply_verdict(item, verdict or ALL_ON_TOPIC)
+        return item
 
 
 def apply_verdict(item: Item, verdict: TopicVerdict) -> None:
@@ -338,7 +342,7 @@ def parse_in(workers: WorkerPool) -> Parse:
         from bot.feeds.parser import parse_feed  # the workers preload it; here it names the job
 
         return await workers.run(
-            partial(parse_feed, max_expanded_bytes=max_expanded), body, headers
+            partial(parse_feed, max_expanded_bytes=max_expanded, defer_text=True), body, headers
         )
 
     return parse
