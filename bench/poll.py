@@ -12,11 +12,26 @@ For each size it prints, each measured as a whole process:
   ``--naive-feeds`` feeds: it is the slow baseline);
 - ``meta-ai-digest poll --force`` on a fresh SQLite database (cold: every document new);
 - the same again (warm: every document unchanged, the server answers 304);
+- one warm cycle of the running bot: ``meta-ai-digest run`` started on that warm database,
+  timed by the INFO lines its first poll cycle logs, then stopped with SIGTERM;
+- the import floor: a bare ``python -c "import sqlalchemy.orm, aiohttp, ..."``;
 
 with wall time, CPU time (user + system, the command and its worker processes) and peak
 memory (the command's largest process, from its own high-water mark). Targets (issue 12): cold
 >= 2.5x faster than the naive loop, warm >= 50x faster, peak <= 400 MB at 1,000 feeds, and
 time per feed flat from 1,000 to 5,000 feeds (within 25%).
+
+Why the last two rows: the one-shot ``poll`` pays the libraries' import (about a second on a
+slow machine) on every run, which alone is close to the naive loop's time / 50. The bot in
+production is the daemon, which pays it once: its cycle is timed from its own log (fetch and
+store, article pages, grouping and summarizing), start-up excluded, and the import floor shows
+how much of the warm command is start-up. The running bot's CPU and peak are read from /proc
+(Linux; blank elsewhere): CPU from its "running" line to the cycle's end, peak since start.
+
+The daemon polls only the feeds that are due, and four of the documents carry a ``<ttl>``
+(10 to 60 minutes) that a 304 keeps in force; the bench's config caps publisher floors
+(``max_publisher_interval_minutes``) at under a second so that every feed is due again and the
+cycle is a real warm poll of all of them (``--force`` runs ignore the schedule either way).
 """
 
 from __future__ import annotations
@@ -27,18 +42,34 @@ import email.utils
 import hashlib
 import json
 import os
+import queue
+import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, NoReturn
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS_DIR = ROOT.parent / "shared" / "corpus" / "feeds"
 COMMAND = Path(sys.executable).with_name("meta-ai-digest")
 LAST_MODIFIED = email.utils.formatdate(1_700_000_000, usegmt=True)
 COLD_FACTOR, WARM_FACTOR, PEAK_MB, FLATNESS = 2.5, 50.0, 400.0, 1.25
+# What the command imports before it does anything: the start-up every one-shot run pays.
+IMPORT_FLOOR = "import sqlalchemy.orm, aiohttp, pydantic, typer, rich"
+# The running bot's log (bot/scheduler.py, bot/services/ingest.py, bot/pipeline.py).
+RUNNING = "meta-ai-digest running:"
+FETCHED = re.compile(
+    r"bot\.services\.ingest: poll: (\d+) feeds fetched and stored in ([\d.]+) s, "
+    r"article pages in ([\d.]+) s"
+)
+GROUPED = re.compile(r"bot\.pipeline: poll: \d+ kept items grouped and summarized in ([\d.]+) s")
+CYCLE_FAILED = "poll cycle failed"
+FIRST_CYCLE_TIMEOUT, STOP_TIMEOUT = 120.0, 60.0
 
 
 # --------------------------------------------------------------------------- server
@@ -113,8 +144,8 @@ class Server:
 @dataclass
 class Run:
     wall: float
-    cpu: float
-    peak_mb: float
+    cpu: float | None
+    peak_mb: float | None
     detail: str = ""
 
 
@@ -154,7 +185,9 @@ def naive_loop(urls_file: str) -> None:
 
 
 def write_config(directory: Path, urls: list[str]) -> Path:
-    lines = ["[fetch]", "total_timeout_seconds = 60", ""]
+    # A publisher floor (<ttl>) of at most 0.6 s: every feed is due again when the running bot
+    # starts, so its first cycle polls all of them (see the module docstring).
+    lines = ["[fetch]", "total_timeout_seconds = 60", "max_publisher_interval_minutes = 0.01", ""]
     for number, url in enumerate(urls):
         lines += ["[[feeds]]", f'name = "feed {number}"', f'url = "{url}"', ""]
     config = directory / "feeds.toml"
@@ -189,17 +222,135 @@ def run_size(server: Server, count: int, with_naive: bool) -> dict[str, Run]:
         for label in ("bot cold", "bot warm"):
             runs[label], output = measure([str(COMMAND), "poll", "--force"], env)
             runs[label].detail = poll_counts(output)
+        runs["bot warm, running"] = running_cycle(env, count)
+        runs["import floor"], _ = measure([sys.executable, "-c", IMPORT_FLOOR], env)
+        runs["import floor"].detail = IMPORT_FLOOR
     return runs
+
+
+# ------------------------------------------------------------------ the running bot
+def running_cycle(env: dict[str, str], count: int) -> Run:
+    """Start ``meta-ai-digest run``, time its first poll cycle from its own log, stop it.
+
+    In its own session: the bench's Ctrl-C reaches only the bench, which then stops the bot,
+    and a bot that will not stop is killed with anything it started.
+    """
+    bot = subprocess.Popen(
+        [str(COMMAND), "run", "--log-level", "INFO"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        return first_cycle(bot, count)
+    finally:
+        stop(bot)
+
+
+def first_cycle(bot: subprocess.Popen[str], count: int) -> Run:
+    """Read the bot's log until its first cycle's two closing lines; the cycle's time is the
+    sum of their figures (fetch and store, article pages, grouping and summarizing)."""
+    assert bot.stderr is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=read_lines, args=(bot.stderr, lines), daemon=True).start()
+    deadline = time.monotonic() + FIRST_CYCLE_TIMEOUT
+    seen: list[str] = []
+    began: float | None = None
+    began_usage: tuple[float, float] | None = None
+    fetched: re.Match[str] | None = None
+    while True:
+        line = next_line(lines, deadline, seen)
+        if RUNNING in line:
+            began, began_usage = time.monotonic(), proc_usage(bot.pid)
+        elif CYCLE_FAILED in line:
+            fail("the running bot's first cycle failed", seen)
+        elif match := FETCHED.search(line):
+            fetched = match
+        elif fetched and (grouped := GROUPED.search(line)):
+            break
+    usage = proc_usage(bot.pid)
+    polled = int(fetched.group(1))
+    if polled != count:
+        fail(f"the running bot's first cycle polled {polled} of {count} feeds (not due?)", seen)
+    wall = float(fetched.group(2)) + float(fetched.group(3)) + float(grouped.group(1))
+    detail = f"one cycle of the running bot (start-up excluded), {polled:,} feeds"
+    if began is not None:
+        since = time.monotonic() - began
+        detail += f"; {since:.2f} s from its 'running' line, first-cycle imports included"
+    if began_usage is None or usage is None:
+        return Run(wall, None, None, detail)
+    return Run(wall, usage[0] - began_usage[0], usage[1], detail)
+
+
+def read_lines(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    """Reader thread: every line of the bot's stderr, then None at its end. Reading to the
+    end keeps the pipe drained, so the bot never blocks on its log while it shuts down."""
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def next_line(lines: queue.Queue[str | None], deadline: float, seen: list[str]) -> str:
+    """The bot's next log line; the bench fails, never hangs, if none comes in time."""
+    try:
+        line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+    except queue.Empty:
+        fail(
+            f"no first poll cycle in the running bot's log within {FIRST_CYCLE_TIMEOUT:.0f} s", seen
+        )
+    if line is None:
+        fail("the running bot exited before its first poll cycle ended", seen)
+    seen.append(line)
+    return line
+
+
+def fail(reason: str, seen: list[str]) -> NoReturn:
+    tail = "".join(seen[-20:])
+    sys.exit(f"{reason}; the last lines of its log:\n{tail}")
+
+
+def proc_usage(pid: int) -> tuple[float, float] | None:
+    """CPU seconds (user + system) and peak RSS in MB of a live process, from /proc (Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    peak_kb = next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0
+    )
+    return cpu, peak_kb / 1024
+
+
+def stop(bot: subprocess.Popen[str]) -> None:
+    """SIGTERM, as a service manager stops it; killed with its whole session if it lingers."""
+    if bot.poll() is None:
+        bot.send_signal(signal.SIGTERM)
+    try:
+        bot.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        print(f"  (the running bot ignored SIGTERM for {STOP_TIMEOUT:.0f} s: killed)")
+        os.killpg(bot.pid, signal.SIGKILL)
+        bot.wait()
 
 
 def print_size(count: int, runs: dict[str, Run]) -> None:
     print(f"\n{count:,} feeds")
-    print(f"  {'':12} {'wall s':>8} {'ms/feed':>8} {'CPU s':>8} {'peak MB':>8}")
+    print(f"  {'':17} {'wall s':>8} {'ms/feed':>8} {'CPU s':>8} {'peak MB':>8}")
     for label, run in runs.items():
         print(
-            f"  {label:12} {run.wall:8.2f} {run.wall * 1000 / count:8.2f} {run.cpu:8.2f} "
-            f"{run.peak_mb:8.1f}  {run.detail}"
+            f"  {label:17} {run.wall:8.2f} {run.wall * 1000 / count:8.2f} {cell(run.cpu, '.2f')} "
+            f"{cell(run.peak_mb, '.1f')}  {run.detail}"
         )
+
+
+def cell(value: float | None, spec: str) -> str:
+    """A table figure, blank when it was not measured."""
+    return f"{'':8}" if value is None else f"{value:8{spec}}"
 
 
 def verdicts(results: dict[int, dict[str, Run]], naive_at: int) -> bool:
@@ -216,11 +367,19 @@ def verdicts(results: dict[int, dict[str, Run]], naive_at: int) -> bool:
         )
         checks.append(
             (
-                f"warm {naive / warm:.1f}x faster than naive (>= {WARM_FACTOR}x)",
+                f"warm poll command {naive / warm:.1f}x faster than naive (>= {WARM_FACTOR}x)",
                 naive >= WARM_FACTOR * warm,
             )
         )
-        peak = max(at["bot cold"].peak_mb, at["bot warm"].peak_mb)
+        cycle = at["bot warm, running"].wall
+        checks.append(
+            (
+                f"warm cycle of the running bot {naive / cycle:.1f}x faster than naive "
+                f"(>= {WARM_FACTOR}x)",
+                naive >= WARM_FACTOR * cycle,
+            )
+        )
+        peak = max(at["bot cold"].peak_mb or 0.0, at["bot warm"].peak_mb or 0.0)
         checks.append(
             (f"peak {peak:.0f} MB at {naive_at:,} feeds (<= {PEAK_MB:.0f} MB)", peak <= PEAK_MB)
         )
