@@ -379,13 +379,15 @@ def verdicts(results: dict[int, dict[str, Run]], naive_at: int) -> bool:
                 naive >= WARM_FACTOR * cycle,
             )
         )
-        peak = max(at["bot cold"].peak_mb or 0.0, at["bot warm"].peak_mb or 0.0)
+        peak = max(
+            at[label].peak_mb or 0.0 for label in ("bot cold", "bot warm", "bot warm, running")
+        )
         checks.append(
             (f"peak {peak:.0f} MB at {naive_at:,} feeds (<= {PEAK_MB:.0f} MB)", peak <= PEAK_MB)
         )
     sizes = sorted(results)
     if len(sizes) > 1:
-        for label in ("bot cold", "bot warm"):
+        for label in ("bot cold", "bot warm", "bot warm, running"):
             per_feed = [results[size][label].wall / size for size in sizes]
             growth = per_feed[-1] / per_feed[0]
             checks.append(
