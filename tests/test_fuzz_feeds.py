@@ -20,6 +20,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,7 @@ from bot.adapters.discord import DiscordAdapter
 from bot.adapters.slack import SlackAdapter
 from bot.adapters.terminal import TerminalAdapter
 from bot.config import load_settings
+from bot.feeds.errors import ParseError
 from bot.feeds.http import FetchError
 from bot.feeds.parser import ParsedFeed, parse_feed
 from bot.feeds.poller import FeedOutcome
@@ -198,6 +200,19 @@ def test_hostile_generated_feeds_are_parsed_or_refused(
     cdata: bool,
 ) -> None:
     parse_or_refuse(build(items, cdata))
+
+
+@pytest.mark.parametrize("byte", [b"\x80", b"\x00"])
+def test_an_unreadable_encoding_declaration_beside_an_entity_is_refused(byte: bytes) -> None:
+    """Found by the mutation test below: feedparser's charset detection crashed on these
+    when the document also declares an entity (the bomb check reads it first)."""
+    document = (
+        b'<?xml version="1.0" encoding="' + byte + b'TF-8"?>'
+        b'<!DOCTYPE rss [<!ENTITY a "x">]><rss version="2.0"><channel><title>t</title>'
+        b"</channel></rss>"
+    )
+    with pytest.raises(ParseError, match="the feed parser gave up"):
+        parse_feed(document)
 
 
 def test_mutated_real_feeds_are_parsed_or_refused() -> None:

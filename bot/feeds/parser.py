@@ -86,6 +86,13 @@ def finish_entry(entry: FeedEntry) -> FeedEntry:
     )
 
 
+def parser_gave_up(error: Exception) -> ParseError:
+    """feedparser's own crash on a document, as that document's ParseError."""
+    return ParseError(
+        FailureKind.MALFORMED, f"the feed parser gave up: {type(error).__name__}: {error}"
+    )
+
+
 def entity_expansion(body: bytes, headers: dict[str, Any]) -> int:
     """Bytes the document's declared XML entities would expand to, counted before any parser.
 
@@ -101,7 +108,10 @@ def entity_expansion(body: bytes, headers: dict[str, Any]) -> int:
     """
     if b"ENTITY" not in body.upper() and b"\x00" not in body[:4]:  # UTF-16/32 hide the ASCII
         return 0
-    data = convert_to_utf8(dict(headers), body, feedparser.FeedParserDict())
+    try:
+        data = convert_to_utf8(dict(headers), body, feedparser.FeedParserDict())
+    except Exception as error:  # an unreadable encoding declaration; feedparser.parse too
+        raise parser_gave_up(error) from error
     if b"<!ENTITY" not in data.upper():
         return 0
     entities = declared_entities(data.decode("utf-8", "replace"))
@@ -219,9 +229,7 @@ def parse_xml_feed(
             resolve_relative_uris=False,
         )
     except Exception as error:  # feedparser's loose parser has crash bugs (KeyError...)
-        raise ParseError(
-            FailureKind.MALFORMED, f"the feed parser gave up: {type(error).__name__}: {error}"
-        ) from error
+        raise parser_gave_up(error) from error
     version = parsed.get("version") or ""
     warning = None
     if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), BENIGN_BOZO):
