@@ -659,6 +659,7 @@ def feeds_check(
 
     settings, _env = context_of(ctx, config, log_level)
     tasks = [FeedTask(feed.name, feed.url) for feed in settings.configured_feeds() if feed.enabled]
+    collector.imports_done()
 
     async def check() -> list[FeedOutcome]:
         async with HttpFetcher(settings.fetch) as fetcher:
@@ -913,6 +914,7 @@ def demo(
             }
         )
         bot = DigestBot(settings, [TerminalAdapter(chosen.value)], env={})
+        collector.imports_done()
 
         async def poll_then_digest() -> PollReport:
             report = await bot.poll()
