@@ -98,6 +98,13 @@ def test_paragraphs_survive_when_asked() -> None:
         'https://example.com/"onmouseover="x',
         "https://example.com/<script>",
         "http:///no-host",
+        # Found by the mutated-feeds fuzz test: a control character in the host became the
+        # fallback title. Every control, invisible or blank character is refused.
+        "https://\x01ww.example.com/",
+        "https://example.com/a\x7fb",
+        "https://example.com/a\u200bb",
+        "https://example.com/a\u202eb",
+        "https://example.com/a\u00a0b",
         "",
         None,
     ],

@@ -14,24 +14,8 @@ import unicodedata
 import lxml.html
 from lxml import etree
 
-# Characters that carry no visible text but can hide, reorder or smuggle it:
-# C0/C1 controls (tab and newline are kept), every format character (Cf: zero-width
-# spaces and joiners, bidirectional overrides, the soft hyphen, BOM, invisible Unicode
-# "tag" characters), surrogates, private-use characters, noncharacters and the other
-# default-ignorable fillers (Hangul fillers, combining grapheme joiner, Mongolian
-# variation selectors). Variation selectors that choose a glyph (U+FE00-FE0F for emoji,
-# U+E0100-E01EF for CJK ideographs) stay. The Cf ranges
-# are Unicode 14's; tests/test_security_text.py checks them against unicodedata.
-INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f"
-    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f"
-    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
-    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
-    "\U000e0020-\U000e007f"
-    "\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0\U000e0080-\U000e00ff\U000e01f0-\U000e0fff"
-    "\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010ffff"
-    "\ufdd0-\ufdef\ufffe\uffff]"
-)
+from bot.common.text import INVISIBLE
+
 # Line breaks in all their spellings become "\n" before controls are removed, so
 # "end.\rNext" keeps its break instead of gluing two sentences together.
 LINE_BREAKS = re.compile("\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")

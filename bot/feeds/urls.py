@@ -11,6 +11,8 @@ import ipaddress
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from bot.common.text import INVISIBLE
+
 FEED_SCHEMES = ("http", "https", "file")
 # A host name: labels of letters (any script: IDNA applies later), digits, '-' and '_'.
 HOST_NAME = re.compile(r"(?:[^\W_]|[-_])+(?:\.(?:[^\W_]|[-_])+)*\.?")
@@ -112,7 +114,11 @@ def safe_link(url: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in SAFE_SCHEMES or not parts.hostname:
         return None
-    if any(ch in candidate for ch in "\x00\r\n\t <>\"'`"):
+    # Markup's quote and bracket characters, any blank, and any control or invisible
+    # character (a link stands in for a missing title, and is shown in every adapter).
+    if any(ch in candidate for ch in "<>\"'`") or any(ch.isspace() for ch in candidate):
+        return None
+    if INVISIBLE.search(candidate):
         return None
     return candidate
 
