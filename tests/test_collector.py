@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.common import collector
+from bot.common.workers import WorkerPool
 
 
 @pytest.fixture
@@ -34,3 +35,13 @@ def test_a_library_user_keeps_its_collector() -> None:
     collector.imports_done()  # no pause_for_imports in this process: nothing changes
     assert not gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+def test_a_worker_process_freezes_what_it_holds_for_life() -> None:
+    """Its preloaded modules are not walked again by the collections each job triggers."""
+    with WorkerPool(1, preload=["bot.feeds.parser"]) as pool:
+        assert pool.map(frozen_count, [None]) != [0]
+
+
+def frozen_count(_: object) -> int:
+    return gc.get_freeze_count()

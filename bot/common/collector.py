@@ -40,6 +40,12 @@ def imports_done() -> None:
         gc.enable()
 
 
+def worker_ready() -> None:
+    """In a worker process, once its modules and state are loaded: freeze them, so the
+    collections that each job's garbage triggers do not walk them again."""
+    gc.freeze()
+
+
 def before_exit() -> None:
     """Spare the interpreter's last collection the objects that live until exit."""
     gc.freeze()

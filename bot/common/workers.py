@@ -21,7 +21,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from bot.common.collector import imports_done
+from bot.common.collector import worker_ready
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -109,4 +109,4 @@ def start_worker(initializer: Callable[..., object] | None, initargs: tuple[Any,
     """
     if initializer is not None:
         initializer(*initargs)
-    imports_done()
+    worker_ready()
