@@ -140,6 +140,16 @@ def test_a_hostile_feed_comes_out_clean() -> None:
     assert relative.link == "https://site.example/story"  # resolved against the feed's address
 
 
+@pytest.mark.parametrize("reference", ["&#x1F;", "&#1;", "&#x7F;", "&#xFFFE;"])
+def test_a_control_character_written_as_a_reference_after_a_block_is_removed(
+    reference: str,
+) -> None:
+    """Found by the mutated-feeds fuzz test: lxml decodes the reference into a block's tail
+    and refused to store the line break added there (ValueError), which lost the entry."""
+    markup = f"<p>Meta ships Llama.</p>{reference} More <p>Details.</p>"
+    assert clean_text(markup, keep_paragraphs=True) == "Meta ships Llama.\nMore Details."
+
+
 # --- what the terminal shows: server and feed text as plain text ---------------------------
 
 HOSTILE_REASON = (

@@ -67,8 +67,27 @@ def parse_feed(
     else:
         parsed = parse_xml_feed(body, headers or {}, max_expanded_bytes=max_expanded_bytes)
     if not defer_text:
-        parsed.entries = [finish_entry(entry) for entry in parsed.entries]
+        parsed.entries, broken = finish_entries(parsed.entries)
+        if broken:
+            parsed.warning = broken_entries_warning(broken, parsed.warning)
     return parsed
+
+
+def finish_entries(entries: list[FeedEntry]) -> tuple[list[FeedEntry], int]:
+    """Each entry finished (see :func:`finish_entry`); one whose text cannot be cleaned is
+    skipped and counted, never fatal, like an entry that cannot be read."""
+    finished: list[FeedEntry] = []
+    broken = 0
+    for entry in entries:
+        try:
+            finished.append(finish_entry(entry))
+        except Exception:
+            broken += 1
+    return finished, broken
+
+
+def broken_entries_warning(broken: int, warning: str | None) -> str:
+    return f"{broken} entries could not be read and were skipped; {warning or ''}".strip("; ")
 
 
 def finish_entry(entry: FeedEntry) -> FeedEntry:
@@ -245,9 +264,7 @@ def parse_xml_feed(
     feed_info = parsed.get("feed", {})
     entries, broken = entries_from_feedparser(parsed.entries)
     if broken:
-        warning = f"{broken} entries could not be read and were skipped; {warning or ''}".strip(
-            "; "
-        )
+        warning = broken_entries_warning(broken, warning)
     return ParsedFeed(
         entries=entries,
         title=clean_text(feed_info.get("title")),

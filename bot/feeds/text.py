@@ -67,7 +67,9 @@ def html_to_text(markup: str) -> str:
     for element in list(root.iter(*DROPPED_TAGS)):
         element.drop_tree()
     for element in root.iter(*BLOCK_TAGS):
-        element.tail = "\n" + (element.tail or "")
+        # The parser decodes references such as &#x1F; into the tail, and lxml refuses to
+        # store a control character back: they go now rather than after.
+        element.tail = "\n" + strip_control_characters(element.tail or "")
     return str(root.text_content())
 
 

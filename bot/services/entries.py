@@ -14,12 +14,18 @@ from bot.topic.classifier import TopicClassifier, TopicVerdict, classify_in_work
 
 # A new entry and whether the topic rules judge it (False: its feed is topic = "all").
 Job = tuple[FeedEntry, bool]
-Prepared = tuple[FeedEntry, TopicVerdict | None]
+# The cleaned entry and its verdict (None: not judged); None for an entry whose text could
+# not be cleaned, which is skipped as the parser skips an entry it cannot read: one
+# hostile entry must not fail the batch of feeds it is stored with.
+Prepared = tuple[FeedEntry, TopicVerdict | None] | None
 
 
 def prepare_entry(entry: FeedEntry, classifier: TopicClassifier | None) -> Prepared:
     """The cleaned entry and the rules' verdict on it (None without a classifier)."""
-    entry = finish_entry(entry)
+    try:
+        entry = finish_entry(entry)
+    except Exception:
+        return None
     verdict = classifier.classify(entry.title, entry.text) if classifier is not None else None
     return entry, verdict
 
@@ -27,5 +33,8 @@ def prepare_entry(entry: FeedEntry, classifier: TopicClassifier | None) -> Prepa
 def prepare_in_worker(job: Job) -> Prepared:
     """:func:`prepare_entry` in a worker process, with the rule set the worker built."""
     entry, ruled = job
-    entry = finish_entry(entry)
+    try:
+        entry = finish_entry(entry)
+    except Exception:
+        return None
     return entry, classify_in_worker((entry.title, entry.text)) if ruled else None

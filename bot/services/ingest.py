@@ -277,7 +277,10 @@ class IngestService:
             prepared = self.prepare([(row.topic, entries) for _line, row, entries in new], workers)
             stored: list[tuple[FeedReport, list[Item]]] = []
             for (line, feed, _entries), ready in zip(new, prepared, strict=True):
-                items = [self.item_for(feed, entry, verdict, now) for entry, verdict in ready]
+                items = [
+                    self.item_for(feed, entry, verdict, now)
+                    for entry, verdict in (done for done in ready if done is not None)
+                ]
                 session.add_all(items)
                 stored.append((line, items))
             session.flush()
