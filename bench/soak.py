@@ -260,15 +260,20 @@ def print_cycle(cycle: Cycle) -> None:
 
 
 async def fetch_and_parse_only(feeds: list[SoakFeed], config: Path) -> tuple[float, Counter[str]]:
-    """The bot's fetcher and parser alone, cold (no validators), over the same feeds."""
+    """The bot's fetcher and parser alone, cold (no validators), over the same feeds: parsed
+    in worker processes, one per core, as a poll of that many feeds does."""
+    from bot.common.workers import WorkerPool
     from bot.config import load_settings
     from bot.feeds.http import HttpFetcher
     from bot.feeds.poller import FeedTask, poll_feeds
+    from bot.services.ingest import WORKER_MODULES, parse_in
 
     settings = load_settings(config, env={}).fetch
     started = time.perf_counter()
-    async with HttpFetcher(settings) as fetcher:
-        outcomes = await poll_feeds(fetcher, [FeedTask(f.name, f.url) for f in feeds])
+    with WorkerPool(settings.workers, preload=WORKER_MODULES) as workers:
+        async with HttpFetcher(settings) as fetcher:
+            tasks = [FeedTask(f.name, f.url) for f in feeds]
+            outcomes = await poll_feeds(fetcher, tasks, parse=parse_in(workers))
     return time.perf_counter() - started, Counter(outcome.status for outcome in outcomes)
 
 

@@ -149,11 +149,12 @@ async def poll_feeds(
     fetcher: HttpFetcher,
     tasks: Sequence[FeedTask],
     on_done: Callable[[FeedOutcome], None] | None = None,
+    parse: Parse | None = None,
 ) -> list[FeedOutcome]:
     """Poll every task concurrently (the fetcher bounds concurrency); outcomes in task order."""
 
     async def run(task: FeedTask) -> FeedOutcome:
-        outcome = await poll_one(fetcher, task)
+        outcome = await poll_one(fetcher, task, parse)
         if on_done is not None:
             on_done(outcome)
         return outcome
