@@ -58,6 +58,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FEEDS_DIR = ROOT.parent / "shared" / "corpus" / "feeds"
 COMMAND = Path(sys.executable).with_name("meta-ai-digest")
 LAST_MODIFIED = email.utils.formatdate(1_700_000_000, usegmt=True)
+# The rows that measure the bot (the others are baselines).
+BOT_ROWS = ("bot cold", "bot warm", "bot warm, running")
 COLD_FACTOR, WARM_FACTOR, PEAK_MB, FLATNESS = 2.5, 50.0, 400.0, 1.25
 # What the command imports before it does anything: the start-up every one-shot run pays.
 IMPORT_FLOOR = "import sqlalchemy.orm, aiohttp, pydantic, typer, rich"
@@ -391,15 +393,13 @@ def verdicts(results: dict[int, dict[str, Run]], naive_at: int) -> bool:
                 naive >= WARM_FACTOR * cycle,
             )
         )
-        peak = max(
-            at[label].peak_mb or 0.0 for label in ("bot cold", "bot warm", "bot warm, running")
-        )
+        peak = max(at[label].peak_mb or 0.0 for label in BOT_ROWS)
         checks.append(
             (f"peak {peak:.0f} MB at {naive_at:,} feeds (<= {PEAK_MB:.0f} MB)", peak <= PEAK_MB)
         )
     sizes = sorted(results)
     if len(sizes) > 1:
-        for label in ("bot cold", "bot warm", "bot warm, running"):
+        for label in BOT_ROWS:
             per_feed = [results[size][label].wall / size for size in sizes]
             growth = per_feed[-1] / per_feed[0]
             checks.append(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.feeds.parser import finish_entry
 from bot.feeds.records import FeedEntry
-from bot.topic.classifier import TopicClassifier, TopicVerdict, classify_in_worker
+from bot.topic.classifier import TopicClassifier, TopicVerdict, worker_classifier
 
 # A new entry and whether the topic rules judge it (False: its feed is topic = "all").
 Job = tuple[FeedEntry, bool]
@@ -33,8 +33,4 @@ def prepare_entry(entry: FeedEntry, classifier: TopicClassifier | None) -> Prepa
 def prepare_in_worker(job: Job) -> Prepared:
     """:func:`prepare_entry` in a worker process, with the rule set the worker built."""
     entry, ruled = job
-    try:
-        entry = finish_entry(entry)
-    except Exception:
-        return None
-    return entry, classify_in_worker((entry.title, entry.text)) if ruled else None
+    return prepare_entry(entry, worker_classifier() if ruled else None)

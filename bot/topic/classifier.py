@@ -266,7 +266,7 @@ class TopicClassifier:
 
 # ------------------------------------------------------------- in worker processes
 # A poll classifies in worker processes (bot.common.workers): each builds the rules once,
-# in the pool's initializer, and then classifies (title, text) pairs sent to it.
+# in the pool's initializer, and then classifies the entries sent to it.
 _worker_classifier: TopicClassifier | None = None
 
 
@@ -276,8 +276,8 @@ def use_in_worker(settings: TopicSettings) -> None:
     _worker_classifier = TopicClassifier(settings)
 
 
-def classify_in_worker(title_and_text: tuple[str, str]) -> TopicVerdict:
-    """The verdict of the worker's rule set (see :func:`use_in_worker`)."""
+def worker_classifier() -> TopicClassifier:
+    """The rule set this worker built (see :func:`use_in_worker`)."""
     if _worker_classifier is None:
         raise RuntimeError("use_in_worker() builds the rules before a worker classifies")
-    return _worker_classifier.classify(*title_and_text)
+    return _worker_classifier
