@@ -176,10 +176,9 @@ class DigestBot:
             ingest = await asyncio.to_thread(lambda: self.ingest)
             report = await ingest.poll(force, on_feed_done, on_start)
             started = time.perf_counter()
-            if report.kept_ids:
-                report.new_stories = await asyncio.to_thread(
-                    self.group_and_summarize, report.kept_ids
-                )
+            # Not only this cycle's items: whatever a fault left ungrouped before is caught up.
+            if bool(report.kept_ids) or await asyncio.to_thread(self.has_ungrouped_items):
+                report.new_stories = await asyncio.to_thread(self.grouping.group_pending)
             log.info(
                 "poll: %d kept items grouped and summarized in %.2f s",
                 len(report.kept_ids),
@@ -190,6 +189,13 @@ class DigestBot:
             return report
 
     # --------------------------------------------------------------- items → stories
+    def has_ungrouped_items(self) -> bool:
+        """Kept items without a story (a fault interrupted a cycle): cheap, loads no stage."""
+        from bot.store.items import ungrouped_item_ids
+
+        with self.sessions() as session:
+            return bool(ungrouped_item_ids(session, 1))
+
     def group_and_summarize(self, item_ids: Sequence[int]) -> int:
         """Attach new kept items to stories (creating them), then refresh touched stories."""
         return self.grouping.group_and_summarize(item_ids)

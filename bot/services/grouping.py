@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only, selectinload, sessionmaker
 
+from bot.store.database import begin_writing
+from bot.store.items import ungrouped_item_ids
 from bot.store.schema import Item, Story, utc_now
 from bot.store.search import index_stories
 from bot.stories.index import ArticleRef, StoryIndex
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from bot.stories.settings import ClusterSettings
     from bot.summarize.summarizer import Summarizer
 
+# Kept items grouped per transaction when catching up (after a fault, or a first poll).
+GROUP_CHUNK = 2000
 SNIPPET_NOTE = "Summary from the feed's snippet: the full article could not be fetched."
 # Every sentence of a teaser may be barred (cut off "[…]", a call to action): say why it is bare.
 NO_SUMMARY_NOTE = (
@@ -56,19 +60,52 @@ class GroupingService:
         # The topic's own vocabulary: every kept item uses it, so it tells stories apart poorly.
         self.common_terms = list(common_terms)
 
+    def group_pending(self, chunk: int = GROUP_CHUNK) -> int:
+        """Group every kept item that has no story yet, oldest first; return stories created.
+
+        A poll stores its items in committed batches and groups them afterwards, so a fault in
+        between (a dead worker, a dropped connection, a full disk, a kill) leaves kept items
+        without a story. Nothing else would ever look at them again: their guids are seen. So
+        grouping does not take the cycle's list of new items; it takes whatever the store holds
+        ungrouped, every cycle (the start-up poll included), until none is left. Each chunk is
+        one transaction, so a fault costs at most the chunk it interrupts, and that chunk is
+        picked up next time.
+        """
+        created = 0
+        while True:
+            pending = self.pending_ids(chunk)
+            if not pending:
+                return created
+            created += self.group_and_summarize(pending)
+            if len(pending) < chunk:
+                return created
+
+    def pending_ids(self, limit: int) -> list[int]:
+        with self.sessions() as session:
+            return ungrouped_item_ids(session, limit)
+
     def group_and_summarize(self, item_ids: Sequence[int]) -> int:
-        """Attach new kept items to stories (creating them), then refresh touched stories."""
+        """Attach these kept items to stories (creating them), then refresh touched stories.
+
+        Items that have a story already (another process grouped them first) are left alone.
+        """
         if not item_ids:
             return 0
         now = utc_now()
         with self.sessions.begin() as session:
-            index = self.load_index(session, now)
+            # Replicas may catch up at once: the items are locked (SQLite: the write lock from
+            # the first statement) so that each is grouped by one process only.
+            begin_writing(session)
             items = session.scalars(
                 select(Item)
-                .where(Item.id.in_(item_ids))
+                .where(Item.id.in_(item_ids), Item.kept.is_(True), Item.story_id.is_(None))
                 .order_by(Item.published_at, Item.id)
                 .options(selectinload(Item.feed))
+                .with_for_update(of=Item, skip_locked=True)
             ).all()
+            if not items:
+                return 0
+            index = self.load_index(session, now)
             for item in items:
                 index.observe(item.id, item.title, item.text)
             touched: set[int] = set()

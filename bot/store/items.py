@@ -114,3 +114,19 @@ def new_item(feed: Feed, entry: FeedEntry, now: datetime) -> Item:
         topic_reasons=[],
         backfill=False,
     )
+
+
+def ungrouped_item_ids(session: Session, limit: int) -> list[int]:
+    """Kept items without a story, oldest first: what grouping has still to do.
+
+    The partial index ``ix_items_ungrouped`` holds exactly these rows, so asking costs
+    nothing however many items are stored.
+    """
+    return list(
+        session.scalars(
+            select(Item.id)
+            .where(Item.kept.is_(True), Item.story_id.is_(None))
+            .order_by(Item.published_at, Item.id)
+            .limit(limit)
+        )
+    )

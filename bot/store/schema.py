@@ -116,6 +116,15 @@ class Item(Base):
         Index("ix_items_normalized_url", "normalized_url"),
         Index("ix_items_story_id", "story_id"),
         Index("ix_items_published_at", "published_at"),
+        # Revision 0007: kept items still without a story (a fault interrupted grouping), which
+        # every poll cycle looks for; normally none, so the index stays empty.
+        Index(
+            "ix_items_ungrouped",
+            "published_at",
+            "id",
+            sqlite_where=text("kept AND story_id IS NULL"),
+            postgresql_where=text("kept AND story_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
