@@ -84,7 +84,7 @@ def cluster_with_index(
     As on a first poll, every article is stored (so counted in the rarity background) first.
     `index` may be given already built (with a prior or a background of its own).
     """
-    index = index or StoryIndex(settings)
+    index = index if index is not None else StoryIndex(settings)
     for article in articles:
         index.observe(article.key, article.title, article.text)
     assigned: dict[int, int] = {}

@@ -435,7 +435,7 @@ def test_a_new_story_names_the_nearest_story_and_its_score(index: StoryIndex) ->
     probe = ref(2, "Meta weighs new sites for power contracts", BRIDGE, hours=1)
     match, nearest = index.decide(probe)
     assert match is None
-    assert nearest.story_id == 7 and nearest.score < nearest.needed
+    assert nearest.story_id == 7 and (nearest.score < nearest.needed or nearest.blocked)
     line = nearest.describe()
     assert "nearest story 7" in line and "Constellation" in line
     assert f"{nearest.score:.2f} against the threshold {nearest.needed:.2f}" in line
@@ -448,7 +448,8 @@ def test_terms_are_words_of_any_script() -> None:
 
 
 def test_a_young_store_joins_on_shared_names_and_figures() -> None:
-    """Two items in the store: no word is rare, but four shared names and figures are one event."""
+    """Three items in the store: general writing already says "deal" and "office" are common
+    and "Orbitly", "Pell" and "4.2" are not, so the rewrite joins and the other item does not."""
     index = StoryIndex(ClusterSettings())
     first = ref(
         1,
@@ -469,5 +470,6 @@ def test_a_young_store_joins_on_shared_names_and_figures() -> None:
         index.observe(article.key, article.title, article.text)
     index.add(first, story_id=1)
     found = index.match(rewrite)
-    assert found is not None and found.reason.startswith("shares the names and figures")
+    assert found is not None and found.story_id == 1
+    assert "orbitly" in found.reason and "pell" in found.reason
     assert index.match(unrelated) is None

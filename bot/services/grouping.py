@@ -105,7 +105,7 @@ class GroupingService:
             ).all()
             if not items:
                 return 0
-            index = self.load_index(session, now)
+            index = self.load_index(session, now, earliest=items[0].published_at)
             for item in items:
                 index.observe(item.id, item.title, item.text)
             touched: set[int] = set()
@@ -129,9 +129,14 @@ class GroupingService:
             index_stories(session, touched)
         return created
 
-    def load_index(self, session: Session, now: datetime) -> StoryIndex:
-        """The recent window of clustered items, indexed for matching new ones.
+    def load_index(
+        self, session: Session, now: datetime, earliest: datetime | None = None
+    ) -> StoryIndex:
+        """The clustered items a new item could join, indexed for matching new ones.
 
+        The window reaches back from the *earliest item to be grouped*, not from the clock:
+        an article published two days ago and polled now (a backlog after downtime, a feed
+        that publishes late, a first poll) must meet the stories of its own days.
         Rarity weights come from the kept items of a longer horizon (the story stage's
         background), so the words every Meta-AI item uses weigh next to nothing.
         """
@@ -143,7 +148,7 @@ class GroupingService:
             # A young store: dropped items still tell which words every item uses ("the", "de").
             for item in self._background(session, now, kept=False):
                 index.observe(item.id, item.title, item.text)
-        since = now - timedelta(hours=settings.window_hours)
+        since = min(now, earliest or now) - timedelta(hours=settings.window_hours)
         recent = session.scalars(
             select(Item)
             .where(Item.story_id.is_not(None), Item.published_at >= since)

@@ -17,11 +17,15 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import re2
 
 from bot.stories.settings import ClusterSettings
 from bot.stories.text import canonical_title, clean
+
+if TYPE_CHECKING:
+    from bot.stories.language import GeneralLanguage
 
 # A word in any script: letters and digits, with inner apostrophes and dots ("3.1", "o'neil").
 # Hyphens split ("open-source" = "open source"): outlets hyphenate the same words differently.
@@ -167,9 +171,18 @@ class Vocabulary:
     "epoch"), so that cached story vectors stay valid within an epoch.
     """
 
-    def __init__(self, prior_terms: Iterable[str] = (), prior_documents: int = 0) -> None:
+    def __init__(
+        self,
+        prior_terms: Iterable[str] = (),
+        prior_documents: int = 0,
+        general: GeneralLanguage | None = None,
+        general_documents: int = 0,
+    ) -> None:
         self._prior_terms = frozenset(prior_terms)
         self._prior = prior_documents
+        # General writing as `general_documents` virtual documents (bot.stories.language).
+        self._general = general
+        self._general_documents = general_documents if general is not None else 0
         self._frequency: Counter[str] = Counter()
         self._documents: dict[int, frozenset[str]] = {}
         self.epoch = 0
@@ -206,9 +219,19 @@ class Vocabulary:
         """One of the prior's words (the topic's own vocabulary)."""
         return term in self._prior_terms
 
-    def frequency(self, term: str) -> int:
-        """In how many observed documents the term occurs now."""
-        return self._frequency.get(term, 0)
+    def frequency(self, term: str) -> float:
+        """In how many documents the term occurs now: the observed ones, and its expected
+        share of the general-writing prior's virtual documents."""
+        return self._frequency.get(term, 0) + self._general_share(term)
+
+    def _general_share(self, term: str) -> float:
+        """The term's documents among the prior's virtual ones. The topic's own words
+        ("Meta", "Llama") are rare in general writing but in every item of this store: for
+        them the virtual documents are this store's kind of item, which all use them."""
+        if self._general is None:
+            return 0.0
+        share = 1.0 if term in self._prior_terms else self._general.share(term)
+        return self._general_documents * share
 
     def _maybe_new_epoch(self) -> None:
         size = len(self._documents)
@@ -227,8 +250,8 @@ class Vocabulary:
         if found is None:
             # The prior's virtual items hold the prior terms only: they count for those alone.
             prior = self._prior if term in self._prior_terms else 0
-            df = self._snapshot.get(term, 0) + prior
-            documents = self._snapshot_size + prior
+            df = self._snapshot.get(term, 0) + prior + self._general_share(term)
+            documents = self._snapshot_size + prior + self._general_documents
             found = max(0.0, math.log((documents - df + 0.5) / (df + 0.5)))
             self._idf[term] = found
         return found
@@ -246,9 +269,10 @@ class Vocabulary:
         return out
 
     def distinctive(self, term: str, limit: int) -> bool:
-        """Used by few items: at most `limit`, and by at most half of the background."""
-        df = self._frequency.get(term, 0)
-        return df <= limit and 2 * df <= max(2, len(self._documents))
+        """Used by few items: at most `limit`, and by at most half of the background (the
+        general-writing prior included, so a function word never is, in any language)."""
+        df = self.frequency(term)
+        return df <= limit and 2 * df <= max(2, len(self._documents) + self._general_documents)
 
 
 def unit(vector: Mapping[str, float]) -> dict[str, float]:

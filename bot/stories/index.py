@@ -37,6 +37,7 @@ from bot.stories.features import (
     terms,
     unit,
 )
+from bot.stories.language import GeneralLanguage
 from bot.stories.settings import ClusterSettings
 from bot.stories.text import canonical_title
 
@@ -122,7 +123,10 @@ class StoryIndex:
         self._aggregators = frozenset(h.lower() for h in settings.aggregator_hosts)
         phrases = [*settings.common_words, *common_terms]
         prior = (t for phrase in phrases for t in terms(phrase))
-        self.vocabulary = Vocabulary(prior, settings.common_words_documents)
+        general = GeneralLanguage(settings.content_words) if settings.general_documents else None
+        self.vocabulary = Vocabulary(
+            prior, settings.common_words_documents, general, settings.general_documents
+        )
         self._entries: dict[int, _Entry] = {}
         self._stories: dict[int, _Story] = {}
         self._by_url: dict[str, int] = {}

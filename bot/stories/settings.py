@@ -67,6 +67,10 @@ class ClusterSettings(ShippedSettings):
     # default: rarity is measured on the stored items themselves, in any language, and the
     # pipeline adds the topic rules' own entity and AI terms (what every kept item uses).
     common_words: list[str]
+    # General writing (word frequencies of 40+ languages) weighs as this many virtual items in
+    # the rarity background: from the first item, "the" and "said" say nothing about an event
+    # and a name says much, whatever else the store holds. 0 turns the prior off.
+    general_documents: int = Field(ge=0)
     common_words_documents: int = Field(ge=0)
     # Accepted and ignored since the MinHash LSH variant was removed (it found no story the
     # word index missed); kept so that older config files still load.
