@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.common.hosts import allowed_endpoint
 from bot.defaults import ShippedSettings
 from bot.feeds.urls import feed_url_problem
 
@@ -49,5 +50,13 @@ class FetchSettings(ShippedSettings):
     backfill_hours: float = Field(ge=0)
     # Longest wait a feed's own Retry-After, Cache-Control max-age or <ttl> may impose.
     max_publisher_interval_minutes: float = Field(gt=0)
+    # host:port pairs (a bare host: ports 80 and 443 only), see bot.common.hosts.
     allowed_private_hosts: list[str]
     workers: int = Field(ge=0)
+
+    @field_validator("allowed_private_hosts")
+    @classmethod
+    def _host_port_pairs(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            allowed_endpoint(entry)  # ValueError naming the fix
+        return entries
