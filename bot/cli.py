@@ -775,18 +775,36 @@ def feeds_import(
 
 @feeds_command("export")
 def feeds_export(
-    ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
+    ctx: typer.Context,
+    with_credentials: Annotated[
+        bool,
+        flag(
+            "--with-credentials",
+            help="Keep user names, passwords and key-like query values in the addresses.",
+        ),
+    ] = False,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
 ) -> None:
     """Print every feed (configured and added) as an OPML 2.0 file, for a feed reader or
-    another install (`feeds import`)."""
+    another install (`feeds import`).
+
+    Credentials in feed addresses are masked unless --with-credentials.
+    """
     from bot.services.feeds import FeedCatalog
 
     settings, env = context_of(ctx, config, log_level)
     with read_only(settings, env) as sessions:
         catalog = FeedCatalog(sessions, settings.configured_feeds, settings.fetch)
-        document = catalog.export_opml()
+        document, masked = catalog.export_opml(with_credentials=with_credentials)
     sys.stdout.buffer.write(document)
     sys.stdout.flush()
+    if masked:
+        err.print(
+            f"{masked} feed addresses hold credentials, masked as [redacted]; "
+            "--with-credentials keeps them.",
+            highlight=False,
+        )
 
 
 def read_capped(path: Path, cap: int) -> bytes:

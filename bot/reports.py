@@ -9,6 +9,7 @@ from typing import Literal
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.common.redaction import redact_url, redact_urls
 from bot.digest.model import FeedInfo
 from bot.feeds.settings import FeedConfig
 from bot.feeds.urls import normalize_url
@@ -67,13 +68,17 @@ def human_size(size: int | None) -> str:
 def feed_info(
     name: str, url: str, source: Literal["config", "added"], enabled: bool, feed: Feed | None
 ) -> FeedInfo:
-    """One feed's health; ``feed`` is its stored row, None before its first poll."""
-    info = FeedInfo(name=name, url=url, source=source, state="not polled yet")
+    """One feed's health; ``feed`` is its stored row, None before its first poll.
+
+    Shown to every member in chat and in every list, so the URL (and any URL the error
+    quotes) has no credentials: no user name or password, no key-like query value.
+    """
+    info = FeedInfo(name=name, url=redact_url(url), source=source, state="not polled yet")
     if not enabled:
         info.state = "off"
     if feed is None:
         return info
-    info.error = feed.last_error
+    info.error = redact_urls(feed.last_error) if feed.last_error else None
     info.failures = feed.consecutive_failures
     info.last_success = feed.last_success_at
     info.next_poll = feed.next_poll_at

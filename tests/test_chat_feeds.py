@@ -253,3 +253,30 @@ async def test_discord_manage_server_members_change_feeds_others_get_a_polite_no
         finally:
             await adapter.close()
             bot.close()
+
+
+async def test_slack_feeds_list_shows_no_credential_of_a_feed_address(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """Every member may list the feeds: a paid feed's user name, password and API key in its
+    configured address never reach the channel."""
+    paid = (
+        "https://ada:hunter2-pass@paid.example/rss?apikey=KEY-0f1e2d3c&lang=en"
+        "&sig=7a6b5c4d3e2f1a0b9c8d7e6f"
+    )
+    extra = f'[[extra_feeds]]\nname = "Paid"\nurl = "{paid}"\n'
+    async with FakeSlack() as slack:
+        bot = make_bot(tmp_path, slack.http_mode_env(), extra, feed_server.port)
+        [adapter] = bot.adapters
+        assert isinstance(adapter, SlackAdapter)
+        await adapter.start(bot)
+        try:
+            await slash(adapter, slack, USER_ID, "feeds", "list")
+            listing = text_of(await answer(slack, "list"))
+        finally:
+            await adapter.close()
+            bot.close()
+    assert "• Paid (https://paid.example/rss?apikey=[redacted]&amp;" in listing
+    assert "sig=[redacted]): not polled yet" in listing
+    for secret in ("ada", "hunter2-pass", "KEY-0f1e2d3c", "7a6b5c4d3e2f1a0b9c8d7e6f"):
+        assert secret not in listing

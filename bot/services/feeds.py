@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.common.redaction import redact_url
 from bot.digest.model import FeedChange, FeedInfo
 from bot.feeds.discover import DiscoveryError, discover_feed
 from bot.feeds.http import HttpFetcher
@@ -85,18 +86,20 @@ class FeedCatalog:
         except DiscoveryError as error:
             return FeedChange(ok=False, message=str(error), url=url)
         chosen = feed_name(name, found.title, found.url)
+        # What is said back goes to the admin channel and the logs: no credentials.
+        shown = redact_url(found.url)
         try:
             await asyncio.to_thread(self._store, chosen, found.url, added_by, found.site_url, None)
         except FeedConflictError as error:
-            return FeedChange(ok=False, message=str(error), name=chosen, url=found.url)
-        via = "" if found.url == url else f" (found on {url})"
-        log.info("feed %r added by %s: %s", chosen, added_by, found.url)
+            return FeedChange(ok=False, message=str(error), name=chosen, url=shown)
+        via = "" if found.url == url else f" (found on {redact_url(url)})"
+        log.info("feed %r added by %s: %s", chosen, added_by, shown)
         return FeedChange(
             ok=True,
-            message=f"Added the feed “{chosen}”: {found.url}{via}, {found.entries} items now; "
+            message=f"Added the feed “{chosen}”: {shown}{via}, {found.entries} items now; "
             "it is polled from the next cycle.",
             name=chosen,
-            url=found.url,
+            url=shown,
         )
 
     def _store(
@@ -119,7 +122,7 @@ class FeedCatalog:
         try:
             with self.sessions.begin() as session:
                 row = remove_feed(session, self.configured(), name, utc_now())
-                url = row.url
+                url = redact_url(row.url)
         except FeedConflictError as error:
             return FeedChange(ok=False, message=str(error), name=name)
         log.info("feed %r removed by %s", name, removed_by)
@@ -177,8 +180,10 @@ class FeedCatalog:
         candidates = [f"{name} ({host})"] + [f"{name} ({number})" for number in range(2, 100)]
         return next((candidate for candidate in candidates if candidate not in taken), name)
 
-    def export_opml(self) -> bytes:
-        """Every feed the bot has (configured and added) as an OPML 2.0 file."""
+    def export_opml(self, *, with_credentials: bool = False) -> tuple[bytes, int]:
+        """Every feed the bot has (configured and added) as an OPML 2.0 file, and how many of
+        its addresses lost credentials (user name and password, key-like query values:
+        :func:`~bot.common.redaction.redact_url`) because ``with_credentials`` is False."""
         with self.sessions() as session:
             configured = self.configured()
             rows = {row.name: row for row in active_feeds(session, configured)}
@@ -201,4 +206,17 @@ class FeedCatalog:
             for row in rows.values()
             if row.name not in names
         ]
-        return write_opml(feeds, title="meta-ai-digest feeds", created=utc_now())
+        if not with_credentials:
+            shown = [
+                replace(
+                    feed,
+                    xml_url=redact_url(feed.xml_url),
+                    html_url=redact_url(feed.html_url) if feed.html_url else None,
+                )
+                for feed in feeds
+            ]
+            masked = sum(before != after for before, after in zip(feeds, shown, strict=True))
+            feeds = shown
+        else:
+            masked = 0
+        return write_opml(feeds, title="meta-ai-digest feeds", created=utc_now()), masked
