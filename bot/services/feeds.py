@@ -22,7 +22,7 @@ from bot.feeds.http import HttpFetcher
 from bot.feeds.opml import OpmlFeed, read_opml, write_opml
 from bot.feeds.settings import FeedConfig, FetchSettings
 from bot.feeds.text import clean_text
-from bot.feeds.urls import feed_url_problem
+from bot.feeds.urls import feed_url_problem, shown_url
 from bot.reports import feed_infos
 from bot.store.feeds import FeedConflictError, active_feeds, add_feed, remove_feed
 from bot.store.schema import utc_now
@@ -79,7 +79,7 @@ class FeedCatalog:
         url = url.strip().strip("<>")  # Slack wraps links in <...>
         problem = feed_url_problem(url, WEB_SCHEMES)
         if problem is not None:
-            return FeedChange(ok=False, message=f"{url!r} {problem}", url=url)
+            return FeedChange(ok=False, message=f"{shown_url(url)!r} {problem}")
         try:
             async with HttpFetcher(self.fetch) as fetcher:
                 found = await discover_feed(fetcher, url)
@@ -143,10 +143,10 @@ class FeedCatalog:
             known = {row.url for row in active_feeds(session, configured)}
             known |= {config.url for config in configured}
             for feed in feeds:
-                label = feed.title or feed.xml_url
+                label = feed.title or shown_url(feed.xml_url)
                 problem = feed_url_problem(feed.xml_url, WEB_SCHEMES)
                 if problem is not None:
-                    report.refused.append((label, f"{feed.xml_url!r} {problem}"))
+                    report.refused.append((label, f"{shown_url(feed.xml_url)!r} {problem}"))
                     continue
                 if feed.xml_url in known:
                     report.already_there.append(label)
