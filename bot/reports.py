@@ -9,8 +9,10 @@ from typing import Literal
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.common.bounds import fit_key
 from bot.common.redaction import redact_url, redact_urls
 from bot.digest.model import FeedInfo
+from bot.feeds.records import MAX_KEY_CHARS
 from bot.feeds.settings import FeedConfig
 from bot.feeds.urls import normalize_url
 from bot.store.database import database_size
@@ -149,7 +151,11 @@ def explain_url(session: Session, url: str) -> list[str]:
         session.scalars(
             select(Item)
             .where(
-                or_(Item.normalized_url == normalize_url(url), Item.guid == url, Item.url == url)
+                or_(
+                    Item.normalized_url == fit_key(normalize_url(url), MAX_KEY_CHARS),
+                    Item.guid == fit_key(url, MAX_KEY_CHARS),
+                    Item.url == url,
+                )
             )
             .options(selectinload(Item.feed))
         )

@@ -16,7 +16,8 @@ class FeedConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
+    # The limit of feeds.name (bot/store/schema.py): a longer name could not be stored.
+    name: str = Field(min_length=1, max_length=200)
     url: str = Field(min_length=1)
     # "rules": the topic rules decide; "all": every item is on topic (meta-llama releases).
     topic: Literal["rules", "all"] = "rules"

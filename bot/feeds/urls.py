@@ -110,10 +110,13 @@ def strip_tracking(url: str) -> str:
 
 
 def safe_link(url: str | None) -> str | None:
-    """The URL if it is an absolute http(s) link, else None (no javascript:, data:, file:)."""
+    """The URL if it is an absolute http(s) link of at most :data:`MAX_URL_CHARS`, else None
+    (no javascript:, data:, file:)."""
     if not url:
         return None
     candidate = url.strip()
+    if len(candidate) > MAX_URL_CHARS:
+        return None
     try:
         parts = urlsplit(candidate)
     except ValueError:

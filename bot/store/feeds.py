@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from bot.feeds.schedule import NextPoll
     from bot.feeds.settings import FeedConfig
 
-# Enough of an error to act on; the column is TEXT, the rest is noise.
-MAX_STORED_ERROR_CHARS = 2000
-
 
 def sync_feeds(session: Session, configured: Sequence[FeedConfig]) -> dict[str, Feed]:
     """Make sure every configured feed has a row (URL and topic changes are picked up);
@@ -190,7 +187,7 @@ def record_poll(feed: Feed, outcome: FeedOutcome, decision: NextPoll, now: datet
             # Only a document that parsed: one that failed is tried again, not skipped.
             feed.body_sha256 = outcome.body_sha256
     else:
-        feed.last_error = str(outcome.error)[:MAX_STORED_ERROR_CHARS]
+        feed.last_error = str(outcome.error)  # cut to its column's bound when flushed
     if decision.disabled_now:
         feed.disabled_at = now
         feed.disabled_notice_sent = False
