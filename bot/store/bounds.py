@@ -84,6 +84,15 @@ def fit(column: InstrumentedAttribute[Any], value: str) -> str | None:
     return bound_of(column).apply(value)
 
 
+def fit_values(cls: type[Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A Core or bulk statement's values for ``cls``, each string fitted to its column."""
+    for key, bound in bounds_of(inspect(cls)):
+        value = values.get(key)
+        if isinstance(value, str) and (len(value) > bound.limit or "\x00" in value):
+            values[key] = bound.apply(value)
+    return values
+
+
 def fit_rows(session: Session, _context: object = None, _instances: object = None) -> None:
     """Fit every string of every new or changed row to its column: a ``before_flush`` hook."""
     for row in (*session.new, *session.dirty):
