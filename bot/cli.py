@@ -700,12 +700,12 @@ def feeds_add(
     poll), then stored in the database, where every replica sees it; the admin channels
     hear of it. Exit status 1 when no feed could be read there, 2 for a mistake.
     """
-    from bot.feeds.urls import feed_url_problem
+    from bot.feeds.urls import feed_url_problem, shown_url
 
     settings, env = context_of(ctx, config, log_level)
     problem = feed_url_problem(url.strip(), ("http", "https"))
     if problem is not None:
-        raise fail(f"{url!r} {problem}")
+        raise fail(f"{shown_url(url)!r} {problem}")
     bot = make_bot(settings, env)
     try:
         change = run_with_adapters(bot, bot.add_feed(url, by=command_line_user(), name=name))
@@ -775,18 +775,36 @@ def feeds_import(
 
 @feeds_command("export")
 def feeds_export(
-    ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
+    ctx: typer.Context,
+    with_credentials: Annotated[
+        bool,
+        flag(
+            "--with-credentials",
+            help="Keep user names, passwords and key-like query values in the addresses.",
+        ),
+    ] = False,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
 ) -> None:
     """Print every feed (configured and added) as an OPML 2.0 file, for a feed reader or
-    another install (`feeds import`)."""
+    another install (`feeds import`).
+
+    Credentials in feed addresses are masked unless --with-credentials.
+    """
     from bot.services.feeds import FeedCatalog
 
     settings, env = context_of(ctx, config, log_level)
     with read_only(settings, env) as sessions:
         catalog = FeedCatalog(sessions, settings.configured_feeds, settings.fetch)
-        document = catalog.export_opml()
+        document, masked = catalog.export_opml(with_credentials=with_credentials)
     sys.stdout.buffer.write(document)
     sys.stdout.flush()
+    if masked:
+        err.print(
+            f"{masked} feed addresses hold credentials, masked as [redacted]; "
+            "--with-credentials keeps them.",
+            highlight=False,
+        )
 
 
 def read_capped(path: Path, cap: int) -> bytes:
@@ -994,6 +1012,7 @@ def read_article(source: str, settings: Settings) -> str:
     from bot.feeds.article import fetch_article_html
     from bot.feeds.http import FetchError, HttpFetcher
     from bot.feeds.text import clean_text
+    from bot.feeds.urls import shown_url
     from bot.summarize.fulltext import extract_main_text
 
     if source.startswith(("http://", "https://")):
@@ -1005,7 +1024,7 @@ def read_article(source: str, settings: Settings) -> str:
         try:
             html = asyncio.run(fetch())
         except FetchError as error:
-            raise fail(f"cannot fetch {source}: {error}") from error
+            raise fail(f"cannot fetch {shown_url(source)}: {error}") from error
         text = extract_main_text(html, source, settings=settings.summarize)
         if not text:
             raise fail(f"no article text found at {source}")

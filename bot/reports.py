@@ -9,7 +9,10 @@ from typing import Literal
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.common.bounds import fit_key
+from bot.common.redaction import redact_url, redact_urls
 from bot.digest.model import FeedInfo
+from bot.feeds.records import MAX_KEY_CHARS
 from bot.feeds.settings import FeedConfig
 from bot.feeds.urls import normalize_url
 from bot.store.database import database_size
@@ -67,13 +70,17 @@ def human_size(size: int | None) -> str:
 def feed_info(
     name: str, url: str, source: Literal["config", "added"], enabled: bool, feed: Feed | None
 ) -> FeedInfo:
-    """One feed's health; ``feed`` is its stored row, None before its first poll."""
-    info = FeedInfo(name=name, url=url, source=source, state="not polled yet")
+    """One feed's health; ``feed`` is its stored row, None before its first poll.
+
+    Shown to every member in chat and in every list, so the URL (and any URL the error
+    quotes) has no credentials: no user name or password, no key-like query value.
+    """
+    info = FeedInfo(name=name, url=redact_url(url), source=source, state="not polled yet")
     if not enabled:
         info.state = "off"
     if feed is None:
         return info
-    info.error = feed.last_error
+    info.error = redact_urls(feed.last_error) if feed.last_error else None
     info.failures = feed.consecutive_failures
     info.last_success = feed.last_success_at
     info.next_poll = feed.next_poll_at
@@ -144,7 +151,11 @@ def explain_url(session: Session, url: str) -> list[str]:
         session.scalars(
             select(Item)
             .where(
-                or_(Item.normalized_url == normalize_url(url), Item.guid == url, Item.url == url)
+                or_(
+                    Item.normalized_url == fit_key(normalize_url(url), MAX_KEY_CHARS),
+                    Item.guid == fit_key(url, MAX_KEY_CHARS),
+                    Item.url == url,
+                )
             )
             .options(selectinload(Item.feed))
         )

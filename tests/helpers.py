@@ -60,6 +60,12 @@ def write_config(path: Path, feeds: list[tuple[str, str]], database: Path, extra
     return path
 
 
+def allow_local(port: int) -> str:
+    """The ``[fetch]`` table that lets feeds added at run time reach a local test server on
+    ``port``, as an admin allows an intranet host and port."""
+    return f'[fetch]\nallowed_private_hosts = ["127.0.0.1:{port}"]\n'
+
+
 def closed_port() -> int:
     """A local TCP port nothing listens on (bound, then closed again): a refused connection."""
     with socket.socket() as probe:

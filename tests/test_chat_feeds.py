@@ -44,7 +44,7 @@ from tests.fakes.slack_api import (
     slack_error,
     slash_command_body,
 )
-from tests.helpers import fresh_feed, write_config
+from tests.helpers import allow_local, fresh_feed, write_config
 
 SITE_PAGE = (
     '<html><head><link rel="alternate" type="application/atom+xml" href="/atom.xml">'
@@ -52,14 +52,14 @@ SITE_PAGE = (
 )
 
 
-def make_bot(tmp_path: Path, env: dict[str, str], extra: str) -> DigestBot:
+def make_bot(tmp_path: Path, env: dict[str, str], extra: str, port: int) -> DigestBot:
     """The real core with the adapters the environment configures; the loopback feed server
     allowed, as an admin allows an intranet host."""
     config = write_config(
         tmp_path / "c.toml",
         [],
         tmp_path / "bot.db",
-        '[fetch]\nallowed_private_hosts = ["127.0.0.1"]\n' + extra,
+        allow_local(port) + extra,
     )
     settings = load_settings(config, env={})
     adapters = select_adapters(settings.adapters.enabled, settings.adapters.options_for, env)
@@ -104,7 +104,7 @@ async def test_slack_admins_add_and_remove_feeds_members_list_them_and_get_a_pol
     async with FakeSlack() as slack:
         env = slack.http_mode_env()
         extra = f'[adapters.slack]\nadmin_channel = "{OTHER_CHANNEL}"\n'
-        bot = make_bot(tmp_path, env, extra)
+        bot = make_bot(tmp_path, env, extra, feed_server.port)
         [adapter] = bot.adapters
         assert isinstance(adapter, SlackAdapter)
         await adapter.start(bot)
@@ -153,7 +153,8 @@ async def test_slack_configured_admins_may_change_feeds_and_a_missing_scope_refu
     feed_url = feed_server.serve("/a.xml", fresh_feed("outlet-a-rss.xml"))
     async with FakeSlack() as slack:
         env = slack.http_mode_env()
-        bot = make_bot(tmp_path, env, f'[adapters.slack]\nadmin_users = ["{USER_ID}"]\n')
+        admins = f'[adapters.slack]\nadmin_users = ["{USER_ID}"]\n'
+        bot = make_bot(tmp_path, env, admins, feed_server.port)
         [adapter] = bot.adapters
         assert isinstance(adapter, SlackAdapter)
         await adapter.start(bot)
@@ -192,7 +193,7 @@ async def test_discord_manage_server_members_change_feeds_others_get_a_polite_no
         extra = (
             f'[adapters.discord]\nadmin_channel = "{ADMIN_CHANNEL_ID}"\ndefer_after_seconds = 0\n'
         )
-        bot = make_bot(tmp_path, env, extra)
+        bot = make_bot(tmp_path, env, extra, feed_server.port)
         [adapter] = bot.adapters
         assert isinstance(adapter, DiscordAdapter)
         try:
@@ -252,3 +253,30 @@ async def test_discord_manage_server_members_change_feeds_others_get_a_polite_no
         finally:
             await adapter.close()
             bot.close()
+
+
+async def test_slack_feeds_list_shows_no_credential_of_a_feed_address(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """Every member may list the feeds: a paid feed's user name, password and API key in its
+    configured address never reach the channel."""
+    paid = (
+        "https://ada:hunter2-pass@paid.example/rss?apikey=KEY-0f1e2d3c&lang=en"
+        "&sig=7a6b5c4d3e2f1a0b9c8d7e6f"
+    )
+    extra = f'[[extra_feeds]]\nname = "Paid"\nurl = "{paid}"\n'
+    async with FakeSlack() as slack:
+        bot = make_bot(tmp_path, slack.http_mode_env(), extra, feed_server.port)
+        [adapter] = bot.adapters
+        assert isinstance(adapter, SlackAdapter)
+        await adapter.start(bot)
+        try:
+            await slash(adapter, slack, USER_ID, "feeds", "list")
+            listing = text_of(await answer(slack, "list"))
+        finally:
+            await adapter.close()
+            bot.close()
+    assert "• Paid (https://paid.example/rss?apikey=[redacted]&amp;" in listing
+    assert "sig=[redacted]): not polled yet" in listing
+    for secret in ("ada", "hunter2-pass", "KEY-0f1e2d3c", "7a6b5c4d3e2f1a0b9c8d7e6f"):
+        assert secret not in listing

@@ -17,11 +17,8 @@ from bot.feeds.opml import OpmlError, OpmlFeed, read_opml, write_opml
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import Feed
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, fresh_feed, write_config
+from tests.helpers import BOT_COMMAND, allow_local, fresh_feed, write_config
 
-# Local test servers are private addresses: feeds added at run time pass the same URL gate as
-# links found in feeds, so the tests allow the loopback host as an admin would an intranet one.
-ALLOW_LOCAL = '[fetch]\nallowed_private_hosts = ["127.0.0.1"]\n'
 SITE_PAGE = """<!doctype html><html><head><title>Outlet A</title>
 <link rel="stylesheet" href="/style.css">
 <link rel="alternate" type="application/rss+xml" title="Outlet A news" href="/feeds/news.xml">
@@ -60,7 +57,7 @@ def test_add_a_site_finds_its_feed_and_every_command_then_sees_it(
     site: FeedServer, tmp_path: Path
 ) -> None:
     database = tmp_path / "bot.db"
-    config = write_config(tmp_path / "c.toml", [], database, extra=ALLOW_LOCAL)
+    config = write_config(tmp_path / "c.toml", [], database, extra=allow_local(site.port))
 
     added = bot(config, "feeds", "add", site.url("/"))
     assert added.returncode == 0, added.stderr
@@ -131,7 +128,9 @@ def test_add_refuses_an_address_that_cannot_be_a_feed(
 
 def test_add_a_page_without_a_feed_says_what_to_do(feed_server: FeedServer, tmp_path: Path) -> None:
     page = feed_server.serve("/about", "<html><head><title>x</title></head></html>", "text/html")
-    config = write_config(tmp_path / "c.toml", [], tmp_path / "bot.db", extra=ALLOW_LOCAL)
+    config = write_config(
+        tmp_path / "c.toml", [], tmp_path / "bot.db", extra=allow_local(feed_server.port)
+    )
     result = bot(config, "feeds", "add", page)
     assert result.returncode == 1
     assert "is not a feed" in result.stderr and 'rel="alternate"' in result.stderr

@@ -15,7 +15,7 @@ from bot.adapters.terminal import TerminalAdapter
 from bot.config import Settings, load_settings
 from bot.pipeline import DigestBot
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import fresh_feed, write_config
+from tests.helpers import allow_local, fresh_feed, write_config
 
 LLAMA_PARAGRAPHS = [
     "Meta has released Llama 4, a family of open-weight AI models including Scout and Maverick.",
@@ -61,7 +61,7 @@ def test_full_text_is_fetched_for_snippet_only_items(
     bot, _ = make_bot(
         tmp_path,
         [("Snippets", feed_server.serve("/feed.xml", feed))],
-        extra='[fetch]\nallowed_private_hosts = ["127.0.0.1"]\n',
+        extra=allow_local(feed_server.port),
     )
     asyncio.run(bot.poll())
     digest = bot.preview_digest()
@@ -83,7 +83,7 @@ def test_snippet_is_summarized_with_a_note_when_the_page_is_unreachable(
     bot, _ = make_bot(
         tmp_path,
         [("Snippets", feed_server.serve("/feed.xml", feed))],
-        extra='[fetch]\nallowed_private_hosts = ["127.0.0.1"]\n',
+        extra=allow_local(feed_server.port),
     )
     asyncio.run(bot.poll())
     story = bot.preview_digest().stories[0]

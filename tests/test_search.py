@@ -42,7 +42,15 @@ from bot.digest.settings import DigestSettings
 from bot.pipeline import DigestBot
 from bot.store.database import alembic_config, create_database_engine, migrate, session_factory
 from bot.store.schema import Feed, Item, Story
-from bot.store.search import STOP_WORDS, SearchTerms, document, index_stories, parse_query
+from bot.store.search import (
+    MAX_QUERY_CHARS,
+    MAX_QUERY_WORDS,
+    STOP_WORDS,
+    SearchTerms,
+    document,
+    index_stories,
+    parse_query,
+)
 from tests.fakes.feed_server import FeedServer
 from tests.helpers import BOT_COMMAND, fresh_feed, scratch_postgres_database, write_config
 
@@ -302,6 +310,27 @@ def test_an_empty_search_says_so(
         query="quantum teleportation", days=QUERY_WINDOW_DAYS
     )
     assert no_words.stories == [] and no_words.empty_message == NO_WORDS.format(query='" *')
+
+
+def test_an_over_long_search_says_it_is_too_long_naming_the_limit(
+    searchable: Searchable,
+) -> None:
+    """An 8,000-word paste used to answer "no matches"; a search at the limit is searched."""
+    pasted = " ".join(["llama"] * 8000)
+    at_limit = " ".join(["llama"] * MAX_QUERY_WORDS)
+    with searchable.sessions() as session:
+        answer = latest_digest(session, SETTINGS, NOW, pasted)
+        searched = latest_digest(session, SETTINGS, NOW, at_limit)
+        too_wide = latest_digest(session, SETTINGS, NOW, "x" * (MAX_QUERY_CHARS + 1))
+    assert answer.stories == []
+    assert answer.empty_message == (
+        "That search is too long (8,000 words, 47,999 characters): search with at most "
+        f"{MAX_QUERY_WORDS} words and {MAX_QUERY_CHARS} characters."
+    )
+    with searchable.sessions() as session:
+        one_word = latest_digest(session, SETTINGS, NOW, "llama")
+    assert searched.stories and searched.stories == one_word.stories
+    assert too_wide.empty_message is not None and "too long" in too_wide.empty_message
 
 
 @pytest.mark.parametrize("query", NO_WORD_QUERIES)

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 from yarl import URL
 
-from bot.config import FetchSettings, load_settings
+from bot.config import ConfigError, FetchSettings, load_settings
 from bot.feeds.article import fetch_article_html
 from bot.feeds.gate import (
     CONNECTING,
@@ -28,6 +28,7 @@ from bot.feeds.gate import (
     UrlGate,
     guarded_connector,
     is_public_address,
+    literal_ip,
     normalized_host,
 )
 from bot.feeds.http import FailureKind, FetchError, HttpFetcher
@@ -35,6 +36,7 @@ from bot.pipeline import DigestBot
 from bot.store.schema import Item
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import MisbehavingServer
+from tests.helpers import closed_port
 
 SETTINGS = FetchSettings(total_timeout_seconds=3, connect_timeout_seconds=1)
 
@@ -103,15 +105,87 @@ def test_public_links_pass_the_url_check(url: str) -> None:
     UrlGate([]).check(url)
 
 
-def test_an_admin_can_allow_a_private_host() -> None:
-    gate = UrlGate(["wiki.internal", "10.1.2.3", "Intranet.Example."])
+def test_an_admin_can_allow_a_private_host_and_port() -> None:
+    gate = UrlGate(["wiki.internal:8080", "10.1.2.3", "Intranet.Example.:8443", "[fd00::1]:81"])
     assert gate.check("http://wiki.internal:8080/page").private_allowed
     assert gate.check("http://10.1.2.3/page").private_allowed
-    assert gate.check("http://intranet.example/").private_allowed
+    assert gate.check("https://10.1.2.3/page").private_allowed
+    assert gate.check("https://intranet.example:8443/").private_allowed
+    assert gate.check("http://[fd00::1]:81/").private_allowed
     # The same host in another spelling is the same host.
     assert gate.check("http://\uff11\uff10.1.2.3/page").private_allowed
     with pytest.raises(FetchError):
         gate.check("http://10.1.2.4/page")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.1.2.3:5432/",  # a bare host allows the web's default ports only
+        "http://10.1.2.3:8080/",
+        "http://wiki.internal/page",  # allowed on 8080, not on 80
+        "http://wiki.internal:8081/page",
+        "https://intranet.example/",
+        "http://[fd00::1]/",
+    ],
+)
+def test_an_allowed_host_is_never_allowed_on_another_port(url: str) -> None:
+    """An address is refused at once; a name passes the URL check as a public one would, and
+    its private addresses are then refused by the resolver and the socket factory."""
+    gate = UrlGate(["wiki.internal:8080", "10.1.2.3", "Intranet.Example.:8443", "[fd00::1]:81"])
+    try:
+        decision = gate.check(url)
+    except FetchError as refused:
+        assert refused.kind is FailureKind.BLOCKED
+    else:
+        assert not decision.private_allowed
+        assert literal_ip(decision.host) is None
+
+
+async def test_another_port_of_an_allowed_host_is_never_connected_to(
+    misbehaving_server: MisbehavingServer,
+) -> None:
+    """Allowing one local service (a port nobody listens on) lets a link reach no other port
+    of that host: the server on the loopback host receives nothing."""
+    allowed = f"127.0.0.1:{closed_port()}"
+    settings = SETTINGS.model_copy(update={"allowed_private_hosts": [allowed]})
+    async with HttpFetcher(settings) as fetcher:
+        with pytest.raises(FetchError) as refused:
+            await fetcher.fetch(misbehaving_server.url("/html"), trusted=False)
+    assert refused.value.kind is FailureKind.BLOCKED
+    assert misbehaving_server.requests == []
+
+
+async def test_the_resolver_gives_an_allowed_name_private_addresses_on_its_port_only() -> None:
+    resolver = GuardedResolver(allowed_hosts=["localhost:8080"])
+    try:
+        assert await resolver.resolve("localhost", 8080)
+        with pytest.raises(OSError, match="non-public"):
+            await resolver.resolve("localhost", 5432)
+    finally:
+        await resolver.close()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("wiki.internal:http", "not a number from 1 to 65535"),
+        ("10.1.2.3:0", "not a number from 1 to 65535"),
+        ("fd00::1", "put an IPv6 address in brackets"),
+        ("http://wiki.internal/", "write host:port"),
+        ("", "write host:port"),
+    ],
+)
+def test_a_bad_allowed_private_host_is_one_line_naming_the_fix(
+    tmp_path: Path, entry: str, message: str
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[fetch]\nallowed_private_hosts = ["{entry}"]\n')
+    with pytest.raises(ConfigError) as refused:
+        load_settings(config, env={})
+    assert message in str(refused.value)
+    assert "fetch.allowed_private_hosts" in str(refused.value)
+    assert len(str(refused.value).splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -184,12 +258,14 @@ async def test_a_redirect_to_any_spelling_of_a_local_address_is_not_followed(
     """The first hop is on a host the admin allowed; the redirect's target is checked anew."""
     target = f"http://{host}:{{port}}/feed/secret"
     start = f"http://127.0.0.1:{misbehaving_server.port}/location/{quote(target, safe='')}"
-    settings = SETTINGS.model_copy(update={"allowed_private_hosts": ["127.0.0.1"]})
+    allowed = f"127.0.0.1:{misbehaving_server.port}"
+    settings = SETTINGS.model_copy(update={"allowed_private_hosts": [allowed]})
     if normalized_host(host) == "127.0.0.1":
         # Allowing 127.0.0.1 allows it in every spelling, so start from a name the
         # admin allowed instead and let the redirect name the address.
         start = start.replace("127.0.0.1", "localhost", 1)
-        settings = SETTINGS.model_copy(update={"allowed_private_hosts": ["localhost"]})
+        allowed = f"localhost:{misbehaving_server.port}"
+        settings = SETTINGS.model_copy(update={"allowed_private_hosts": [allowed]})
     async with HttpFetcher(settings) as fetcher:
         with pytest.raises(FetchError) as refused:
             await fetcher.fetch(start, trusted=False)
@@ -216,8 +292,9 @@ async def test_the_connector_refuses_non_public_addresses_whatever_the_url_check
             CONNECTING.reset(decision)
     assert misbehaving_server.requests == []
     # An allowed host's request connects (the decision the fetcher sets for it).
-    async with aiohttp.ClientSession(connector=guarded_connector(["127.0.0.1"])) as session:
-        decision = CONNECTING.set(UrlGate(["127.0.0.1"]).check(url))
+    allowed = [f"127.0.0.1:{misbehaving_server.port}"]
+    async with aiohttp.ClientSession(connector=guarded_connector(allowed)) as session:
+        decision = CONNECTING.set(UrlGate(allowed).check(url))
         try:
             async with session.get(url) as response:
                 assert response.status == 200
@@ -255,7 +332,8 @@ WORDS = ["amber", "basil", "cedar", "dahlia", "ember", "fennel", "ginger", "haze
 async def test_a_redirect_from_an_allowed_host_cannot_lead_somewhere_private(
     misbehaving_server: MisbehavingServer, where: str
 ) -> None:
-    settings = SETTINGS.model_copy(update={"allowed_private_hosts": ["127.0.0.1"]})
+    allowed = f"127.0.0.1:{misbehaving_server.port}"
+    settings = SETTINGS.model_copy(update={"allowed_private_hosts": [allowed]})
     async with HttpFetcher(settings) as fetcher:
         with pytest.raises(FetchError) as refused:
             await fetcher.fetch(misbehaving_server.url(f"/goto/{where}"), trusted=False)
@@ -264,7 +342,8 @@ async def test_a_redirect_from_an_allowed_host_cannot_lead_somewhere_private(
 
 
 async def test_an_allowed_host_is_fetched(misbehaving_server: MisbehavingServer) -> None:
-    settings = SETTINGS.model_copy(update={"allowed_private_hosts": ["127.0.0.1"]})
+    allowed = f"127.0.0.1:{misbehaving_server.port}"
+    settings = SETTINGS.model_copy(update={"allowed_private_hosts": [allowed]})
     async with HttpFetcher(settings) as fetcher:
         page = await fetch_article_html(fetcher, misbehaving_server.url("/html"))
     assert "<p>Hi</p>" in page

@@ -91,3 +91,87 @@ class RedactingFilter(logging.Filter):
         if redacted != message or record.args:
             record.msg, record.args = redacted, None
         return True
+
+
+# Query parameters whose value is a credential, by the words of their name ("apiKey",
+# "api_key", "X-Amz-Signature", "access_token", "auth", "pass"...).
+SECRET_PARAMETER_WORDS = frozenset(
+    {
+        "apikey",
+        "auth",
+        "authorization",
+        "credential",
+        "credentials",
+        "jwt",
+        "key",
+        "pass",
+        "passwd",
+        "password",
+        "pwd",
+        "secret",
+        "session",
+        "sessionid",
+        "sid",
+        "sig",
+        "signature",
+        "token",
+    }
+)
+# Words of a parameter's name: "apiKey" -> api, key; "X-Amz-Signature" -> x, amz, signature.
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+# A value that looks like a generated token whatever its parameter's name: 20 or more
+# letters, digits, "-", "_", "." or "~" with both letters and digits in them.
+_TOKEN_LIKE = re.compile(r"(?=[^&]*[0-9])(?=[^&]*[A-Za-z])[A-Za-z0-9._~%-]{20,}")
+_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>\"'`]+")
+
+
+def is_secret_parameter(name: str) -> bool:
+    """True when a query parameter's name says its value is a credential."""
+    words = [word.lower() for word in _NAME_WORDS.findall(name)]
+    joined = "".join(words)
+    return (
+        any(word in SECRET_PARAMETER_WORDS for word in words)
+        or joined in SECRET_PARAMETER_WORDS
+        or joined.endswith(("key", "token", "secret", "password"))
+    )
+
+
+def redact_url(url: str) -> str:
+    """``url`` as it may be shown to anyone: without its user name and password, and with
+    every query value that is a credential replaced by ``[redacted]``.
+
+    A value is a credential when its parameter's name says so (:func:`is_secret_parameter`:
+    ``apikey``, ``api_key``, ``access_token``, ``sig``, ``password``...) or when it looks
+    like a generated token (20 or more letters and digits, both present). Everything else
+    is kept as written, so the address still says which feed it is.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    authority_end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:authority_end], rest[authority_end:]
+    if "@" in authority:
+        authority = authority.rpartition("@")[2]
+    path, question, query = tail.partition("?")
+    if not question:
+        return f"{scheme}://{authority}{path}"
+    query, hash_sign, fragment = query.partition("#")
+    parameters = []
+    for parameter in query.split("&"):
+        name, equals, value = parameter.partition("=")
+        if equals and value and (is_secret_parameter(name) or _TOKEN_LIKE.fullmatch(value)):
+            value = REDACTED
+        parameters.append(f"{name}{equals}{value}")
+    return f"{scheme}://{authority}{path}?{'&'.join(parameters)}{hash_sign}{fragment}"
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL in it passed through :func:`redact_url` (error messages quote
+    the address they failed on)."""
+
+    def one(match: re.Match[str]) -> str:
+        found = match.group(0)
+        url = found.rstrip(".,;:!?)]}")  # the sentence's punctuation, not the URL's
+        return redact_url(url) + found[len(url) :]
+
+    return _URL_IN_TEXT.sub(one, text)

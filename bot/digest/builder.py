@@ -17,7 +17,7 @@ from bot.common.hosts import GOOGLE_NEWS_HOST, host_of
 from bot.digest.model import Digest, DigestSource, DigestStory
 from bot.digest.settings import DigestSettings
 from bot.store.schema import Item, Story
-from bot.store.search import parse_query, recent_story_ids
+from bot.store.search import parse_query, query_too_long, recent_story_ids
 
 EMPTY_LATEST = "No Meta AI news in the last {hours:g} hours yet. Try again after the next poll."
 EMPTY_QUERY = "No Meta AI stories of the last {days} days match “{query}”."
@@ -199,6 +199,9 @@ def latest_digest(
     of the last QUERY_WINDOW_DAYS matching them all (bot/store/search.py says how words
     match). Both read indexes only, so the answer costs the same at any size of history.
     """
+    too_long = query_too_long(query) if query else None
+    if too_long is not None:
+        return Digest(generated_at=now, kind="latest", empty_message=too_long)
     terms = parse_query(query) if query and query.strip() else None
     if terms is not None and not terms:
         return Digest(generated_at=now, kind="latest", empty_message=NO_WORDS.format(query=query))

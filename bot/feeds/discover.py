@@ -14,7 +14,7 @@ from bot.feeds.errors import FetchError, ParseError
 from bot.feeds.http import FetchResult, HttpFetcher
 from bot.feeds.poller import parse_off_loop
 from bot.feeds.records import ParsedFeed
-from bot.feeds.urls import safe_link
+from bot.feeds.urls import safe_link, shown_url
 
 # The types a page uses to announce a feed (RSS, Atom, JSON Feed; RDF is RSS 1.0).
 FEED_TYPES = frozenset(
@@ -65,7 +65,7 @@ async def fetch(fetcher: HttpFetcher, url: str, trusted: bool) -> FetchResult:
     try:
         return await fetcher.fetch(url, trusted=trusted)
     except FetchError as error:
-        raise DiscoveryError(f"cannot fetch {url}: {error}") from None
+        raise DiscoveryError(f"cannot fetch {shown_url(url)}: {error}") from None
 
 
 async def first_feed(

@@ -31,6 +31,8 @@ class FailureKind(StrEnum):
     # The fetch worked but the document holds no usable feed (see ParseError).
     NOT_A_FEED = "not-a-feed"
     MALFORMED = "malformed"
+    # The document parsed, but the database refused what it holds (the store says why).
+    UNSTORABLE = "unstorable"
 
 
 PARSE_FAILURES = frozenset({FailureKind.NOT_A_FEED, FailureKind.MALFORMED})

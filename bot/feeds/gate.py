@@ -2,7 +2,8 @@
 
 Links found inside feeds may not reach file://, private, loopback, link-local
 (cloud metadata at 169.254.169.254), shared or reserved addresses, however they
-are spelled, unless an admin allows the host (``fetch.allowed_private_hosts``).
+are spelled, unless an admin allows the host and port (``fetch.allowed_private_hosts``:
+``host:port`` entries; a bare host allows only ports 80 and 443, never every port).
 
 Two checks, so no spelling can slip between them:
 
@@ -39,6 +40,7 @@ from aiohappyeyeballs import AddrInfoType
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from bot.common.hosts import DEFAULT_WEB_PORTS, allowed_endpoint
 from bot.feeds.errors import FailureKind, FetchError
 
 # RFC 6052 well-known NAT64 prefix: 64:ff9b::a.b.c.d reaches IPv4 a.b.c.d.
@@ -123,10 +125,15 @@ class UrlGate:
     """Checks a feed-supplied link, or a redirect target, before anything is sent to it."""
 
     def __init__(self, allowed_private_hosts: Iterable[str]) -> None:
-        self._allowed = frozenset(normalized_host(host) for host in allowed_private_hosts)
+        endpoints = (allowed_endpoint(entry) for entry in allowed_private_hosts)
+        self._allowed = frozenset((normalized_host(host), port) for host, port in endpoints)
 
-    def is_allowed_host(self, host: str) -> bool:
-        return normalized_host(host) in self._allowed
+    def is_allowed(self, host: str, port: int | None) -> bool:
+        """True when an admin allowed this host on this port (a bare entry: 80 and 443)."""
+        host = normalized_host(host)
+        if (host, port) in self._allowed:
+            return True
+        return port in DEFAULT_WEB_PORTS and (host, None) in self._allowed
 
     def parse(self, link: str | URL, *, base: URL | None = None) -> GatedUrl:
         """The link parsed as aiohttp will request it, http(s) only, no address check.
@@ -160,7 +167,7 @@ class UrlGate:
         """
         parsed = self.parse(link, base=base)
         host = parsed.host
-        if host in self._allowed:
+        if self.is_allowed(host, parsed.url.port):
             return parsed
         if host == "localhost" or host.endswith(".localhost"):
             raise FetchError(FailureKind.BLOCKED, f"{host} is a loopback name")
@@ -214,7 +221,7 @@ class GuardedResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
-        if self._gate.is_allowed_host(host):
+        if self._gate.is_allowed(host, port):
             return results
         public = [result for result in results if is_public_address(result["host"])]
         if not public:

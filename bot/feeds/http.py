@@ -41,6 +41,7 @@ from bot.feeds.gate import (
     normalized_host,
 )
 from bot.feeds.settings import FetchSettings
+from bot.feeds.urls import url_too_long
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK_BYTES = 64 * 1024
@@ -195,6 +196,8 @@ class HttpFetcher:
         "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
     ) -> FetchResult:
         """Fetch one URL within every limit; raise FetchError on any failure."""
+        if (too_long := url_too_long(url)) is not None:
+            raise FetchError(FailureKind.INVALID_URL, f"the address {too_long}")
         if url[:7].lower() == "file://":
             if not trusted:
                 raise FetchError(FailureKind.BLOCKED, "file:// links from feeds are never fetched")

@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.common.bounds import fit_key
 from bot.feeds.urls import normalize_url
 
-# Longest stored guid or normalised link (the columns' size).
+# Longest stored guid or normalised link: the size of their columns (items.guid,
+# items.normalized_url; tests/test_bounds.py keeps them equal). A longer key is fitted
+# the way the store fits it (bot.common.bounds.fit_key), so lookups find it.
 MAX_KEY_CHARS = 1000
 
 
@@ -54,7 +57,7 @@ class FeedEntry:
 
     def __post_init__(self) -> None:
         if self.normalized_link is None and self.link:
-            self.normalized_link = normalize_url(self.link)[:MAX_KEY_CHARS]
+            self.normalized_link = fit_key(normalize_url(self.link), MAX_KEY_CHARS)
 
     @property
     def text(self) -> str:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.common.hosts import allowed_endpoint
 from bot.defaults import ShippedSettings
 from bot.feeds.urls import feed_url_problem
 
@@ -15,7 +16,8 @@ class FeedConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
+    # The limit of feeds.name (bot/store/schema.py): a longer name could not be stored.
+    name: str = Field(min_length=1, max_length=200)
     url: str = Field(min_length=1)
     # "rules": the topic rules decide; "all": every item is on topic (meta-llama releases).
     topic: Literal["rules", "all"] = "rules"
@@ -49,5 +51,13 @@ class FetchSettings(ShippedSettings):
     backfill_hours: float = Field(ge=0)
     # Longest wait a feed's own Retry-After, Cache-Control max-age or <ttl> may impose.
     max_publisher_interval_minutes: float = Field(gt=0)
+    # host:port pairs (a bare host: ports 80 and 443 only), see bot.common.hosts.
     allowed_private_hosts: list[str]
     workers: int = Field(ge=0)
+
+    @field_validator("allowed_private_hosts")
+    @classmethod
+    def _host_port_pairs(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            allowed_endpoint(entry)  # ValueError naming the fix
+        return entries

@@ -9,28 +9,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import chain
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.common.bounds import cut_text
+from bot.common.redaction import redact_url
 from bot.digest.model import FeedChange, FeedInfo
 from bot.feeds.discover import DiscoveryError, discover_feed
 from bot.feeds.http import HttpFetcher
 from bot.feeds.opml import OpmlFeed, read_opml, write_opml
 from bot.feeds.settings import FeedConfig, FetchSettings
 from bot.feeds.text import clean_text
-from bot.feeds.urls import feed_url_problem
+from bot.feeds.urls import feed_url_problem, shown_url
 from bot.reports import feed_infos
-from bot.store.feeds import FeedConflictError, active_feeds, add_feed, remove_feed
-from bot.store.schema import utc_now
+from bot.store.bounds import bound_of
+from bot.store.feeds import (
+    FeedConflictError,
+    NewFeed,
+    active_feeds,
+    add_feed,
+    add_feeds,
+    feed_list,
+    remove_feed,
+)
+from bot.store.schema import Feed, utc_now
 
 log = logging.getLogger(__name__)
 
 WEB_SCHEMES = ("http", "https")
 # The feeds.name column holds 200 characters; a name is a label, not a paragraph.
 MAX_NAME_CHARS = 120
+# Feeds inserted per transaction by `feeds import`: short enough that a poll or a digest
+# waiting for SQLite's write lock waits a fraction of a second.
+IMPORT_BATCH = 500
 
 
 @dataclass
@@ -41,6 +57,18 @@ class ImportReport:
     already_there: list[str] = field(default_factory=list)
     # (title or URL, why it was not added)
     refused: list[tuple[str, str]] = field(default_factory=list)
+
+
+def free_name(name: str, url: str, taken: Collection[str]) -> str:
+    """``name``, or ``name (host)``, ``name (2)``... when another feed has it; each within the
+    column's limit, so the name checked is the name stored."""
+    if name not in taken:
+        return name
+    host = urlsplit(url).hostname or ""
+    limit = bound_of(Feed.name).limit
+    numbered = (f"{name} ({number})" for number in range(2, 1000))
+    fitted = (cut_text(candidate, limit) for candidate in chain([f"{name} ({host})"], numbered))
+    return next((candidate for candidate in fitted if candidate not in taken), cut_text(url, limit))
 
 
 def feed_name(wanted: str | None, title: str, url: str) -> str:
@@ -78,25 +106,27 @@ class FeedCatalog:
         url = url.strip().strip("<>")  # Slack wraps links in <...>
         problem = feed_url_problem(url, WEB_SCHEMES)
         if problem is not None:
-            return FeedChange(ok=False, message=f"{url!r} {problem}", url=url)
+            return FeedChange(ok=False, message=f"{shown_url(url)!r} {problem}")
         try:
             async with HttpFetcher(self.fetch) as fetcher:
                 found = await discover_feed(fetcher, url)
         except DiscoveryError as error:
             return FeedChange(ok=False, message=str(error), url=url)
         chosen = feed_name(name, found.title, found.url)
+        # What is said back goes to the admin channel and the logs: no credentials.
+        shown = redact_url(found.url)
         try:
             await asyncio.to_thread(self._store, chosen, found.url, added_by, found.site_url, None)
         except FeedConflictError as error:
-            return FeedChange(ok=False, message=str(error), name=chosen, url=found.url)
-        via = "" if found.url == url else f" (found on {url})"
-        log.info("feed %r added by %s: %s", chosen, added_by, found.url)
+            return FeedChange(ok=False, message=str(error), name=chosen, url=shown)
+        via = "" if found.url == url else f" (found on {redact_url(url)})"
+        log.info("feed %r added by %s: %s", chosen, added_by, shown)
         return FeedChange(
             ok=True,
-            message=f"Added the feed “{chosen}”: {found.url}{via}, {found.entries} items now; "
+            message=f"Added the feed “{chosen}”: {shown}{via}, {found.entries} items now; "
             "it is polled from the next cycle.",
             name=chosen,
-            url=found.url,
+            url=shown,
         )
 
     def _store(
@@ -119,7 +149,7 @@ class FeedCatalog:
         try:
             with self.sessions.begin() as session:
                 row = remove_feed(session, self.configured(), name, utc_now())
-                url = row.url
+                url = redact_url(row.url)
         except FeedConflictError as error:
             return FeedChange(ok=False, message=str(error), name=name)
         log.info("feed %r removed by %s", name, removed_by)
@@ -132,53 +162,60 @@ class FeedCatalog:
 
     def import_opml(self, data: bytes, *, added_by: str) -> ImportReport:
         """Add every feed of an OPML file that is not there yet; nothing is fetched (a file
-        of 300 feeds must not take minutes): each is checked at its first poll."""
+        of 300 feeds must not take minutes): each is checked at its first poll.
+
+        Linear in the file: the names and URLs taken are read in one query and every entry
+        is checked against them in memory; the new feeds are inserted IMPORT_BATCH at a
+        time, each batch its own short transaction, so polls and digests write between
+        them (10,000 outlines: a few seconds, never a lock held for long).
+        """
         report = ImportReport()
         feeds = read_opml(data)
-        with self.sessions.begin() as session:
-            configured = self.configured()
-            known = {row.url for row in active_feeds(session, configured)}
-            known |= {config.url for config in configured}
-            for feed in feeds:
-                label = feed.title or feed.xml_url
-                problem = feed_url_problem(feed.xml_url, WEB_SCHEMES)
-                if problem is not None:
-                    report.refused.append((label, f"{feed.xml_url!r} {problem}"))
-                    continue
-                if feed.xml_url in known:
-                    report.already_there.append(label)
-                    continue
-                name = self._free_name(session, feed_name(None, feed.title, feed.xml_url), feed)
-                try:  # checks only, before it changes anything: the batch goes on
-                    add_feed(
-                        session,
-                        configured,
-                        name=name,
-                        url=feed.xml_url,
-                        added_by=added_by,
-                        now=utc_now(),
-                        site_url=feed.html_url,
-                        category=feed.category_path,
-                    )
-                except FeedConflictError as error:
-                    report.refused.append((label, str(error)))
-                    continue
-                known.add(feed.xml_url)
-                report.added.append(name)
+        configured = self.configured()
+        with self.sessions() as session:
+            taken = feed_list(session, configured)
+        wanted: list[NewFeed] = []
+        for feed in feeds:
+            label = feed.title or shown_url(feed.xml_url)
+            problem = feed_url_problem(feed.xml_url, WEB_SCHEMES)
+            if problem is not None:
+                report.refused.append((label, f"{shown_url(feed.xml_url)!r} {problem}"))
+                continue
+            if feed.xml_url in taken.urls:
+                report.already_there.append(label)
+                continue
+            name = free_name(feed_name(None, feed.title, feed.xml_url), feed.xml_url, taken.names)
+            taken.names.add(name)
+            taken.urls.add(feed.xml_url)
+            wanted.append(NewFeed(name, feed.xml_url, feed.html_url, feed.category_path))
+        for start in range(0, len(wanted), IMPORT_BATCH):
+            batch = wanted[start : start + IMPORT_BATCH]
+            try:
+                with self.sessions.begin() as session:
+                    add_feeds(session, batch, taken.inactive, added_by=added_by, now=utc_now())
+                report.added.extend(feed.name for feed in batch)
+            except IntegrityError:
+                # Another process added one of these names or URLs meanwhile: one by one,
+                # with add_feed's checks, so each conflict is named.
+                self._add_one_by_one(batch, added_by, report)
         return report
 
-    def _free_name(self, session: Session, name: str, feed: OpmlFeed) -> str:
-        """``name``, or ``name (host)``, ``name (2)``... when another feed has it."""
-        taken = {row.name for row in active_feeds(session, self.configured())}
-        taken |= {config.name for config in self.configured()}
-        if name not in taken:
-            return name
-        host = urlsplit(feed.xml_url).hostname or ""
-        candidates = [f"{name} ({host})"] + [f"{name} ({number})" for number in range(2, 100)]
-        return next((candidate for candidate in candidates if candidate not in taken), name)
+    def _add_one_by_one(
+        self, batch: Sequence[NewFeed], added_by: str, report: ImportReport
+    ) -> None:
+        for feed in batch:
+            try:
+                self._store(feed.name, feed.url, added_by, feed.site_url, feed.category)
+            except (FeedConflictError, IntegrityError) as error:
+                reason = str(error) if isinstance(error, FeedConflictError) else "added meanwhile"
+                report.refused.append((feed.name, reason))
+                continue
+            report.added.append(feed.name)
 
-    def export_opml(self) -> bytes:
-        """Every feed the bot has (configured and added) as an OPML 2.0 file."""
+    def export_opml(self, *, with_credentials: bool = False) -> tuple[bytes, int]:
+        """Every feed the bot has (configured and added) as an OPML 2.0 file, and how many of
+        its addresses lost credentials (user name and password, key-like query values:
+        :func:`~bot.common.redaction.redact_url`) because ``with_credentials`` is False."""
         with self.sessions() as session:
             configured = self.configured()
             rows = {row.name: row for row in active_feeds(session, configured)}
@@ -201,4 +238,17 @@ class FeedCatalog:
             for row in rows.values()
             if row.name not in names
         ]
-        return write_opml(feeds, title="meta-ai-digest feeds", created=utc_now())
+        if not with_credentials:
+            shown = [
+                replace(
+                    feed,
+                    xml_url=redact_url(feed.xml_url),
+                    html_url=redact_url(feed.html_url) if feed.html_url else None,
+                )
+                for feed in feeds
+            ]
+            masked = sum(before != after for before, after in zip(feeds, shown, strict=True))
+            feeds = shown
+        else:
+            masked = 0
+        return write_opml(feeds, title="meta-ai-digest feeds", created=utc_now()), masked

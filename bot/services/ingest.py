@@ -21,18 +21,20 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.common.hosts import is_aggregator_url
 from bot.common.workers import WorkerPool
 from bot.feeds.article import fetch_article_html
-from bot.feeds.errors import FetchError
+from bot.feeds.errors import FailureKind, FetchError
 from bot.feeds.http import HttpFetcher
 from bot.feeds.poller import FeedOutcome, FeedTask, Parse, poll_in_batches
 from bot.feeds.records import FeedEntry, ParsedFeed
 from bot.feeds.schedule import NextPoll, is_due, next_poll
 from bot.services.entries import Prepared, prepare_entry, prepare_in_worker
 from bot.services.poll_report import FeedReport, PollReport
+from bot.store.bounds import UnstorableValueError
 from bot.store.feeds import health_of, is_active, record_poll, sync_feeds, validators_of
 from bot.store.items import SeenEntries, is_backfill, new_item
 from bot.store.schema import SOURCE_ADDED, Feed, Item, utc_now
@@ -45,6 +47,10 @@ if TYPE_CHECKING:
     from bot.topic.settings import TopicSettings
 
 log = logging.getLogger(__name__)
+
+# What the database refuses because of a value a feed sent (too long for a bound nobody
+# declared, a byte PostgreSQL rejects); never a lost connection (OperationalError).
+REFUSED_BY_DATABASE = (DataError, IntegrityError, UnstorableValueError)
 
 ALL_ON_TOPIC = TopicVerdict(keep=True, score=0.0, reasons=('feed marked topic = "all"',))
 
@@ -169,7 +175,7 @@ class IngestService:
             parse = parse_in(workers) if workers else None
             batches = poll_in_batches(fetcher, tasks, STORE_BATCH, on_feed_done, parse)
             async for outcomes in batches:
-                stored = await asyncio.to_thread(self.store_outcomes, outcomes, workers)
+                stored = await asyncio.to_thread(self.store_batch, outcomes, workers)
                 report.feeds.extend(stored.feeds)
                 report.disabled.extend(stored.disabled)
             order = {task.name: number for number, task in enumerate(tasks)}
@@ -239,6 +245,45 @@ class IngestService:
                     )
                     tasks.append(task)
         return tasks, skipped
+
+    def store_batch(
+        self, outcomes: Sequence[FeedOutcome], workers: WorkerPool | None = None
+    ) -> PollReport:
+        """:meth:`store_outcomes`, with one feed's unstorable rows kept from the others.
+
+        When the database refuses what a feed sent (a value no bound foresaw), the batch is
+        stored again feed by feed, and a feed whose rows still cannot be stored is recorded
+        as failing with the reason: it backs off and is disabled like any failing feed,
+        never retried silently every cycle. A lost connection is no feed's fault: it is
+        raised.
+        """
+        try:
+            return self.store_outcomes(outcomes, workers)
+        except REFUSED_BY_DATABASE as error:
+            if len(outcomes) == 1:
+                return self.store_failure(outcomes[0], error, workers)
+        report = PollReport()
+        for outcome in outcomes:
+            try:
+                part = self.store_outcomes([outcome], workers)
+            except REFUSED_BY_DATABASE as error:
+                part = self.store_failure(outcome, error, workers)
+            report.feeds.extend(part.feeds)
+            report.disabled.extend(part.disabled)
+        return report
+
+    def store_failure(
+        self, outcome: FeedOutcome, error: Exception, workers: WorkerPool | None
+    ) -> PollReport:
+        """Record a feed whose rows the database refused as failing, with the reason."""
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        log.warning("feed %r: what it sent cannot be stored: %s", outcome.name, reason)
+        failed = FeedOutcome(
+            name=outcome.name,
+            url=outcome.url,
+            error=FetchError(FailureKind.UNSTORABLE, f"its items cannot be stored: {reason}"),
+        )
+        return self.store_outcomes([failed], workers)
 
     def store_outcomes(
         self, outcomes: Sequence[FeedOutcome], workers: WorkerPool | None = None

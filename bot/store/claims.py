@@ -16,15 +16,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.store.bounds import fit
 from bot.store.schema import Claim
-
-# Keys longer than the column are cut; the ids platforms send are far shorter.
-KEY_LENGTH = 300
 
 
 def claim(session: Session, key: str, holder: str, now: datetime) -> bool:
     """Take ``key`` for ``holder``; True when this call took it, False when it was taken."""
-    values = {"key": key[:KEY_LENGTH], "claimed_by": holder[:200], "claimed_at": now}
+    # A Core statement: fitted here (a key longer than the column keeps a digest of the
+    # whole; the ids platforms send are far shorter).
+    values: dict[str, object] = {
+        "key": fit(Claim.key, key),
+        "claimed_by": fit(Claim.claimed_by, holder),
+        "claimed_at": now,
+    }
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):
         return claim_portably(session, Claim(**values))

@@ -20,6 +20,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.store.bounds import fit_rows
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -204,7 +206,8 @@ def database_size(engine: Engine) -> int | None:
 def session_factory(
     engine: Engine, redact: Callable[[str], str] | None = None
 ) -> sessionmaker[Session]:
-    """Sessions on ``engine``; with ``redact``, every error text passes it before it is stored.
+    """Sessions on ``engine``; every string is fitted to its column (bot.store.bounds), and with
+    ``redact`` every error text passes it before it is stored.
 
     Error texts (columns marked :data:`~bot.store.schema.ERROR_TEXT`: ``feeds.last_error``,
     ``outbox.last_error``) hold what servers and chat platforms answered, which can quote a
@@ -214,6 +217,8 @@ def session_factory(
     sessions = sessionmaker(engine, expire_on_commit=False)
     if redact is not None:
         event.listen(sessions, "before_flush", partial(_redact_error_texts, redact))
+    # After redaction, which may lengthen a text: every string fits its column.
+    event.listen(sessions, "before_flush", fit_rows)
     return sessions
 
 

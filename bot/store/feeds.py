@@ -8,24 +8,23 @@ need from a row and writes what they decided.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.feeds.http import Validators
 from bot.feeds.schedule import FeedHealth
+from bot.store.bounds import fit_values
 from bot.store.schema import SOURCE_ADDED, SOURCE_CONFIG, Feed
 
 if TYPE_CHECKING:
     from bot.feeds.poller import FeedOutcome
     from bot.feeds.schedule import NextPoll
     from bot.feeds.settings import FeedConfig
-
-# Enough of an error to act on; the column is TEXT, the rest is noise.
-MAX_STORED_ERROR_CHARS = 2000
 
 
 def sync_feeds(session: Session, configured: Sequence[FeedConfig]) -> dict[str, Feed]:
@@ -115,19 +114,106 @@ def add_feed(
         if row.url == url:
             raise FeedConflictError(f"{url} is already polled as “{row.name}” ({where})")
     existing = next((row for row in rows if row.name == name), None)
+    row = _added_row(session, existing, NewFeed(name, url, site_url, category), topic)
+    row.added_by, row.added_at = added_by, now
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class NewFeed:
+    """A feed to add at run time, checked already (bulk imports: :func:`add_feeds`)."""
+
+    name: str
+    url: str
+    site_url: str | None = None
+    category: str | None = None
+
+
+@dataclass
+class FeedList:
+    """The names and URLs the bot has now, read in one query: what a bulk import checks
+    each of its feeds against in memory, not with a query per feed."""
+
+    #: Names of the feeds the bot has (configured, or added and not removed).
+    names: set[str] = field(default_factory=set)
+    #: Their URLs.
+    urls: set[str] = field(default_factory=set)
+    #: Rows the bot does not have now, by name: a feed added under that name reuses its row
+    #: (names are unique), as :func:`add_feed` does.
+    inactive: dict[str, int] = field(default_factory=dict)
+
+
+def feed_list(session: Session, configured: Sequence[FeedConfig]) -> FeedList:
+    """Every name and URL taken now, and the inactive rows, in one query."""
+    configured_names = {config.name for config in configured}
+    found = FeedList(set(configured_names), {config.url for config in configured})
+    columns = select(Feed.id, Feed.name, Feed.url, Feed.source, Feed.removed_at)
+    for row_id, name, url, source, removed_at in session.execute(columns):
+        active = removed_at is None if source == SOURCE_ADDED else name in configured_names
+        if active:
+            found.names.add(name)
+            found.urls.add(url)
+        else:
+            found.inactive[name] = row_id
+    return found
+
+
+def add_feeds(
+    session: Session,
+    feeds: Sequence[NewFeed],
+    inactive: Mapping[str, int],
+    *,
+    added_by: str,
+    now: datetime,
+    topic: str = "rules",
+) -> None:
+    """Store feeds added at run time, checked already against a :class:`FeedList`: one
+    insert (executemany) for the new ones, and one query for the inactive rows among them."""
+    returning_ids = [inactive[feed.name] for feed in feeds if feed.name in inactive]
+    returning = (
+        {row.name: row for row in session.scalars(select(Feed).where(Feed.id.in_(returning_ids)))}
+        if returning_ids
+        else {}
+    )
+    new = []
+    for feed in feeds:
+        if feed.name in returning:
+            row = _added_row(session, returning[feed.name], feed, topic)
+            row.added_by, row.added_at = added_by, now
+            continue
+        values = {
+            "name": feed.name,
+            "url": feed.url,
+            "site_url": feed.site_url,
+            "category": feed.category,
+            "consecutive_failures": 0,
+            "disabled_notice_sent": False,
+            "source": SOURCE_ADDED,
+            "topic": topic,
+            "added_by": added_by,
+            "added_at": now,
+        }
+        new.append(fit_values(Feed, values))  # a bulk insert: no flush hook fits it
+    if new:
+        session.execute(insert(Feed), new)
+    session.flush()
+
+
+def _added_row(session: Session, existing: Feed | None, feed: NewFeed, topic: str) -> Feed:
+    """The row of an added feed: new, or ``existing`` (a removed feed's) brought back."""
     if existing is None:
-        row = Feed(name=name, url=url, consecutive_failures=0, disabled_notice_sent=False)
+        row = Feed(name=feed.name, url=feed.url, consecutive_failures=0, disabled_notice_sent=False)
         session.add(row)
     else:
         row = existing
-        if row.url != url:
-            set_url(row, url)
+        if row.url != feed.url:
+            set_url(row, feed.url)
         else:
             reset_health(row)
     row.source, row.topic, row.removed_at = SOURCE_ADDED, topic, None
-    row.added_by, row.added_at = added_by, now
-    row.site_url, row.category = site_url or row.site_url, category or row.category
-    session.flush()
+    row.site_url = feed.site_url or row.site_url
+    row.category = feed.category or row.category
     return row
 
 
@@ -190,7 +276,7 @@ def record_poll(feed: Feed, outcome: FeedOutcome, decision: NextPoll, now: datet
             # Only a document that parsed: one that failed is tried again, not skipped.
             feed.body_sha256 = outcome.body_sha256
     else:
-        feed.last_error = str(outcome.error)[:MAX_STORED_ERROR_CHARS]
+        feed.last_error = str(outcome.error)  # cut to its column's bound when flushed
     if decision.disabled_now:
         feed.disabled_at = now
         feed.disabled_notice_sent = False

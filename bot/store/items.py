@@ -8,17 +8,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.common.bounds import fit_key
 from bot.feeds.records import MAX_KEY_CHARS, FeedEntry
+from bot.store.schema import MAX_TITLE_CHARS as MAX_TITLE_CHARS
 from bot.store.schema import Feed, Item
 
 # Bound on the size of one IN (...) list: SQLite and PostgreSQL both accept this easily.
 IN_CHUNK = 500
-# Longest title stored. Real headlines are far shorter (the longest of the 1,271 titles in
-# the shared 62-feed corpus has 282 characters; Slack shows 150 in a header, Discord 256 in
-# a title), but a hostile feed's title can be megabytes (a 4.8 MB title made a 24 MB
-# database, copied into the story, its features and its digest).
-MAX_TITLE_CHARS = 1000
-ELLIPSIS = "…"
+
+
+def stored_guid(entry: FeedEntry) -> str:
+    """An entry's guid as it is stored and looked up (a long one fitted: bot.common.bounds)."""
+    return fit_key(entry.guid, MAX_KEY_CHARS)
 
 
 def chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -36,7 +37,7 @@ class SeenEntries:
     """
 
     def __init__(self, session: Session, feed: Feed, entries: Sequence[FeedEntry]) -> None:
-        guids = [entry.guid[:MAX_KEY_CHARS] for entry in entries]
+        guids = [stored_guid(entry) for entry in entries]
         links = [entry.normalized_link for entry in entries if entry.normalized_link]
         self.guids: set[str] = set()
         self.links: set[str] = set()
@@ -50,7 +51,7 @@ class SeenEntries:
 
     def check_and_add(self, entry: FeedEntry) -> bool:
         """True if the entry was seen (stored, or earlier in this document); else remember it."""
-        guid = entry.guid[:MAX_KEY_CHARS]
+        guid = stored_guid(entry)
         link = entry.normalized_link
         if guid in self.guids or (link is not None and link in self.links):
             return True
@@ -82,26 +83,16 @@ def is_backfill(
     return published is None or published < now - timedelta(hours=backfill_hours)
 
 
-def capped_title(title: str) -> str:
-    """``title`` cut to :data:`MAX_TITLE_CHARS`, at a word boundary when one is near, with "…"."""
-    if len(title) <= MAX_TITLE_CHARS:
-        return title
-    cut = title[: MAX_TITLE_CHARS - len(ELLIPSIS)]
-    space = cut.rfind(" ")
-    if space >= MAX_TITLE_CHARS * 0.8:
-        cut = cut[:space]
-    return cut.rstrip() + ELLIPSIS
-
-
 def new_item(feed: Feed, entry: FeedEntry, now: datetime) -> Item:
     """An unsaved Item for an entry; topic and story fields are filled by the caller."""
     published = entry.published if entry.published and entry.published <= now else now
     return Item(
         feed_id=feed.id,
-        guid=entry.guid[:MAX_KEY_CHARS],
+        guid=stored_guid(entry),
         url=entry.link,
         normalized_url=entry.normalized_link,
-        title=capped_title(entry.title),
+        # Cut to MAX_TITLE_CHARS with every other text before it is written (bot.store.bounds).
+        title=entry.title,
         summary=entry.summary,
         content=entry.content,
         image=entry.image,

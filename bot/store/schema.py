@@ -7,6 +7,7 @@ PostgreSQL. Timestamps are stored as UTC and always come back timezone-aware.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Final
 
 from sqlalchemy import (
@@ -30,6 +31,47 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 #: they may echo a secret, so sessions made by ``session_factory(..., redact=...)`` pass
 #: them through the redactor before they are written.
 ERROR_TEXT: dict[str, Any] = {"error_text": True}
+
+
+class Fit(StrEnum):
+    """What is done with a text longer than its column allows (bot/store/bounds.py does it).
+
+    Every string column has a limit: its ``String(n)`` length, or ``max_chars`` for TEXT
+    (PostgreSQL refuses a longer value for the former, SQLite stores anything, so the
+    limit is the code's on both). ``tests/test_bounds.py`` checks that none lacks one.
+    """
+
+    #: A label (title, name, error): cut between words, ending in "…".
+    CUT = "cut"
+    #: A key (guid, normalised link): its end becomes a digest of the whole, so distinct
+    #: keys stay distinct (bot.common.bounds.fit_key).
+    KEY = "key"
+    #: Worth nothing cut (a validator, a link, a platform's id): not stored (NULL).
+    DROP = "drop"
+    #: Code writes it and it never is too long (a status word, a channel id); a longer one
+    #: is a bug or an attack: the flush fails with UnstorableValueError naming the column.
+    REFUSE = "refuse"
+
+
+def bound(fit: Fit, max_chars: int | None = None, **info: Any) -> dict[str, Any]:
+    """Column ``info`` declaring how a too-long value fits (and the limit of a TEXT column)."""
+    return {"fit": fit, "max_chars": max_chars, **info}
+
+
+# The longest address stored (a feed's, an item's link, an image): bot.feeds.urls.MAX_URL_CHARS.
+URL_CHARS = 2048
+# Longest title stored. Real headlines are far shorter (the longest of the 1,271 titles in
+# the shared 62-feed corpus has 282 characters; Slack shows 150 in a header, Discord 256 in
+# a title), but a hostile feed's title can be megabytes (a 4.8 MB title made a 24 MB
+# database, copied into the story, its features and its digest).
+MAX_TITLE_CHARS = 1000
+# Enough of an error to act on; the rest is noise.
+ERROR_CHARS = 2000
+# An entry's summary and its content, and an article's main text: far above any real
+# article (the longest of the shared corpus is under 100,000 characters), far below the
+# 5 MB body cap.
+SNIPPET_CHARS = 100_000
+ARTICLE_CHARS = 1_000_000
 
 #: Where a feed row came from (``Feed.source``).
 SOURCE_CONFIG: Final = "config"
@@ -73,12 +115,15 @@ class Feed(Base):
     __tablename__ = "feeds"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    url: Mapped[str] = mapped_column(Text)
-    etag: Mapped[str | None] = mapped_column(Text)
-    last_modified: Mapped[str | None] = mapped_column(String(100))
-    last_status: Mapped[str | None] = mapped_column(String(40))
-    last_error: Mapped[str | None] = mapped_column(Text, info=ERROR_TEXT)
+    name: Mapped[str] = mapped_column(String(200), unique=True, info=bound(Fit.CUT))
+    url: Mapped[str] = mapped_column(Text, info=bound(Fit.REFUSE, URL_CHARS))
+    # Validators are sent back as they came or not at all: a cut one is a wrong one.
+    etag: Mapped[str | None] = mapped_column(Text, info=bound(Fit.DROP, 1000))
+    last_modified: Mapped[str | None] = mapped_column(String(100), info=bound(Fit.DROP))
+    last_status: Mapped[str | None] = mapped_column(String(40), info=bound(Fit.CUT))
+    last_error: Mapped[str | None] = mapped_column(
+        Text, info=bound(Fit.CUT, ERROR_CHARS, **ERROR_TEXT)
+    )
     last_attempt_at: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
     first_polled_at: Mapped[datetime | None]
@@ -87,20 +132,24 @@ class Feed(Base):
     # The publisher's floor on our poll interval (Cache-Control max-age, <ttl>), seconds.
     min_interval_seconds: Mapped[float | None] = mapped_column(Float)
     # SHA-256 of the last document fetched: an identical body is not parsed again.
-    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    body_sha256: Mapped[str | None] = mapped_column(String(64), info=bound(Fit.DROP))
     disabled_at: Mapped[datetime | None]
     disabled_notice_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     # Revision 0004. "config": the config file lists it (its entry there decides the URL,
     # topic and whether it is polled); "added": `feeds add`, `feeds import` or chat added it.
-    source: Mapped[str] = mapped_column(String(20), default=SOURCE_CONFIG, server_default="config")
+    source: Mapped[str] = mapped_column(
+        String(20), default=SOURCE_CONFIG, server_default="config", info=bound(Fit.REFUSE)
+    )
     # "rules" or "all", as a config entry's `topic`.
-    topic: Mapped[str] = mapped_column(String(20), default="rules", server_default="rules")
+    topic: Mapped[str] = mapped_column(
+        String(20), default="rules", server_default="rules", info=bound(Fit.REFUSE)
+    )
     # The site the feed belongs to (OPML htmlUrl, a feed's <link>), and its OPML category
     # path ("Tech/AI"), kept for `feeds export`.
-    site_url: Mapped[str | None] = mapped_column(Text)
-    category: Mapped[str | None] = mapped_column(Text)
+    site_url: Mapped[str | None] = mapped_column(Text, info=bound(Fit.DROP, URL_CHARS))
+    category: Mapped[str | None] = mapped_column(Text, info=bound(Fit.CUT, 500))
     # Who added it ("cli", "slack U0123 (ada)", "opml import") and when.
-    added_by: Mapped[str | None] = mapped_column(Text)
+    added_by: Mapped[str | None] = mapped_column(Text, info=bound(Fit.CUT, 300))
     added_at: Mapped[datetime | None]
     # Set when an added feed is removed: it is no longer polled or listed, and its items
     # and stories stay (`feeds add` brings it back).
@@ -129,15 +178,15 @@ class Item(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
-    guid: Mapped[str] = mapped_column(String(1000))
-    url: Mapped[str | None] = mapped_column(Text)
-    normalized_url: Mapped[str | None] = mapped_column(String(1000))
-    title: Mapped[str] = mapped_column(Text)
-    summary: Mapped[str] = mapped_column(Text, default="")
-    content: Mapped[str] = mapped_column(Text, default="")
-    image: Mapped[str | None] = mapped_column(Text)
-    comments_url: Mapped[str | None] = mapped_column(Text)
-    author: Mapped[str | None] = mapped_column(Text)
+    guid: Mapped[str] = mapped_column(String(1000), info=bound(Fit.KEY))
+    url: Mapped[str | None] = mapped_column(Text, info=bound(Fit.DROP, URL_CHARS))
+    normalized_url: Mapped[str | None] = mapped_column(String(1000), info=bound(Fit.KEY))
+    title: Mapped[str] = mapped_column(Text, info=bound(Fit.CUT, MAX_TITLE_CHARS))
+    summary: Mapped[str] = mapped_column(Text, default="", info=bound(Fit.CUT, SNIPPET_CHARS))
+    content: Mapped[str] = mapped_column(Text, default="", info=bound(Fit.CUT, ARTICLE_CHARS))
+    image: Mapped[str | None] = mapped_column(Text, info=bound(Fit.DROP, URL_CHARS))
+    comments_url: Mapped[str | None] = mapped_column(Text, info=bound(Fit.DROP, URL_CHARS))
+    author: Mapped[str | None] = mapped_column(Text, info=bound(Fit.CUT, 500))
     published_at: Mapped[datetime]
     fetched_at: Mapped[datetime]
     kept: Mapped[bool] = mapped_column(Boolean)
@@ -146,9 +195,9 @@ class Item(Base):
     # Older than the backfill window on the feed's first poll: seen, never posted.
     backfill: Mapped[bool] = mapped_column(Boolean, default=False)
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
-    story_reason: Mapped[str | None] = mapped_column(Text)
-    full_text: Mapped[str | None] = mapped_column(Text)
-    full_text_status: Mapped[str | None] = mapped_column(String(40))
+    story_reason: Mapped[str | None] = mapped_column(Text, info=bound(Fit.CUT, 1000))
+    full_text: Mapped[str | None] = mapped_column(Text, info=bound(Fit.CUT, ARTICLE_CHARS))
+    full_text_status: Mapped[str | None] = mapped_column(String(40), info=bound(Fit.CUT))
 
     feed: Mapped[Feed] = relationship()
 
@@ -180,14 +229,14 @@ class Story(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    title: Mapped[str] = mapped_column(Text)
-    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, info=bound(Fit.CUT, MAX_TITLE_CHARS))
+    url: Mapped[str] = mapped_column(Text, info=bound(Fit.CUT, URL_CHARS))
     representative_item_id: Mapped[int | None] = mapped_column(Integer)
     first_published_at: Mapped[datetime]
     last_updated_at: Mapped[datetime]
     created_at: Mapped[datetime]
     summary: Mapped[list[Any]] = mapped_column(default=list)
-    summary_note: Mapped[str | None] = mapped_column(Text)
+    summary_note: Mapped[str | None] = mapped_column(Text, info=bound(Fit.CUT, 1000))
     posted_digest_id: Mapped[int | None] = mapped_column(
         ForeignKey("digests.id", ondelete="SET NULL")
     )
@@ -205,7 +254,7 @@ class DigestRecord(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime]
-    kind: Mapped[str] = mapped_column(String(20), default="digest")
+    kind: Mapped[str] = mapped_column(String(20), default="digest", info=bound(Fit.REFUSE))
     payload: Mapped[dict[str, Any]] = mapped_column()
 
 
@@ -217,25 +266,28 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
-    adapter: Mapped[str] = mapped_column(String(100))
-    destination: Mapped[str] = mapped_column(String(500))
+    adapter: Mapped[str] = mapped_column(String(100), info=bound(Fit.REFUSE))
+    destination: Mapped[str] = mapped_column(String(500), info=bound(Fit.REFUSE))
     sequence: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict[str, Any]] = mapped_column()
     # pending -> sent; a permanent error keeps it pending with `blocked` set.
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default="pending", info=bound(Fit.REFUSE))
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text, info=ERROR_TEXT)
+    last_error: Mapped[str | None] = mapped_column(
+        Text, info=bound(Fit.CUT, ERROR_CHARS, **ERROR_TEXT)
+    )
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
-    platform_message_id: Mapped[str | None] = mapped_column(String(200))
+    platform_message_id: Mapped[str | None] = mapped_column(String(200), info=bound(Fit.DROP))
     # Random, set when the message is stored (revision 0002): unique across databases,
     # so a platform's idempotency window never confuses two messages of two installs.
-    nonce: Mapped[str | None] = mapped_column(String(40))
+    nonce: Mapped[str | None] = mapped_column(String(40), info=bound(Fit.REFUSE))
     # A delivery lease (revision 0002): the process sending this message right now, so
     # a second process (a manual `digest` next to `run`) never sends it at the same time.
-    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    # host:pid:start, at most 64 + 1 + 7 + 1 + 20 characters (Linux's HOST_NAME_MAX is 64).
+    claimed_by: Mapped[str | None] = mapped_column(String(200), info=bound(Fit.REFUSE))
     claimed_until: Mapped[datetime | None]
 
     @property
@@ -254,6 +306,6 @@ class Claim(Base):
 
     __tablename__ = "claims"
 
-    key: Mapped[str] = mapped_column(String(300), primary_key=True)
-    claimed_by: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(300), primary_key=True, info=bound(Fit.KEY))
+    claimed_by: Mapped[str] = mapped_column(String(200), info=bound(Fit.REFUSE))
     claimed_at: Mapped[datetime]

@@ -77,6 +77,10 @@ STOP_WORDS = frozenset(ENGLISH_STOP.split())
 STOP_PLACEHOLDER = "the"
 # Ids per statement when the index is rewritten: far below both databases' limits.
 CHUNK = 500
+# The longest search answered. Every word must match, so a longer one finds nothing anyway
+# (a pasted article of 8,000 words used to answer "no matches" after a costly query).
+MAX_QUERY_WORDS = 20
+MAX_QUERY_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,17 @@ class SearchTerms:
     def phrases(self) -> list[str]:
         """Each term as text for PostgreSQL's ``phraseto_tsquery``."""
         return [" ".join(words) for words in self.terms]
+
+
+def query_too_long(query: str) -> str | None:
+    """Why a search is too long to answer, naming the limit; None when it is not."""
+    words, characters = len(query.split()), len(query)
+    if words <= MAX_QUERY_WORDS and characters <= MAX_QUERY_CHARS:
+        return None
+    return (
+        f"That search is too long ({words:,} words, {characters:,} characters): "
+        f"search with at most {MAX_QUERY_WORDS} words and {MAX_QUERY_CHARS} characters."
+    )
 
 
 def parse_query(query: str) -> SearchTerms:

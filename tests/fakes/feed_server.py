@@ -20,6 +20,8 @@ LAST_MODIFIED = "Sat, 05 Apr 2025 12:00:00 GMT"
 class Document:
     body: bytes
     content_type: str = "application/rss+xml; charset=utf-8"
+    # Response headers to send instead of (or besides) the usual ones.
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def etag(self) -> str:
@@ -48,10 +50,14 @@ class FeedServer:
         self._runner: web.AppRunner | None = None
 
     def serve(
-        self, path: str, body: bytes | str, content_type: str = "application/rss+xml; charset=utf-8"
+        self,
+        path: str,
+        body: bytes | str,
+        content_type: str = "application/rss+xml; charset=utf-8",
+        headers: dict[str, str] | None = None,
     ) -> str:
         data = body.encode("utf-8") if isinstance(body, str) else body
-        self.documents[path] = Document(data, content_type)
+        self.documents[path] = Document(data, content_type, dict(headers or {}))
         return self.url(path)
 
     def url(self, path: str) -> str:
@@ -83,6 +89,7 @@ class FeedServer:
                 "Content-Type": document.content_type,
                 "ETag": document.etag,
                 "Last-Modified": LAST_MODIFIED,
+                **document.headers,
             },
         )
 
