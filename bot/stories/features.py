@@ -219,6 +219,10 @@ class Vocabulary:
         """One of the prior's words (the topic's own vocabulary)."""
         return term in self._prior_terms
 
+    def observed(self, term: str) -> int:
+        """In how many observed (stored) documents the term occurs now."""
+        return self._frequency.get(term, 0)
+
     def frequency(self, term: str) -> float:
         """In how many documents the term occurs now: the observed ones, and its expected
         share of the general-writing prior's virtual documents."""

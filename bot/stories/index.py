@@ -230,14 +230,16 @@ class StoryIndex:
         """Stories sharing the article's rarest words (title words always count), best first."""
         settings = self._settings
         vocabulary = self.vocabulary
+        # The cut bounds the work (a word's postings grow with the items that use it); the
+        # order is rarity, the general-writing prior included.
         present = [t for t in features.content if t in self._postings]
-        rare = [t for t in present if vocabulary.frequency(t) <= settings.max_postings]
+        rare = [t for t in present if vocabulary.observed(t) <= settings.max_postings]
         rare.sort(key=lambda t: (vocabulary.frequency(t), t))
         chosen = set(rare[: settings.candidate_terms])
         chosen.update(
             t
             for t in features.title_words
-            if t in self._postings and vocabulary.frequency(t) <= 4 * settings.max_postings
+            if t in self._postings and vocabulary.observed(t) <= 4 * settings.max_postings
         )
         shared: Counter[int] = Counter()
         weight: dict[int, float] = {}
