@@ -42,6 +42,7 @@ BLOCK_TAGS = (
     "figcaption",
     "pre",
 )
+LIST_ITEM = "- "
 DROPPED_TAGS = ("script", "style", "noscript", "iframe", "object", "embed", "template", "svg")
 
 
@@ -66,6 +67,10 @@ def html_to_text(markup: str) -> str:
         return html.unescape(re.sub(r"<[^>]*>", " ", markup))
     for element in list(root.iter(*DROPPED_TAGS)):
         element.drop_tree()
+    for element in root.iter("li"):
+        # A list item says so, as trafilatura writes it: the summarizer never takes one for
+        # a sentence of the story.
+        element.text = LIST_ITEM + strip_control_characters(element.text or "")
     for element in root.iter(*BLOCK_TAGS):
         # The parser decodes references such as &#x1F; into the tail, and lxml refuses to
         # store a control character back: they go now rather than after.

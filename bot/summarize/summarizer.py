@@ -27,6 +27,12 @@ from bot.summarize.splitter import sentence_spans
 _LINE = re.compile(r"[^\n]+")
 _SENTENCE_END = (".", "!", "?", '"', "”", "’", "'", ")", "…", ":")
 _HEADLINE_MAX_WORDS = 25
+# A summary line is a sentence: it ends with terminal punctuation (a closing quote or bracket
+# may follow), and it is no list item. Headings, subheads ("Phrase: Phrase"), captions, the
+# lines of a "key takeaways" box and datelines end without one; list items open with a marker
+# (the text stage writes "- " before each <li>, as trafilatura does).
+_TERMINATED = re.compile(r"[.!?…][\"'”’)\]]*$")
+_LIST_MARKER = re.compile(r"^\s*[-–—•·▪*]\s")
 _TRUNCATED_SNIPPET = re.compile(r"(\.\.\.|…|\[…\]|\[\.\.\.\]|\bRead more\b)\s*$", re.IGNORECASE)
 
 
@@ -172,6 +178,8 @@ class Summarizer:
             if self._rules.excluded(sentence) is not None:
                 continue
             if title_key is not None and " ".join(sentence.split()).lower() == title_key:
+                continue
+            if not is_sentence(sentence):
                 continue
             span, leans = Span(number, start, end), self._rules.leans_back(sentence)
             words = len(sentence.split())
@@ -337,6 +345,12 @@ class Summarizer:
             c.source == candidate.source and c.features.number == features.number - 1
             for c in chosen
         )
+
+
+def is_sentence(line: str) -> bool:
+    """Whether a line may stand in a summary: terminal punctuation, no list marker."""
+    stripped = line.strip()
+    return _TERMINATED.search(stripped) is not None and _LIST_MARKER.match(stripped) is None
 
 
 def _is_headline(text: str, end: int, sentence: str) -> bool:
