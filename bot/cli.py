@@ -30,7 +30,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from bot.common import collector
 from bot.common.redaction import Redactor
-from bot.common.text import escape_controls
+from bot.common.text import escape_controls, plural
 from bot.environment import (
     SecretsFileError,
     configure_logging,
@@ -391,8 +391,13 @@ def print_poll_report(report: PollReport) -> None:
     )
     if quiet:
         kinds = ", ".join(f"{count} {status}" for status, count in sorted(quiet.items()))
-        out.print(f"{sum(quiet.values())} feeds with nothing new ({kinds}).", highlight=False)
-    out.print(f"{report.new_items} new items, {report.new_stories} new stories.")
+        count = plural(sum(quiet.values()), "feed")
+        out.print(f"{count} with nothing new ({kinds}).", highlight=False)
+    new_items, new_stories = (
+        plural(report.new_items, "new item"),
+        plural(report.new_stories, "new story"),
+    )
+    out.print(f"{new_items}, {new_stories}.", highlight=False)
     for name in report.disabled:
         out.print(
             Text.assemble(("feed disabled after repeated failures:", "yellow"), " ", plain(name))
@@ -443,7 +448,11 @@ def digest(
     ] = False,
     output_format: FormatOption = None,
 ) -> None:
-    """Post the digest of stories not yet posted through the enabled adapters."""
+    """Post the digest of stories not yet posted through the enabled adapters.
+
+    Exit status 1 when a message was not delivered (it stays pending; each reason is
+    printed), 2 for a usage or configuration mistake.
+    """
     from bot.adapters.terminal import TerminalAdapter, render_digest
 
     settings, env = context_of(ctx, config, log_level)
@@ -455,7 +464,9 @@ def digest(
                 plain(render_digest(bot.preview_digest(), output_format.value), multiline=True)
             )
             return
-        result = run_with_adapters(bot, bot.post_digest())
+        # One attempt per message (each within its adapter's send timeout): what is left
+        # pending is retried by `run` every minute, or by the next `digest`.
+        result = run_with_adapters(bot, bot.post_digest(max_wait_seconds=0))
     finally:
         bot.close()
     if not result.digest.stories and not any(a.name == TerminalAdapter.name for a in bot.adapters):
@@ -466,14 +477,19 @@ def digest(
         err.print("no enabled adapter has a channel to post to; the stories stay pending")
         raise typer.Exit(1)
     delivery = result.delivery
-    if delivery and delivery.errors:
-        for problem in delivery.errors:
-            err.print(Text.assemble(("not delivered:", "red"), " ", plain(problem)))
-        raise typer.Exit(1)
-    if delivery and delivery.waiting:
+    if delivery is None:
+        return
+    for problem in [*delivery.errors, *delivery.retrying]:
+        err.print(Text.assemble(("not delivered:", "red"), " ", plain(problem)))
+    if delivery.waiting:
+        # Waiting without a failure here: another process is sending it, or its retry is due.
         err.print(
-            f"{delivery.waiting} message(s) still pending; they are retried later (see `status`)."
+            f"{plural(delivery.waiting, 'message')} still pending: `meta-ai-digest run` "
+            "retries every minute, or run `digest` again; `status` shows why.",
+            highlight=False,
         )
+    if delivery.errors or delivery.retrying:
+        raise typer.Exit(1)
 
 
 @command()
@@ -509,7 +525,9 @@ def run(ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOpti
 
     settings, env = context_of(ctx, config, log_level)
     bot = make_bot(settings, env)
-    err.print(run_banner(settings, [adapter.name for adapter in bot.adapters]), highlight=False)
+    polled = [info for info in bot.catalog.infos() if info.state not in ("off", "disabled")]
+    banner = run_banner(settings, len(polled), [adapter.name for adapter in bot.adapters])
+    err.print(banner, highlight=False)
     err.print(plain(f"database: {describe_database(settings.database_url(env))}"))
     try:
         asyncio.run(run_forever(bot, settings.schedule))
@@ -517,31 +535,40 @@ def run(ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOpti
         bot.close()
 
 
-def run_banner(settings: Settings, adapter_names: list[str]) -> str:
-    """One line for the admin who just started the bot: what it does next."""
-    from datetime import datetime
-
-    from apscheduler.triggers.cron import CronTrigger
+def run_banner(settings: Settings, feed_count: int, adapter_names: list[str]) -> str:
+    """One line for the admin who just started the bot: what it does next. ``feed_count``
+    counts every feed polled, those of the config file and those added."""
+    from datetime import UTC, datetime
 
     schedule = settings.schedule
     if schedule.digest_interval_minutes:
-        digests = f"every {schedule.digest_interval_minutes:g} minutes"
+        digests = f"every {plural(schedule.digest_interval_minutes, 'minute')}"
     else:
-        trigger = CronTrigger.from_crontab(schedule.digest_cron, timezone=schedule.timezone)
-        upcoming = trigger.get_next_fire_time(None, datetime.now(trigger.timezone))
-        digests = f"next at {upcoming:%Y-%m-%d %H:%M %Z}" if upcoming else "never"
+        trigger = schedule.digest_cron_trigger()
+        upcoming = trigger.get_next_fire_time(None, datetime.now(UTC))
+        digests = f"next at {when(upcoming, schedule.timezone)}"
     return (
-        f"meta-ai-digest: {len(settings.configured_feeds())} feeds, polled every "
-        f"{schedule.poll_interval_minutes:g} minutes; digests {digests} "
+        f"meta-ai-digest: {plural(feed_count, 'feed')}, polled every "
+        f"{plural(schedule.poll_interval_minutes, 'minute')}; digests {digests} "
         f"via {', '.join(adapter_names)}. Ctrl-C stops."
     )
+
+
+def when(moment: datetime | None, zone: str) -> str:
+    """A firing time as an admin reads it: its weekday, date and time in ``zone``."""
+    from zoneinfo import ZoneInfo
+
+    if moment is None:
+        return "never"
+    return f"{moment.astimezone(ZoneInfo(zone)):%a %Y-%m-%d %H:%M %Z}"
 
 
 @command()
 def status(
     ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
 ) -> None:
-    """The database in use, feed health, pending and blocked deliveries, last digest."""
+    """The database in use, feed health, pending and blocked deliveries, last digest, the
+    chat adapters and their channels, and the schedule with each job's next firing."""
     from bot.reports import status_lines
     from bot.store.database import describe_database
 
@@ -549,8 +576,40 @@ def status(
     out.print(plain(f"database: {describe_database(settings.database_url(env))}"))
     with read_only(settings, env) as sessions, sessions() as session:
         lines = status_lines(session, settings.configured_feeds())
-    for line in lines:
+    for line in [*lines, *adapter_lines(settings, env), *schedule_lines(settings)]:
         out.print(plain(line))
+
+
+def adapter_lines(settings: Settings, env: dict[str, str]) -> list[str]:
+    """The chat adapters this configuration posts through and their channels; a wrong
+    adapter configuration is shown, not fatal (`status` is where an admin looks)."""
+    from bot.adapters.registry import AdapterConfigError, select_adapters
+
+    try:
+        adapters = select_adapters(settings.adapters.enabled, settings.adapters.options_for, env)
+    except (AdapterConfigError, ValueError) as error:
+        return [f"adapters: none usable: {error}"]
+    lines = [f"adapters: {', '.join(adapter.name for adapter in adapters) or 'none'}"]
+    for adapter in adapters:
+        channels = ", ".join(adapter.destinations()) or "none"
+        admin = ", ".join(adapter.admin_destinations())
+        lines.append(
+            f"  {adapter.name}: digests to {channels}" + (f"; notices to {admin}" if admin else "")
+        )
+    return lines
+
+
+def schedule_lines(settings: Settings) -> list[str]:
+    """What `run` does when: each job, its schedule and its next firing."""
+    from datetime import UTC, datetime
+
+    from bot.scheduler import next_firings
+
+    zone = settings.schedule.timezone
+    lines = [f"schedule (times in {zone}) when `meta-ai-digest run` runs:"]
+    for name, words, upcoming in next_firings(settings.schedule, datetime.now(UTC)):
+        lines.append(f"  {name}: {words}; next {when(upcoming, zone)}")
+    return lines
 
 
 @command()
@@ -560,12 +619,21 @@ def explain(
     config: ConfigOption = None,
     log_level: LogLevelOption = None,
 ) -> None:
-    """Why the article at URL was or was not posted."""
+    """Why the article at URL was or was not posted.
+
+    Exit status 1 when no feed ever carried it.
+    """
     from bot.reports import explain_url
 
     settings, env = context_of(ctx, config, log_level)
     with read_only(settings, env) as sessions, sessions() as session:
         lines = explain_url(session, url)
+    if not lines:
+        raise fail(
+            f"{url} was never seen in any feed: not polled yet (run `meta-ai-digest poll`), "
+            "or no feed carries it (`meta-ai-digest feeds add`)",
+            code=1,
+        )
     for line in lines:
         out.print(plain(line))
 
@@ -763,8 +831,8 @@ def feeds_import(
     finally:
         bot.close()
     out.print(
-        f"{len(report.added)} feeds added, {len(report.already_there)} already there, "
-        f"{len(report.refused)} refused.",
+        f"{plural(len(report.added), 'feed')} added, {len(report.already_there)} already "
+        f"there, {len(report.refused)} refused.",
         highlight=False,
     )
     for label, reason in report.refused:
@@ -842,10 +910,17 @@ def feeds_enable(
 def migrate(
     ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
 ) -> None:
-    """Create the database, or bring its schema up to this version, keeping all data."""
+    """Create the database, or bring its schema up to this version, keeping all data.
+
+    A PostgreSQL database that does not exist yet is created, as `createdb` would.
+    """
+    from sqlalchemy.exc import OperationalError
+
     from bot.store.database import (
         create_database_engine,
+        create_missing_database,
         describe_database,
+        missing_database,
         schema_revision,
     )
     from bot.store.database import migrate as upgrade
@@ -853,14 +928,21 @@ def migrate(
     settings, env = context_of(ctx, config, log_level)
     url = settings.database_url(env)
     engine = create_database_engine(url)
+    created = ""
     try:
-        before = schema_revision(engine)
+        try:
+            before = schema_revision(engine)
+        except OperationalError as error:
+            if missing_database(error) is None:
+                raise
+            created = f"database {create_missing_database(engine)} created, "
+            before = schema_revision(engine)
         upgrade(engine)
         after = schema_revision(engine)
     finally:
         engine.dispose()
     change = "up to date" if before == after else f"migrated from {before or 'nothing'}"
-    out.print(plain(f"{describe_database(url)}: schema {after}, {change}"))
+    out.print(plain(f"{describe_database(url)}: {created}schema {after}, {change}"))
 
 
 @command()
@@ -919,8 +1001,9 @@ def demo(
         async def poll_then_digest() -> PollReport:
             report = await bot.poll()
             err.print(
-                f"polled {len(report.feeds)} feeds: {report.new_items} items, "
-                f"{len(report.kept_ids)} about Meta's AI work, {report.new_stories} stories.",
+                f"polled {plural(len(report.feeds), 'feed')}: {plural(report.new_items, 'item')}, "
+                f"{len(report.kept_ids)} about Meta's AI work, "
+                f"{plural(report.new_stories, 'story')}.",
                 highlight=False,
             )
             await bot.post_digest(max_wait_seconds=0)
@@ -1047,11 +1130,17 @@ def report_failure(error: Exception) -> int:
 
     from sqlalchemy.exc import DatabaseError, OperationalError
 
-    from bot.store.database import DatabaseURLError
+    from bot.store.database import DatabaseURLError, missing_database
 
     if isinstance(error, DatabaseURLError):
         print_error(redact_secrets(str(error)))
         return 2
+    if type(error) in (OperationalError, DatabaseError) and (name := missing_database(error)):
+        print_error(
+            f'the database "{name}" does not exist on the server: `meta-ai-digest migrate` '
+            f"creates it (or `createdb {name}` as its owner)"
+        )
+        return 1
     if type(error) in (OperationalError, DatabaseError):
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         print_error(f"the database cannot be used: {redact_secrets(reason)}")

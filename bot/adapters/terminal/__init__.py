@@ -32,7 +32,7 @@ def parse_options(options: Mapping[str, Any]) -> TerminalOptions:
     try:
         return TerminalOptions.model_validate(dict(options))
     except ValidationError as error:
-        problems = "; ".join(validation_problems(error, whole="(table)"))
+        problems = "; ".join(validation_problems(error, whole="(table)", model=TerminalOptions))
         raise ValueError(f"[adapters.terminal] {problems}") from None
 
 
