@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from bot.digest.model import FeedInfo
     from bot.feeds.poller import FeedOutcome
     from bot.pipeline import DigestBot, PollReport
+    from bot.services.poll_report import FeedReport
 
 
 class TidyHelp:
@@ -58,6 +59,12 @@ class TidyHelp:
     and ``{NAME}`` for a required argument. Flags declare ``metavar=""`` themselves and
     arguments are described in the command's docstring; the help option and the usage line
     are tidied here."""
+
+    help: str | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow(self.help)
 
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)  # type: ignore[misc]
@@ -75,6 +82,17 @@ class TidyHelp:
             text = name if argument.required else f"[{name}]"
             tidy.append(text + ("..." if argument.nargs != 1 else ""))
         return pieces[: len(pieces) - len(arguments)] + tidy
+
+
+def reflow(text: str | None) -> str | None:
+    """A docstring as help that re-wraps at any width: the lines of each paragraph joined
+    (rich keeps a docstring's line breaks, so "(each is" would end a line at 80 columns)."""
+    if not text:
+        return text
+    import inspect
+
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
 
 
 class TidyGroup(TidyHelp, TyperGroup):
@@ -362,10 +380,13 @@ def print_poll_report(report: PollReport) -> None:
 
     from rich.table import Table
 
+    failed = [line for line in report.feeds if line.error]
+    compact = len(failed) > FAILURES_LISTED
     worth_a_line = [
         line
         for line in report.feeds
-        if line.error or line.warning or line.new_items or line.status == "disabled"
+        if (line.error and not compact)
+        or (line.warning or line.new_items or line.status == "disabled")
     ]
     if worth_a_line:
         table = Table(title="poll", show_lines=False)
@@ -383,7 +404,10 @@ def print_poll_report(report: PollReport) -> None:
                 plain(line.error or ""),
             )
         out.print(table)
-    listed = {id(line) for line in worth_a_line}
+    if compact:
+        for text in failure_summary(failed):
+            out.print(plain(text))
+    listed = {id(line) for line in [*worth_a_line, *failed]}
     quiet = Counter(
         "waiting" if line.status.startswith("waiting until") else line.status
         for line in report.feeds
@@ -402,6 +426,28 @@ def print_poll_report(report: PollReport) -> None:
         out.print(
             Text.assemble(("feed disabled after repeated failures:", "yellow"), " ", plain(name))
         )
+
+
+# More failed feeds than this in one poll (no network, say) are counted by kind, not listed.
+FAILURES_LISTED = 10
+
+
+def failure_summary(failed: Sequence[FeedReport]) -> list[str]:
+    """Failed feeds counted by kind, each kind with its first error's gist
+    (``dns: name lookup failed``): a poll without network stays a few lines."""
+    from collections import Counter
+
+    kinds = Counter(line.status for line in failed)
+    gist: dict[str, str] = {}
+    for line in failed:
+        parts = [part.strip() for part in (line.error or "").split(":")]
+        gist.setdefault(line.status, parts[1] if parts[0] == line.status else parts[0])
+    lines = [f"{plural(len(failed), 'feed')} failed:"]
+    for kind, count in kinds.most_common():
+        example = gist[kind]
+        lines.append(f"  {count} {kind}" + (f": {example}" if example else ""))
+    lines.append("`meta-ai-digest feeds list` shows each feed; `status` their whole errors.")
+    return lines
 
 
 @command()
@@ -567,8 +613,12 @@ def when(moment: datetime | None, zone: str) -> str:
 def status(
     ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
 ) -> None:
-    """The database in use, feed health, pending and blocked deliveries, last digest, the
-    chat adapters and their channels, and the schedule with each job's next firing."""
+    """The database, feed health, deliveries, chat adapters and the schedule.
+
+    The database in use and its size, failing and disabled feeds, stories waiting,
+    pending and blocked deliveries with their errors, the last digest, the chat adapters
+    with their channels, and each scheduled job with its next firing.
+    """
     from bot.reports import status_lines
     from bot.store.database import describe_database
 
@@ -662,8 +712,8 @@ def feeds_list(
 
 
 def feeds_table(infos: Sequence[FeedInfo]) -> Table:
-    """One line per feed whatever the terminal's width: long names and errors are cut with
-    an ellipsis (the whole error is in `status` and --format json)."""
+    """One row per feed at any width: a long name wraps onto the next line, never cut; the
+    error is cut with an ellipsis (whole in `status` and --format json)."""
     from datetime import UTC, datetime
 
     from rich import box
@@ -671,12 +721,13 @@ def feeds_table(infos: Sequence[FeedInfo]) -> Table:
 
     now = datetime.now(UTC)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    # The name and the error shrink (cut with an ellipsis, never wrapped); the rest is short.
-    table.add_column("feed", max_width=30)
+    # A long name wraps (never cut: two names cut alike would read the same); the error is
+    # cut with an ellipsis; the rest is short.
+    table.add_column("feed", min_width=20, ratio=3, overflow="fold")
     table.add_column("from", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("last ok", no_wrap=True)
-    table.add_column("last error")
+    table.add_column("last error", ratio=2)
     for info in infos:
         state = {
             "failing": f"failing ×{info.failures}",
@@ -686,7 +737,7 @@ def feeds_table(infos: Sequence[FeedInfo]) -> Table:
         # The stored error already names its kind ("dns: name lookup failed").
         error = info.error if info.state in ("failing", "disabled") else ""
         table.add_row(
-            one_line(info.name),
+            plain(info.name),
             info.source,
             state,
             ago(info.last_success, now),
@@ -953,11 +1004,23 @@ def defaults() -> None:
     sys.stdout.write(shipped_text())
 
 
+DemoFormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="text|json",
+        show_default=False,
+        help="text or json; default text (the demo reads no config).",
+    ),
+]
+
+
 @command()
 def demo(
     ctx: typer.Context,
     log_level: LogLevelOption = None,
-    output_format: FormatOption = None,
+    output_format: DemoFormatOption = None,
 ) -> None:
     """Poll the sample feeds shipped with the bot and print their digest: offline, in seconds.
 
