@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.common.text import plural
 from bot.digest.model import FeedChange, FeedInfo
 from bot.feeds.discover import DiscoveryError, discover_feed
 from bot.feeds.http import HttpFetcher
@@ -93,8 +94,8 @@ class FeedCatalog:
         log.info("feed %r added by %s: %s", chosen, added_by, found.url)
         return FeedChange(
             ok=True,
-            message=f"Added the feed “{chosen}”: {found.url}{via}, {found.entries} items now; "
-            "it is polled from the next cycle.",
+            message=f"Added the feed “{chosen}”: {found.url}{via}, "
+            f"{plural(found.entries, 'item')} now; it is polled from the next cycle.",
             name=chosen,
             url=found.url,
         )
