@@ -965,13 +965,10 @@ def migrate(
 
     A PostgreSQL database that does not exist yet is created, as `createdb` would.
     """
-    from sqlalchemy.exc import OperationalError
-
     from bot.store.database import (
         create_database_engine,
-        create_missing_database,
         describe_database,
-        missing_database,
+        ensure_database,
         schema_revision,
     )
     from bot.store.database import migrate as upgrade
@@ -979,15 +976,10 @@ def migrate(
     settings, env = context_of(ctx, config, log_level)
     url = settings.database_url(env)
     engine = create_database_engine(url)
-    created = ""
     try:
-        try:
-            before = schema_revision(engine)
-        except OperationalError as error:
-            if missing_database(error) is None:
-                raise
-            created = f"database {create_missing_database(engine)} created, "
-            before = schema_revision(engine)
+        name = ensure_database(engine)
+        created = f"database {name} created, " if name else ""
+        before = schema_revision(engine)
         upgrade(engine)
         after = schema_revision(engine)
     finally:

@@ -167,10 +167,17 @@ def test_a_missing_postgres_database_is_named_and_migrate_creates_it(tmp_path: P
         assert created.returncode == 0, created.stderr
         assert f"database {name} created" in created.stdout
         assert bot("status", env=env).returncode == 0
+        # A command that writes creates it too, as the README says.
+        config = write_config(tmp_path / "c.toml", [], tmp_path / "unused.db")
+        env_poll = {"DATABASE_URL": url.replace(name, f"{name}_poll")}
+        polled = bot("--config", str(config), "poll", env=env_poll)
+        assert polled.returncode == 0, polled.stderr
+        assert bot("--config", str(config), "status", env=env_poll).returncode == 0
     finally:
         admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            for database in (name, f"{name}_poll"):
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
         admin.dispose()
 
 

@@ -253,6 +253,18 @@ def missing_database(error: BaseException) -> str | None:
     return match.group(1) if match else None
 
 
+def ensure_database(engine: Engine) -> str | None:
+    """Create the PostgreSQL database ``engine`` names when the server says it does not
+    exist (see :func:`create_missing_database`); its name when it was created."""
+    try:
+        with engine.connect():
+            return None
+    except OperationalError as error:
+        if missing_database(error) is None:
+            raise
+    return create_missing_database(engine)
+
+
 def create_missing_database(engine: Engine) -> str:
     """Create the PostgreSQL database ``engine`` names, as ``createdb`` does: connected to
     the server's ``postgres`` database with the same credentials. Returns its name; raises
