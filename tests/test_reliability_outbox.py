@@ -483,5 +483,7 @@ async def test_digest_does_not_post_again_what_slack_answered_too_late(
     # Not delivered for sure: exit 1 with the reason, and the message stays pending.
     assert process.returncode == 1, errors.decode()
     assert "1 message still pending" in errors.decode()
-    assert "not delivered: slack C0DIGEST1: Slack did not answer in time" in errors.decode()
+    # The SDK's request timeout or the outbox's send bound, whichever ends it first.
+    assert "not delivered: slack C0DIGEST1: " in errors.decode()
+    assert "may have posted" in errors.decode()
     assert len(slack.calls_to("chat.postMessage")) == 1
