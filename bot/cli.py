@@ -582,8 +582,8 @@ def run(ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOpti
 
 
 def run_banner(settings: Settings, feed_count: int, adapter_names: list[str]) -> str:
-    """One line for the admin who just started the bot: what it does next. ``feed_count``
-    counts every feed polled, those of the config file and those added."""
+    """What the bot does next, for the admin who just started it. ``feed_count`` counts
+    every feed polled, those of the config file and those added."""
     from datetime import UTC, datetime
 
     schedule = settings.schedule
@@ -593,10 +593,11 @@ def run_banner(settings: Settings, feed_count: int, adapter_names: list[str]) ->
         trigger = schedule.digest_cron_trigger()
         upcoming = trigger.get_next_fire_time(None, datetime.now(UTC))
         digests = f"next at {when(upcoming, schedule.timezone)}"
+    # Two lines, each within 80 columns.
     return (
         f"meta-ai-digest: {plural(feed_count, 'feed')}, polled every "
-        f"{plural(schedule.poll_interval_minutes, 'minute')}; digests {digests} "
-        f"via {', '.join(adapter_names)}. Ctrl-C stops."
+        f"{plural(schedule.poll_interval_minutes, 'minute')}, posting via "
+        f"{', '.join(adapter_names)}.\ndigests {digests}. Ctrl-C stops."
     )
 
 

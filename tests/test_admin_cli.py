@@ -336,8 +336,11 @@ def test_run_counts_every_polled_feed_and_names_its_jobs(
             if 'Added job "retry deliveries"' in line:
                 break
         output = "".join(seen)
-        banner = next(line for line in seen if line.startswith("meta-ai-digest:"))
-        assert "meta-ai-digest: 4 feeds, polled every 30 minutes" in banner
+        start = next(index for index, line in enumerate(seen) if line.startswith("meta-ai-digest:"))
+        banner = seen[start : start + 2]
+        assert banner[0].startswith("meta-ai-digest: 4 feeds, polled every 30 minutes, posting")
+        assert re.match(r"digests next at \w{3} \d{4}-\d\d-\d\d 09:00 UTC\. Ctrl-C", banner[1])
+        assert all(len(line.rstrip()) <= WIDTH for line in banner)
         for name in ("poll feeds", "post digest", "prune old rows", "retry deliveries"):
             assert f'Added job "{name}"' in output
         assert "BotJobs.run" not in output
