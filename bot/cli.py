@@ -440,14 +440,24 @@ def failure_summary(failed: Sequence[FeedReport]) -> list[str]:
     kinds = Counter(line.status for line in failed)
     gist: dict[str, str] = {}
     for line in failed:
-        parts = [part.strip() for part in (line.error or "").split(":")]
-        gist.setdefault(line.status, parts[1] if parts[0] == line.status else parts[0])
+        gist.setdefault(line.status, error_gist(line.status, line.error).partition(": ")[2])
     lines = [f"{plural(len(failed), 'feed')} failed:"]
     for kind, count in kinds.most_common():
         example = gist[kind]
         lines.append(f"  {count} {kind}" + (f": {example}" if example else ""))
     lines.append("`meta-ai-digest feeds list` shows each feed; `status` their whole errors.")
     return lines
+
+
+def error_gist(kind: str, error: str | None) -> str:
+    """A feed's error in a few words, its kind first (``connection: cannot connect``), for
+    the failures counted by kind; the whole errors are in `status`."""
+    if not error:
+        return ""
+    parts = [part.strip() for part in error.split(": ")]  # not a URL's "://" or a port
+    if parts[0] != kind:
+        parts.insert(0, kind)
+    return ": ".join(parts[:2])
 
 
 @command()
