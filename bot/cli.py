@@ -30,7 +30,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from bot.common import collector
 from bot.common.redaction import Redactor
-from bot.common.text import escape_controls
+from bot.common.text import escape_controls, plural
 from bot.environment import (
     SecretsFileError,
     configure_logging,
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from bot.digest.model import FeedInfo
     from bot.feeds.poller import FeedOutcome
     from bot.pipeline import DigestBot, PollReport
+    from bot.services.poll_report import FeedReport
 
 
 class TidyHelp:
@@ -58,6 +59,12 @@ class TidyHelp:
     and ``{NAME}`` for a required argument. Flags declare ``metavar=""`` themselves and
     arguments are described in the command's docstring; the help option and the usage line
     are tidied here."""
+
+    help: str | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow(self.help)
 
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)  # type: ignore[misc]
@@ -75,6 +82,17 @@ class TidyHelp:
             text = name if argument.required else f"[{name}]"
             tidy.append(text + ("..." if argument.nargs != 1 else ""))
         return pieces[: len(pieces) - len(arguments)] + tidy
+
+
+def reflow(text: str | None) -> str | None:
+    """A docstring as help that re-wraps at any width: the lines of each paragraph joined
+    (rich keeps a docstring's line breaks, so "(each is" would end a line at 80 columns)."""
+    if not text:
+        return text
+    import inspect
+
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
 
 
 class TidyGroup(TidyHelp, TyperGroup):
@@ -362,10 +380,13 @@ def print_poll_report(report: PollReport) -> None:
 
     from rich.table import Table
 
+    failed = [line for line in report.feeds if line.error]
+    compact = len(failed) > FAILURES_LISTED
     worth_a_line = [
         line
         for line in report.feeds
-        if line.error or line.warning or line.new_items or line.status == "disabled"
+        if (line.error and not compact)
+        or (line.warning or line.new_items or line.status == "disabled")
     ]
     if worth_a_line:
         table = Table(title="poll", show_lines=False)
@@ -383,7 +404,10 @@ def print_poll_report(report: PollReport) -> None:
                 plain(line.error or ""),
             )
         out.print(table)
-    listed = {id(line) for line in worth_a_line}
+    if compact:
+        for text in failure_summary(failed):
+            out.print(plain(text))
+    listed = {id(line) for line in [*worth_a_line, *failed]}
     quiet = Counter(
         "waiting" if line.status.startswith("waiting until") else line.status
         for line in report.feeds
@@ -391,12 +415,49 @@ def print_poll_report(report: PollReport) -> None:
     )
     if quiet:
         kinds = ", ".join(f"{count} {status}" for status, count in sorted(quiet.items()))
-        out.print(f"{sum(quiet.values())} feeds with nothing new ({kinds}).", highlight=False)
-    out.print(f"{report.new_items} new items, {report.new_stories} new stories.")
+        count = plural(sum(quiet.values()), "feed")
+        out.print(f"{count} with nothing new ({kinds}).", highlight=False)
+    new_items, new_stories = (
+        plural(report.new_items, "new item"),
+        plural(report.new_stories, "new story"),
+    )
+    out.print(f"{new_items}, {new_stories}.", highlight=False)
     for name in report.disabled:
         out.print(
             Text.assemble(("feed disabled after repeated failures:", "yellow"), " ", plain(name))
         )
+
+
+# More failed feeds than this in one poll (no network, say) are counted by kind, not listed.
+FAILURES_LISTED = 10
+
+
+def failure_summary(failed: Sequence[FeedReport]) -> list[str]:
+    """Failed feeds counted by kind, each kind with its first error's gist
+    (``dns: name lookup failed``): a poll without network stays a few lines."""
+    from collections import Counter
+
+    kinds = Counter(line.status for line in failed)
+    gist: dict[str, str] = {}
+    for line in failed:
+        gist.setdefault(line.status, error_gist(line.status, line.error).partition(": ")[2])
+    lines = [f"{plural(len(failed), 'feed')} failed:"]
+    for kind, count in kinds.most_common():
+        example = gist[kind]
+        lines.append(f"  {count} {kind}" + (f": {example}" if example else ""))
+    lines.append("`meta-ai-digest feeds list` shows each feed; `status` their whole errors.")
+    return lines
+
+
+def error_gist(kind: str, error: str | None) -> str:
+    """A feed's error in a few words, its kind first (``connection: cannot connect``), for
+    the failures counted by kind; the whole errors are in `status`."""
+    if not error:
+        return ""
+    parts = [part.strip() for part in error.split(": ")]  # not a URL's "://" or a port
+    if parts[0] != kind:
+        parts.insert(0, kind)
+    return ": ".join(parts[:2])
 
 
 @command()
@@ -443,7 +504,11 @@ def digest(
     ] = False,
     output_format: FormatOption = None,
 ) -> None:
-    """Post the digest of stories not yet posted through the enabled adapters."""
+    """Post the digest of stories not yet posted through the enabled adapters.
+
+    Exit status 1 when a message was not delivered (it stays pending; each reason is
+    printed), 2 for a usage or configuration mistake.
+    """
     from bot.adapters.terminal import TerminalAdapter, render_digest
 
     settings, env = context_of(ctx, config, log_level)
@@ -455,7 +520,9 @@ def digest(
                 plain(render_digest(bot.preview_digest(), output_format.value), multiline=True)
             )
             return
-        result = run_with_adapters(bot, bot.post_digest())
+        # One attempt per message (each within its adapter's send timeout): what is left
+        # pending is retried by `run` every minute, or by the next `digest`.
+        result = run_with_adapters(bot, bot.post_digest(max_wait_seconds=0))
     finally:
         bot.close()
     if not result.digest.stories and not any(a.name == TerminalAdapter.name for a in bot.adapters):
@@ -466,14 +533,19 @@ def digest(
         err.print("no enabled adapter has a channel to post to; the stories stay pending")
         raise typer.Exit(1)
     delivery = result.delivery
-    if delivery and delivery.errors:
-        for problem in delivery.errors:
-            err.print(Text.assemble(("not delivered:", "red"), " ", plain(problem)))
-        raise typer.Exit(1)
-    if delivery and delivery.waiting:
+    if delivery is None:
+        return
+    for problem in [*delivery.errors, *delivery.retrying]:
+        err.print(Text.assemble(("not delivered:", "red"), " ", plain(problem)))
+    if delivery.waiting:
+        # Waiting without a failure here: another process is sending it, or its retry is due.
         err.print(
-            f"{delivery.waiting} message(s) still pending; they are retried later (see `status`)."
+            f"{plural(delivery.waiting, 'message')} still pending: `meta-ai-digest run` "
+            "retries every minute, or run `digest` again; `status` shows why.",
+            highlight=False,
         )
+    if delivery.errors or delivery.retrying:
+        raise typer.Exit(1)
 
 
 @command()
@@ -509,7 +581,9 @@ def run(ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOpti
 
     settings, env = context_of(ctx, config, log_level)
     bot = make_bot(settings, env)
-    err.print(run_banner(settings, [adapter.name for adapter in bot.adapters]), highlight=False)
+    polled = [info for info in bot.catalog.infos() if info.state not in ("off", "disabled")]
+    banner = run_banner(settings, len(polled), [adapter.name for adapter in bot.adapters])
+    err.print(banner, highlight=False)
     err.print(plain(f"database: {describe_database(settings.database_url(env))}"))
     try:
         asyncio.run(run_forever(bot, settings.schedule))
@@ -517,31 +591,45 @@ def run(ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOpti
         bot.close()
 
 
-def run_banner(settings: Settings, adapter_names: list[str]) -> str:
-    """One line for the admin who just started the bot: what it does next."""
-    from datetime import datetime
-
-    from apscheduler.triggers.cron import CronTrigger
+def run_banner(settings: Settings, feed_count: int, adapter_names: list[str]) -> str:
+    """What the bot does next, for the admin who just started it. ``feed_count`` counts
+    every feed polled, those of the config file and those added."""
+    from datetime import UTC, datetime
 
     schedule = settings.schedule
     if schedule.digest_interval_minutes:
-        digests = f"every {schedule.digest_interval_minutes:g} minutes"
+        digests = f"every {plural(schedule.digest_interval_minutes, 'minute')}"
     else:
-        trigger = CronTrigger.from_crontab(schedule.digest_cron, timezone=schedule.timezone)
-        upcoming = trigger.get_next_fire_time(None, datetime.now(trigger.timezone))
-        digests = f"next at {upcoming:%Y-%m-%d %H:%M %Z}" if upcoming else "never"
+        trigger = schedule.digest_cron_trigger()
+        upcoming = trigger.get_next_fire_time(None, datetime.now(UTC))
+        digests = f"next at {when(upcoming, schedule.timezone)}"
+    # Two lines, each within 80 columns.
     return (
-        f"meta-ai-digest: {len(settings.configured_feeds())} feeds, polled every "
-        f"{schedule.poll_interval_minutes:g} minutes; digests {digests} "
-        f"via {', '.join(adapter_names)}. Ctrl-C stops."
+        f"meta-ai-digest: {plural(feed_count, 'feed')}, polled every "
+        f"{plural(schedule.poll_interval_minutes, 'minute')}, posting via "
+        f"{', '.join(adapter_names)}.\ndigests {digests}. Ctrl-C stops."
     )
+
+
+def when(moment: datetime | None, zone: str) -> str:
+    """A firing time as an admin reads it: its weekday, date and time in ``zone``."""
+    from zoneinfo import ZoneInfo
+
+    if moment is None:
+        return "never"
+    return f"{moment.astimezone(ZoneInfo(zone)):%a %Y-%m-%d %H:%M %Z}"
 
 
 @command()
 def status(
     ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
 ) -> None:
-    """The database in use, feed health, pending and blocked deliveries, last digest."""
+    """The database, feed health, deliveries, chat adapters and the schedule.
+
+    The database in use and its size, failing and disabled feeds, stories waiting,
+    pending and blocked deliveries with their errors, the last digest, the chat adapters
+    with their channels, and each scheduled job with its next firing.
+    """
     from bot.reports import status_lines
     from bot.store.database import describe_database
 
@@ -549,8 +637,40 @@ def status(
     out.print(plain(f"database: {describe_database(settings.database_url(env))}"))
     with read_only(settings, env) as sessions, sessions() as session:
         lines = status_lines(session, settings.configured_feeds())
-    for line in lines:
+    for line in [*lines, *adapter_lines(settings, env), *schedule_lines(settings)]:
         out.print(plain(line))
+
+
+def adapter_lines(settings: Settings, env: dict[str, str]) -> list[str]:
+    """The chat adapters this configuration posts through and their channels; a wrong
+    adapter configuration is shown, not fatal (`status` is where an admin looks)."""
+    from bot.adapters.registry import AdapterConfigError, select_adapters
+
+    try:
+        adapters = select_adapters(settings.adapters.enabled, settings.adapters.options_for, env)
+    except (AdapterConfigError, ValueError) as error:
+        return [f"adapters: none usable: {error}"]
+    lines = [f"adapters: {', '.join(adapter.name for adapter in adapters) or 'none'}"]
+    for adapter in adapters:
+        channels = ", ".join(adapter.destinations()) or "none"
+        admin = ", ".join(adapter.admin_destinations())
+        lines.append(
+            f"  {adapter.name}: digests to {channels}" + (f"; notices to {admin}" if admin else "")
+        )
+    return lines
+
+
+def schedule_lines(settings: Settings) -> list[str]:
+    """What `run` does when: each job, its schedule and its next firing."""
+    from datetime import UTC, datetime
+
+    from bot.scheduler import next_firings
+
+    zone = settings.schedule.timezone
+    lines = [f"schedule (times in {zone}) when `meta-ai-digest run` runs:"]
+    for name, words, upcoming in next_firings(settings.schedule, datetime.now(UTC)):
+        lines.append(f"  {name}: {words}; next {when(upcoming, zone)}")
+    return lines
 
 
 @command()
@@ -560,12 +680,21 @@ def explain(
     config: ConfigOption = None,
     log_level: LogLevelOption = None,
 ) -> None:
-    """Why the article at URL was or was not posted."""
+    """Why the article at URL was or was not posted.
+
+    Exit status 1 when no feed ever carried it.
+    """
     from bot.reports import explain_url
 
     settings, env = context_of(ctx, config, log_level)
     with read_only(settings, env) as sessions, sessions() as session:
         lines = explain_url(session, url)
+    if not lines:
+        raise fail(
+            f"{url} was never seen in any feed: not polled yet (run `meta-ai-digest poll`), "
+            "or no feed carries it (`meta-ai-digest feeds add`)",
+            code=1,
+        )
     for line in lines:
         out.print(plain(line))
 
@@ -594,8 +723,8 @@ def feeds_list(
 
 
 def feeds_table(infos: Sequence[FeedInfo]) -> Table:
-    """One line per feed whatever the terminal's width: long names and errors are cut with
-    an ellipsis (the whole error is in `status` and --format json)."""
+    """One row per feed at any width: a long name wraps onto the next line, never cut; the
+    error is cut with an ellipsis (whole in `status` and --format json)."""
     from datetime import UTC, datetime
 
     from rich import box
@@ -603,12 +732,13 @@ def feeds_table(infos: Sequence[FeedInfo]) -> Table:
 
     now = datetime.now(UTC)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    # The name and the error shrink (cut with an ellipsis, never wrapped); the rest is short.
-    table.add_column("feed", max_width=30)
+    # A long name wraps (never cut: two names cut alike would read the same); the error is
+    # cut with an ellipsis; the rest is short.
+    table.add_column("feed", min_width=20, ratio=3, overflow="fold")
     table.add_column("from", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("last ok", no_wrap=True)
-    table.add_column("last error")
+    table.add_column("last error", ratio=2)
     for info in infos:
         state = {
             "failing": f"failing ×{info.failures}",
@@ -618,7 +748,7 @@ def feeds_table(infos: Sequence[FeedInfo]) -> Table:
         # The stored error already names its kind ("dns: name lookup failed").
         error = info.error if info.state in ("failing", "disabled") else ""
         table.add_row(
-            one_line(info.name),
+            plain(info.name),
             info.source,
             state,
             ago(info.last_success, now),
@@ -763,8 +893,8 @@ def feeds_import(
     finally:
         bot.close()
     out.print(
-        f"{len(report.added)} feeds added, {len(report.already_there)} already there, "
-        f"{len(report.refused)} refused.",
+        f"{plural(len(report.added), 'feed')} added, {len(report.already_there)} already "
+        f"there, {len(report.refused)} refused.",
         highlight=False,
     )
     for label, reason in report.refused:
@@ -860,10 +990,14 @@ def feeds_enable(
 def migrate(
     ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None
 ) -> None:
-    """Create the database, or bring its schema up to this version, keeping all data."""
+    """Create the database, or bring its schema up to this version, keeping all data.
+
+    A PostgreSQL database that does not exist yet is created, as `createdb` would.
+    """
     from bot.store.database import (
         create_database_engine,
         describe_database,
+        ensure_database,
         schema_revision,
     )
     from bot.store.database import migrate as upgrade
@@ -872,13 +1006,15 @@ def migrate(
     url = settings.database_url(env)
     engine = create_database_engine(url)
     try:
+        name = ensure_database(engine)
+        created = f"database {name} created, " if name else ""
         before = schema_revision(engine)
         upgrade(engine)
         after = schema_revision(engine)
     finally:
         engine.dispose()
     change = "up to date" if before == after else f"migrated from {before or 'nothing'}"
-    out.print(plain(f"{describe_database(url)}: schema {after}, {change}"))
+    out.print(plain(f"{describe_database(url)}: {created}schema {after}, {change}"))
 
 
 @command()
@@ -889,11 +1025,23 @@ def defaults() -> None:
     sys.stdout.write(shipped_text())
 
 
+DemoFormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="text|json",
+        show_default=False,
+        help="text or json; default text (the demo reads no config).",
+    ),
+]
+
+
 @command()
 def demo(
     ctx: typer.Context,
     log_level: LogLevelOption = None,
-    output_format: FormatOption = None,
+    output_format: DemoFormatOption = None,
 ) -> None:
     """Poll the sample feeds shipped with the bot and print their digest: offline, in seconds.
 
@@ -937,8 +1085,9 @@ def demo(
         async def poll_then_digest() -> PollReport:
             report = await bot.poll()
             err.print(
-                f"polled {len(report.feeds)} feeds: {report.new_items} items, "
-                f"{len(report.kept_ids)} about Meta's AI work, {report.new_stories} stories.",
+                f"polled {plural(len(report.feeds), 'feed')}: {plural(report.new_items, 'item')}, "
+                f"{len(report.kept_ids)} about Meta's AI work, "
+                f"{plural(report.new_stories, 'story')}.",
                 highlight=False,
             )
             await bot.post_digest(max_wait_seconds=0)
@@ -1066,11 +1215,17 @@ def report_failure(error: Exception) -> int:
 
     from sqlalchemy.exc import DatabaseError, OperationalError
 
-    from bot.store.database import DatabaseURLError
+    from bot.store.database import DatabaseURLError, missing_database
 
     if isinstance(error, DatabaseURLError):
         print_error(redact_secrets(str(error)))
         return 2
+    if type(error) in (OperationalError, DatabaseError) and (name := missing_database(error)):
+        print_error(
+            f'the database "{name}" does not exist on the server: `meta-ai-digest migrate` '
+            f"creates it (or `createdb {name}` as its owner)"
+        )
+        return 1
     if type(error) in (OperationalError, DatabaseError):
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         print_error(f"the database cannot be used: {redact_secrets(reason)}")

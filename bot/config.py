@@ -15,11 +15,12 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.common.cron import parse_crontab
 from bot.common.validation import describe_validation_error
 from bot.defaults import ShippedSettings, merge_tables, shipped_config
 from bot.digest.settings import DigestSettings
@@ -38,6 +39,9 @@ __all__ = [
     "Settings",
     "load_settings",
 ]
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
 
 CONFIG_ENV_VAR = "META_AI_DIGEST_CONFIG"
 DATABASE_ENV_VAR = "DATABASE_URL"
@@ -70,15 +74,36 @@ class ScheduleSettings(ShippedSettings):
 
     @model_validator(mode="after")
     def _valid_cron(self) -> ScheduleSettings:
-        from apscheduler.triggers.cron import CronTrigger  # only commands that read settings
-
         try:
-            CronTrigger.from_crontab(self.digest_cron, timezone=self.timezone)
+            self.digest_cron_trigger()
         except ValueError as error:
             raise ValueError(
                 f"digest_cron {self.digest_cron!r} is not a valid cron expression: {error}"
             ) from error
         return self
+
+    def digest_cron_trigger(self) -> BaseTrigger:
+        """``digest_cron`` in ``timezone``, read as crontab reads it (0 and 7 are Sunday)."""
+        return crontab_trigger(self.digest_cron, self.timezone)
+
+
+def crontab_trigger(expression: str, timezone: str) -> BaseTrigger:
+    """An APScheduler trigger firing when crontab would (bot.common.cron): the one way
+    every schedule of the bot reads a cron expression."""
+    from apscheduler.triggers.combining import OrTrigger  # only commands that read settings
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = parse_crontab(expression)
+    arguments = fields.trigger_arguments()
+    if not fields.either_day:
+        return CronTrigger(**arguments, timezone=timezone)
+    # crontab: a day matching the day of the month *or* the day of the week fires.
+    return OrTrigger(
+        [
+            CronTrigger(**{**arguments, "day_of_week": "*"}, timezone=timezone),
+            CronTrigger(**{**arguments, "day": "*"}, timezone=timezone),
+        ]
+    )
 
 
 class AdapterSettings(ShippedSettings):
@@ -186,4 +211,4 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     try:
         return Settings.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(describe_validation_error(error, source)) from error
+        raise ConfigError(describe_validation_error(error, source, Settings)) from error

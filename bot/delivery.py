@@ -152,6 +152,8 @@ class DeliveryReport:
     sent: int = 0
     waiting: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Why messages still pending failed in this pass ("slack webhook: ..."), one line each.
+    retrying: list[str] = field(default_factory=list)
     #: Messages whose send timed out after the request went out: perhaps posted, not resent
     #: in this run.
     in_doubt: list[int] = field(default_factory=list)
@@ -301,6 +303,7 @@ class Outbox:
                 report.in_doubt.append(message.id)
                 detail += "; not sent again before the retry time"
             await asyncio.to_thread(self._mark_failed, message, detail, delay, False)
+            report.retrying.append(f"{message.adapter} {message.destination}: {error}")
             log.warning(
                 "delivery to %s %s failed, retry in %.0fs: %s",
                 message.adapter,

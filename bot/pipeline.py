@@ -30,7 +30,12 @@ from bot.environment import secret_values
 from bot.services.digests import DigestResult, DigestService
 from bot.services.poll_report import FeedReport, PollReport
 from bot.store.claims import claim
-from bot.store.database import create_database_engine, migrate, session_factory
+from bot.store.database import (
+    create_database_engine,
+    ensure_database,
+    migrate,
+    session_factory,
+)
 from bot.store.schema import utc_now
 
 if TYPE_CHECKING:
@@ -105,8 +110,10 @@ class DigestBot:
         """Bring the schema to the newest revision before any service reads or writes it.
 
         Every command does this when it builds the bot; this is the one place to change
-        when and where migrations run.
+        when and where migrations run. A PostgreSQL database that does not exist yet is
+        created first, as `meta-ai-digest migrate` does.
         """
+        ensure_database(self.engine)
         migrate(self.engine)
 
     # ------------------------------------------------- stage collaborators, built on first use

@@ -146,7 +146,8 @@ def status_lines(session: Session, configured: Sequence[FeedConfig] | None = Non
 
 
 def explain_url(session: Session, url: str) -> list[str]:
-    """All the bot knows of an article: kept or dropped and why, its story, when posted."""
+    """All the bot knows of an article: kept or dropped and why, its story, when posted;
+    nothing when no feed ever carried it."""
     items = list(
         session.scalars(
             select(Item)
@@ -160,10 +161,6 @@ def explain_url(session: Session, url: str) -> list[str]:
             .options(selectinload(Item.feed))
         )
     )
-    if not items:
-        return [
-            f"{url}: never seen in any feed (not polled yet, or no configured feed carries it)."
-        ]
     lines: list[str] = []
     for item in items:
         lines.extend(explain_item(session, item))

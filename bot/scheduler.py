@@ -36,9 +36,10 @@ from typing import Any
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.common.text import plural
 from bot.config import ScheduleSettings
 from bot.delivery import unblock_all
 from bot.pipeline import DigestBot, PollReport
@@ -144,7 +145,11 @@ class BotJobs:
     async def poll(self) -> PollReport | None:
         try:
             report = await self.bot.poll()
-            log.info("poll: %d new items, %d new stories", report.new_items, report.new_stories)
+            log.info(
+                "poll: %s, %s",
+                plural(report.new_items, "new item"),
+                plural(report.new_stories, "new story"),
+            )
             return report
         except Exception:
             log.exception("poll cycle failed; the next cycle retries")
@@ -242,51 +247,96 @@ class BotJobs:
                 raise
 
 
-def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(
-        timezone=schedule.timezone, executors={"default": FiringExecutor()}
-    )
-    scheduler.add_job(
-        jobs.run,
-        IntervalTrigger(
-            minutes=schedule.poll_interval_minutes, start_date=SCHEDULE_ANCHOR, timezone=UTC
-        ),
-        args=["poll"],
-        id="poll",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=300,
-    )
+# The jobs' names in logs and in `status` (APScheduler would name them all "BotJobs.run").
+JOB_NAMES = {
+    "poll": "poll feeds",
+    "digest": "post digest",
+    "prune": "prune old rows",
+    "deliver": "retry deliveries",
+}
+
+
+def job_triggers(schedule: ScheduleSettings) -> dict[str, BaseTrigger]:
+    """Each job's trigger by job id: the one definition of when the bot does what."""
     digest_trigger = (
         IntervalTrigger(
             minutes=schedule.digest_interval_minutes, start_date=SCHEDULE_ANCHOR, timezone=UTC
         )
         if schedule.digest_interval_minutes
-        else CronTrigger.from_crontab(schedule.digest_cron, timezone=schedule.timezone)
+        else schedule.digest_cron_trigger()
+    )
+    return {
+        "poll": IntervalTrigger(
+            minutes=schedule.poll_interval_minutes, start_date=SCHEDULE_ANCHOR, timezone=UTC
+        ),
+        "digest": digest_trigger,
+        "prune": IntervalTrigger(days=1, start_date=PRUNE_ANCHOR, timezone=UTC),
+        "deliver": IntervalTrigger(seconds=DELIVERY_RETRY_SECONDS),
+    }
+
+
+def next_firings(
+    schedule: ScheduleSettings, now: datetime
+) -> list[tuple[str, str, datetime | None]]:
+    """Each job's name, its schedule in words and its next firing after ``now`` (None:
+    never), as `status` shows them."""
+    if schedule.digest_interval_minutes:
+        digest = f"every {plural(schedule.digest_interval_minutes, 'minute')}"
+    else:
+        digest = f'cron "{schedule.digest_cron}"'
+    words = {
+        "poll": f"every {plural(schedule.poll_interval_minutes, 'minute')}",
+        "digest": digest,
+        "prune": f"daily at {PRUNE_ANCHOR:%H:%M} UTC",
+        "deliver": f"every {plural(DELIVERY_RETRY_SECONDS, 'second')}",
+    }
+    return [
+        (JOB_NAMES[job], words[job], trigger.get_next_fire_time(None, now))
+        for job, trigger in job_triggers(schedule).items()
+    ]
+
+
+def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(
+        timezone=schedule.timezone, executors={"default": FiringExecutor()}
+    )
+    triggers = job_triggers(schedule)
+    scheduler.add_job(
+        jobs.run,
+        triggers["poll"],
+        args=["poll"],
+        id="poll",
+        name=JOB_NAMES["poll"],
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=300,
     )
     scheduler.add_job(
         jobs.run,
-        digest_trigger,
+        triggers["digest"],
         args=["post_digest"],
         id="digest",
+        name=JOB_NAMES["digest"],
         max_instances=1,
         coalesce=True,
         misfire_grace_time=3600,
     )
     scheduler.add_job(
         jobs.run,
-        IntervalTrigger(days=1, start_date=PRUNE_ANCHOR, timezone=UTC),
+        triggers["prune"],
         args=["prune"],
         id="prune",
+        name=JOB_NAMES["prune"],
         max_instances=1,
         coalesce=True,
         misfire_grace_time=3600,
     )
     scheduler.add_job(
         jobs.run,
-        IntervalTrigger(seconds=DELIVERY_RETRY_SECONDS),
+        triggers["deliver"],
         args=["deliver"],
         id="deliver",
+        name=JOB_NAMES["deliver"],
         max_instances=1,
         coalesce=True,
     )

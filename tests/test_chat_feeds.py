@@ -134,7 +134,7 @@ async def test_slack_admins_add_and_remove_feeds_members_list_them_and_get_a_pol
             # Anyone may list the feeds.
             await slash(adapter, slack, USER_ID, "feeds", "list")
             listing = text_of(await answer(slack, "list"))
-            assert "1 feeds, 0 with problems" in listing
+            assert "1 feed, 0 with problems" in listing
             assert "• Outlet B (" in listing and ", added): not polled yet" in listing
 
             await slash(adapter, slack, ADMIN_ID, "remove Outlet B", "remove")

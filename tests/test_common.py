@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError, model_validator
 from bot.common.hosts import AGGREGATOR_HOSTS, host_of, is_aggregator_url
 from bot.common.redaction import RedactingFilter, Redactor
 from bot.common.retry import capped_backoff, parse_retry_after
-from bot.common.text import utf16_length
+from bot.common.text import plural, utf16_length
 from bot.common.validation import describe_validation_error, validation_problems
 from tests.helpers import REPO
 
@@ -241,3 +241,13 @@ def test_aggregator_links_are_recognised_by_host_without_case() -> None:
     assert not is_aggregator_url(None)
     assert is_aggregator_url("https://lobste.rs/s/abc", ["Lobste.rs"])
     assert not is_aggregator_url("https://news.google.com/x", [])
+
+
+def test_plural_counts_read_right() -> None:
+    assert plural(1, "minute") == "1 minute"
+    assert plural(30, "minute") == "30 minutes"
+    assert plural(1.5, "minute") == "1.5 minutes"
+    assert plural(1, "new story") == "1 new story"
+    assert plural(0, "new story") == "0 new stories"
+    assert plural(2, "day") == "2 days"
+    assert plural(1, "feed") == "1 feed"

@@ -144,7 +144,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
         }
         env |= {
-            "SLACK_WEBHOOK_URL": slack.url,
+            **slack.env,
             "DISCORD_TOKEN": BOT_TOKEN,
             "DISCORD_CHANNEL_ID": str(CHANNEL_ID),
             "DISCORD_API_BASE": discord.fake.api_base,

@@ -119,11 +119,11 @@ def test_channels_in_webhook_only_mode_are_refused() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"channel": ["1"]}, "channel: Extra inputs are not permitted"),
+        ({"channel": ["1"]}, "channel: unknown key; did you mean `channels`"),
         ({"channels": ["#general"]}, "channels.0"),
         ({"channels": [True]}, "channels.0"),
         ({"defer_after_seconds": 5}, "defer_after_seconds"),
-        ({"token": TOKEN}, "token: Extra inputs"),
+        ({"token": TOKEN}, "token: unknown key; the keys here are `channels`"),
     ],
 )
 def test_bad_options_name_the_key(options: dict[str, object], message: str) -> None:

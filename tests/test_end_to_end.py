@@ -158,8 +158,11 @@ def test_explain_says_why_items_were_kept_or_dropped(
     )
     assert "DROPPED" in dropped and "dropped by the topic rules" in dropped
 
-    unknown = invoke(runner, config, "explain", "https://nowhere.example/article")
-    assert "never seen" in unknown
+    unknown = runner.invoke(
+        app, ["--config", str(config), "explain", "https://nowhere.example/article"]
+    )
+    assert unknown.exit_code == 1 and "never seen" in unknown.output
+    assert "meta-ai-digest poll" in unknown.output
 
 
 def test_run_shows_the_latest_news_on_the_terminal_then_stops_on_sigterm(

@@ -106,7 +106,7 @@ async def test_upgrading_a_database_of_the_first_schema_keeps_all_data(engine: E
     assert messages[1].idempotency_key == "mad-2"
 
     sink = SlackWebhookSink().start()
-    adapter = SlackAdapter.from_environment({"SLACK_WEBHOOK_URL": sink.url}, {})
+    adapter = SlackAdapter.from_environment(sink.env, {})
     assert adapter is not None
     try:
         with sessions.begin() as session:

@@ -451,7 +451,7 @@ def test_two_run_processes_post_each_story_once_and_run_each_firing_once(
             for key, value in os.environ.items()
             if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_"))
         }
-        env |= {"DATABASE_URL": database_url, "SLACK_WEBHOOK_URL": sink.url}
+        env |= {"DATABASE_URL": database_url, **sink.env}
         run = [*BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
         handles = [log.open("wb") for log in logs]
         for handle in handles:

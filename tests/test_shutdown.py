@@ -55,7 +55,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[list[str], dict[str, str], SlackWebh
             for key, value in os.environ.items()
             if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
         }
-        env |= {"SLACK_WEBHOOK_URL": slack.url, "PYTHONUNBUFFERED": "1"}
+        env |= {**slack.env, "PYTHONUNBUFFERED": "1"}
         command = [*BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
         yield command, env, slack
     finally:

@@ -178,7 +178,7 @@ def test_http_address_comes_from_config_then_environment() -> None:
         (
             {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN},
             {"channel": ["C0DIGEST1"]},
-            "channel: Extra inputs are not permitted",
+            "channel: unknown key; did you mean `channels`",
         ),
         (
             {"SLACK_BOT_TOKEN": "xoxp-user-token-secret", "SLACK_APP_TOKEN": APP_TOKEN},
@@ -190,7 +190,22 @@ def test_http_address_comes_from_config_then_environment() -> None:
             {"channels": ["C0DIGEST1"]},
             "not an app-level token",
         ),
-        ({"SLACK_WEBHOOK_URL": "ftp://hooks.example/secret-path"}, {}, r"must be an http\(s\) URL"),
+        ({"SLACK_WEBHOOK_URL": "ftp://hooks.example/secret-path"}, {}, "does not point to Slack"),
+        (
+            {"SLACK_WEBHOOK_URL": "http://127.0.0.1/services/T0/B0/secret-path"},
+            {},
+            "does not point to Slack",
+        ),
+        (
+            {"SLACK_WEBHOOK_URL": "http://hooks.slack.com/services/T0/B0/secret-path"},
+            {},
+            "does not point to Slack",
+        ),
+        (
+            {"SLACK_WEBHOOK_URL": "https://hooks.slack.com/workflows/T0/secret-path"},
+            {},
+            "not an incoming webhook URL",
+        ),
         (
             {
                 "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -333,7 +348,9 @@ async def test_messages_to_one_channel_are_paced(slack: FakeSlack) -> None:
 
 
 def webhook_adapter(slack: FakeSlack, **options: Any) -> SlackAdapter:
-    return make_adapter({"SLACK_WEBHOOK_URL": slack.webhook_url}, **options)
+    return make_adapter(
+        {"SLACK_WEBHOOK_URL": slack.webhook_url, "SLACK_API_URL": slack.api_url}, **options
+    )
 
 
 async def test_webhook_posts_the_rendered_message(slack: FakeSlack) -> None:
@@ -370,6 +387,34 @@ async def test_webhook_failures_are_classified_without_leaking_the_url(
     assert WEBHOOK_PATH not in str(raised.value)
     if isinstance(raised.value, TransientDeliveryError) and reply.status == 429:
         assert raised.value.retry_after == 90
+
+
+async def test_a_webhook_host_that_is_not_slack_is_named_and_its_html_never_shown(
+    slack: FakeSlack,
+) -> None:
+    """A proxy (the SLACK_API_URL host) answering 501 with an error page: a permanent
+    refusal at once, in one short line naming the host and the variable to fix."""
+    adapter = webhook_adapter(slack, max_retries=2)
+    page = "<html><head><title>501</title></head><body><h1>Not Implemented</h1>" + "x" * 500
+    slack.script("webhook", Reply(page, 501))
+    with pytest.raises(PermanentDeliveryError) as raised:
+        await adapter.send("webhook", adapter.render(digest())[0], key="k")
+    message = str(raised.value)
+    assert "127.0.0.1" in message and "501 (Not Implemented)" in message
+    assert "SLACK_WEBHOOK_URL" in message
+    assert "<" not in message and "Slack" not in message.replace("SLACK_", "")
+    assert len(message) < 200 and "\n" not in message
+    assert len(slack.calls_to("webhook")) == 1  # not retried: waiting cannot fix a 501
+
+
+def test_a_webhook_url_names_the_fix_without_repeating_the_secret() -> None:
+    with pytest.raises(ValueError) as raised:
+        SlackAdapter.from_environment(
+            {"SLACK_WEBHOOK_URL": "http://127.0.0.1:9/services/T0/B0/sEcReTpAtH"}, {}
+        )
+    message = str(raised.value)
+    assert "https://hooks.slack.com/services/" in message and "SLACK_API_URL" in message
+    assert "sEcReTpAtH" not in message
 
 
 async def test_webhook_mode_refuses_channel_destinations(slack: FakeSlack) -> None:

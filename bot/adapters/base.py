@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from bot.common.redaction import REDACTED, RedactingFilter, Redactor
 from bot.common.retry import parse_retry_after
-from bot.common.text import escape_controls, utf16_length
+from bot.common.text import escape_controls, plural, utf16_length
 from bot.common.validation import validation_problems
 from bot.digest.model import Digest, FeedChange, FeedInfo, Notice
 
@@ -220,7 +220,7 @@ def feed_lines(
     if not feeds:
         return ["No feeds yet. An admin can add one: /meta-ai add, then the feed's address."]
     failing = sum(1 for feed in feeds if feed.state in ("failing", "disabled"))
-    lines = [f"{len(feeds)} feeds, {failing} with problems:"]
+    lines = [f"{plural(len(feeds), 'feed')}, {failing} with problems:"]
     for feed in feeds:
         state = {
             "ok": f"ok, last success {_age(feed.last_success, now)}",

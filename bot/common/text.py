@@ -60,3 +60,14 @@ INVISIBLE = re.compile(
     "\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010ffff"
     "\ufdd0-\ufdef\ufffe\uffff]"
 )
+
+
+def plural(count: float, noun: str, plural_form: str | None = None) -> str:
+    """``1 minute``, ``30 minutes``, ``1.5 minutes``, ``0 stories``: a count and its noun."""
+    if count == 1:
+        return f"{count:g} {noun}"
+    if plural_form is None:
+        plural_form = (
+            noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+        )
+    return f"{count:g} {plural_form}"

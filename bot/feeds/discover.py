@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.common.text import plural
 from bot.feeds.errors import FetchError, ParseError
 from bot.feeds.http import FetchResult, HttpFetcher
 from bot.feeds.poller import parse_off_loop
@@ -84,7 +85,7 @@ async def first_feed(
             discovered.url, discovered.title, discovered.site_url or site, discovered.entries
         )
     raise DiscoveryError(
-        f"the page links to {len(candidates)} feed(s) and none could be read: "
+        f"the page links to {plural(len(candidates), 'feed')} and none could be read: "
         + "; ".join(problems)
     )
 

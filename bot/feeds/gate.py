@@ -170,12 +170,20 @@ class UrlGate:
         if self.is_allowed(host, parsed.url.port):
             return parsed
         if host == "localhost" or host.endswith(".localhost"):
-            raise FetchError(FailureKind.BLOCKED, f"{host} is a loopback name")
+            raise FetchError(FailureKind.BLOCKED, f"{host} is a loopback name{allow_hint(host)}")
         address = literal_ip(host)
         if address is not None and not is_public_address(address):
             spelled = "" if address == host else f" ({host})"
-            raise FetchError(FailureKind.BLOCKED, f"{address}{spelled} is not a public address")
+            raise FetchError(
+                FailureKind.BLOCKED,
+                f"{address}{spelled} is not a public address{allow_hint(host)}",
+            )
         return GatedUrl(parsed.url, host, private_allowed=False)
+
+
+def allow_hint(host: str) -> str:
+    """How an admin lets the bot fetch from a private host: the refusal names the key."""
+    return f' (to fetch from it, add "{host}" to fetch.allowed_private_hosts)'
 
 
 class BlockedAddressError(OSError):
@@ -198,8 +206,11 @@ def guarded_socket(addr_info: AddrInfoType) -> socket.socket:
     if (gated is None or not gated.private_allowed) and not is_public_address(str(address[0])):
         # One message per host (not per address) so happy eyeballs, failing on several
         # addresses, reports this error rather than a generic one.
-        who = gated.host if gated is not None else "an unchecked link"
-        raise BlockedAddressError(f"{who} leads to a non-public address; refused")
+        if gated is None:
+            raise BlockedAddressError("an unchecked link leads to a non-public address; refused")
+        raise BlockedAddressError(
+            f"{gated.host} leads to a non-public address; refused{allow_hint(gated.host)}"
+        )
     return socket.socket(family=family, type=type_, proto=proto)
 
 
@@ -225,7 +236,9 @@ class GuardedResolver(AbstractResolver):
             return results
         public = [result for result in results if is_public_address(result["host"])]
         if not public:
-            raise BlockedAddressError(f"{host} resolves only to non-public addresses; refused")
+            raise BlockedAddressError(
+                f"{host} resolves only to non-public addresses; refused{allow_hint(host)}"
+            )
         return public
 
     async def close(self) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.common.bounds import cut_text
 from bot.common.redaction import redact_url
+from bot.common.text import plural
 from bot.digest.model import FeedChange, FeedInfo
 from bot.feeds.discover import DiscoveryError, discover_feed
 from bot.feeds.http import HttpFetcher
@@ -123,8 +124,8 @@ class FeedCatalog:
         log.info("feed %r added by %s: %s", chosen, added_by, shown)
         return FeedChange(
             ok=True,
-            message=f"Added the feed “{chosen}”: {shown}{via}, {found.entries} items now; "
-            "it is polled from the next cycle.",
+            message=f"Added the feed “{chosen}”: {shown}{via}, "
+            f"{plural(found.entries, 'item')} now; it is polled from the next cycle.",
             name=chosen,
             url=shown,
         )

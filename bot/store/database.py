@@ -10,6 +10,7 @@ missing or behind. Alembic is imported only to migrate.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -246,3 +247,48 @@ def begin_writing(session: Session) -> None:
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_MISSING_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+
+
+def missing_database(error: BaseException) -> str | None:
+    """The name of the PostgreSQL database the server said does not exist, if it said so."""
+    match = _MISSING_DATABASE.search(str(getattr(error, "orig", None) or error))
+    return match.group(1) if match else None
+
+
+def ensure_database(engine: Engine) -> str | None:
+    """Create the PostgreSQL database ``engine`` names when the server says it does not
+    exist (see :func:`create_missing_database`); its name when it was created."""
+    try:
+        with engine.connect():
+            return None
+    except OperationalError as error:
+        if missing_database(error) is None:
+            raise
+    return create_missing_database(engine)
+
+
+def create_missing_database(engine: Engine) -> str:
+    """Create the PostgreSQL database ``engine`` names, as ``createdb`` does: connected to
+    the server's ``postgres`` database with the same credentials. Returns its name; raises
+    DatabaseURLError naming ``createdb`` when the server refuses (no CREATEDB privilege)."""
+    name = engine.url.database or ""
+    server = create_engine(
+        engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT", future=True
+    )
+    try:
+        with server.connect() as connection:
+            quoted = connection.dialect.identifier_preparer.quote(name)
+            connection.execute(text(f"CREATE DATABASE {quoted}"))
+    except (OperationalError, ProgrammingError) as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise DatabaseURLError(
+            f'the database "{name}" does not exist and cannot be created here ({reason}): '
+            f"create it as its owner with `createdb {name}` (or CREATE DATABASE {name}), "
+            "then run `meta-ai-digest migrate` again"
+        ) from None
+    finally:
+        server.dispose()
+    return name

@@ -84,6 +84,20 @@ class SlackWebhookSink:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{SLACK_WEBHOOK_PATH}"
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of a bot posting here: a webhook URL on a host other than
+        hooks.slack.com is accepted only when SLACK_API_URL names that host."""
+        return {
+            "SLACK_WEBHOOK_URL": self.url,
+            "SLACK_API_URL": f"http://127.0.0.1:{self.port}/api/",
+        }
+
+    def fail_with(self, status: int, body: str) -> None:
+        """Answer the next post with ``status`` and ``body`` (an HTML error page, say)."""
+        with self._lock:
+            self._failures.append(Failure(status, body))
+
     def fail_next(self, status: int, times: int = 1, retry_after: float | None = None) -> None:
         """Answer the next ``times`` posts with ``status`` (Slack's bodies and headers)."""
         bodies = {404: "no_service", 403: "action_prohibited", 410: "channel_is_archived"}

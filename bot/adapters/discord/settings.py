@@ -131,11 +131,15 @@ def parse_webhook_url(url: str, api_base: str | None = None) -> WebhookTarget:
         parts = urlsplit(url.strip())
     except ValueError:
         raise ValueError(f"{WEBHOOK_ENV} is not a URL ({expected})") from None
-    allowed_hosts = set(DISCORD_HOSTS)
+    allowed = {("https", host) for host in DISCORD_HOSTS}
     if api_base:
-        allowed_hosts.add(urlsplit(api_base).hostname or "")
-    if parts.scheme not in ("https", "http") or (parts.hostname or "") not in allowed_hosts:
-        raise ValueError(f"{WEBHOOK_ENV} does not point to Discord ({expected})")
+        base = urlsplit(api_base)
+        allowed.add((base.scheme, base.hostname or ""))
+    if (parts.scheme, parts.hostname or "") not in allowed:
+        raise ValueError(
+            f"{WEBHOOK_ENV} does not point to Discord ({expected}; another host only when "
+            f"{API_BASE_ENV} names it)"
+        )
     match = _WEBHOOK_PATH.search(parts.path)
     if match is None or parts.query or parts.fragment:
         raise ValueError(f"{WEBHOOK_ENV} is not a Discord webhook URL ({expected})")
@@ -168,7 +172,7 @@ def parse_options(options: Mapping[str, Any]) -> DiscordOptions:
     try:
         return DiscordOptions.model_validate(dict(options))
     except ValidationError as error:
-        problems = "; ".join(validation_problems(error, whole="(table)"))
+        problems = "; ".join(validation_problems(error, whole="(table)", model=DiscordOptions))
         raise ValueError(f"[adapters.discord] is invalid: {problems}") from None
 
 

@@ -13,7 +13,9 @@ import logging
 import random
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -38,7 +40,7 @@ from bot.adapters.base import (
     parse_retry_after,
 )
 from bot.adapters.slack.redaction import redact
-from bot.adapters.slack.settings import SlackOptions
+from bot.adapters.slack.settings import WEBHOOK_HOST, SlackOptions
 
 log = logging.getLogger(__name__)
 
@@ -244,17 +246,36 @@ async def post_webhook(client: AsyncWebhookClient, payload: Payload) -> None:
         response = await client.send_dict(payload)
     except _NETWORK_ERRORS as error:
         raise _network_error(error, "posting to the incoming webhook") from None
-    if response.status_code == 200:
+    status = response.status_code
+    if status == 200:
         return
-    body = redact(str(response.body or "").strip())[:100] or f"HTTP {response.status_code}"
-    prefix = f"Slack incoming webhook failed ({response.status_code} {body})"
-    if response.status_code == 429:
+    host = urlsplit(client.url).hostname or "the webhook's host"
+    who = "Slack" if host == WEBHOOK_HOST else host
+    prefix = f"incoming webhook at {host} answered {status} {answer_text(status, response.body)}"
+    if status == 429:
         wait = retry_after_seconds(dict(response.headers or {}))
         raise TransientDeliveryError(f"{prefix}: rate limited", retry_after=wait)
-    if response.status_code >= 500:
-        raise TransientDeliveryError(f"{prefix}: Slack is having trouble; retrying later")
-    if response.status_code in {401, 403, 404, 410}:
+    if status in _TRANSIENT_STATUSES:
+        raise TransientDeliveryError(f"{prefix}: {who} is having trouble; retried later")
+    if status in {401, 403, 404, 410}:
         raise PermanentDeliveryError(f"{prefix}: {_WEBHOOK_FIX}")
     raise PermanentDeliveryError(
-        f"{prefix}: Slack refused the message; if it keeps happening, report it with this error"
+        f"{prefix}: {who} refused the message; check SLACK_WEBHOOK_URL (the Webhook URL "
+        "from the app's Incoming Webhooks page)"
     )
+
+
+# Server answers that waiting can fix; any other status (501 Not Implemented...) cannot.
+_TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+
+
+def answer_text(status: int, body: object) -> str:
+    """A server's answer in a few words for one log line: Slack's short error code
+    (``no_service``), else the status's reason phrase; never a page of HTML."""
+    text = redact(" ".join(str(body or "").split()))
+    if text and len(text) <= 60 and "<" not in text:
+        return f"({text})"
+    try:
+        return f"({HTTPStatus(status).phrase})"
+    except ValueError:
+        return "(no reason given)"

@@ -19,6 +19,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from bot.adapters.base import validation_problems
 
 WEBHOOK_DESTINATION = "webhook"
+#: Where Slack's incoming webhooks live.
+WEBHOOK_HOST = "hooks.slack.com"
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 
@@ -103,7 +105,7 @@ def parse_options(options: Mapping[str, Any]) -> SlackOptions:
     try:
         return SlackOptions.model_validate(dict(options))
     except ValidationError as error:
-        problems = "; ".join(validation_problems(error, whole="table"))
+        problems = "; ".join(validation_problems(error, whole="table", model=SlackOptions))
         raise ValueError(f"[adapters.slack] in the config file: {problems}") from None
 
 
@@ -122,7 +124,7 @@ def load_settings(env: Mapping[str, str], options: Mapping[str, Any]) -> SlackSe
     api_url = _api_url(env.get("SLACK_API_URL", "").strip())
     host, port = _http_address(env, parsed)
     if webhook_url:
-        _check_http_url(webhook_url, "SLACK_WEBHOOK_URL")
+        check_webhook_url(webhook_url, api_url)
         return SlackSettings(
             mode=ConnectionMode.WEBHOOK,
             options=parsed,
@@ -215,6 +217,28 @@ def _api_url(value: str) -> str | None:
         return None
     _check_http_url(value, "SLACK_API_URL")
     return value if value.endswith("/") else value + "/"
+
+
+def check_webhook_url(url: str, api_url: str | None = None) -> None:
+    """An incoming webhook URL: https://hooks.slack.com/services/..., or a URL on the
+    SLACK_API_URL host (a proxy, the tests). The error never repeats the URL (a secret)."""
+    expected = f"expected https://{WEBHOOK_HOST}/services/T.../B.../... from the app's page"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"Slack: SLACK_WEBHOOK_URL is not a URL ({expected})") from None
+    allowed: set[tuple[str, str, int | None]] = {("https", WEBHOOK_HOST, None)}
+    if api_url:
+        base = urlsplit(api_url)
+        allowed.add((base.scheme, base.hostname or "", base.port))
+    if (parts.scheme, parts.hostname or "", port) not in allowed:
+        raise ValueError(
+            f"Slack: SLACK_WEBHOOK_URL does not point to Slack ({expected}; "
+            "another host only when SLACK_API_URL names it)"
+        )
+    if not parts.path.startswith("/services/") or parts.query or parts.fragment:
+        raise ValueError(f"Slack: SLACK_WEBHOOK_URL is not an incoming webhook URL ({expected})")
 
 
 def _check_http_url(value: str, name: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, TextIO
 
@@ -32,22 +33,40 @@ def parse_options(options: Mapping[str, Any]) -> TerminalOptions:
     try:
         return TerminalOptions.model_validate(dict(options))
     except ValidationError as error:
-        problems = "; ".join(validation_problems(error, whole="(table)"))
+        problems = "; ".join(validation_problems(error, whole="(table)", model=TerminalOptions))
         raise ValueError(f"[adapters.terminal] {problems}") from None
+
+
+# Text digests read at 80 columns: every line wraps there, continuation lines indented.
+TEXT_WIDTH = 80
+INDENT = "   "
+
+
+def wrapped(text: str, first: str = INDENT, rest: str = INDENT) -> list[str]:
+    """``text`` as lines of at most TEXT_WIDTH columns (a longer word, a URL, stays whole)."""
+    return textwrap.wrap(
+        text,
+        width=TEXT_WIDTH,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [first.rstrip()]
 
 
 def render_story_text(number: int, story: DigestStory) -> list[str]:
     when = story.published.strftime("%Y-%m-%d %H:%M UTC") if story.published else "undated"
     names = story.source_names()
     via = ", ".join(names[:4]) + (f" +{len(names) - 4}" if len(names) > 4 else "")
-    lines = [f"{number}. {story.title}", f"   {story.url}"]
+    lines = [*wrapped(story.title, f"{number}. "), f"{INDENT}{story.url}"]
     if story.new_sources:
         plural = "s" if story.new_sources != 1 else ""
-        lines.append(f"   (already posted; +{story.new_sources} more source{plural})")
-    lines.extend(f"   {sentence}" for sentence in story.summary)
+        lines.append(f"{INDENT}(already posted; +{story.new_sources} more source{plural})")
+    for sentence in story.summary:
+        lines.extend(wrapped(sentence))
     if story.summary_note:
-        lines.append(f"   [{story.summary_note}]")
-    lines.append(f"   via {via} · {when}")
+        lines.extend(wrapped(f"[{story.summary_note}]"))
+    lines.extend(wrapped(f"via {via} · {when}"))
     return lines
 
 
