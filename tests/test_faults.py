@@ -1,0 +1,132 @@
+"""The faults of issue 21, each reproduced for real: a worker process SIGKILLed mid-cycle,
+PostgreSQL connections cut while a post is in flight or a digest fires, SIGTERM in the
+middle of a big poll. bench/faults.py prints the same faults with their counts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.common.workers import WorkerDied, WorkerPool
+from bot.config import load_settings
+from bot.feeds.http import HttpFetcher
+from bot.feeds.poller import FeedOutcome, FeedTask, poll_in_batches
+from bot.pipeline import DigestBot
+from bot.services.ingest import parse_in
+from bot.store.schema import Item
+from tests.fakes.feed_server import FeedServer
+from tests.helpers import pool_workers, write_config
+from tests.test_pipeline import rss
+
+META_TITLES = [
+    "Meta releases Llama 5 open-weight AI models",
+    "Meta AI assistant reaches a billion users, Zuckerberg says",
+    "Meta Superintelligence Labs hires a FAIR researcher",
+]
+
+
+def serve_feeds(server: FeedServer, count: int, items: int) -> list[tuple[str, str]]:
+    now = datetime.now(UTC)
+    feeds = []
+    for number in range(count):
+        entries = [
+            (
+                f"{number}-{k}",
+                f"{META_TITLES[k % len(META_TITLES)]} ({number}-{k})",
+                f"https://n.example/{number}/{k}",
+                f"{META_TITLES[k % len(META_TITLES)]}. Meta's AI work, item {number}-{k}.",
+                now,
+            )
+            for k in range(items)
+        ]
+        feeds.append((f"feed {number}", server.serve(f"/{number}.xml", rss(entries))))
+    return feeds
+
+
+# --- (2) a dead worker ---------------------------------------------------------------
+
+
+def test_a_job_whose_worker_is_killed_runs_once_more_then_is_that_jobs_error() -> None:
+    with WorkerPool(2) as pool:
+
+        async def scenario() -> None:
+            # The job SIGKILLs its own worker: in the first pool, then in the fresh one.
+            with pytest.raises(WorkerDied, match="died twice"):
+                await pool.run(signal.raise_signal, signal.SIGKILL)
+            # The pool itself lives on: the next job runs in a fresh worker.
+            assert await pool.run(os.getpid) != os.getpid()
+
+        asyncio.run(scenario())
+        with pytest.raises(WorkerDied):
+            pool.map(signal.raise_signal, [signal.SIGKILL, signal.SIGKILL])
+        assert pool.map(abs, [-1, -2, -3]) == [1, 2, 3]
+    assert pool_workers() == []
+
+
+def test_a_feed_whose_parse_kills_its_worker_twice_is_that_feeds_error_alone(
+    feed_server: FeedServer,
+) -> None:
+    """The feeds stage's own poll with the bot's worker parse; one feed's document "kills"
+    its worker (a real SIGKILL of the worker process), every other feed is parsed."""
+    feeds = serve_feeds(feed_server, 12, 2)
+    tasks = [FeedTask(name, url) for name, url in feeds]
+    deadly = tasks[5].url
+
+    async def scenario() -> list[FeedOutcome]:
+        from bot.config import load_settings as settings_of
+
+        fetch = settings_of(None, env={}).fetch
+        with WorkerPool(2) as pool:
+            parse_normally = parse_in(pool)
+
+            async def parse(body: bytes, headers: dict[str, object], cap: int):  # type: ignore[no-untyped-def]
+                if headers.get("content-location") == deadly:
+                    await pool.run(signal.raise_signal, signal.SIGKILL)
+                return await parse_normally(body, headers, cap)
+
+            async with HttpFetcher(fetch) as fetcher:
+                return [
+                    outcome
+                    async for batch in poll_in_batches(fetcher, tasks, 4, parse=parse)
+                    for outcome in batch
+                ]
+
+    outcomes = {outcome.name: outcome for outcome in asyncio.run(scenario())}
+    assert len(outcomes) == 12
+    assert outcomes["feed 5"].status == "malformed"
+    assert "died twice" in str(outcomes["feed 5"].error)
+    assert all(outcomes[name].ok for name in outcomes if name != "feed 5")
+    assert pool_workers() == []
+
+
+def test_a_worker_sigkilled_mid_cycle_does_not_abort_it(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """The issue's reproduction, smaller: a real poll in worker processes, one worker
+    SIGKILLed from outside once some feeds are done; every feed's items are stored."""
+    feeds = serve_feeds(feed_server, 20, 3)
+    config = write_config(tmp_path / "c.toml", feeds, tmp_path / "bot.db", "[fetch]\nworkers = 2\n")
+    bot = DigestBot(load_settings(config, env={}), [], env={})
+    killed: list[int] = []
+
+    def kill_one_worker(outcome: FeedOutcome) -> None:
+        workers = pool_workers()
+        if not killed and workers:
+            os.kill(workers[0], signal.SIGKILL)
+            killed.append(workers[0])
+
+    try:
+        report = asyncio.run(bot.poll(force=True, on_feed_done=kill_one_worker))
+        assert killed, "no worker process was running to kill"
+        assert [line.status for line in report.feeds] == ["ok"] * 20
+        with bot.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(Item)) == 20 * 3
+    finally:
+        bot.close()
+    assert pool_workers() == []
