@@ -17,22 +17,29 @@ each process's start, so every replica fires at the same times; the start-up
 poll and pruning claim the interval they start in. Delivery retries run everywhere: the
 outbox leases each message to one sender.
 
-SIGTERM or Ctrl-C: the scheduler stops at once, a poll in progress stops fetching
-(a database write it began completes in its worker thread, as one transaction;
-the rest is fetched again next time), the message being sent finishes and is
-marked sent while no further message starts, the adapters close, and the
-process exits well within 10 seconds.
+SIGTERM or Ctrl-C: the scheduler stops at once, a poll in progress (the start-up
+poll too) is cancelled (a database write it began may complete in its worker
+thread, as one transaction; the rest is fetched again next time), the message
+being sent finishes and is marked sent while no further message starts, and the
+adapters close. Database work still running in a thread after
+:data:`THREADS_DEADLINE_SECONDS` is abandoned (:func:`serve` says so and the
+command exits at once): its open transaction is rolled back by the database,
+and what it would have done is done by the next cycle. The process exits within
+10 seconds in every phase.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import signal
+import time
 from collections import Counter
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -52,8 +59,11 @@ TERMINAL = "terminal"
 SHUTDOWN_GRACE_SECONDS = 6.0
 # Adapters close concurrently within this bound after the jobs are done.
 ADAPTER_CLOSE_SECONDS = 2.0
-# Jobs safe to cancel at once on shutdown: nothing they do is lost by stopping early.
-CANCELLABLE_JOBS = frozenset({"poll"})
+# Database work in threads may run this long after the stop signal; then it is abandoned.
+THREADS_DEADLINE_SECONDS = 8.0
+# Jobs safe to cancel at once on shutdown: nothing they do is lost by stopping early (the
+# items a poll stored are committed; what it did not finish, the next cycle does).
+CANCELLABLE_JOBS = frozenset({"poll", "first_poll"})
 # Interval schedules count from here, not from each process's start: replicas fire together,
 # so one firing has one claim key (and a 30-minute poll runs at :00 and :30 UTC).
 SCHEDULE_ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
@@ -65,6 +75,36 @@ PRUNE_INTERVAL = timedelta(days=1)
 PRUNE_ANCHOR = SCHEDULE_ANCHOR + timedelta(hours=3, minutes=45)
 # The scheduled time of the job run in progress, set by FiringExecutor for each run.
 FIRING: ContextVar[datetime | None] = ContextVar("firing", default=None)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class WorkThreads(concurrent.futures.ThreadPoolExecutor):
+    """The event loop's default executor, which knows the work still running in it.
+
+    ``asyncio.run`` would wait for every thread at exit however long its database work
+    takes (grouping a big cycle took 15 s); this one lets :func:`serve` wait for them
+    only until the stop deadline.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(thread_name_prefix="bot-work")
+        self._running: set[concurrent.futures.Future[Any]] = set()
+
+    def submit(
+        self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> concurrent.futures.Future[R]:
+        future = super().submit(fn, *args, **kwargs)
+        self._running.add(future)
+        future.add_done_callback(self._running.discard)
+        return future
+
+    def finish(self, timeout: float) -> bool:
+        """Start nothing new; True when the running work ended within ``timeout`` seconds."""
+        self.shutdown(wait=False, cancel_futures=True)
+        _done, pending = concurrent.futures.wait(set(self._running), timeout=max(0.0, timeout))
+        return not pending
 
 
 class FiringExecutor(AsyncIOExecutor):  # type: ignore[misc]
@@ -293,10 +333,42 @@ def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOSchedul
     return scheduler
 
 
+def serve(bot: DigestBot, schedule: ScheduleSettings) -> bool:
+    """Run the bot until SIGTERM/SIGINT; False when database work was still running in a
+    thread at the stop deadline: the caller must then exit at once (``os._exit``), since
+    the interpreter would wait for that thread at exit."""
+    threads = WorkThreads()
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(threads)
+    stopped_at: float | None = None
+    try:
+        stopped_at = loop.run_until_complete(run_forever(bot, schedule))
+        leftover = asyncio.all_tasks(loop)
+        for task in leftover:
+            task.cancel()
+        if leftover:
+            gathered = asyncio.gather(*leftover, return_exceptions=True)
+            loop.run_until_complete(asyncio.wait_for(gathered, timeout=1.0))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        deadline = (stopped_at or time.monotonic()) + THREADS_DEADLINE_SECONDS
+        finished = threads.finish(deadline - time.monotonic())
+        loop.close()
+    if not finished:
+        log.warning(
+            "stopping: database work still running in a thread is abandoned; the database "
+            "rolls it back and the next poll cycle does it again"
+        )
+    return finished
+
+
 async def run_forever(
     bot: DigestBot, schedule: ScheduleSettings, stop: asyncio.Event | None = None
-) -> None:
-    """Start adapters, poll once, then run the schedule until SIGTERM/SIGINT (or ``stop``)."""
+) -> float:
+    """Start adapters, poll once, then run the schedule until SIGTERM/SIGINT (or ``stop``).
+
+    Returns when the stop was asked (``time.monotonic()``), the start of the 10 s budget.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -316,6 +388,7 @@ async def run_forever(
         jobs.tracked("first_poll")
         jobs.tracked("first_prune")
         await stop.wait()
+        stopped_at = time.monotonic()
         log.info("stopping: letting the running job finish")
     finally:
         jobs.stopping = True
@@ -327,6 +400,7 @@ async def run_forever(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         log.info("stopped")
+    return stopped_at
 
 
 def warn_of_failed_feeds(report: PollReport) -> None:

@@ -144,3 +144,12 @@ def pool_workers(pid: int | None = None) -> list[int]:
     grandchildren (its children are the fork server and the resource tracker)."""
     pid = pid or os.getpid()
     return [process for process in descendants(pid) if parent_of(process) not in (pid, None)]
+
+
+def is_running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

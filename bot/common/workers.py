@@ -156,12 +156,14 @@ class WorkerPool:
         finally:
             alone.shutdown(wait=True, cancel_futures=True)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers; ``wait=False`` (a cycle cancelled at shutdown) returns at once,
+        the jobs not started are dropped and each worker exits after its current one."""
         with self._lock:
             executors = [*self._retired, *([self._executor] if self._executor else [])]
             self._retired = []
         for executor in executors:
-            executor.shutdown(wait=True, cancel_futures=True)
+            executor.shutdown(wait=wait, cancel_futures=True)
 
     def __enter__(self) -> Self:
         return self

@@ -200,10 +200,13 @@ class IngestService:
         )
         try:
             yield pool
-        finally:
-            if pool.started:
-                log.info("poll: parsed and applied the topic rules in %d processes", pool.workers)
-            await asyncio.to_thread(pool.close)
+        except BaseException:
+            # Cancelled (shutdown) or failed: waiting for the workers' jobs gains nothing.
+            pool.close(wait=False)
+            raise
+        if pool.started:
+            log.info("poll: parsed and applied the topic rules in %d processes", pool.workers)
+        await asyncio.to_thread(pool.close)
 
     def feeds_to_poll(self, force: bool) -> tuple[list[FeedTask], list[FeedReport]]:
         """Due feeds as tasks, and a report line for each feed skipped (disabled, backing off).
