@@ -5,27 +5,35 @@ middle of a big poll. bench/faults.py prints the same faults with their counts."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from bot.common.workers import WorkerDied, WorkerPool
 from bot.config import load_settings
+from bot.delivery import Outbox, enqueue
 from bot.feeds.http import HttpFetcher
 from bot.feeds.poller import FeedOutcome, FeedTask, poll_in_batches
 from bot.pipeline import DigestBot
 from bot.services.ingest import parse_in
-from bot.store.schema import Item
+from bot.store.database import create_database_engine, migrate, session_factory
+from bot.store.schema import Item, OutboxMessage
 from tests.fakes.feed_server import FeedServer
+from tests.fakes.slack_api import DIGEST_CHANNEL, FakeSlack
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.webhook_sink import wait_until
 from tests.helpers import BOT_COMMAND, descendants, is_running, pool_workers, write_config
 from tests.test_pipeline import rss
+from tests.test_reliability_outbox import digest, slack_adapter
 
 META_TITLES = [
     "Meta releases Llama 5 open-weight AI models",
@@ -196,3 +204,72 @@ def test_sigterm_in_the_middle_of_a_big_start_up_poll_exits_within_ten_seconds(
     # The fork server, the resource tracker and the pool's workers end with it.
     assert wait_until(lambda: not any(is_running(pid) for pid in family), timeout=5)
     assert count_items(database) >= stored
+
+
+# --- (4) a database blip while a post is in flight -----------------------------------
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        yield fake
+
+
+async def test_a_post_slack_accepted_is_not_sent_again_across_a_database_blip(
+    slack: FakeSlack, postgres_url: str
+) -> None:
+    """The issue's case: PostgreSQL goes away (every connection cut, new ones refused)
+    while Slack holds a post, and comes back only after recording "sent" has failed.
+    Meanwhile the scheduler's next delivery pass and a replica elsewhere run too. Every
+    message reaches Slack exactly once and is recorded sent."""
+    adapter = slack_adapter(slack, [DIGEST_CHANNEL], request_timeout_seconds=10)
+    target = make_url(postgres_url)
+    slack.slow("chat.postMessage", 1.5)  # Slack posts at once and says so 1.5 s later
+    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        engine = create_database_engine(through(proxy, postgres_url))
+        migrate(engine)
+        sessions = session_factory(engine)
+        with sessions.begin() as session:
+            for tag in ("blip-1", "blip-2"):
+                enqueue(session, [adapter], digest(tag, 2))
+        outbox = Outbox(sessions, {adapter.name: adapter})
+        replica = Outbox(sessions, {adapter.name: adapter})
+        replica.identity = "another-host:4242:1"
+        try:
+            sending = asyncio.create_task(outbox.deliver(max_wait_seconds=30))
+            await slack.wait_for(lambda: len(slack.calls_to("chat.postMessage")) == 1)
+            proxy.cut()
+            refused = proxy.refused
+            # Slack answered, and recording it has failed since.
+            await wait_async(
+                lambda: proxy.refused > refused and (sending.done() or bool(outbox.unrecorded))
+            )
+            next_pass = asyncio.create_task(outbox.deliver(max_wait_seconds=0))
+            proxy.restore()
+            report = await sending
+            await next_pass
+            await replica.deliver(max_wait_seconds=0)
+            with sessions() as session:
+                states = [
+                    (row.status, row.claimed_by)
+                    for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+                ]
+        finally:
+            await adapter.close()
+            engine.dispose()
+    assert report.sent == 2 and not outbox.unrecorded
+    texts = [json.dumps(body, sort_keys=True) for body in slack.bodies("chat.postMessage")]
+    assert len(texts) == 2 and len(set(texts)) == 2  # each message once, none repeated
+    assert states == [("sent", None), ("sent", None)]
+
+
+def through(proxy: TcpProxy, url: str) -> str:
+    return make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+
+
+async def wait_async(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Poll ``condition`` on the running loop (the fakes answer meanwhile) until it holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
+        await asyncio.sleep(0.02)
