@@ -43,6 +43,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -73,6 +74,12 @@ ONCE_PER_FIRING = frozenset({"poll", "post_digest", "prune"})
 # Retention runs daily at 03:45 UTC (clear of the :00/:30 polls and the 09:00 digest).
 PRUNE_INTERVAL = timedelta(days=1)
 PRUNE_ANCHOR = SCHEDULE_ANCHOR + timedelta(hours=3, minutes=45)
+# A firing whose claim failed (the database did not answer) is retried at least this often.
+CLAIM_RETRY_MAX_SECONDS = 15.0
+# ...until this share of the time to the job's next firing is left (at most a minute):
+# the next firing must find no run of this one still retrying (max_instances = 1).
+CLAIM_RETRY_MARGIN = 0.25
+CLAIM_RETRY_MARGIN_MAX = timedelta(minutes=1)
 # The scheduled time of the job run in progress, set by FiringExecutor for each run.
 FIRING: ContextVar[datetime | None] = ContextVar("firing", default=None)
 
@@ -169,17 +176,50 @@ class BotJobs:
         self.stopping = False
 
     async def claim_firing(self, job: str, firing: datetime) -> bool:
-        """True when this process runs this firing of ``job``; another replica may have it."""
+        """True when this process runs this firing of ``job``; another replica may have it.
+
+        When the database does not answer, the claim is retried (backing off up to
+        :data:`CLAIM_RETRY_MAX_SECONDS`) until it answers, and given up only when the
+        job's next firing is near (it supersedes this one) or the bot stops: a blip at
+        09:00 delays the day's digest, it does not skip it. Every replica retries, and
+        still only one claims the firing.
+        """
         key = firing_key(job, firing, interval_of(job, self.schedule), anchor_of(job))
-        try:
-            if await self.bot.claim(key):
+        give_up_at = retry_deadline(firing, next_firing(job, firing, self.schedule))
+        attempts = 0
+        while True:
+            try:
+                claimed = await self.bot.claim(key)
+            except Exception as error:
+                attempts += 1
+                now = datetime.now(UTC)
+                if self.stopping or now >= give_up_at:
+                    log.error(
+                        "%s: could not claim %s (%s: %s); its next firing takes over",
+                        job,
+                        key,
+                        type(error).__name__,
+                        error,
+                    )
+                    return False
+                if attempts == 1:
+                    log.warning(
+                        "%s: could not claim %s (%s: %s); retrying until the database answers",
+                        job,
+                        key,
+                        type(error).__name__,
+                        error,
+                    )
+                delay = min(CLAIM_RETRY_MAX_SECONDS, 0.25 * 2**attempts)
+                await asyncio.sleep(min(delay, (give_up_at - now).total_seconds()))
+                continue
+            if attempts:
+                log.warning("%s: %s claimed after %d failed attempts", job, key, attempts)
+            if claimed:
                 log.info("%s: this replica runs %s", job, key)
                 return True
-        except Exception:
-            log.exception("%s: could not claim %s; this process skips it", job, key)
+            log.info("%s: another replica runs %s", job, key)
             return False
-        log.info("%s: another replica runs %s", job, key)
-        return False
 
     async def poll(self) -> PollReport | None:
         try:
@@ -282,54 +322,54 @@ class BotJobs:
                 raise
 
 
+def trigger_of(job: str, schedule: ScheduleSettings) -> BaseTrigger:
+    """The trigger of a scheduled job: one definition for the scheduler and for the
+    claim retries that must stop before the job's next firing."""
+    interval = interval_of(job, schedule)
+    if interval is not None:
+        return IntervalTrigger(
+            seconds=interval.total_seconds(), start_date=anchor_of(job), timezone=UTC
+        )
+    if job == "post_digest":
+        return CronTrigger.from_crontab(schedule.digest_cron, timezone=schedule.timezone)
+    return IntervalTrigger(seconds=DELIVERY_RETRY_SECONDS)
+
+
+def next_firing(job: str, firing: datetime, schedule: ScheduleSettings) -> datetime | None:
+    """The firing after ``firing`` of ``job``; None when there is none."""
+    later = firing + timedelta(microseconds=1)
+    following: datetime | None = trigger_of(job, schedule).get_next_fire_time(firing, later)
+    return following
+
+
+def retry_deadline(firing: datetime, following: datetime | None) -> datetime:
+    """Until when a failed claim of ``firing`` is retried, ``following`` being the next."""
+    if following is None:
+        return firing + CLAIM_RETRY_MARGIN_MAX
+    margin = min(CLAIM_RETRY_MARGIN_MAX, (following - firing) * CLAIM_RETRY_MARGIN)
+    return following - margin
+
+
 def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(
         timezone=schedule.timezone, executors={"default": FiringExecutor()}
     )
-    scheduler.add_job(
-        jobs.run,
-        IntervalTrigger(
-            minutes=schedule.poll_interval_minutes, start_date=SCHEDULE_ANCHOR, timezone=UTC
-        ),
-        args=["poll"],
-        id="poll",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=300,
-    )
-    digest_trigger = (
-        IntervalTrigger(
-            minutes=schedule.digest_interval_minutes, start_date=SCHEDULE_ANCHOR, timezone=UTC
+    grace = {"poll": 300, "post_digest": 3600, "prune": 3600}
+    for job, job_id in (
+        ("poll", "poll"),
+        ("post_digest", "digest"),
+        ("prune", "prune"),
+        ("deliver", "deliver"),
+    ):
+        scheduler.add_job(
+            jobs.run,
+            trigger_of(job, schedule),
+            args=[job],
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=grace.get(job, 1),
         )
-        if schedule.digest_interval_minutes
-        else CronTrigger.from_crontab(schedule.digest_cron, timezone=schedule.timezone)
-    )
-    scheduler.add_job(
-        jobs.run,
-        digest_trigger,
-        args=["post_digest"],
-        id="digest",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=3600,
-    )
-    scheduler.add_job(
-        jobs.run,
-        IntervalTrigger(days=1, start_date=PRUNE_ANCHOR, timezone=UTC),
-        args=["prune"],
-        id="prune",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=3600,
-    )
-    scheduler.add_job(
-        jobs.run,
-        IntervalTrigger(seconds=DELIVERY_RETRY_SECONDS),
-        args=["deliver"],
-        id="deliver",
-        max_instances=1,
-        coalesce=True,
-    )
     return scheduler
 
 

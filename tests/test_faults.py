@@ -5,60 +5,45 @@ middle of a big poll. bench/faults.py prints the same faults with their counts."
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+from bot.adapters.terminal import TerminalAdapter
 from bot.common.workers import WorkerDied, WorkerPool
 from bot.config import load_settings
 from bot.delivery import Outbox, enqueue
 from bot.feeds.http import HttpFetcher
 from bot.feeds.poller import FeedOutcome, FeedTask, poll_in_batches
 from bot.pipeline import DigestBot
+from bot.scheduler import (
+    FIRING,
+    BotJobs,
+    current_slot,
+    firing_key,
+    next_firing,
+    retry_deadline,
+)
 from bot.services.ingest import parse_in
 from bot.store.database import create_database_engine, migrate, session_factory
-from bot.store.schema import Item, OutboxMessage
-from tests.fakes.feed_server import FeedServer
+from bot.store.schema import Claim, DigestRecord, Item, OutboxMessage, Story
+from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds
 from tests.fakes.slack_api import DIGEST_CHANNEL, FakeSlack
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.webhook_sink import wait_until
 from tests.helpers import BOT_COMMAND, descendants, is_running, pool_workers, write_config
-from tests.test_pipeline import rss
+from tests.replicas import add_pending_stories
 from tests.test_reliability_outbox import digest, slack_adapter
-
-META_TITLES = [
-    "Meta releases Llama 5 open-weight AI models",
-    "Meta AI assistant reaches a billion users, Zuckerberg says",
-    "Meta Superintelligence Labs hires a FAIR researcher",
-]
-
-
-def serve_feeds(server: FeedServer, count: int, items: int) -> list[tuple[str, str]]:
-    now = datetime.now(UTC)
-    feeds = []
-    for number in range(count):
-        entries = [
-            (
-                f"{number}-{k}",
-                f"{META_TITLES[k % len(META_TITLES)]} ({number}-{k})",
-                f"https://n.example/{number}/{k}",
-                f"{META_TITLES[k % len(META_TITLES)]}. Meta's AI work, item {number}-{k}.",
-                now,
-            )
-            for k in range(items)
-        ]
-        feeds.append((f"feed {number}", server.serve(f"/{number}.xml", rss(entries))))
-    return feeds
-
 
 # --- (2) a dead worker ---------------------------------------------------------------
 
@@ -85,7 +70,7 @@ def test_a_feed_whose_parse_kills_its_worker_twice_is_that_feeds_error_alone(
 ) -> None:
     """The feeds stage's own poll with the bot's worker parse; one feed's document "kills"
     its worker (a real SIGKILL of the worker process), every other feed is parsed."""
-    feeds = serve_feeds(feed_server, 12, 2)
+    feeds = serve_meta_ai_feeds(feed_server, 12, 2)
     tasks = [FeedTask(name, url) for name, url in feeds]
     deadly = tasks[5].url
 
@@ -121,7 +106,7 @@ def test_a_worker_sigkilled_mid_cycle_does_not_abort_it(
 ) -> None:
     """The issue's reproduction, smaller: a real poll in worker processes, one worker
     SIGKILLed from outside once some feeds are done; every feed's items are stored."""
-    feeds = serve_feeds(feed_server, 20, 3)
+    feeds = serve_meta_ai_feeds(feed_server, 20, 3)
     config = write_config(tmp_path / "c.toml", feeds, tmp_path / "bot.db", "[fetch]\nworkers = 2\n")
     bot = DigestBot(load_settings(config, env={}), [], env={})
     killed: list[int] = []
@@ -165,7 +150,7 @@ def test_sigterm_in_the_middle_of_a_big_start_up_poll_exits_within_ten_seconds(
     stop): SIGTERM while batches are being stored, or once every batch is stored and the
     kept items are being grouped. The real ``run`` exits 0 within 10 s, leaves no process
     behind, and every batch it stored stays stored."""
-    feeds = serve_feeds(feed_server, 250, 30)
+    feeds = serve_meta_ai_feeds(feed_server, 250, 30)
     database = tmp_path / "bot.db"
     config = write_config(tmp_path / "c.toml", feeds, database)
     env = {
@@ -273,3 +258,73 @@ async def wait_async(condition: Callable[[], bool], timeout: float = 15.0) -> No
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "the condition never held"
         await asyncio.sleep(0.02)
+
+
+# --- (5) a database blip when a digest fires -----------------------------------------
+
+
+def replica_bots(tmp_path: Path, url: str, count: int) -> list[DigestBot]:
+    """``count`` bots sharing one database, as replicas do, each printing to its own
+    terminal; a digest every hour (the firing under test is the current one)."""
+    config = tmp_path / "c.toml"
+    config.write_text("feeds = []\n[schedule]\ndigest_interval_minutes = 60\n", encoding="utf-8")
+    settings = load_settings(config, env={})
+    env = {"DATABASE_URL": url}
+    return [
+        DigestBot(settings, [TerminalAdapter("json", io.StringIO())], env=env) for _ in range(count)
+    ]
+
+
+async def test_a_digest_firing_whose_claim_meets_a_database_blip_runs_once_it_is_back(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Two replicas fire the digest while PostgreSQL is away: neither may skip it (the
+    issue: "this process skips it", and the day's digest moved to tomorrow). Both retry
+    the claim; once the database is back exactly one of them posts the digest."""
+    target = make_url(postgres_url)
+    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        bots = replica_bots(tmp_path, through(proxy, postgres_url), 2)
+        try:
+            add_pending_stories(bots[0].sessions, 3)
+            schedule = bots[0].settings.schedule
+            firing = current_slot(datetime.now(UTC), timedelta(hours=1))
+            proxy.cut()
+            refused = proxy.refused
+            token = FIRING.set(firing)
+            try:
+                runs = [
+                    asyncio.create_task(BotJobs(bot, schedule).run("post_digest")) for bot in bots
+                ]
+            finally:
+                FIRING.reset(token)
+            # Both claims failed, and were tried again (and failed) at least once more.
+            await wait_async(lambda: proxy.refused >= refused + 4)
+            assert not any(run.done() for run in runs)
+            proxy.restore()
+            await asyncio.wait_for(asyncio.gather(*runs), timeout=30)
+            with bots[0].sessions() as session:
+                digests = session.scalar(select(func.count()).select_from(DigestRecord))
+                posted = session.scalar(
+                    select(func.count()).select_from(Story).where(Story.posted_at.is_not(None))
+                )
+                claims = list(session.scalars(select(Claim.key)))
+        finally:
+            for bot in bots:
+                bot.close()
+    assert digests == 1 and posted == 3
+    assert claims == [firing_key("post_digest", firing, timedelta(hours=1))]
+    shown = [adapter.stream.getvalue() for bot in bots for adapter in bot.adapters]
+    assert sum(1 for output in shown if '"stories"' in output) == 1
+
+
+def test_a_failed_claim_is_given_up_only_before_the_next_firing() -> None:
+    schedule = load_settings(None, env={}).schedule  # digests on "0 9 * * *"
+    firing = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    following = next_firing("post_digest", firing, schedule)
+    assert following == firing + timedelta(days=1)
+    # Retried for most of the day, never into the next firing (max_instances = 1).
+    assert retry_deadline(firing, following) == following - timedelta(minutes=1)
+    poll = next_firing("poll", datetime(2026, 12, 7, 9, 30, tzinfo=UTC), schedule)
+    assert poll == datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    short = retry_deadline(firing, firing + timedelta(seconds=4))
+    assert short == firing + timedelta(seconds=3)
