@@ -22,6 +22,7 @@ class TcpProxy:
         self.refused = 0  # connections closed on arrival while cut
         self._cut = False
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -57,6 +58,10 @@ class TcpProxy:
         await self._drop()
         if self._server is not None:
             self._server.close()
+        for handler in list(self._handlers):
+            handler.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._server is not None:
             await self._server.wait_closed()
 
     async def _drop(self) -> None:
@@ -66,6 +71,19 @@ class TcpProxy:
         self._writers.clear()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        if handler is None:
+            return
+        self._handlers.add(handler)
+        try:
+            # Cancelled at stop: end quietly (asyncio's stream callback reports anything else).
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._forward(reader, writer)
+        finally:
+            writer.transport.abort()
+            self._handlers.discard(handler)
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._cut:
             self.refused += 1
             writer.transport.abort()
