@@ -46,6 +46,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import DBAPIError
 
 from bot.config import ScheduleSettings
 from bot.delivery import unblock_all
@@ -166,6 +167,49 @@ def current_slot(
     return anchor + ((now - anchor) // interval) * interval
 
 
+class FiringRetry:
+    """Tries of one firing's step (its claim, the digest) while the database is away.
+
+    Backs off up to :data:`CLAIM_RETRY_MAX_SECONDS` and gives up only shortly before the
+    job's next firing, which supersedes this one (see :func:`retry_deadline`).
+    """
+
+    def __init__(
+        self, job: str, firing: datetime | None, schedule: ScheduleSettings, step: str
+    ) -> None:
+        self.job, self.step = job, step
+        now = datetime.now(UTC)
+        self.give_up_at = (
+            retry_deadline(firing, next_firing(job, firing, schedule)) if firing else now
+        )
+        self.attempts = 0
+
+    async def after(self, error: Exception) -> bool:
+        """Wait before the next try; False (logged) when it is time to give up."""
+        self.attempts += 1
+        now = datetime.now(UTC)
+        reason = f"{type(error).__name__}: {error}"
+        if now >= self.give_up_at:
+            log.error(
+                "%s: could not %s (%s); its next firing takes over", self.job, self.step, reason
+            )
+            return False
+        if self.attempts == 1:
+            log.warning(
+                "%s: could not %s (%s); retrying until the database answers",
+                self.job,
+                self.step,
+                reason,
+            )
+        delay = min(CLAIM_RETRY_MAX_SECONDS, 0.25 * 2**self.attempts)
+        await asyncio.sleep(min(delay, (self.give_up_at - now).total_seconds()))
+        return True
+
+    def succeeded(self) -> None:
+        if self.attempts:
+            log.warning("%s: %s done after %d failed tries", self.job, self.step, self.attempts)
+
+
 class BotJobs:
     """The scheduled jobs; each catches its own errors so one failure never stops the bot."""
 
@@ -185,36 +229,15 @@ class BotJobs:
         still only one claims the firing.
         """
         key = firing_key(job, firing, interval_of(job, self.schedule), anchor_of(job))
-        give_up_at = retry_deadline(firing, next_firing(job, firing, self.schedule))
-        attempts = 0
+        retry = FiringRetry(job, firing, self.schedule, f"claim {key}")
         while True:
             try:
                 claimed = await self.bot.claim(key)
             except Exception as error:
-                attempts += 1
-                now = datetime.now(UTC)
-                if self.stopping or now >= give_up_at:
-                    log.error(
-                        "%s: could not claim %s (%s: %s); its next firing takes over",
-                        job,
-                        key,
-                        type(error).__name__,
-                        error,
-                    )
+                if self.stopping or not await retry.after(error):
                     return False
-                if attempts == 1:
-                    log.warning(
-                        "%s: could not claim %s (%s: %s); retrying until the database answers",
-                        job,
-                        key,
-                        type(error).__name__,
-                        error,
-                    )
-                delay = min(CLAIM_RETRY_MAX_SECONDS, 0.25 * 2**attempts)
-                await asyncio.sleep(min(delay, (give_up_at - now).total_seconds()))
                 continue
-            if attempts:
-                log.warning("%s: %s claimed after %d failed attempts", job, key, attempts)
+            retry.succeeded()
             if claimed:
                 log.info("%s: this replica runs %s", job, key)
                 return True
@@ -271,15 +294,29 @@ class BotJobs:
                     await adapter.send(destination, payload, key="latest-at-start")
 
     async def post_digest(self) -> None:
-        try:
-            result = await self.bot.post_digest(max_wait_seconds=30)
+        """Queue and deliver the digest; when the database does not answer, try again
+        until it does or the next firing is near (queuing is one transaction, and a
+        second try finds the stories already claimed, so a retry never posts twice)."""
+        firing = FIRING.get()
+        retry = FiringRetry("post_digest", firing, self.schedule, "post the digest")
+        while True:
+            try:
+                result = await self.bot.post_digest(max_wait_seconds=30)
+            except DBAPIError as error:
+                if firing is not None and not self.stopping and await retry.after(error):
+                    continue
+                log.exception("digest failed; its stories stay pending")
+                return
+            except Exception:
+                log.exception("digest failed; its stories stay pending")
+                return
+            retry.succeeded()
             log.info(
                 "digest: %d stories, %d messages queued",
                 len(result.digest.stories),
                 result.queued_messages,
             )
-        except Exception:
-            log.exception("digest failed; its stories stay pending")
+            return
 
     async def deliver(self) -> None:
         try:

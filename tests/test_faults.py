@@ -317,6 +317,38 @@ async def test_a_digest_firing_whose_claim_meets_a_database_blip_runs_once_it_is
     assert sum(1 for output in shown if '"stories"' in output) == 1
 
 
+async def test_a_digest_that_meets_a_database_blip_after_its_claim_is_posted_once_it_is_back(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The firing is claimed, then PostgreSQL goes away before the digest is queued: the
+    job tries again (queuing is one transaction) and posts it once the database is back."""
+    target = make_url(postgres_url)
+    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        [bot] = replica_bots(tmp_path, through(proxy, postgres_url), 1)
+        try:
+            add_pending_stories(bot.sessions, 3)
+            jobs = BotJobs(bot, bot.settings.schedule)
+            proxy.cut()
+            refused = proxy.refused
+            token = FIRING.set(current_slot(datetime.now(UTC), timedelta(hours=1)))
+            try:
+                posting = asyncio.create_task(jobs.post_digest())
+            finally:
+                FIRING.reset(token)
+            await wait_async(lambda: proxy.refused >= refused + 2)
+            assert not posting.done()
+            proxy.restore()
+            await asyncio.wait_for(posting, timeout=30)
+            with bot.sessions() as session:
+                digests = session.scalar(select(func.count()).select_from(DigestRecord))
+                posted = session.scalar(
+                    select(func.count()).select_from(Story).where(Story.posted_at.is_not(None))
+                )
+        finally:
+            bot.close()
+    assert digests == 1 and posted == 3
+
+
 def test_a_failed_claim_is_given_up_only_before_the_next_firing() -> None:
     schedule = load_settings(None, env={}).schedule  # digests on "0 9 * * *"
     firing = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
