@@ -75,6 +75,9 @@ class WorkerPool:
         self._retired: list[Executor] = []
         # Jobs run from the event loop and from store threads at once.
         self._lock = threading.Lock()
+        # Jobs retried alone after a death, at most one per core at once: a death fails
+        # every job in flight (up to 2 x fetch.concurrency), and each retry is a process.
+        self._alone = asyncio.Semaphore(self.workers)
 
     @property
     def started(self) -> bool:
@@ -128,13 +131,14 @@ class WorkerPool:
             return await loop.run_in_executor(executor, function, *args)
         except BrokenProcessPool:
             self.replace_broken(executor)
-        alone = self._new_executor(1)
-        try:
-            return await loop.run_in_executor(alone, function, *args)
-        except BrokenProcessPool as error:
-            raise WorkerDied(describe_death(error)) from error
-        finally:
-            await asyncio.to_thread(alone.shutdown, wait=True)
+        async with self._alone:
+            alone = self._new_executor(1)
+            try:
+                return await loop.run_in_executor(alone, function, *args)
+            except BrokenProcessPool as error:
+                raise WorkerDied(describe_death(error)) from error
+            finally:
+                await asyncio.to_thread(alone.shutdown, wait=True)
 
     def map(self, function: Callable[[T], R], values: Iterable[T], chunksize: int = 16) -> list[R]:
         """``function`` over ``values`` on every worker, in order; blocks the calling thread.
