@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import signal
 import time
@@ -92,8 +93,8 @@ class WorkThreads(concurrent.futures.ThreadPoolExecutor):
     """The event loop's default executor, which knows the work still running in it.
 
     ``asyncio.run`` would wait for every thread at exit however long its database work
-    takes (grouping a big cycle took 15 s); this one lets :func:`serve` wait for them
-    only until the stop deadline.
+    takes (grouping the 7,500 new items of a big start-up poll takes over a minute); this
+    one lets :func:`serve` wait for them only until the stop deadline.
     """
 
     def __init__(self) -> None:
@@ -425,12 +426,14 @@ def serve(bot: DigestBot, schedule: ScheduleSettings) -> bool:
             task.cancel()
         if leftover:
             gathered = asyncio.gather(*leftover, return_exceptions=True)
-            loop.run_until_complete(asyncio.wait_for(gathered, timeout=1.0))
+            with contextlib.suppress(TimeoutError):
+                loop.run_until_complete(asyncio.wait_for(gathered, timeout=1.0))
         loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
         deadline = (stopped_at or time.monotonic()) + THREADS_DEADLINE_SECONDS
         finished = threads.finish(deadline - time.monotonic())
-        loop.close()
+        if finished:  # an abandoned thread would still hand its result to the loop
+            loop.close()
     if not finished:
         log.warning(
             "stopping: database work still running in a thread is abandoned; the database "
