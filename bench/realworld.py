@@ -148,7 +148,7 @@ def serve(directory: Path) -> Iterator[int]:
 
 
 def write_config(
-    path: Path, world: dict[str, Any], port: int, database: Path, background: bool
+    path: Path, world: dict[str, Any], port: int, database: Path, background: bool, extra: str
 ) -> None:
     lines = []
     for name, feed in world["feeds"].items():
@@ -160,11 +160,11 @@ def write_config(
                 lines += ["[[feeds]]", f'name = "bg-{document.name}"']
                 lines += [f'url = "http://127.0.0.1:{port}/bg-{document.name}"', ""]
     lines += ["[database]", f'url = "sqlite:///{database}"', ""]
-    lines += ["[fetch]", "backfill_hours = 200", "allowed_private_hosts = []", ""]
+    lines += ["[fetch]", "backfill_hours = 200", "allowed_private_hosts = []", "", extra]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
-def run(mode: str, background: bool, keep: Path | None = None) -> Outcome:
+def run(mode: str, background: bool, keep: Path | None = None, extra: str = "") -> Outcome:
     """Serve the week, poll it as ``mode`` says, read every article's story back."""
     from bot.adapters.terminal import TerminalAdapter
     from bot.config import load_settings
@@ -186,7 +186,7 @@ def run(mode: str, background: bool, keep: Path | None = None) -> Outcome:
         oldest = max(item["age_hours"] for item in world["items"])
         with serve(feeds) as port:
             config = directory / "config.toml"
-            write_config(config, world, port, directory / "bot.db", background)
+            write_config(config, world, port, directory / "bot.db", background, extra)
             # The terminal adapter, as `digest` with no chat platform: posting marks stories.
             sink = open(directory / "digests.txt", "w", encoding="utf-8")  # noqa: SIM115
             adapters = [TerminalAdapter("json", stream=sink)]
@@ -329,6 +329,7 @@ def main() -> int:
     parser.add_argument("--no-background", action="store_true")
     parser.add_argument("--errors", action="store_true", help="every article's story and why")
     parser.add_argument("--keep", type=Path, help="keep the feeds and the database here")
+    parser.add_argument("--toml", default="", help="extra configuration, e.g. '[stories] ...'")
     args = parser.parse_args()
     if not STORIES.exists():
         print(f"needs the shared corpus at {STORIES}")
@@ -337,7 +338,7 @@ def main() -> int:
     ok = True
     for mode in modes:
         keep = args.keep / mode if args.keep else None
-        ok &= report(run(mode, not args.no_background, keep), args.errors)
+        ok &= report(run(mode, not args.no_background, keep, args.toml), args.errors)
     return 0 if ok else 1
 
 

@@ -574,9 +574,9 @@ def latest(
 @command()
 def run(ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOption = None) -> None:
     """The long-running bot: poll, post on schedule and answer /meta-ai until stopped."""
-    import asyncio
+    import logging
 
-    from bot.scheduler import run_forever
+    from bot.scheduler import serve
     from bot.store.database import describe_database
 
     settings, env = context_of(ctx, config, log_level)
@@ -585,10 +585,18 @@ def run(ctx: typer.Context, config: ConfigOption = None, log_level: LogLevelOpti
     banner = run_banner(settings, len(polled), [adapter.name for adapter in bot.adapters])
     err.print(banner, highlight=False)
     err.print(plain(f"database: {describe_database(settings.database_url(env))}"))
+    finished = False
     try:
-        asyncio.run(run_forever(bot, settings.schedule))
+        finished = serve(bot, settings.schedule)
     finally:
         bot.close()
+    if not finished:
+        # A thread still in a transaction: the interpreter would wait for it at exit, past
+        # the 10 s a stop may take. The database rolls the transaction back.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def run_banner(settings: Settings, feed_count: int, adapter_names: list[str]) -> str:

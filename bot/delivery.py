@@ -27,6 +27,15 @@ A send that timed out after its request went out may have been posted
 (``TransientDeliveryError.maybe_delivered``, or the outbox's own bound): it is
 not sent again in the same delivery run, nor before its lease would have
 expired.
+
+A message the platform accepted is never sent again because the database
+blinked: "sent" is recorded before the lease is released, and when the
+database does not answer, recording is retried (every
+:data:`RECORD_RETRY_MAX_SECONDS` at most) until it does, the message kept in
+memory as sent meanwhile, so this process never posts it again, and its lease
+held so that no other process does. A lease this process holds itself is no
+licence to send: it means an earlier attempt's outcome was never recorded, so
+the message waits for the lease to expire like anyone else's.
 """
 
 from __future__ import annotations
@@ -59,6 +68,9 @@ RETRY_MAX_SECONDS = 15 * 60.0
 BLOCKED_RETRY = timedelta(hours=1)
 # A lease outlives the adapter's bound on one send by this much: time to record the outcome.
 LEASE_MARGIN_SECONDS = 30.0
+# Recording a sent message is retried this often at most while the database is away: soon
+# after it is back, well before the lease (at least LEASE_MARGIN_SECONDS) runs out.
+RECORD_RETRY_MAX_SECONDS = 2.0
 
 
 def lease_seconds(adapter: ChatAdapter) -> float:
@@ -204,6 +216,9 @@ class Outbox:
         self._lock = asyncio.Lock()
         self._stopping = False
         self._stopped = asyncio.Event()
+        # Messages the platform accepted whose "sent" the database has not recorded yet
+        # (id → platform message id): never sent again, recorded at the next chance.
+        self.unrecorded: dict[int, str | None] = {}
 
     def stop(self) -> None:
         """Shutdown: finish the message being sent, start no other, wait for no retry."""
@@ -227,6 +242,8 @@ class Outbox:
 
     async def _pass(self, report: DeliveryReport) -> float | None:
         """One pass over all queues; returns seconds until the next retry is due, if any."""
+        for message_id, platform_id in list(self.unrecorded.items()):
+            await self._record_sent(message_id, platform_id)
         now = utc_now()
         messages = await asyncio.to_thread(self._load, now)
         queues: dict[tuple[str, str], list[OutboxMessage]] = {}
@@ -249,6 +266,8 @@ class Outbox:
     ) -> float | None:
         """Send one destination's messages in order; stop at the first failure."""
         for message in queue:
+            if message.id in self.unrecorded:
+                continue  # posted; the pass recorded it or will
             if self._stopping or message.id in report.in_doubt:
                 return None
             if message.next_attempt_at is not None and message.next_attempt_at > now:
@@ -312,9 +331,35 @@ class Outbox:
                 error,
             )
             return False
-        await asyncio.to_thread(self._mark_sent, message, platform_id)
+        message.status = "sent"
+        await self._record_sent(message.id, platform_id)
         report.sent += 1
         return True
+
+    async def _record_sent(self, message_id: int, platform_id: str | None) -> None:
+        """Record a message the platform accepted as sent, retrying until the database
+        answers; until then it is in :attr:`unrecorded` and its lease stays held."""
+        self.unrecorded[message_id] = platform_id
+        attempts = 0
+        while True:
+            try:
+                await asyncio.to_thread(self._mark_sent, message_id, platform_id)
+            except Exception as error:
+                attempts += 1
+                if attempts == 1:
+                    log.warning(
+                        "outbox message %d was posted but recording it failed (%s: %s); "
+                        "retrying until the database answers, it is not posted again",
+                        message_id,
+                        type(error).__name__,
+                        error,
+                    )
+                await asyncio.sleep(min(RECORD_RETRY_MAX_SECONDS, 0.25 * 2**attempts))
+                continue
+            del self.unrecorded[message_id]
+            if attempts:
+                log.warning("outbox message %d recorded as sent", message_id)
+            return
 
     def _claim(self, message: OutboxMessage) -> bool:
         """Take the lease on a pending message, unless another live process holds it."""
@@ -325,11 +370,12 @@ class Outbox:
                 .where(
                     OutboxMessage.id == message.id,
                     OutboxMessage.status == "pending",
+                    # Not "claimed_by == self": this process's own live lease means an
+                    # earlier attempt's outcome went unrecorded (perhaps posted).
                     or_(
                         OutboxMessage.claimed_by.is_(None),
                         OutboxMessage.claimed_until.is_(None),
                         OutboxMessage.claimed_until <= now,
-                        OutboxMessage.claimed_by == self.identity,
                     ),
                 )
                 .values(
@@ -341,16 +387,15 @@ class Outbox:
             )
             return bool(getattr(result, "rowcount", 0) == 1)
 
-    def _mark_sent(self, message: OutboxMessage, platform_id: str | None) -> None:
+    def _mark_sent(self, message_id: int, platform_id: str | None) -> None:
         with self.sessions.begin() as session:
-            row = session.get(OutboxMessage, message.id)
+            row = session.get(OutboxMessage, message_id)
             if row is not None:
                 row.status, row.sent_at, row.blocked = "sent", utc_now(), False
                 row.platform_message_id = platform_id
                 row.attempts += 1
                 row.last_error = None
                 row.claimed_by = row.claimed_until = None
-        message.status = "sent"
 
     def _mark_failed(self, message: OutboxMessage, error: str, delay: float, blocked: bool) -> None:
         with self.sessions.begin() as session:

@@ -17,27 +17,36 @@ each process's start, so every replica fires at the same times; the start-up
 poll and pruning claim the interval they start in. Delivery retries run everywhere: the
 outbox leases each message to one sender.
 
-SIGTERM or Ctrl-C: the scheduler stops at once, a poll in progress stops fetching
-(a database write it began completes in its worker thread, as one transaction;
-the rest is fetched again next time), the message being sent finishes and is
-marked sent while no further message starts, the adapters close, and the
-process exits well within 10 seconds.
+SIGTERM or Ctrl-C: the scheduler stops at once, a poll in progress (the start-up
+poll too) is cancelled (a database write it began may complete in its worker
+thread, as one transaction; the rest is fetched again next time), the message
+being sent finishes and is marked sent while no further message starts, and the
+adapters close. Database work still running in a thread after
+:data:`THREADS_DEADLINE_SECONDS` is abandoned (:func:`serve` says so and the
+command exits at once): its open transaction is rolled back by the database,
+and what it would have done is done by the next cycle. The process exits within
+10 seconds in every phase.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import signal
+import time
 from collections import Counter
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import DBAPIError
 
 from bot.common.text import plural
 from bot.config import ScheduleSettings
@@ -53,8 +62,11 @@ TERMINAL = "terminal"
 SHUTDOWN_GRACE_SECONDS = 6.0
 # Adapters close concurrently within this bound after the jobs are done.
 ADAPTER_CLOSE_SECONDS = 2.0
-# Jobs safe to cancel at once on shutdown: nothing they do is lost by stopping early.
-CANCELLABLE_JOBS = frozenset({"poll"})
+# Database work in threads may run this long after the stop signal; then it is abandoned.
+THREADS_DEADLINE_SECONDS = 8.0
+# Jobs safe to cancel at once on shutdown: nothing they do is lost by stopping early (the
+# items a poll stored are committed; what it did not finish, the next cycle does).
+CANCELLABLE_JOBS = frozenset({"poll", "first_poll"})
 # Interval schedules count from here, not from each process's start: replicas fire together,
 # so one firing has one claim key (and a 30-minute poll runs at :00 and :30 UTC).
 SCHEDULE_ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
@@ -64,8 +76,44 @@ ONCE_PER_FIRING = frozenset({"poll", "post_digest", "prune"})
 # Retention runs daily at 03:45 UTC (clear of the :00/:30 polls and the 09:00 digest).
 PRUNE_INTERVAL = timedelta(days=1)
 PRUNE_ANCHOR = SCHEDULE_ANCHOR + timedelta(hours=3, minutes=45)
+# A firing whose claim failed (the database did not answer) is retried at least this often.
+CLAIM_RETRY_MAX_SECONDS = 15.0
+# ...until this share of the time to the job's next firing is left (at most a minute):
+# the next firing must find no run of this one still retrying (max_instances = 1).
+CLAIM_RETRY_MARGIN = 0.25
+CLAIM_RETRY_MARGIN_MAX = timedelta(minutes=1)
 # The scheduled time of the job run in progress, set by FiringExecutor for each run.
 FIRING: ContextVar[datetime | None] = ContextVar("firing", default=None)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class WorkThreads(concurrent.futures.ThreadPoolExecutor):
+    """The event loop's default executor, which knows the work still running in it.
+
+    ``asyncio.run`` would wait for every thread at exit however long its database work
+    takes (grouping the 7,500 new items of a big start-up poll takes over a minute); this
+    one lets :func:`serve` wait for them only until the stop deadline.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(thread_name_prefix="bot-work")
+        self._running: set[concurrent.futures.Future[Any]] = set()
+
+    def submit(
+        self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> concurrent.futures.Future[R]:
+        future = super().submit(fn, *args, **kwargs)
+        self._running.add(future)
+        future.add_done_callback(self._running.discard)
+        return future
+
+    def finish(self, timeout: float) -> bool:
+        """Start nothing new; True when the running work ended within ``timeout`` seconds."""
+        self.shutdown(wait=False, cancel_futures=True)
+        _done, pending = concurrent.futures.wait(set(self._running), timeout=max(0.0, timeout))
+        return not pending
 
 
 class FiringExecutor(AsyncIOExecutor):  # type: ignore[misc]
@@ -120,6 +168,49 @@ def current_slot(
     return anchor + ((now - anchor) // interval) * interval
 
 
+class FiringRetry:
+    """Tries of one firing's step (its claim, the digest) while the database is away.
+
+    Backs off up to :data:`CLAIM_RETRY_MAX_SECONDS` and gives up only shortly before the
+    job's next firing, which supersedes this one (see :func:`retry_deadline`).
+    """
+
+    def __init__(
+        self, job: str, firing: datetime | None, schedule: ScheduleSettings, step: str
+    ) -> None:
+        self.job, self.step = job, step
+        now = datetime.now(UTC)
+        self.give_up_at = (
+            retry_deadline(firing, next_firing(job, firing, schedule)) if firing else now
+        )
+        self.attempts = 0
+
+    async def after(self, error: Exception) -> bool:
+        """Wait before the next try; False (logged) when it is time to give up."""
+        self.attempts += 1
+        now = datetime.now(UTC)
+        reason = f"{type(error).__name__}: {error}"
+        if now >= self.give_up_at:
+            log.error(
+                "%s: could not %s (%s); its next firing takes over", self.job, self.step, reason
+            )
+            return False
+        if self.attempts == 1:
+            log.warning(
+                "%s: could not %s (%s); retrying until the database answers",
+                self.job,
+                self.step,
+                reason,
+            )
+        delay = min(CLAIM_RETRY_MAX_SECONDS, 0.25 * 2**self.attempts)
+        await asyncio.sleep(min(delay, (self.give_up_at - now).total_seconds()))
+        return True
+
+    def succeeded(self) -> None:
+        if self.attempts:
+            log.warning("%s: %s done after %d failed tries", self.job, self.step, self.attempts)
+
+
 class BotJobs:
     """The scheduled jobs; each catches its own errors so one failure never stops the bot."""
 
@@ -130,17 +221,29 @@ class BotJobs:
         self.stopping = False
 
     async def claim_firing(self, job: str, firing: datetime) -> bool:
-        """True when this process runs this firing of ``job``; another replica may have it."""
+        """True when this process runs this firing of ``job``; another replica may have it.
+
+        When the database does not answer, the claim is retried (backing off up to
+        :data:`CLAIM_RETRY_MAX_SECONDS`) until it answers, and given up only when the
+        job's next firing is near (it supersedes this one) or the bot stops: a blip at
+        09:00 delays the day's digest, it does not skip it. Every replica retries, and
+        still only one claims the firing.
+        """
         key = firing_key(job, firing, interval_of(job, self.schedule), anchor_of(job))
-        try:
-            if await self.bot.claim(key):
+        retry = FiringRetry(job, firing, self.schedule, f"claim {key}")
+        while True:
+            try:
+                claimed = await self.bot.claim(key)
+            except Exception as error:
+                if self.stopping or not await retry.after(error):
+                    return False
+                continue
+            retry.succeeded()
+            if claimed:
                 log.info("%s: this replica runs %s", job, key)
                 return True
-        except Exception:
-            log.exception("%s: could not claim %s; this process skips it", job, key)
+            log.info("%s: another replica runs %s", job, key)
             return False
-        log.info("%s: another replica runs %s", job, key)
-        return False
 
     async def poll(self) -> PollReport | None:
         try:
@@ -196,15 +299,29 @@ class BotJobs:
                     await adapter.send(destination, payload, key="latest-at-start")
 
     async def post_digest(self) -> None:
-        try:
-            result = await self.bot.post_digest(max_wait_seconds=30)
+        """Queue and deliver the digest; when the database does not answer, try again
+        until it does or the next firing is near (queuing is one transaction, and a
+        second try finds the stories already claimed, so a retry never posts twice)."""
+        firing = FIRING.get()
+        retry = FiringRetry("post_digest", firing, self.schedule, "post the digest")
+        while True:
+            try:
+                result = await self.bot.post_digest(max_wait_seconds=30)
+            except DBAPIError as error:
+                if firing is not None and not self.stopping and await retry.after(error):
+                    continue
+                log.exception("digest failed; its stories stay pending")
+                return
+            except Exception:
+                log.exception("digest failed; its stories stay pending")
+                return
+            retry.succeeded()
             log.info(
                 "digest: %d stories, %d messages queued",
                 len(result.digest.stories),
                 result.queued_messages,
             )
-        except Exception:
-            log.exception("digest failed; its stories stay pending")
+            return
 
     async def deliver(self) -> None:
         try:
@@ -296,6 +413,31 @@ def next_firings(
     ]
 
 
+# The scheduled jobs' method names (BotJobs) and their ids in the scheduler.
+JOB_IDS = {"poll": "poll", "post_digest": "digest", "prune": "prune", "deliver": "deliver"}
+
+
+def trigger_of(job: str, schedule: ScheduleSettings) -> BaseTrigger:
+    """The trigger of a scheduled job (by its method name): for the claim retries that must
+    stop before the job's next firing, from the one definition, :func:`job_triggers`."""
+    return job_triggers(schedule)[JOB_IDS[job]]
+
+
+def next_firing(job: str, firing: datetime, schedule: ScheduleSettings) -> datetime | None:
+    """The firing after ``firing`` of ``job``; None when there is none."""
+    later = firing + timedelta(microseconds=1)
+    following: datetime | None = trigger_of(job, schedule).get_next_fire_time(firing, later)
+    return following
+
+
+def retry_deadline(firing: datetime, following: datetime | None) -> datetime:
+    """Until when a failed claim of ``firing`` is retried, ``following`` being the next."""
+    if following is None:
+        return firing + CLAIM_RETRY_MARGIN_MAX
+    margin = min(CLAIM_RETRY_MARGIN_MAX, (following - firing) * CLAIM_RETRY_MARGIN)
+    return following - margin
+
+
 def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(
         timezone=schedule.timezone, executors={"default": FiringExecutor()}
@@ -343,10 +485,44 @@ def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOSchedul
     return scheduler
 
 
+def serve(bot: DigestBot, schedule: ScheduleSettings) -> bool:
+    """Run the bot until SIGTERM/SIGINT; False when database work was still running in a
+    thread at the stop deadline: the caller must then exit at once (``os._exit``), since
+    the interpreter would wait for that thread at exit."""
+    threads = WorkThreads()
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(threads)
+    stopped_at: float | None = None
+    try:
+        stopped_at = loop.run_until_complete(run_forever(bot, schedule))
+        leftover = asyncio.all_tasks(loop)
+        for task in leftover:
+            task.cancel()
+        if leftover:
+            gathered = asyncio.gather(*leftover, return_exceptions=True)
+            with contextlib.suppress(TimeoutError):
+                loop.run_until_complete(asyncio.wait_for(gathered, timeout=1.0))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        deadline = (stopped_at or time.monotonic()) + THREADS_DEADLINE_SECONDS
+        finished = threads.finish(deadline - time.monotonic())
+        if finished:  # an abandoned thread would still hand its result to the loop
+            loop.close()
+    if not finished:
+        log.warning(
+            "stopping: database work still running in a thread is abandoned; the database "
+            "rolls it back and the next poll cycle does it again"
+        )
+    return finished
+
+
 async def run_forever(
     bot: DigestBot, schedule: ScheduleSettings, stop: asyncio.Event | None = None
-) -> None:
-    """Start adapters, poll once, then run the schedule until SIGTERM/SIGINT (or ``stop``)."""
+) -> float:
+    """Start adapters, poll once, then run the schedule until SIGTERM/SIGINT (or ``stop``).
+
+    Returns when the stop was asked (``time.monotonic()``), the start of the 10 s budget.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -366,6 +542,7 @@ async def run_forever(
         jobs.tracked("first_poll")
         jobs.tracked("first_prune")
         await stop.wait()
+        stopped_at = time.monotonic()
         log.info("stopping: letting the running job finish")
     finally:
         jobs.stopping = True
@@ -377,6 +554,7 @@ async def run_forever(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         log.info("stopped")
+    return stopped_at
 
 
 def warn_of_failed_feeds(report: PollReport) -> None:

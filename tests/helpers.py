@@ -116,3 +116,46 @@ def scratch_postgres_database() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent process of ``pid`` (Linux /proc), None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    # Field 4; the command name (field 2) may hold spaces, so count from its ")".
+    return int(stat.rsplit(")", 1)[-1].split()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    """Every living process descending from ``pid`` (Linux /proc), in no particular order."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            parent = parent_of(int(entry.name))
+            if parent is not None:
+                parents[int(entry.name)] = parent
+    found, frontier = [], [pid]
+    while frontier:
+        current = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        found += children
+        frontier += children
+    return found
+
+
+def pool_workers(pid: int | None = None) -> list[int]:
+    """The worker processes of ``pid``'s process pools: forked by its fork server, so its
+    grandchildren (its children are the fork server and the resource tracker)."""
+    pid = pid or os.getpid()
+    return [process for process in descendants(pid) if parent_of(process) not in (pid, None)]
+
+
+def is_running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

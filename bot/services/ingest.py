@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -25,9 +26,9 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.common.hosts import is_aggregator_url
-from bot.common.workers import WorkerPool
+from bot.common.workers import WorkerDied, WorkerPool
 from bot.feeds.article import fetch_article_html
-from bot.feeds.errors import FailureKind, FetchError
+from bot.feeds.errors import FailureKind, FetchError, ParseError
 from bot.feeds.http import HttpFetcher
 from bot.feeds.poller import FeedOutcome, FeedTask, Parse, poll_in_batches
 from bot.feeds.records import FeedEntry, ParsedFeed
@@ -205,10 +206,13 @@ class IngestService:
         )
         try:
             yield pool
-        finally:
-            if pool.started:
-                log.info("poll: parsed and applied the topic rules in %d processes", pool.workers)
-            await asyncio.to_thread(pool.close)
+        except BaseException:
+            # Cancelled (shutdown) or failed: waiting for the workers' jobs gains nothing.
+            pool.close(wait=False)
+            raise
+        if pool.started:
+            log.info("poll: parsed and applied the topic rules in %d processes", pool.workers)
+        await asyncio.to_thread(pool.close)
 
     def feeds_to_poll(self, force: bool) -> tuple[list[FeedTask], list[FeedReport]]:
         """Due feeds as tasks, and a report line for each feed skipped (disabled, backing off).
@@ -300,11 +304,25 @@ class IngestService:
             rows = {
                 row.name: row for row in session.scalars(select(Feed).where(Feed.name.in_(names)))
             }
-            new: list[tuple[FeedReport, Feed, list[FeedEntry]]] = []
             # The batch's own links, so two of its feeds carrying one article store it once.
             batch_links: set[str] = set()
+            fresh = {
+                outcome.name: self.fresh_entries(
+                    session, rows[outcome.name], outcome.parsed, batch_links
+                )
+                for outcome in outcomes
+                if outcome.parsed is not None
+            }
+            topics = [(rows[name].topic, entries) for name, entries in fresh.items()]
+            prepared = dict(zip(fresh, self.prepare(topics, workers), strict=True))
+            stored: list[tuple[FeedReport, list[Item]]] = []
             for outcome in outcomes:
                 feed = rows[outcome.name]
+                ready = prepared.get(outcome.name)
+                if isinstance(ready, FetchError):
+                    # Its entries could not be prepared: nothing of it is stored, and the
+                    # document is parsed again next time (its validators are not kept).
+                    outcome = replace(outcome, parsed=None, error=ready)
                 decision = record_outcome(feed, outcome, self.fetch, now)
                 if decision.disabled_now:
                     report.disabled.append(feed.name)
@@ -313,15 +331,11 @@ class IngestService:
                     outcome.status,
                     error=str(outcome.error) if outcome.error else None,
                 )
-                if outcome.parsed is not None:
-                    line.warning = outcome.parsed.warning
-                    feed.site_url = outcome.parsed.link or feed.site_url
-                    fresh = self.fresh_entries(session, feed, outcome.parsed, batch_links)
-                    new.append((line, feed, fresh))
                 report.feeds.append(line)
-            prepared = self.prepare([(row.topic, entries) for _line, row, entries in new], workers)
-            stored: list[tuple[FeedReport, list[Item]]] = []
-            for (line, feed, _entries), ready in zip(new, prepared, strict=True):
+                if outcome.parsed is None or not isinstance(ready, list):
+                    continue
+                line.warning = outcome.parsed.warning
+                feed.site_url = outcome.parsed.link or feed.site_url
                 items = [
                     self.item_for(feed, entry, verdict, now)
                     for entry, verdict in (done for done in ready if done is not None)
@@ -349,22 +363,40 @@ class IngestService:
 
     def prepare(
         self, batches: Sequence[tuple[str, list[FeedEntry]]], workers: WorkerPool | None
-    ) -> list[list[Prepared]]:
+    ) -> list[list[Prepared] | FetchError]:
         """Clean each new entry's text and give it its topic verdict, all of the batch's
         at once (in ``workers`` when given). ``batches`` pairs a feed's ``topic`` with its
-        new entries; a feed marked topic = "all" skips the rules."""
+        new entries; a feed marked topic = "all" skips the rules.
+
+        When a worker dies under the batch twice (the pool retries once), each feed's
+        entries are prepared on their own, and a feed whose entries kill a fresh worker
+        again gets a :class:`ParseError` instead: one feed's death never drops the batch.
+        """
         jobs = [(entry, topic != "all") for topic, entries in batches for entry in entries]
         if workers is not None and len(jobs) > 1:
-            done = workers.map(prepare_in_worker, jobs)
+            try:
+                done = workers.map(prepare_in_worker, jobs)
+            except WorkerDied:
+                return [self.prepare_alone(topic, entries, workers) for topic, entries in batches]
         else:
             # Built on first need: a batch with nothing to judge compiles no rule.
             classifier = self._classifier() if any(ruled for _entry, ruled in jobs) else None
             done = [prepare_entry(entry, classifier if ruled else None) for entry, ruled in jobs]
-        ready, start = [], 0
+        ready: list[list[Prepared] | FetchError] = []
+        start = 0
         for _topic, entries in batches:
             ready.append(done[start : start + len(entries)])
             start += len(entries)
         return ready
+
+    def prepare_alone(
+        self, topic: str, entries: list[FeedEntry], workers: WorkerPool
+    ) -> list[Prepared] | FetchError:
+        """One feed's new entries in the workers; a :class:`ParseError` when they killed one."""
+        try:
+            return workers.map(prepare_in_worker, [(entry, topic != "all") for entry in entries])
+        except WorkerDied as error:
+            return ParseError(FailureKind.MALFORMED, f"preparing its new entries failed: {error}")
 
     def item_for(
         self, feed: Feed, entry: FeedEntry, verdict: TopicVerdict | None, now: datetime

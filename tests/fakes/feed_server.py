@@ -10,6 +10,8 @@ import asyncio
 import hashlib
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from aiohttp import web
 
@@ -115,3 +117,32 @@ class FeedServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
+
+
+META_TITLES = (
+    "Meta releases Llama 5 open-weight AI models",
+    "Meta AI assistant reaches a billion users, Zuckerberg says",
+    "Meta Superintelligence Labs hires a FAIR researcher",
+)
+
+
+def serve_meta_ai_feeds(server: FeedServer, count: int, items: int) -> list[tuple[str, str]]:
+    """``count`` RSS feeds of ``items`` distinct Meta-AI items each (all kept by the topic
+    rules), dated now; returns (name, url) pairs for a config."""
+    when = format_datetime(datetime.now(UTC), usegmt=True)
+    feeds = []
+    for number in range(count):
+        entries = "".join(
+            f"<item><guid isPermaLink='false'>{number}-{k}</guid>"
+            f"<title>{META_TITLES[k % 3]} ({number}-{k})</title>"
+            f"<link>https://n.example/{number}/{k}</link>"
+            f"<description>{META_TITLES[k % 3]}. Meta's AI work, item {number}-{k}.</description>"
+            f"<pubDate>{when}</pubDate></item>"
+            for k in range(items)
+        )
+        document = (
+            "<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
+            f"{entries}</channel></rss>"
+        )
+        feeds.append((f"feed {number}", server.serve(f"/{number}.xml", document)))
+    return feeds

@@ -1,0 +1,308 @@
+"""The faults of issue 21 the runtime handles, each tried for real, with what it costs now.
+
+Run:  .venv/bin/python bench/faults.py [--feeds 250] [--items 30]
+
+Everything is local: feeds and a fake Slack on 127.0.0.1, a SQLite file in a temporary
+directory, and PostgreSQL (META_AI_DIGEST_TEST_POSTGRES, default the local trust-auth
+server) reached through a TCP proxy on 127.0.0.1 that the bench cuts. Every wait is
+bounded; the faults needing PostgreSQL say so and are skipped when no server answers.
+
+- worker killed: a poll of FEEDS feeds x ITEMS Meta-AI items in worker processes; one
+  parse worker SIGKILLed once a fifth of the feeds are done. Counts: did the cycle finish,
+  feeds ok and failed, items stored of those served.
+- delivery blip: the issue's case. Slack answers chat.postMessage 6 s late; PostgreSQL is
+  cut from 2 s to 20 s after the digest fires (to two channels); the scheduler's next
+  delivery pass runs meanwhile and after. Counts: messages queued, posts Slack received,
+  duplicates.
+- claim blip: two replicas fire the digest while PostgreSQL is away for 3 s. Counts:
+  digests posted, firings skipped.
+- stop: SIGTERM to the real `meta-ai-digest run` in its start-up poll of the same feeds,
+  while batches are stored and while the kept items are grouped. Counts: seconds to exit,
+  processes left behind, items stored at the signal and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bot.adapters.slack import SlackAdapter  # noqa: E402
+from bot.adapters.terminal import TerminalAdapter  # noqa: E402
+from bot.config import load_settings  # noqa: E402
+from bot.feeds.poller import FeedOutcome  # noqa: E402
+from bot.pipeline import DigestBot  # noqa: E402
+from bot.scheduler import FIRING, BotJobs, current_slot  # noqa: E402
+from bot.store.schema import DigestRecord, Item, OutboxMessage  # noqa: E402
+from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds  # noqa: E402
+from tests.fakes.slack_api import (  # noqa: E402
+    BOT_TOKEN,
+    DIGEST_CHANNEL,
+    OTHER_CHANNEL,
+    SIGNING_SECRET,
+    FakeSlack,
+)
+from tests.fakes.tcp_proxy import TcpProxy  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    BOT_COMMAND,
+    descendants,
+    is_running,
+    pool_workers,
+    postgres_available,
+    scratch_postgres_database,
+)
+from tests.replicas import add_pending_stories  # noqa: E402
+
+Row = dict[str, object]
+
+
+def config_for(directory: Path, feeds: list[tuple[str, str]], extra: str = "") -> Path:
+    lines = [] if feeds else ["feeds = []"]
+    for name, url in feeds:
+        lines += ["[[feeds]]", f'name = "{name}"', f'url = "{url}"', ""]
+    lines += ["[database]", f'url = "sqlite:///{directory / "bot.db"}"', extra]
+    path = directory / "c.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def worker_killed(feeds: list[tuple[str, str]], items: int) -> Row:
+    with tempfile.TemporaryDirectory() as name:
+        config = config_for(Path(name), feeds, "[fetch]\nworkers = 2\n")
+        bot = DigestBot(load_settings(config, env={}), [], env={})
+        done, killed = 0, []
+
+        def kill_one(outcome: FeedOutcome) -> None:
+            nonlocal done
+            done += 1
+            workers = pool_workers()
+            if not killed and workers and done >= len(feeds) // 5:
+                os.kill(workers[0], signal.SIGKILL)
+                killed.append(workers[0])
+
+        started = time.perf_counter()
+        try:
+            report = asyncio.run(bot.poll(force=True, on_feed_done=kill_one))
+            survived = True
+            statuses = Counter(line.status for line in report.feeds)
+        except Exception as error:  # the fault as it was: the cycle aborted
+            survived, statuses = False, Counter({type(error).__name__: 1})
+        took = time.perf_counter() - started
+        with bot.sessions() as session:
+            stored = session.scalar(select(func.count()).select_from(Item)) or 0
+        bot.close()
+    return {
+        "workers killed": len(killed),
+        "cycle survived": survived,
+        "feeds ok": statuses.get("ok", 0),
+        "feeds failed": sum(count for status, count in statuses.items() if status != "ok"),
+        "items stored": f"{stored}/{len(feeds) * items}",
+        "seconds": round(took, 1),
+    }
+
+
+def through(proxy: TcpProxy, url: str) -> str:
+    return make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+
+
+async def at(seconds: float, action: Callable[[], object]) -> None:
+    await asyncio.sleep(seconds)
+    action()
+
+
+async def delivery_blip(postgres_url: str, directory: Path) -> Row:
+    target = make_url(postgres_url)
+    async with FakeSlack() as slack:
+        env = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.api_url,
+        }
+        options = {
+            "channels": [DIGEST_CHANNEL, OTHER_CHANNEL],
+            "min_seconds_between_messages": 0,
+            "request_timeout_seconds": 10,
+        }
+        adapter = SlackAdapter.from_environment(env, options)
+        assert adapter is not None
+        slack.slow("chat.postMessage", 6.0, times=100)
+        with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+            config = config_for(directory, [])
+            bot = DigestBot(
+                load_settings(config, env={}),
+                [adapter],
+                env={"DATABASE_URL": through(proxy, postgres_url)},
+            )
+            try:
+                add_pending_stories(bot.sessions, 12)
+                timers = [
+                    asyncio.create_task(at(2.0, proxy.cut)),
+                    asyncio.create_task(at(20.0, proxy.restore)),
+                ]
+                jobs = BotJobs(bot, bot.settings.schedule)
+                firing = asyncio.create_task(jobs.post_digest())
+                # The scheduler's delivery retries: one during the blip, one after it.
+                await asyncio.sleep(10.0)
+                await jobs.deliver()
+                await asyncio.gather(*timers)
+                await asyncio.wait_for(firing, timeout=120)
+                await jobs.deliver()
+                with bot.sessions() as session:
+                    states = Counter(session.scalars(select(OutboxMessage.status)))
+            finally:
+                await bot.close_adapters()
+                bot.close()
+        bodies = [json.dumps(body, sort_keys=True) for body in slack.bodies("chat.postMessage")]
+    return {
+        "messages queued": sum(states.values()),
+        "recorded sent": states.get("sent", 0),
+        "posts to Slack": len(bodies),
+        "duplicate posts": len(bodies) - len(set(bodies)),
+    }
+
+
+async def claim_blip(postgres_url: str, directory: Path) -> Row:
+    target = make_url(postgres_url)
+    config = directory / "claim.toml"
+    config.write_text("feeds = []\n[schedule]\ndigest_interval_minutes = 60\n", encoding="utf-8")
+    settings = load_settings(config, env={})
+    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        env = {"DATABASE_URL": through(proxy, postgres_url)}
+        bots = [
+            DigestBot(settings, [TerminalAdapter("json", io.StringIO())], env=env) for _ in range(2)
+        ]
+        try:
+            add_pending_stories(bots[0].sessions, 3)
+            firing = current_slot(datetime.now(UTC), timedelta(hours=1))
+            proxy.cut()
+            token = FIRING.set(firing)
+            try:
+                runs = [
+                    asyncio.create_task(BotJobs(bot, settings.schedule).run("post_digest"))
+                    for bot in bots
+                ]
+            finally:
+                FIRING.reset(token)
+            await asyncio.sleep(3.0)
+            proxy.restore()
+            await asyncio.wait_for(asyncio.gather(*runs), timeout=60)
+            with bots[0].sessions() as session:
+                digests = session.scalar(select(func.count()).select_from(DigestRecord)) or 0
+        finally:
+            for bot in bots:
+                bot.close()
+    return {"firings": 1, "digests posted": digests, "skipped digests": 1 - min(digests, 1)}
+
+
+def count_items(database: Path) -> int:
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM items")).scalar() or 0)
+    except Exception:
+        return 0
+    finally:
+        engine.dispose()
+
+
+def stop(feeds: list[tuple[str, str]], phase: str) -> Row:
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        config = config_for(directory, feeds)
+        database, log = directory / "bot.db", directory / "run.log"
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
+        }
+        env["XDG_DATA_HOME"] = str(directory)
+        command = [*BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                deadline = time.monotonic() + 180
+                while time.monotonic() < deadline:
+                    if phase == "storing" and count_items(database) >= len(feeds) * 6:
+                        break
+                    if phase == "grouping" and "fetched and stored" in log.read_text("utf-8"):
+                        break
+                    time.sleep(0.05)
+                family = descendants(process.pid)
+                stored = count_items(database)
+                signalled = time.monotonic()
+                process.send_signal(signal.SIGTERM)
+                code = process.wait(timeout=60)
+                took = time.monotonic() - signalled
+                settle = time.monotonic() + 5
+                while any(is_running(pid) for pid in family) and time.monotonic() < settle:
+                    time.sleep(0.05)
+                left = sum(1 for pid in family if is_running(pid))
+            finally:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=10)
+        return {
+            "phase": phase,
+            "exit code": code,
+            "stop seconds": round(took, 1),
+            "processes left": left,
+            "items at SIGTERM": stored,
+            "items after": count_items(database),
+        }
+
+
+def show(title: str, row: Row) -> None:
+    print(f"{title:16}" + "  ".join(f"{key}: {value}" for key, value in row.items()), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=250)
+    parser.add_argument("--items", type=int, default=30)
+    args = parser.parse_args()
+    # The faults are meant: their warnings (retrying, abandoned) would bury the counts.
+    logging.disable(logging.WARNING)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"faults of issue 21: {args.feeds} local feeds x {args.items} items; {cores} CPUs")
+    server = FeedServer().start()
+    try:
+        feeds = serve_meta_ai_feeds(server, args.feeds, args.items)
+        show("worker killed", worker_killed(feeds, args.items))
+        reason = postgres_available()
+        if reason:
+            print(f"delivery blip   skipped: {reason}")
+            print(f"claim blip      skipped: {reason}")
+        else:
+            with tempfile.TemporaryDirectory() as name:
+                with scratch_postgres_database() as url:
+                    show("delivery blip", asyncio.run(delivery_blip(url, Path(name))))
+                with scratch_postgres_database() as url:
+                    show("claim blip", asyncio.run(claim_blip(url, Path(name))))
+        for phase in ("storing", "grouping"):
+            show("stop (SIGTERM)", stop(feeds, phase))
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
