@@ -148,7 +148,10 @@ class GroupingService:
             # A young store: dropped items still tell which words every item uses ("the", "de").
             for item in self._background(session, now, kept=False):
                 index.observe(item.id, item.title, item.text)
-        since = min(now, earliest or now) - timedelta(hours=settings.window_hours)
+        # A feed's dates can be absurd ("Mon, 01 Jan 0001"): no window reaches back further
+        # than the rarity background's horizon.
+        horizon = now - timedelta(days=settings.background_days)
+        since = max(horizon, min(now, earliest or now)) - timedelta(hours=settings.window_hours)
         recent = session.scalars(
             select(Item)
             .where(Item.story_id.is_not(None), Item.published_at >= since)
