@@ -34,6 +34,7 @@ import functools
 import http.server
 import itertools
 import json
+import os
 import re
 import subprocess
 import sys
@@ -101,8 +102,15 @@ def feedworld() -> Any:
     return module
 
 
-def write_slice(world: dict[str, Any], feeds: Path, cut_hours: float, now: datetime) -> int:
-    """Write every outlet's feed with the items at least ``cut_hours`` old (as trickle.py)."""
+def write_slice(
+    world: dict[str, Any], feeds: Path, cut_hours: float, now: datetime, step: int
+) -> int:
+    """Write every outlet's feed with the items at least ``cut_hours`` old (as trickle.py).
+
+    Each slice's files get a modification time a minute after the previous slice's: the
+    server's Last-Modified has one-second resolution, and a slice written within the second
+    of the previous poll would otherwise answer that poll's If-Modified-Since with a 304.
+    """
     writer = feedworld()
     by_feed: dict[str, list[dict[str, Any]]] = {}
     for item in world["items"]:
@@ -124,7 +132,10 @@ def write_slice(world: dict[str, Any], feeds: Path, cut_hours: float, now: datet
             body = writer.atom(feed, items)
         else:
             body = writer.rss2(feed, items, snippet=feed["format"] == "rss2-snippet")
-        (feeds / f"{name}.xml").write_text(body, encoding="utf-8")
+        path = feeds / f"{name}.xml"
+        path.write_text(body, encoding="utf-8")
+        stamp = now.timestamp() - 3600 + 60 * step
+        os.utime(path, (stamp, stamp))
     return count
 
 
@@ -195,7 +206,7 @@ def run(mode: str, background: bool, keep: Path | None = None, extra: str = "") 
                 steps = range(1, SLICES + 1) if mode == "trickle" else [SLICES]
                 for step in steps:
                     cut = oldest - (oldest + 0.01) * step / SLICES
-                    write_slice(world, feeds, cut, now)
+                    write_slice(world, feeds, cut, now, step)
                     asyncio.run(bot.poll(force=True))
                     if mode == "once" or step % 2 == 0:
                         digests = drain(bot) if mode == "once" else [post(bot)]

@@ -24,10 +24,11 @@ from tests.data.topic.loader import (
 
 ROOT = Path(__file__).resolve().parents[1]
 # Regression floors, a little under the targets (precision 0.95, recall 0.90). They hold
-# for the items shipped in the repo alone (measured P 0.992, R 0.949, as on the full set:
-# every corpus item is a negative and none is kept) and for the full set.
-PRECISION_FLOOR = 0.93
-RECALL_FLOOR = 0.87
+# for the items shipped in the repo alone (measured P 0.993, R 0.971, as on the full set:
+# every corpus item is a negative and none is kept) and for the full set. Recall rose from
+# 0.949 when Meta's AI deals and training data became subjects that outweigh market wording.
+PRECISION_FLOOR = 0.95
+RECALL_FLOOR = 0.95
 # The corpus part is 112 negatives; none is kept today. More than 3 kept is a regression.
 CORPUS_FALSE_POSITIVE_CEILING = 3
 
