@@ -147,7 +147,7 @@ class GroupingService:
         if len(index.vocabulary) < settings.background_min_items:
             # A young store: dropped items still tell which words every item uses ("the", "de").
             for item in self._background(session, now, kept=False):
-                index.observe(item.id, item.title, item.text)
+                index.observe(item.id, item.title, item.text, kept=False)
         # A feed's dates can be absurd ("Mon, 01 Jan 0001"): no window reaches back further
         # than the rarity background's horizon.
         horizon = now - timedelta(days=settings.background_days)

@@ -185,9 +185,15 @@ class Vocabulary:
         self._general_documents = general_documents if general is not None else 0
         self._frequency: Counter[str] = Counter()
         self._documents: dict[int, frozenset[str]] = {}
+        # The topic's own words among the kept items only: how much of this store's kind of
+        # item uses each (all use "Meta"; few "DeepSeek").
+        self._kept: set[int] = set()
+        self._kept_frequency: Counter[str] = Counter()
         self.epoch = 0
         self._snapshot: dict[str, int] = {}
         self._snapshot_size = 0
+        self._kept_snapshot: dict[str, int] = {}
+        self._kept_snapshot_size = 0
         self._idf: dict[str, float] = {}
 
     def __len__(self) -> int:
@@ -196,13 +202,17 @@ class Vocabulary:
     def __contains__(self, key: int) -> bool:
         return key in self._documents
 
-    def observe(self, key: int, document_terms: Iterable[str]) -> None:
-        """Count a document once (observing the same key again is a no-op)."""
+    def observe(self, key: int, document_terms: Iterable[str], kept: bool = True) -> None:
+        """Count a document once (observing the same key again is a no-op); ``kept`` when
+        the topic rules kept it (a dropped item counts in the background only)."""
         if key in self._documents:
             return
         distinct = frozenset(document_terms)
         self._documents[key] = distinct
         self._frequency.update(distinct)
+        if kept:
+            self._kept.add(key)
+            self._kept_frequency.update(distinct & self._prior_terms)
         self._maybe_new_epoch()
 
     def forget(self, key: int) -> None:
@@ -213,6 +223,9 @@ class Vocabulary:
         for term in distinct:
             if self._frequency[term] <= 0:
                 del self._frequency[term]
+        if key in self._kept:
+            self._kept.discard(key)
+            self._kept_frequency.subtract(distinct & self._prior_terms)
         self._maybe_new_epoch()
 
     def is_common(self, term: str) -> bool:
@@ -234,7 +247,13 @@ class Vocabulary:
         them the virtual documents are this store's kind of item, which all use them."""
         if self._general is None:
             return 0.0
-        share = 1.0 if term in self._prior_terms else self._general.share(term)
+        if term in self._prior_terms:
+            # Estimated on the kept items, starting from "half of them" (a store of three
+            # items knows little): "Meta" ends near every item, "DeepSeek" near few.
+            used = self._kept_snapshot.get(term, 0)
+            share = (used + 0.5) / (self._kept_snapshot_size + 1)
+        else:
+            share = self._general.share(term)
         return self._general_documents * share
 
     def _maybe_new_epoch(self) -> None:
@@ -244,6 +263,8 @@ class Vocabulary:
             self.epoch += 1
             self._snapshot = dict(self._frequency)
             self._snapshot_size = size
+            self._kept_snapshot = dict(self._kept_frequency)
+            self._kept_snapshot_size = len(self._kept)
             self._idf.clear()
 
     def idf(self, term: str) -> float:

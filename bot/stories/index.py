@@ -145,11 +145,11 @@ class StoryIndex:
         return self._settings
 
     # ----------------------------------------------------------------- public
-    def observe(self, key: int, title: str, text: str) -> None:
+    def observe(self, key: int, title: str, text: str, kept: bool = True) -> None:
         """Count an item (kept or dropped) in the background that weights words by rarity."""
         if key not in self.vocabulary:
             features = self._maker.make(title, text, "")
-            self.vocabulary.observe(key, features.content)
+            self.vocabulary.observe(key, features.content, kept)
             self._observed[key] = (title, text, features)
 
     def match(self, article: ArticleRef) -> StoryMatch | None:
@@ -286,7 +286,11 @@ class StoryIndex:
                 f"store holds {len(self.vocabulary)} items, too few to weigh words by rarity"
             )
             return _Scored(story_id, max(score, needed), needed, reason, names)
-        blocked = outlet or self._too_little_evidence(vector, centroid)
+        blocked = (
+            outlet
+            or self._too_little_evidence(vector, centroid)
+            or self._other_headline(features, members, score, needed)
+        )
         reason = (
             f"content similarity {score:.2f} (threshold {needed:.2f}) with story {story_id} "
             f"as a whole ({len(members)} article{'s' if len(members) != 1 else ''}); "
@@ -329,6 +333,36 @@ class StoryIndex:
             if similarity > best[1]:
                 best = (member.article.key, similarity)
         return best
+
+    def _other_headline(
+        self, features: Features, members: Iterable[_Entry], score: float, needed: float
+    ) -> str:
+        """Why wording alone may not join: the titles name different things, or "".
+
+        Coverage of one theme shares its background (a reorganisation story names the hires
+        that preceded it), and an article on a neighbouring event can pass the threshold on
+        that background alone. Outlets' headlines for one event share a distinctive word
+        (a name, a figure, the thing done) far more often: without one, the wording must be
+        clearly closer (`headline_free_factor` times the threshold).
+        """
+        factor = self._settings.headline_free_factor
+        if factor <= 1.0 or score >= factor * needed:
+            return ""
+        limit = self._settings.max_postings
+        vocabulary = self.vocabulary
+
+        def distinctive(words: Iterable[str]) -> set[str]:
+            return {
+                t for t in words if not vocabulary.is_common(t) and vocabulary.distinctive(t, limit)
+            }
+
+        theirs = set().union(*(m.features.title_words for m in members))
+        if distinctive(features.title_words) & distinctive(theirs):
+            return ""
+        return (
+            "its title shares no distinctive word with the story's titles, and the wording "
+            f"is not close enough without one ({score:.2f} < {factor:g} x {needed:.2f})"
+        )
 
     def _too_little_evidence(
         self, vector: Mapping[str, float], centroid: Mapping[str, float]

@@ -42,6 +42,10 @@ class ClusterSettings(ShippedSettings):
     # An outlet does not report one event twice as two articles: an article joins a story that
     # holds an article of its own feed only by URL or a near-identical title (aggregators exempt).
     one_article_per_source: bool
+    # Headlines of one event share a distinctive word far more often than neighbouring
+    # events of one theme do: without one, an article joins by wording only at this many
+    # times the threshold (1 turns the guard off).
+    headline_free_factor: float = Field(ge=1.0)
     # Candidate stories: those sharing at least `min_shared_terms` of the article's
     # `candidate_terms` rarest words (words found in more than `max_postings` background items
     # are too common to point at one story; title words count up to four times that), at most
