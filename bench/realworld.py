@@ -81,6 +81,8 @@ class Outcome:
     events: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    # Digest entries (not updates) per event: one each is the goal.
+    entries: dict[str, int] = field(default_factory=dict)
 
 
 def load_world(directory: Path) -> dict[str, Any]:
@@ -242,12 +244,15 @@ def collect_summaries(outcome: Outcome, digests: list[Any], world: dict[str, Any
     by_link = {item["link"]: item["story"] for item in world["items"]}
     for digest in digests:
         for story in digest.stories:
+            links = [story.url, *(source.url for source in story.sources)]
+            if not story.new_sources:  # a new entry, not a "+N sources" update
+                for event in {by_link[link] for link in links if link in by_link}:
+                    outcome.entries[event] = outcome.entries.get(event, 0) + 1
             lines = list(story.summary or [])
             outcome.summary_lines += len(lines)
             outcome.not_sentences += [s for s in lines if not SENTENCE_END.search(s.strip())]
             if outcome.mode != "once":
                 continue
-            links = [story.url, *(source.url for source in story.sources)]
             events = {by_link[link] for link in links if link in by_link}
             for event in events:
                 patterns = facts.get(event) or []
@@ -322,6 +327,10 @@ def report(outcome: Outcome, show_errors: bool) -> bool:
         print(f"  {name:34} {value:.3f}  target >= {target:.2f}  {'PASS' if met else 'FAIL'}")
     print(f"  {'baseline: exact-title recall':34} {outcome.figures['exact-title recall']:.3f}")
     print(f"  {outcome.stories} stories for {outcome.events} events")
+    twice = sorted(event for event, count in outcome.entries.items() if count > 1)
+    relevant = sum(1 for event in outcome.entries if not event.startswith("n-"))
+    print(f"  digest entries: {sum(outcome.entries.values())} for {relevant} events posted;")
+    print(f"  events posted as more than one new entry: {twice}")
     print(f"  merged: {outcome.merged}")
     print(f"  split: {outcome.split}")
     bad = len(outcome.not_sentences)

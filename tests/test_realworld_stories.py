@@ -19,13 +19,14 @@ pytestmark = pytest.mark.skipif(
     reason=f"the shared story set is not at {realworld.STORIES} (only CI and developers have it)",
 )
 
-# Measured on this mode: 1.000, 1.000, 1.000, 0.924, 0.952 (2026-12-07; the same in the
-# poll-by-poll mode and without the other feeds).
+# Measured on this mode: 1.000, 1.000, 1.000, 0.983, 0.952 (2026-12-07; the same in the
+# poll-by-poll mode and without the other feeds). Two of the 21 events reach it through a
+# merge (an article bridging two stories of one event).
 FLOORS = {
     "topic precision": 0.97,
     "article recall": 0.95,
     "pairwise precision": 0.97,
-    "pairwise recall": 0.90,
+    "pairwise recall": 0.95,
     "events with half their key facts": 0.90,
 }
 

@@ -473,3 +473,37 @@ def test_a_young_store_joins_on_shared_names_and_figures() -> None:
     assert found is not None and found.story_id == 1
     assert "orbitly" in found.reason and "pell" in found.reason
     assert index.match(unrelated) is None
+
+
+# ------------------------------------------------------------------ merges
+SCALE_OTHER = (
+    "Scale AI's founder Alexandr Wang is leaving for Meta, which takes a 49% stake for "
+    "$14.3 billion; Scale's board named an interim chief executive."
+)
+
+
+def test_an_article_that_joins_two_stories_of_one_event_merges_them(index: StoryIndex) -> None:
+    """Two outlets' first reports started apart; a third outlet's report fits both, and
+    the stories as wholes are alike with a name in both titles: one event."""
+    index.add(ref(1, "Meta bets $14.3 billion on Scale AI", SCALE, source="A"), story_id=1)
+    index.add(ref(2, "Scale AI founder Wang leaves for Meta", SCALE_OTHER, source="B"), 2)
+    bridge = ref(3, "Meta takes 49% of Scale AI, hires Wang", SCALE_REWRITE, hours=1, source="C")
+    found = index.match(bridge)
+    assert found is not None and {found.story_id, *found.also} == {1, 2}
+    evidence = index.merge_evidence(1, 2)
+    assert evidence is not None and "scale" in evidence
+    index.merge(1, 2)
+    later = index.match(ref(4, "Scale AI's Wang heads to Meta", SCALE_OTHER, hours=2, source="D"))
+    assert later is not None and later.story_id == 1 and not later.also
+
+
+def test_two_events_one_article_touches_stay_apart(index: StoryIndex) -> None:
+    """Stories of different events are never merged, whatever one article shares with both:
+    an outlet that reported in both, or different model versions, keeps them apart."""
+    index.add(ref(1, "Meta bets $14.3 billion on Scale AI", SCALE, source="A"), story_id=1)
+    index.add(ref(2, "Scale AI founder Wang leaves for Meta", SCALE_OTHER, source="A"), 2)
+    assert index.merge_evidence(1, 2) is None  # outlet A does not report one event twice
+    text = "Meta released new Llama models with longer context and better coding."
+    index.add(ref(3, "Meta releases Llama 3.1", text, source="B"), story_id=3)
+    index.add(ref(4, "Meta releases Llama 3.2", text, source="C"), story_id=4)
+    assert index.merge_evidence(3, 4) is None

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, load_only, selectinload, sessionmaker
 from bot.store.database import begin_writing
 from bot.store.items import ungrouped_item_ids
 from bot.store.schema import Item, Story, utc_now
-from bot.store.search import index_stories
+from bot.store.search import forget_stories, index_stories
 from bot.stories.index import ArticleRef, StoryIndex
 from bot.stories.representative import reading_order
 from bot.summarize.summarizer import ArticleText
@@ -42,6 +42,24 @@ def article_ref(item: Item) -> ArticleRef:
         source=item.feed.name,
         comments_url=item.comments_url,
     )
+
+
+def merge_stories(session: Session, keep: Story, gone: Story, reason: str) -> None:
+    """Move ``gone``'s items into ``keep`` and delete ``gone`` (one event told twice)."""
+    note = f"; story #{gone.id} merged into #{keep.id}: {reason}"
+    session.flush()
+    for item in session.scalars(select(Item).where(Item.story_id == gone.id)):
+        item.story_id = keep.id
+        item.story_reason = (item.story_reason or "") + note
+    if gone.posted_at is not None:
+        # Both were announced: what either said counts as said.
+        keep.sources_announced += gone.sources_announced
+        keep.posted_at = min(keep.posted_at or gone.posted_at, gone.posted_at)
+    keep.first_published_at = min(keep.first_published_at, gone.first_published_at)
+    session.flush()
+    forget_stories(session, [gone.id])
+    session.delete(gone)
+    session.flush()
 
 
 class GroupingService:
@@ -121,6 +139,10 @@ class GroupingService:
                     item.story_id, item.story_reason = match.story_id, match.reason
                 index.add(ref, item.story_id)
                 touched.add(item.story_id)
+                if match is not None and match.also:
+                    item.story_id = self.merge_bridged(session, index, item.story_id, match.also)
+                    touched = {story for story in touched if session.get(Story, story)}
+                    touched.add(item.story_id)
             session.flush()
             for story_id in touched:
                 self.refresh_story(session, story_id, now)
@@ -128,6 +150,32 @@ class GroupingService:
             # changed, is in `touched`: the search index follows in the same transaction.
             index_stories(session, touched)
         return created
+
+    def merge_bridged(
+        self, session: Session, index: StoryIndex, story_id: int, others: Sequence[int]
+    ) -> int:
+        """Merge into one the stories an article bridges, when they are one event; return
+        the story the article ends in.
+
+        The survivor is a posted story if there is one (its event was announced: what the
+        other brings is an update, +N sources, never a second entry), else the older. The
+        absorbed story's items move with a note that `explain` shows; its row and search
+        document go.
+        """
+        current = story_id
+        for other in others:
+            reason = index.merge_evidence(current, other)
+            if reason is None:
+                continue
+            keep, gone = session.get(Story, current), session.get(Story, other)
+            if keep is None or gone is None:
+                continue
+            if (gone.posted_at is not None, -gone.id) > (keep.posted_at is not None, -keep.id):
+                keep, gone = gone, keep
+            merge_stories(session, keep, gone, reason)
+            index.merge(keep.id, gone.id)
+            current = keep.id
+        return current
 
     def load_index(
         self, session: Session, now: datetime, earliest: datetime | None = None

@@ -61,6 +61,9 @@ class StoryMatch:
 
     story_id: int
     reason: str
+    # Other stories the article would join as well: later coverage bridging two stories
+    # that began apart (see StoryIndex.merge_evidence).
+    also: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,19 +172,20 @@ class StoryIndex:
         features = self._features(article)
         self.vocabulary.observe(article.key, features.content)
         vector = self._vector(features)
-        best: _Scored | None = None
+        joined: list[_Scored] = []
         closest: _Scored | None = None
         for story_id in self._candidates(article, features):
             scored = self._score(article, features, vector, story_id)
             if scored is None:
                 continue
-            joins = scored.score >= scored.needed and not scored.blocked
-            if joins and (best is None or scored.score > best.score):
-                best = scored
-            if not joins and (closest is None or scored.score > closest.score):
+            if scored.score >= scored.needed and not scored.blocked:
+                joined.append(scored)
+            elif closest is None or scored.score > closest.score:
                 closest = scored
-        if best is not None:
-            return StoryMatch(best.story_id, best.reason), Nearest(None)
+        if joined:
+            best = max(joined, key=lambda scored: (scored.score, -scored.story_id))
+            also = tuple(sorted(s.story_id for s in joined if s is not best))
+            return StoryMatch(best.story_id, best.reason, also), Nearest(None)
         if closest is None:
             return None, Nearest(None)
         title = self._story_title(closest.story_id)
@@ -205,6 +209,60 @@ class StoryIndex:
         for term in features.content:
             self._postings.setdefault(term, Counter())[story_id] += 1
         heapq.heappush(self._expiry, (article.published.timestamp(), article.key))
+
+    def merge_evidence(self, one: int, other: int) -> str | None:
+        """Why two stories are one event, or None when they are not (or may not be told).
+
+        An article that joins both is the occasion, not the proof: the stories as wholes
+        must be alike (centroid cosine at the joining threshold for the days between their
+        beginnings), their titles must share a distinctive word, no title pair may name
+        different model versions, and no outlet may have reported in both (one outlet does
+        not report one event twice).
+        """
+        first, second = self._stories.get(one), self._stories.get(other)
+        if first is None or second is None or one == other:
+            return None
+        a = [self._entries[key] for key in first.members]
+        b = [self._entries[key] for key in second.members]
+        versions = [frozenset().union(*(m.features.versions for m in side)) for side in (a, b)]
+        if all(versions) and not versions[0] & versions[1]:
+            return None
+        if self._settings.one_article_per_source:
+            sources = [{m.article.source for m in side if not m.aggregator} for side in (a, b)]
+            if sources[0] & sources[1]:
+                return None
+        starts = [min(m.article.published for m in side) for side in (a, b)]
+        days = abs((starts[0] - starts[1]).total_seconds()) / 86_400
+        settings = self._settings
+        needed = settings.content_threshold + settings.content_threshold_per_day * days
+        score = cosine_unit(self._centroid(one, first), self._centroid(other, second))
+        titles = [self._distinctive_words(m.features.title_words for m in side) for side in (a, b)]
+        common = sorted(titles[0] & titles[1])
+        if score < needed or not common:
+            return None
+        return (
+            f"stories {one} and {other} are one event: their articles alike as wholes "
+            f"({score:.2f}, threshold {needed:.2f}), their titles share {', '.join(common[:4])}"
+        )
+
+    def merge(self, survivor: int, absorbed: int) -> None:
+        """Index the absorbed story's articles under the survivor."""
+        story = self._stories.get(absorbed)
+        if story is None:
+            return
+        for key in sorted(story.members):
+            self.add(self._entries[key].article, survivor)
+
+    def _distinctive_words(self, title_words: Iterable[frozenset[str]]) -> set[str]:
+        """Title words that can name an event: distinctive and not the topic's own."""
+        limit = self._settings.max_postings
+        vocabulary = self.vocabulary
+        return {
+            t
+            for words in title_words
+            for t in words
+            if not vocabulary.is_common(t) and vocabulary.distinctive(t, limit)
+        }
 
     def prune(self, now: datetime) -> int:
         """Forget articles published before the window that ends at `now`; return how many."""
@@ -348,16 +406,8 @@ class StoryIndex:
         factor = self._settings.headline_free_factor
         if factor <= 1.0 or score >= factor * needed:
             return ""
-        limit = self._settings.max_postings
-        vocabulary = self.vocabulary
-
-        def distinctive(words: Iterable[str]) -> set[str]:
-            return {
-                t for t in words if not vocabulary.is_common(t) and vocabulary.distinctive(t, limit)
-            }
-
-        theirs = set().union(*(m.features.title_words for m in members))
-        if distinctive(features.title_words) & distinctive(theirs):
+        theirs = self._distinctive_words(m.features.title_words for m in members)
+        if self._distinctive_words([features.title_words]) & theirs:
             return ""
         return (
             "its title shares no distinctive word with the story's titles, and the wording "
