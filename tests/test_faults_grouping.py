@@ -15,6 +15,8 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.feed_server import FeedServer
 from tests.helpers import BOT_COMMAND, write_config
 from tests.test_pipeline import rss
@@ -80,3 +82,52 @@ def test_items_a_fault_left_without_a_story_are_grouped_by_the_next_cycle(
     digest = bot("digest", "--dry-run", config=config)
     for _guid, title, _link in ARTICLES:
         assert title in digest.stdout
+
+
+def test_a_full_disk_mid_cycle_loses_no_story_once_space_is_back(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """A real full disk: the database lives on a small tmpfs that a filler file fills while
+    a poll stores and groups a feed of long Meta-AI articles. Whatever the write that fails
+    (a batch, grouping), once space is back one more cycle leaves no kept item without a
+    story, and no item stored twice."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr!r}")
+    try:
+        now = datetime.now(UTC)
+        body = " ".join(
+            f"Meta's AI lab said on Tuesday that model {n} is ready." for n in range(60)
+        )
+        entries = [
+            (
+                f"g{n}",
+                f"Meta releases Llama {n} open AI model {n}",
+                f"https://n.example/{n}",
+                f"{body} Item {n}.",
+                now - timedelta(minutes=n),
+            )
+            for n in range(40)
+        ]
+        url = feed_server.serve("/feed.xml", rss(entries[:2]))
+        database = disk / "bot.db"
+        config = write_config(tmp_path / "c.toml", [("News", url)], database)
+        assert bot("poll", config=config).returncode == 0
+        filler = disk / "filler"
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        filler.write_bytes(b"\0" * max(0, free - 48 * 1024))
+        feed_server.serve("/feed.xml", rss(entries))
+        full = bot("poll", config=config)
+        assert full.returncode != 0  # the disk really was full
+        filler.unlink()
+        assert bot("poll", "--force", config=config).returncode == 0
+        assert ungrouped(database) == 0
+        with sqlite3.connect(database) as connection:
+            (items,) = connection.execute("SELECT count(*) FROM items").fetchone()
+        assert items == len(entries)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
