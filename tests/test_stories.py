@@ -117,6 +117,19 @@ def test_rewrite_of_a_scoop_joins_by_wording(index: StoryIndex) -> None:
         ref(3, "Scale AI founder heads to Meta in big deal", SCALE_REWRITE, hours=3)
     )
     assert found is not None and found.story_id == 3
+    # A one-sentence rewrite is a short item: matched on title and lead, with the evidence.
+    assert found.reason.startswith("title and lead similarity")
+    assert "with item 1" in found.reason and "scale" in found.reason
+
+
+def test_a_long_rewrite_joins_by_wording_against_the_story_as_a_whole(
+    index: StoryIndex,
+) -> None:
+    long_text = " ".join([SCALE] * 8)
+    index.add(ref(1, "Meta bets $14.3 billion on Scale AI", long_text), story_id=3)
+    rewrite = " ".join([SCALE_REWRITE] * 8)
+    found = index.match(ref(3, "Scale AI founder heads to Meta in big deal", rewrite, hours=3))
+    assert found is not None and found.story_id == 3
     assert found.reason.startswith("content similarity")
     assert "with story 3 as a whole" in found.reason and "scale" in found.reason
 

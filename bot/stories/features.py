@@ -51,6 +51,11 @@ class Features:
     identifiers: frozenset[str]
     # The figures the title states ("4", "14.3", "91750.00"): different figures, different events.
     figures: frozenset[str]
+    # Title plus the first `lead_words` words, weighted as `content`: what a short item (an
+    # aggregator's one-liner, a snippet) is compared on.
+    lead: Mapping[str, float]
+    # Fewer than `lead_words` words of text: a short item.
+    short: bool
 
 
 @functools.lru_cache(maxsize=131_072)
@@ -140,12 +145,16 @@ class FeatureMaker:
         title_words = terms(title)
         lead = clean(text_raw)[: self._settings.content_words * 12]
         lead_words, identifiers = words_with_identifiers(lead, self._settings.content_words)
+        settings = self._settings
         content: dict[str, float] = {}
         for word in title_words:
-            content[word] = content.get(word, 0.0) + self._settings.title_weight
-        for word in lead_words:
-            weight = self._settings.identifier_weight if word in identifiers else 1.0
+            content[word] = content.get(word, 0.0) + settings.title_weight
+        opening: dict[str, float] = dict(content)
+        for number, word in enumerate(lead_words):
+            weight = settings.identifier_weight if word in identifiers else 1.0
             content[word] = content.get(word, 0.0) + weight
+            if number < settings.lead_words:
+                opening[word] = opening.get(word, 0.0) + weight
         return Features(
             title=title,
             title_words=frozenset(title_words),
@@ -153,6 +162,8 @@ class FeatureMaker:
             content=content,
             identifiers=frozenset(identifiers),
             figures=frozenset(w for w in title_words if _DIGIT.search(w)),
+            lead=opening,
+            short=len(lead_words) < settings.lead_words,
         )
 
     def _version_ids(self, title: str) -> Iterable[str]:

@@ -331,12 +331,16 @@ class StoryIndex:
         if title_sim >= self._settings.title_threshold:
             reason = f"title similarity {title_sim:.2f} with item {title_key}"
             return _Scored(story_id, 2.0 + title_sim, 0.0, reason, ())
+        outlet = self._same_outlet(article, members)
+        days = gap / 86_400
+        if features.short and not outlet:
+            lead = self._lead_match(features, members, days)
+            if lead is not None:
+                return lead
         centroid = self._centroid(story_id, story)
         score = cosine_unit(vector, centroid)
-        days = gap / 86_400
         needed = self._settings.content_threshold + self._settings.content_threshold_per_day * days
         shared = _top_shared(vector, centroid)
-        outlet = self._same_outlet(article, members)
         names = self._young_store_names(features, members)
         if names and not outlet:
             reason = (
@@ -391,6 +395,41 @@ class StoryIndex:
             if similarity > best[1]:
                 best = (member.article.key, similarity)
         return best
+
+    def _lead_match(
+        self, features: Features, members: Iterable[_Entry], days: float
+    ) -> _Scored | None:
+        """A short item's title and lead against each member's: the closest member when
+        it is close enough (the bar rising with the days since the story began, as for
+        wording) and they share two distinctive words, else None."""
+        settings = self._settings
+        needed = settings.lead_threshold + settings.content_threshold_per_day * days
+        mine = unit(self.vocabulary.weights(features.lead))
+        best: tuple[float, _Entry, list[str]] | None = None
+        for member in members:
+            theirs = unit(self.vocabulary.weights(member.features.lead))
+            similarity = cosine_unit(mine, theirs)
+            if best is not None and similarity <= best[0]:
+                continue
+            shared = sorted(
+                (
+                    t
+                    for t in mine
+                    if t in theirs
+                    and not self.vocabulary.is_common(t)
+                    and self.vocabulary.distinctive(t, settings.max_postings)
+                ),
+                key=lambda t: (-mine[t] * theirs[t], t),
+            )
+            best = (similarity, member, shared)
+        if best is None or best[0] < needed or len(best[2]) < 2:
+            return None
+        similarity, member, shared = best
+        reason = (
+            f"title and lead similarity {similarity:.2f} with item {member.article.key} "
+            f"(a short item; shared: {', '.join(shared[:6])})"
+        )
+        return _Scored(member.story_id, 1.0 + similarity, 0.0, reason, tuple(shared[:6]))
 
     def _other_headline(
         self, features: Features, members: Iterable[_Entry], score: float, needed: float

@@ -42,6 +42,11 @@ class ClusterSettings(ShippedSettings):
     # An outlet does not report one event twice as two articles: an article joins a story that
     # holds an article of its own feed only by URL or a near-identical title (aggregators exempt).
     one_article_per_source: bool
+    # Short items (an aggregator's one-liner, a snippet feed: fewer than `lead_words` words
+    # of text) are matched on title and lead against each member's title and lead: a join at
+    # `lead_threshold` cosine with two distinctive words in common.
+    lead_words: int = Field(ge=5)
+    lead_threshold: float = Field(ge=0.0, le=1.0)
     # Headlines of one event share a distinctive word far more often than neighbouring
     # events of one theme do: without one, an article joins by wording only at this many
     # times the threshold (1 turns the guard off).
