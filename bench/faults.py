@@ -272,7 +272,7 @@ def stop(feeds: list[tuple[str, str]], phase: str) -> Row:
                 if process.poll() is None:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait(timeout=10)
-        ungrouped = count_ungrouped(database)
+        ungrouped, after_stop = count_ungrouped(database), count_items(database)
         subprocess.run(
             [*BOT_COMMAND, "--config", str(config), "poll"],
             env=env,
@@ -286,7 +286,7 @@ def stop(feeds: list[tuple[str, str]], phase: str) -> Row:
             "stop seconds": round(took, 1),
             "processes left": left,
             "items at SIGTERM": stored,
-            "items after": count_items(database),
+            "items after": after_stop,
             "kept without a story": ungrouped,
             "after one more cycle": count_ungrouped(database),
         }
