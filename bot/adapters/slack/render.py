@@ -119,7 +119,7 @@ def _render(
         intro.append(ContextBlock(elements=[_mrkdwn(note) for note in notes]))
     groups = [story_blocks(story) for story in digest.stories]
     if not groups:
-        empty = digest.empty_message or DEFAULT_EMPTY_MESSAGE
+        empty = one_line(digest.empty_message or "") or DEFAULT_EMPTY_MESSAGE
         groups = [[_section(shorten(one_line(empty), MAX_SECTION_TEXT))]]
     trailer = [_share_block(query)] if share and digest.stories else []
     messages = _pack(intro, groups, trailer)
@@ -278,7 +278,7 @@ def _fallbacks(header: str, digest: Digest, count: int) -> list[str]:
     """The notification text of each message: titles first, then "part i of n"."""
     first = escape(header)
     if not digest.stories:
-        empty = digest.empty_message or DEFAULT_EMPTY_MESSAGE
+        empty = one_line(digest.empty_message or "") or DEFAULT_EMPTY_MESSAGE
         return [f"{first}: {shorten(one_line(empty), FALLBACK_BUDGET)}"]
     titles: list[str] = []
     used = utf16_length(first)
