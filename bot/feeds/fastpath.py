@@ -1,0 +1,357 @@
+"""The fast path of feed parsing: fastfeedparser on the documents it is claimed for.
+
+feedparser spends about 20 ms on a typical document; fastfeedparser (lxml plus a
+native extractor) about half a millisecond. It is used only where it gives the same
+entries as feedparser (tests/test_parser_sameness.py compares both, field by field,
+on the real, hostile and fuzzed documents). :func:`claims` decides before parsing;
+:func:`parse_fast` returns None wherever the result could differ, and the caller then
+parses with feedparser, the universal parser.
+
+Documents the fast path does not claim (feedparser parses them):
+
+* a DOCTYPE or an entity declaration anywhere (feedparser's loose parser and the
+  bot's entity-expansion count handle them; the fast path never sees one);
+* any encoding but UTF-8: declared otherwise in the XML declaration or the
+  Content-Type charset, a byte-order mark, or bytes that are not valid UTF-8
+  (undeclared Latin-1, GB2312, UTF-16...);
+* ``xml:base`` or a Content-Location header (relative links resolved against a base);
+* a document that is not well-formed XML (control characters, undefined entities,
+  truncation...), so feedparser reports what it forgave as before;
+* JSON (JSON Feed keeps the bot's own parser).
+
+After parsing it declines (None) when no entry came out, when an entry's link,
+comments or image is present but not an absolute http(s) URL (feedparser resolves
+such links), or when an entry carries a date the fast parser could not read.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from lxml import etree
+
+from bot.feeds.records import EntryMarkup, FeedEntry, ParsedFeed
+from bot.feeds.text import clean_text
+from bot.feeds.urls import safe_link
+
+# A DOCTYPE or entity declaration, a CDATA-free marker any XML parser would read.
+DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+XML_DECLARATION_ENCODING = re.compile(
+    rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']", re.IGNORECASE
+)
+CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
+UTF8_NAMES = frozenset({"utf-8", "utf8"})
+TTL = re.compile(rb"<ttl>\s*(\d{1,9})\s*</ttl>")
+ABSOLUTE = re.compile(r"https?://", re.IGNORECASE)
+ATOM = "{http://www.w3.org/2005/Atom}"
+CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+# Elements of an RSS item whose text feedparser also reads as the summary or content.
+MEDIA = "{http://search.yahoo.com/mrss/}"
+RSS_TEXT_ELSEWHERE = frozenset(
+    {
+        "summary",
+        "content",
+        "body",
+        "fullitem",
+        ATOM + "summary",
+        ATOM + "content",
+        "{http://www.w3.org/1999/xhtml}body",
+        "{http://www.itunes.com/dtds/podcast-1.0.dtd}summary",
+    }
+)
+RSS_AUTHORS = (
+    "author",
+    "{http://purl.org/dc/elements/1.1/}creator",
+    "{http://www.itunes.com/dtds/podcast-1.0.dtd}author",
+    ATOM + "author",
+)
+ATOM_TEXT_TYPES = frozenset({None, "text", "html", "text/html", "text/plain"})
+
+# A strict parser that never resolves entities, reads no DTD and opens no network:
+# it only says whether the document is well-formed, before fastfeedparser sees it.
+_WELL_FORMED = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    recover=False,
+    collect_ids=False,
+)
+
+
+def header(headers: dict[str, Any], name: str) -> str:
+    for key, value in headers.items():
+        if str(key).lower() == name:
+            return str(value)
+    return ""
+
+
+def well_formed_root(body: bytes, headers: dict[str, Any]) -> Any | None:
+    """The document's root element if the fast path claims it, else None.
+
+    ``body`` has its leading whitespace stripped (as feedparser gets it).
+    """
+    body = body.removeprefix(b"\xef\xbb\xbf")
+    if not body.startswith(b"<"):
+        return None
+    if DECLARATION.search(body):
+        return None
+    charset = CHARSET.search(header(headers, "content-type"))
+    if charset and charset.group(1).lower() not in UTF8_NAMES:
+        return None
+    declared = XML_DECLARATION_ENCODING.match(body)
+    if declared and declared.group(1).decode("ascii").lower() not in UTF8_NAMES:
+        return None
+    try:
+        body.decode("utf-8")
+        return etree.fromstring(body, parser=_WELL_FORMED)
+    except (UnicodeDecodeError, etree.XMLSyntaxError):
+        return None
+
+
+def claims(body: bytes, headers: dict[str, Any]) -> bool:
+    """Whether the fast path may parse ``body`` (before its entries are compared)."""
+    root = well_formed_root(body, headers)
+    return root is not None and feed_items(root) is not None
+
+
+def feed_items(root: Any) -> list[Any] | None:
+    """RSS 0.9x/2.0 items or Atom 1.0 entries, in document order; None for other kinds."""
+    if root.tag == "rss":
+        channel = root.find("channel")
+        return None if channel is None else channel.findall("item")
+    if root.tag == ATOM + "feed":
+        return list(root.iterchildren(ATOM + "entry"))
+    return None
+
+
+def parse_fast(body: bytes, headers: dict[str, Any]) -> ParsedFeed | None:
+    """``body`` parsed by fastfeedparser, or None where feedparser must parse it."""
+    root = well_formed_root(body, headers)
+    if root is None:
+        return None
+    items = feed_items(root)
+    if not items:
+        return None
+    import fastfeedparser  # loaded with the first document it parses
+
+    try:
+        # Bytes, never a str: fastfeedparser fetches a str that looks like a URL.
+        parsed = fastfeedparser.parse(body.removeprefix(b"\xef\xbb\xbf"))
+    except Exception:
+        return None
+    raw_entries = parsed.get("entries") or []
+    if len(raw_entries) != len(items):
+        return None
+    atom = root.tag == ATOM + "feed"
+    entries: list[FeedEntry] = []
+    try:
+        for raw, item in zip(raw_entries, items, strict=True):
+            entry = entry_from_fast(raw, item, atom=atom)
+            if entry is not None:
+                entries.append(entry)
+        link = atom_feed_link(root) if atom else rss_feed_link(root.find("channel"))
+    except Unmappable:
+        return None
+    except Exception:
+        return None
+    if not entries:
+        return None
+    feed_info = parsed.get("feed") or {}
+    return ParsedFeed(
+        entries=entries,
+        title=clean_text(feed_info.get("title")),
+        warning=None,
+        ttl_minutes=channel_ttl(body),
+        link=link,
+    )
+
+
+class Unmappable(Exception):
+    """An entry the fast parser read differently from feedparser: parse with feedparser."""
+
+
+def channel_ttl(body: bytes) -> int | None:
+    """RSS <ttl> of the channel (before its first item), in minutes."""
+    item = body.find(b"<item")
+    found = TTL.search(body, 0, item if item >= 0 else len(body))
+    if found is None:
+        return None
+    minutes = int(found.group(1))
+    return minutes if minutes > 0 else None
+
+
+def absolute_link(value: Any) -> str | None:
+    """safe_link of an absolute link; a relative one (feedparser would resolve it) declines."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Unmappable("a link that is not text")
+    if not ABSOLUTE.match(value.strip()):
+        raise Unmappable(f"a relative link {value[:80]!r}")
+    return safe_link(value)
+
+
+def parse_date(value: Any) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    # feedparser's struct_time has whole seconds.
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def entry_from_fast(raw: Any, item: Any, *, atom: bool) -> FeedEntry | None:
+    link = absolute_link(raw.get("link"))
+    title = clean_text(raw.get("title"))
+    summary, content = atom_texts(item) if atom else rss_texts(item)
+    guid = str(raw.get("id") or link or "").strip()
+    if not guid and not title:
+        return None
+    published = parse_date(raw.get("published")) or parse_date(raw.get("updated"))
+    check_links(item, atom=atom)
+    return FeedEntry(
+        guid=guid or f"title:{title}",
+        link=link,
+        # As bot.feeds.parser.fallback_title: the title, the link, the id cleaned.
+        title=title or link or clean_text(guid) or "(untitled)",
+        summary="",
+        content="",
+        markup=EntryMarkup(summary=summary, content=content),
+        published=published,
+        image=entry_image(item, atom=atom),
+        comments=absolute_link(raw.get("comments")),
+        author=clean_text(atom_author(item) if atom else rss_author(item)) or None,
+    )
+
+
+def check_links(item: Any, *, atom: bool) -> None:
+    """Every link of the item absolute (feedparser resolves a relative or empty one
+    against the document's base, which the fast path does not), and no media:description."""
+    if next(item.iter(MEDIA + "description"), None) is not None:
+        raise Unmappable("a media:description (feedparser may read it as the summary)")
+    if atom:
+        for link in item.iterchildren(ATOM + "link"):
+            if not ABSOLUTE.match((link.get("href") or "").strip()):
+                raise Unmappable("a relative Atom link")
+    else:
+        for link in item.iterchildren("link", "comments"):
+            if not ABSOLUTE.match(only_text(link).strip()):
+                raise Unmappable("a relative RSS link")
+
+
+def only_text(element: Any) -> str:
+    """An element's text; one with child elements (inline markup) is left to feedparser."""
+    if len(element):
+        raise Unmappable(f"markup inside <{element.tag}>")
+    return str(element.text or "")
+
+
+def rss_texts(item: Any) -> tuple[str | None, tuple[str | None, ...]]:
+    """feedparser's summary and content of an RSS item: <description>, else the content
+    (feedparser copies it into the summary), and <content:encoded>."""
+    descriptions: list[Any] = []
+    contents: list[Any] = []
+    for child in item.iterchildren(tag=etree.Element):
+        if child.tag == "description":
+            descriptions.append(child)
+        elif child.tag == CONTENT_ENCODED:
+            contents.append(child)
+        elif child.tag in RSS_TEXT_ELSEWHERE:
+            raise Unmappable(f"text in <{child.tag}>")
+    if len(descriptions) > 1 or len(contents) > 1:
+        raise Unmappable("several descriptions or contents")
+    content = tuple(only_text(element) for element in contents)
+    if descriptions:
+        return only_text(descriptions[0]), content
+    return (content[0] if content else None), content
+
+
+def atom_text(element: Any) -> str:
+    if element.get("src") is not None or element.get("type") not in ATOM_TEXT_TYPES:
+        raise Unmappable(f"an Atom text of type {element.get('type')!r}")
+    return only_text(element)
+
+
+def atom_texts(entry: Any) -> tuple[str | None, tuple[str | None, ...]]:
+    """feedparser's summary and content of an Atom entry (text and html types only)."""
+    summaries = entry.findall(ATOM + "summary")
+    contents = entry.findall(ATOM + "content")
+    if len(summaries) > 1 or len(contents) > 1 or entry.find(ATOM + "source") is not None:
+        raise Unmappable("several summaries or contents, or a source")
+    content = tuple(atom_text(element) for element in contents)
+    if summaries:
+        return atom_text(summaries[0]), content
+    return (content[0] if content else None), content
+
+
+def atom_author(entry: Any) -> str | None:
+    """feedparser's author of an Atom entry: its first author's name, "name (email)"."""
+    author = entry.find(ATOM + "author")
+    if author is None:
+        return None
+    name = author.find(ATOM + "name")
+    email = author.find(ATOM + "email")
+    name_text = only_text(name).strip() if name is not None else ""
+    email_text = only_text(email).strip() if email is not None else ""
+    if name_text and email_text:
+        return f"{name_text} ({email_text})"
+    return name_text or email_text or None
+
+
+def rss_author(item: Any) -> str | None:
+    """An RSS item's one author element's text; several (feedparser lets the last,
+    even an empty one, win) or one with child elements are left to feedparser."""
+    texts = {only_text(child).strip() for child in item.iterchildren(*RSS_AUTHORS)}
+    if len(texts) > 1:
+        raise Unmappable("several different author elements")
+    return texts.pop() if texts else None
+
+
+def rss_feed_link(channel: Any) -> str | None:
+    link = channel.find("link")
+    if link is not None:
+        return absolute_link(only_text(link).strip())
+    return alternate_link(channel)
+
+
+def atom_feed_link(feed: Any) -> str | None:
+    return alternate_link(feed)
+
+
+def alternate_link(parent: Any) -> str | None:
+    for link in parent.iterchildren(ATOM + "link"):
+        if link.get("rel", "alternate") == "alternate" and (
+            href := absolute_link(link.get("href"))
+        ):
+            return href
+    return None
+
+
+def entry_image(item: Any, *, atom: bool) -> str | None:
+    """As bot.feeds.parser.entry_image on feedparser's lists: the first media:thumbnail,
+    else the first media:content of medium image (the default), else an image enclosure."""
+    for thumb in item.iter(MEDIA + "thumbnail"):
+        if url := absolute_link(thumb.get("url")):
+            return url
+    for media in item.iter(MEDIA + "content"):
+        if (media.get("medium") or "image") == "image" and (url := absolute_link(media.get("url"))):
+            return url
+    if atom:
+        enclosures = [
+            (link.get("type") or "", link.get("href"))
+            for link in item.iterchildren(ATOM + "link")
+            if link.get("rel") == "enclosure"
+        ]
+    else:
+        enclosures = [
+            (enclosure.get("type") or "", enclosure.get("url"))
+            for enclosure in item.iterchildren("enclosure")
+        ]
+    for kind, url in enclosures:
+        if kind.startswith("image/") and (href := absolute_link(url)):
+            return href
+    return None
