@@ -26,10 +26,13 @@ such links), or when an entry carries a date the fast parser could not read.
 
 from __future__ import annotations
 
+import calendar
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+from feedparser.datetimes import _parse_date as feedparser_date
 from lxml import etree
 
 from bot.feeds.records import EntryMarkup, FeedEntry, ParsedFeed
@@ -38,13 +41,17 @@ from bot.feeds.urls import safe_link
 
 # A DOCTYPE or entity declaration, a CDATA-free marker any XML parser would read.
 DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# U+0080-U+009F, as UTF-8 or a character reference: feedparser turns them into the
+# windows-1252 characters they stand for in mislabelled text.
+C1_CONTROL = re.compile(rb"\xc2[\x80-\x9f]|&#0*(?:12[89]|1[3-5][0-9]);|&#[xX]0*[89][0-9a-fA-F];")
 XML_DECLARATION_ENCODING = re.compile(
     rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']", re.IGNORECASE
 )
 CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 UTF8_NAMES = frozenset({"utf-8", "utf8"})
 TTL = re.compile(rb"<ttl>\s*(\d{1,9})\s*</ttl>")
-ABSOLUTE = re.compile(r"https?://", re.IGNORECASE)
+# An absolute URI (a scheme): feedparser resolves any other link against the base.
+ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 # Elements of an RSS item whose text feedparser also reads as the summary or content.
@@ -66,6 +73,30 @@ RSS_AUTHORS = (
     "{http://purl.org/dc/elements/1.1/}creator",
     "{http://www.itunes.com/dtds/podcast-1.0.dtd}author",
     ATOM + "author",
+)
+DC = "{http://purl.org/dc/elements/1.1/}"
+DCTERMS = "{http://purl.org/dc/terms/}"
+# The date elements feedparser reads as an entry's published or updated date.
+DATE_ELEMENTS_RSS = {
+    "pubDate": "published",
+    ATOM + "published": "published",
+    DCTERMS + "issued": "published",
+    DC + "date": "updated",  # feedparser reads dc:date as the updated date
+    DCTERMS + "modified": "updated",
+    ATOM + "updated": "updated",
+}
+DATE_ELEMENTS_ATOM = {
+    ATOM + "published": "published",
+    ATOM + "issued": "published",
+    DCTERMS + "issued": "published",
+    ATOM + "updated": "updated",
+    ATOM + "modified": "updated",
+    DC + "date": "updated",
+    DCTERMS + "modified": "updated",
+}
+# Any other element of these names may be a date feedparser reads: left to feedparser.
+DATE_NAMES = frozenset(
+    {"date", "pubdate", "published", "updated", "issued", "created", "modified", "expirationdate"}
 )
 ATOM_TEXT_TYPES = frozenset({None, "text", "html", "text/html", "text/plain"})
 
@@ -96,7 +127,7 @@ def well_formed_root(body: bytes, headers: dict[str, Any]) -> Any | None:
     body = body.removeprefix(b"\xef\xbb\xbf")
     if not body.startswith(b"<"):
         return None
-    if DECLARATION.search(body):
+    if DECLARATION.search(body) or C1_CONTROL.search(body):
         return None
     charset = CHARSET.search(header(headers, "content-type"))
     if charset and charset.group(1).lower() not in UTF8_NAMES:
@@ -194,24 +225,60 @@ def absolute_link(value: Any) -> str | None:
     return safe_link(value)
 
 
-def parse_date(value: Any) -> datetime | None:
-    if not value:
+def entry_id(item: Any, *, atom: bool) -> str | None:
+    """feedparser's id: an RSS <guid> (an Atom <id>); fastfeedparser falls back to the link.
+
+    An RSS item with a permalink guid and no <link> is left to feedparser (it makes the
+    guid the link), as is one with an Atom link."""
+    ids = list(item.iterchildren(ATOM + "id") if atom else item.iterchildren("guid", ATOM + "id"))
+    if len(ids) > 1:
+        raise Unmappable("several ids")
+    if not atom:
+        if next(item.iterchildren(ATOM + "link"), None) is not None:
+            raise Unmappable("an Atom link in an RSS item")
+        if ids and ids[0].get("isPermaLink", "true") == "true" and item.find("link") is None:
+            raise Unmappable("a permalink guid and no link")
+    return only_text(ids[0]).strip() if ids else None
+
+
+def entry_date(item: Any, *, atom: bool) -> datetime | None:
+    """feedparser's date of the entry (published, else updated), read by feedparser's own
+    date parser from the element feedparser reads: fastfeedparser's parser is laxer (it
+    reads "yesterday" as a date)."""
+    published: list[str] = []
+    updated: list[str] = []
+    for child in item.iterchildren(tag=etree.Element):
+        kind = DATE_ELEMENTS_ATOM.get(child.tag) if atom else DATE_ELEMENTS_RSS.get(child.tag)
+        if kind is None:
+            if etree.QName(child).localname.lower() in DATE_NAMES:
+                raise Unmappable(f"a date in <{child.tag}>")
+            continue
+        (published if kind == "published" else updated).append(only_text(child))
+    # feedparser keeps the last of each kind, even one it cannot read.
+    for texts in (published, updated):
+        if texts and (moment := struct_to_datetime(feedparser_date(texts[-1].strip()))):
+            return moment
+    return None
+
+
+def struct_to_datetime(value: time.struct_time | None) -> datetime | None:
+    """As bot.feeds.parser.struct_to_datetime."""
+    if value is None:
         return None
-    moment = datetime.fromisoformat(str(value))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    # feedparser's struct_time has whole seconds.
-    return moment.astimezone(UTC).replace(microsecond=0)
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def entry_from_fast(raw: Any, item: Any, *, atom: bool) -> FeedEntry | None:
     link = absolute_link(raw.get("link"))
     title = clean_text(raw.get("title"))
     summary, content = atom_texts(item) if atom else rss_texts(item)
-    guid = str(raw.get("id") or link or "").strip()
+    guid = str(entry_id(item, atom=atom) or link or "").strip()
     if not guid and not title:
         return None
-    published = parse_date(raw.get("published")) or parse_date(raw.get("updated"))
+    published = entry_date(item, atom=atom)
     check_links(item, atom=atom)
     return FeedEntry(
         guid=guid or f"title:{title}",

@@ -224,8 +224,10 @@ def parse_xml_feed(
     headers: dict[str, Any],
     *,
     max_expanded_bytes: int = DEFAULT_MAX_EXPANDED_BYTES,
+    fast: bool = True,
 ) -> ParsedFeed:
-    """RSS 0.9x/1.0/2.0 and Atom through feedparser, keeping bozo feeds' good entries."""
+    """RSS 0.9x/1.0/2.0 and Atom, keeping bozo feeds' good entries: through the fast
+    parser where it claims the document (``fast``), else through feedparser."""
     # Whitespace before the XML declaration (common in real feeds) sends feedparser
     # to its loose parser; stripping it keeps the strict, more faithful one.
     body = body.lstrip(b" \t\r\n")
@@ -238,9 +240,8 @@ def parse_xml_feed(
         )
     # The fast parser where it gives feedparser's entries (bot/feeds/fastpath.py says
     # which documents it claims): after the entity count above, never before it.
-    fast = parse_fast(body, headers)
-    if fast is not None:
-        return fast
+    if fast and (claimed := parse_fast(body, headers)) is not None:
+        return claimed
     # A file object, never bytes: feedparser tries open() on a bytes argument, so a
     # body of b"/dev/zero" or b"/etc/passwd" would make it read a local file.
     # feedparser's HTML sanitizer and relative-URI rewriting are off: every text goes
