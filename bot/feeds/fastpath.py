@@ -12,26 +12,36 @@ Documents the fast path does not claim (feedparser parses them):
 * a DOCTYPE or an entity declaration anywhere (feedparser's loose parser and the
   bot's entity-expansion count handle them; the fast path never sees one);
 * any encoding but UTF-8: declared otherwise in the XML declaration or the
-  Content-Type charset, a byte-order mark, or bytes that are not valid UTF-8
-  (undeclared Latin-1, GB2312, UTF-16...);
-* ``xml:base`` or a Content-Location header (relative links resolved against a base);
+  Content-Type charset, or bytes that are not valid UTF-8 (undeclared Latin-1,
+  GB2312, UTF-16...);
+* a character U+0080-U+009F (feedparser turns it into the windows-1252 character
+  it stands for in mislabelled text);
 * a document that is not well-formed XML (control characters, undefined entities,
   truncation...), so feedparser reports what it forgave as before;
+* RDF (RSS 0.90/1.0) and any root but RSS's <rss> and Atom 1.0's <feed>;
 * JSON (JSON Feed keeps the bot's own parser).
 
-After parsing it declines (None) when no entry came out, when an entry's link,
-comments or image is present but not an absolute http(s) URL (feedparser resolves
-such links), or when an entry carries a date the fast parser could not read.
+After parsing it declines (None) when no entry came out, when the two parsers see a
+different number of entries, or when an entry has what feedparser reads its own way: a
+relative or empty link (feedparser resolves it against the base), markup inside a text,
+an xhtml or out-of-line Atom text, several summaries or contents, two different author
+elements, an Atom link or a permalink guid without <link> in an RSS item, a
+media:description, or a date element other than the ones feedparser's rules are copied
+for. Summaries, contents, authors, images, ids and dates come from the strict lxml tree
+the claim check built, with feedparser's rules (dates through feedparser's own date
+parser); titles and links from fastfeedparser.
 """
 
 from __future__ import annotations
 
 import calendar
 import re
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+import fastfeedparser
 from feedparser.datetimes import _parse_date as feedparser_date
 from lxml import etree
 
@@ -100,16 +110,25 @@ DATE_NAMES = frozenset(
 )
 ATOM_TEXT_TYPES = frozenset({None, "text", "html", "text/html", "text/plain"})
 
-# A strict parser that never resolves entities, reads no DTD and opens no network:
-# it only says whether the document is well-formed, before fastfeedparser sees it.
-_WELL_FORMED = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    huge_tree=False,
-    recover=False,
-    collect_ids=False,
-)
+
+class WellFormedParser(threading.local):
+    """A strict parser that never resolves entities, reads no DTD and opens no network:
+    it only says whether the document is well-formed, before fastfeedparser sees it.
+    One per thread: lxml holds a parser's lock for a whole parse, and a poll without
+    worker processes parses in several threads."""
+
+    def __init__(self) -> None:
+        self.parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            recover=False,
+            collect_ids=False,
+        )
+
+
+_WELL_FORMED = WellFormedParser()
 
 
 def header(headers: dict[str, Any], name: str) -> str:
@@ -137,7 +156,7 @@ def well_formed_root(body: bytes, headers: dict[str, Any]) -> Any | None:
         return None
     try:
         body.decode("utf-8")
-        return etree.fromstring(body, parser=_WELL_FORMED)
+        return etree.fromstring(body, parser=_WELL_FORMED.parser)
     except (UnicodeDecodeError, etree.XMLSyntaxError):
         return None
 
@@ -166,8 +185,6 @@ def parse_fast(body: bytes, headers: dict[str, Any]) -> ParsedFeed | None:
     items = feed_items(root)
     if not items:
         return None
-    import fastfeedparser  # loaded with the first document it parses
-
     try:
         # Bytes, never a str: fastfeedparser fetches a str that looks like a URL.
         parsed = fastfeedparser.parse(body.removeprefix(b"\xef\xbb\xbf"))
