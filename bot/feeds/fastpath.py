@@ -11,9 +11,9 @@ Documents the fast path does not claim (feedparser parses them):
 
 * a DOCTYPE or an entity declaration anywhere (feedparser's loose parser and the
   bot's entity-expansion count handle them; the fast path never sees one);
-* any encoding but UTF-8: declared otherwise in the XML declaration or the
-  Content-Type charset, or bytes that are not valid UTF-8 (undeclared Latin-1,
-  GB2312, UTF-16...);
+* a document in another encoding than UTF-8 that feedparser's charset rules cannot
+  convert without a complaint beyond vague headers (other encodings, ISO-8859-1,
+  windows-1251, GB2312, UTF-16..., are converted to UTF-8 by those rules first);
 * a character U+0080-U+009F (feedparser turns it into the windows-1252 character
   it stands for in mislabelled text);
 * a document that is not well-formed XML (control characters, undefined entities,
@@ -42,7 +42,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import fastfeedparser
+import feedparser
 from feedparser.datetimes import _parse_date as feedparser_date
+from feedparser.encodings import convert_to_utf8
 from lxml import etree
 
 from bot.feeds.records import EntryMarkup, FeedEntry, ParsedFeed
@@ -59,6 +61,8 @@ XML_DECLARATION_ENCODING = re.compile(
 )
 CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 UTF8_NAMES = frozenset({"utf-8", "utf8"})
+# As bot.feeds.parser.BENIGN_BOZO: the server's headers were only vague.
+BENIGN_BOZO = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 TTL = re.compile(rb"<ttl>\s*(\d{1,9})\s*</ttl>")
 # An absolute URI (a scheme): feedparser resolves any other link against the base.
 ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
@@ -138,33 +142,53 @@ def header(headers: dict[str, Any], name: str) -> str:
     return ""
 
 
-def well_formed_root(body: bytes, headers: dict[str, Any]) -> Any | None:
-    """The document's root element if the fast path claims it, else None.
+def utf8_document(body: bytes, headers: dict[str, Any]) -> bytes | None:
+    """The document as UTF-8: as it is when it is UTF-8 (declared or not) and the
+    Content-Type says no other charset, else as feedparser converts it (its own charset
+    rules: Content-Type, XML declaration, byte-order mark, then its guesses), or None when
+    feedparser's conversion reports more than a vague header."""
+    body = body.removeprefix(b"\xef\xbb\xbf")
+    charset = CHARSET.search(header(headers, "content-type"))
+    declared = XML_DECLARATION_ENCODING.match(body)
+    if (not charset or charset.group(1).lower() in UTF8_NAMES) and (
+        not declared or declared.group(1).decode("ascii").lower() in UTF8_NAMES
+    ):
+        try:
+            body.decode("utf-8")
+            return body
+        except UnicodeDecodeError:
+            pass
+    result = feedparser.FeedParserDict()
+    try:
+        converted = convert_to_utf8(dict(headers), body, result)
+    except Exception:
+        return None
+    if result.get("bozo") and not isinstance(result.get("bozo_exception"), BENIGN_BOZO):
+        return None
+    return bytes(converted).lstrip(b" \t\r\n")
+
+
+def claimed_document(body: bytes, headers: dict[str, Any]) -> tuple[bytes, Any] | None:
+    """The document as UTF-8 and its root element if the fast path claims it, else None.
 
     ``body`` has its leading whitespace stripped (as feedparser gets it).
     """
-    body = body.removeprefix(b"\xef\xbb\xbf")
-    if not body.startswith(b"<"):
+    document = utf8_document(body, headers)
+    if document is None or not document.startswith(b"<"):
         return None
-    if DECLARATION.search(body) or C1_CONTROL.search(body):
-        return None
-    charset = CHARSET.search(header(headers, "content-type"))
-    if charset and charset.group(1).lower() not in UTF8_NAMES:
-        return None
-    declared = XML_DECLARATION_ENCODING.match(body)
-    if declared and declared.group(1).decode("ascii").lower() not in UTF8_NAMES:
+    if DECLARATION.search(document) or C1_CONTROL.search(document):
         return None
     try:
-        body.decode("utf-8")
-        return etree.fromstring(body, parser=_WELL_FORMED.parser)
-    except (UnicodeDecodeError, etree.XMLSyntaxError):
+        root = etree.fromstring(document, parser=_WELL_FORMED.parser)
+    except etree.XMLSyntaxError:
         return None
+    return (document, root) if root is not None else None
 
 
 def claims(body: bytes, headers: dict[str, Any]) -> bool:
     """Whether the fast path may parse ``body`` (before its entries are compared)."""
-    root = well_formed_root(body, headers)
-    return root is not None and feed_items(root) is not None
+    claimed = claimed_document(body, headers)
+    return claimed is not None and feed_items(claimed[1]) is not None
 
 
 def feed_items(root: Any) -> list[Any] | None:
@@ -179,15 +203,16 @@ def feed_items(root: Any) -> list[Any] | None:
 
 def parse_fast(body: bytes, headers: dict[str, Any]) -> ParsedFeed | None:
     """``body`` parsed by fastfeedparser, or None where feedparser must parse it."""
-    root = well_formed_root(body, headers)
-    if root is None:
+    claimed = claimed_document(body, headers)
+    if claimed is None:
         return None
+    body, root = claimed
     items = feed_items(root)
     if not items:
         return None
     try:
         # Bytes, never a str: fastfeedparser fetches a str that looks like a URL.
-        parsed = fastfeedparser.parse(body.removeprefix(b"\xef\xbb\xbf"))
+        parsed = fastfeedparser.parse(body)
     except Exception:
         return None
     raw_entries = parsed.get("entries") or []
@@ -289,8 +314,9 @@ def struct_to_datetime(value: time.struct_time | None) -> datetime | None:
 
 
 def entry_from_fast(raw: Any, item: Any, *, atom: bool) -> FeedEntry | None:
-    link = absolute_link(raw.get("link"))
-    title = clean_text(raw.get("title"))
+    # An RSS link is an element's text, which feedparser repairs; an Atom one an attribute.
+    link = absolute_link(raw.get("link") if atom else undo_double_utf8(raw.get("link") or ""))
+    title = clean_text(undo_double_utf8(raw.get("title") or ""))
     summary, content = atom_texts(item) if atom else rss_texts(item)
     guid = str(entry_id(item, atom=atom) or link or "").strip()
     if not guid and not title:
@@ -307,7 +333,7 @@ def entry_from_fast(raw: Any, item: Any, *, atom: bool) -> FeedEntry | None:
         markup=EntryMarkup(summary=summary, content=content),
         published=published,
         image=entry_image(item, atom=atom),
-        comments=absolute_link(raw.get("comments")),
+        comments=absolute_link(undo_double_utf8(raw.get("comments") or "")),
         author=clean_text(atom_author(item) if atom else rss_author(item)) or None,
     )
 
@@ -328,10 +354,22 @@ def check_links(item: Any, *, atom: bool) -> None:
 
 
 def only_text(element: Any) -> str:
-    """An element's text; one with child elements (inline markup) is left to feedparser."""
-    if len(element):
-        raise Unmappable(f"markup inside <{element.tag}>")
-    return str(element.text or "")
+    """An element's text as feedparser hands it on (stripped, :func:`undo_double_utf8`);
+    one with child elements (inline markup) or base64 content is left to feedparser."""
+    if len(element) or element.get("mode") == "base64":
+        raise Unmappable(f"markup or base64 inside <{element.tag}>")
+    return undo_double_utf8(str(element.text or "").strip())
+
+
+def undo_double_utf8(text: str) -> str:
+    """feedparser's repair of UTF-8 read as ISO-8859-1 ("CafÃ©"), on every element's
+    text: a text of code points below 256 whose bytes are valid UTF-8 is decoded again."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
 
 
 def rss_texts(item: Any) -> tuple[str | None, tuple[str | None, ...]]:
