@@ -1,6 +1,10 @@
 """Polling speed: the bot's poll against the naive feedparser loop, cold and warm, in one run.
 
     .venv/bin/python bench/poll.py [--feeds 1000 5000] [--origins 20] [--naive-feeds 1000]
+    .venv/bin/python bench/poll.py --parse-only   # the parse figures alone, in seconds
+
+It first parses the 61 documents in process and prints the parse median per document (the
+fast parser with feedparser as its fallback, and feedparser alone) and the fallback rate.
 
 A server process answers on ``--origins`` local ports (20 origins); feed URL number i is
 served the i-th of the 61 real documents of ../shared/corpus/feeds (cycled), with
@@ -45,11 +49,13 @@ import os
 import queue
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
@@ -72,6 +78,56 @@ FETCHED = re.compile(
 GROUPED = re.compile(r"bot\.pipeline: poll: \d+ kept items grouped and summarized in ([\d.]+) s")
 CYCLE_FAILED = "poll cycle failed"
 FIRST_CYCLE_TIMEOUT, STOP_TIMEOUT = 120.0, 60.0
+
+
+# --------------------------------------------------------------------------- parse
+def parse_figures(repeats: int = 5) -> None:
+    """The parse of each of the 61 documents in this process, as a poll's worker parses it
+    (``parse_feed(defer_text=True)``), and with the fast path off (feedparser alone): the
+    median over the documents of each one's best of ``repeats``; and the fallback rate,
+    the documents the fast parser (bot/feeds/fastpath.py) leaves to feedparser."""
+    from bot.feeds.fastpath import parse_fast
+    from bot.feeds.parser import looks_like_json, parse_feed, parse_xml_feed
+
+    def best(parse: Callable[[bytes], object], body: bytes) -> float:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            parse(body)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    def worker_parse(body: bytes) -> object:
+        return parse_feed(body, {}, defer_text=True)
+
+    def feedparser_parse(body: bytes) -> object:
+        return parse_xml_feed(body, {}, fast=False)
+
+    fast_ms: list[float] = []
+    slow_ms: list[float] = []
+    json_documents = fallbacks = 0
+    for _, body in documents():
+        fast_ms.append(1000 * best(worker_parse, body))
+        if looks_like_json(body):
+            json_documents += 1
+            slow_ms.append(fast_ms[-1])
+            continue
+        if parse_fast(body.lstrip(b" \t\r\n"), {}) is None:
+            fallbacks += 1
+        slow_ms.append(1000 * best(feedparser_parse, body))
+    count = len(fast_ms)
+    print(
+        f"parse of the {count} documents (defer_text, best of {repeats}): median "
+        f"{statistics.median(fast_ms):.2f} ms per document, mean {statistics.mean(fast_ms):.2f} ms"
+        f" (feedparser alone: median {statistics.median(slow_ms):.2f} ms, mean "
+        f"{statistics.mean(slow_ms):.2f} ms)"
+    )
+    xml = count - json_documents
+    print(
+        f"fallback to feedparser: {fallbacks} of {count} documents ({100 * fallbacks / count:.0f}%;"
+        f" {fallbacks} of the {xml} RSS/Atom/RDF ones; the {json_documents} JSON Feeds have"
+        " their own parser)"
+    )
 
 
 # --------------------------------------------------------------------------- server
@@ -423,6 +479,9 @@ def main() -> None:
     parser.add_argument("--naive-feeds", type=int, default=1000)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--naive", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--parse-only", action="store_true", help="print the parse figures only (seconds)"
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
@@ -432,6 +491,10 @@ def main() -> None:
         return
     if not FEEDS_DIR.is_dir():
         sys.exit(f"corpus not found: {FEEDS_DIR}")
+    sys.path.insert(0, str(ROOT))
+    parse_figures()
+    if args.parse_only:
+        return
     print(
         f"{len(documents())} real documents on {args.origins} local origins; {os.cpu_count()} cores"
     )

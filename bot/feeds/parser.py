@@ -1,7 +1,8 @@
 """Feed documents to clean entries.
 
-feedparser does all RSS/RDF/Atom parsing (charsets, xml:base, dates, bozo
-recovery). feedparser 6.0 has no JSON Feed support (it exists only on its
+fastfeedparser parses the RSS and Atom documents it gives feedparser's entries for
+(bot/feeds/fastpath.py); feedparser does all other RSS/RDF/Atom parsing (charsets,
+xml:base, dates, bozo recovery). feedparser 6.0 has no JSON Feed support (it exists only on its
 unreleased development branch), so JSON Feed 1.0/1.1 documents are validated
 with a small pydantic model of the spec and mapped to the same entry type.
 
@@ -29,6 +30,7 @@ from feedparser.encodings import convert_to_utf8
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.feeds.errors import FailureKind, ParseError
+from bot.feeds.fastpath import parse_fast
 from bot.feeds.records import EntryMarkup, FeedEntry, ParsedFeed
 from bot.feeds.text import clean_text
 from bot.feeds.urls import safe_link
@@ -222,8 +224,10 @@ def parse_xml_feed(
     headers: dict[str, Any],
     *,
     max_expanded_bytes: int = DEFAULT_MAX_EXPANDED_BYTES,
+    fast: bool = True,
 ) -> ParsedFeed:
-    """RSS 0.9x/1.0/2.0 and Atom through feedparser, keeping bozo feeds' good entries."""
+    """RSS 0.9x/1.0/2.0 and Atom, keeping bozo feeds' good entries: through the fast
+    parser where it claims the document (``fast``), else through feedparser."""
     # Whitespace before the XML declaration (common in real feeds) sends feedparser
     # to its loose parser; stripping it keeps the strict, more faithful one.
     body = body.lstrip(b" \t\r\n")
@@ -234,6 +238,10 @@ def parse_xml_feed(
             f"XML entity-expansion bomb refused: its entities would expand to {expansion:,} "
             f"bytes (cap {max_expanded_bytes:,})",
         )
+    # The fast parser where it gives feedparser's entries (bot/feeds/fastpath.py says
+    # which documents it claims): after the entity count above, never before it.
+    if fast and (claimed := parse_fast(body, headers)) is not None:
+        return claimed
     # A file object, never bytes: feedparser tries open() on a bytes argument, so a
     # body of b"/dev/zero" or b"/etc/passwd" would make it read a local file.
     # feedparser's HTML sanitizer and relative-URI rewriting are off: every text goes

@@ -1,0 +1,479 @@
+"""The fast path of feed parsing: fastfeedparser on the documents it is claimed for.
+
+feedparser spends about 20 ms on a typical document; fastfeedparser (lxml plus a
+native extractor) about half a millisecond. It is used only where it gives the same
+entries as feedparser (tests/test_parser_sameness.py compares both, field by field,
+on the real, hostile and fuzzed documents). :func:`claims` decides before parsing;
+:func:`parse_fast` returns None wherever the result could differ, and the caller then
+parses with feedparser, the universal parser.
+
+Documents the fast path does not claim (feedparser parses them):
+
+* a DOCTYPE or an entity declaration anywhere (feedparser's loose parser and the
+  bot's entity-expansion count handle them; the fast path never sees one);
+* a document in another encoding than UTF-8 that feedparser's charset rules cannot
+  convert without a complaint beyond vague headers (other encodings, ISO-8859-1,
+  windows-1251, GB2312, UTF-16..., are converted to UTF-8 by those rules first);
+* a character U+0080-U+009F (feedparser turns it into the windows-1252 character
+  it stands for in mislabelled text);
+* a document that is not well-formed XML (control characters, undefined entities,
+  truncation...), so feedparser reports what it forgave as before;
+* RDF (RSS 0.90/1.0) and any root but RSS's <rss> and Atom 1.0's <feed>;
+* JSON (JSON Feed keeps the bot's own parser).
+
+After parsing it declines (None) when no entry came out, when the two parsers see a
+different number of entries, or when an entry has what feedparser reads its own way: a
+relative or empty link (feedparser resolves it against the base), markup inside a text,
+an xhtml or out-of-line Atom text, several summaries or contents, two different author
+elements, an Atom link or a permalink guid without <link> in an RSS item, a
+media:description, or a date element other than the ones feedparser's rules are copied
+for. Summaries, contents, authors, images, ids and dates come from the strict lxml tree
+the claim check built, with feedparser's rules (dates through feedparser's own date
+parser); titles and links from fastfeedparser.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import fastfeedparser
+import feedparser
+from feedparser.datetimes import _parse_date as feedparser_date
+from feedparser.encodings import convert_to_utf8
+from lxml import etree
+
+from bot.feeds.records import EntryMarkup, FeedEntry, ParsedFeed
+from bot.feeds.text import clean_text
+from bot.feeds.urls import safe_link
+
+# A DOCTYPE or entity declaration, a CDATA-free marker any XML parser would read.
+DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# U+0080-U+009F, as UTF-8 or a character reference: feedparser turns them into the
+# windows-1252 characters they stand for in mislabelled text.
+C1_CONTROL = re.compile(rb"\xc2[\x80-\x9f]|&#0*(?:12[89]|1[3-5][0-9]);|&#[xX]0*[89][0-9a-fA-F];")
+XML_DECLARATION_ENCODING = re.compile(
+    rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']", re.IGNORECASE
+)
+CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
+UTF8_NAMES = frozenset({"utf-8", "utf8"})
+# As bot.feeds.parser.BENIGN_BOZO: the server's headers were only vague.
+BENIGN_BOZO = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+TTL = re.compile(rb"<ttl>\s*(\d{1,9})\s*</ttl>")
+# An absolute URI (a scheme): feedparser resolves any other link against the base.
+ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+ATOM = "{http://www.w3.org/2005/Atom}"
+CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+# Elements of an RSS item whose text feedparser also reads as the summary or content.
+MEDIA = "{http://search.yahoo.com/mrss/}"
+RSS_TEXT_ELSEWHERE = frozenset(
+    {
+        "summary",
+        "content",
+        "body",
+        "fullitem",
+        ATOM + "summary",
+        ATOM + "content",
+        "{http://www.w3.org/1999/xhtml}body",
+        "{http://www.itunes.com/dtds/podcast-1.0.dtd}summary",
+    }
+)
+RSS_AUTHORS = (
+    "author",
+    "{http://purl.org/dc/elements/1.1/}creator",
+    "{http://www.itunes.com/dtds/podcast-1.0.dtd}author",
+    ATOM + "author",
+)
+DC = "{http://purl.org/dc/elements/1.1/}"
+DCTERMS = "{http://purl.org/dc/terms/}"
+# The date elements feedparser reads as an entry's published or updated date.
+DATE_ELEMENTS_RSS = {
+    "pubDate": "published",
+    ATOM + "published": "published",
+    DCTERMS + "issued": "published",
+    DC + "date": "updated",  # feedparser reads dc:date as the updated date
+    DCTERMS + "modified": "updated",
+    ATOM + "updated": "updated",
+}
+DATE_ELEMENTS_ATOM = {
+    ATOM + "published": "published",
+    ATOM + "issued": "published",
+    DCTERMS + "issued": "published",
+    ATOM + "updated": "updated",
+    ATOM + "modified": "updated",
+    DC + "date": "updated",
+    DCTERMS + "modified": "updated",
+}
+# Any other element of these names may be a date feedparser reads: left to feedparser.
+DATE_NAMES = frozenset(
+    {"date", "pubdate", "published", "updated", "issued", "created", "modified", "expirationdate"}
+)
+ATOM_TEXT_TYPES = frozenset({None, "text", "html", "text/html", "text/plain"})
+
+
+class WellFormedParser(threading.local):
+    """A strict parser that never resolves entities, reads no DTD and opens no network:
+    it only says whether the document is well-formed, before fastfeedparser sees it.
+    One per thread: lxml holds a parser's lock for a whole parse, and a poll without
+    worker processes parses in several threads."""
+
+    def __init__(self) -> None:
+        self.parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            recover=False,
+            collect_ids=False,
+        )
+
+
+_WELL_FORMED = WellFormedParser()
+
+
+def header(headers: dict[str, Any], name: str) -> str:
+    for key, value in headers.items():
+        if str(key).lower() == name:
+            return str(value)
+    return ""
+
+
+def utf8_document(body: bytes, headers: dict[str, Any]) -> bytes | None:
+    """The document as UTF-8: as it is when it is UTF-8 (declared or not) and the
+    Content-Type says no other charset, else as feedparser converts it (its own charset
+    rules: Content-Type, XML declaration, byte-order mark, then its guesses), or None when
+    feedparser's conversion reports more than a vague header."""
+    body = body.removeprefix(b"\xef\xbb\xbf")
+    charset = CHARSET.search(header(headers, "content-type"))
+    declared = XML_DECLARATION_ENCODING.match(body)
+    if (not charset or charset.group(1).lower() in UTF8_NAMES) and (
+        not declared or declared.group(1).decode("ascii").lower() in UTF8_NAMES
+    ):
+        try:
+            body.decode("utf-8")
+            return body
+        except UnicodeDecodeError:
+            pass
+    result = feedparser.FeedParserDict()
+    try:
+        converted = convert_to_utf8(dict(headers), body, result)
+    except Exception:
+        return None
+    if result.get("bozo") and not isinstance(result.get("bozo_exception"), BENIGN_BOZO):
+        return None
+    return bytes(converted).lstrip(b" \t\r\n")
+
+
+def claimed_document(body: bytes, headers: dict[str, Any]) -> tuple[bytes, Any] | None:
+    """The document as UTF-8 and its root element if the fast path claims it, else None.
+
+    ``body`` has its leading whitespace stripped (as feedparser gets it).
+    """
+    document = utf8_document(body, headers)
+    if document is None or not document.startswith(b"<"):
+        return None
+    if DECLARATION.search(document) or C1_CONTROL.search(document):
+        return None
+    try:
+        root = etree.fromstring(document, parser=_WELL_FORMED.parser)
+    except etree.XMLSyntaxError:
+        return None
+    return (document, root) if root is not None else None
+
+
+def claims(body: bytes, headers: dict[str, Any]) -> bool:
+    """Whether the fast path may parse ``body`` (before its entries are compared)."""
+    claimed = claimed_document(body, headers)
+    return claimed is not None and feed_items(claimed[1]) is not None
+
+
+def feed_items(root: Any) -> list[Any] | None:
+    """RSS 0.9x/2.0 items or Atom 1.0 entries, in document order; None for other kinds."""
+    if root.tag == "rss":
+        channel = root.find("channel")
+        return None if channel is None else channel.findall("item")
+    if root.tag == ATOM + "feed":
+        return list(root.iterchildren(ATOM + "entry"))
+    return None
+
+
+def parse_fast(body: bytes, headers: dict[str, Any]) -> ParsedFeed | None:
+    """``body`` parsed by fastfeedparser, or None where feedparser must parse it."""
+    claimed = claimed_document(body, headers)
+    if claimed is None:
+        return None
+    body, root = claimed
+    items = feed_items(root)
+    if not items:
+        return None
+    try:
+        # Bytes, never a str: fastfeedparser fetches a str that looks like a URL.
+        parsed = fastfeedparser.parse(body)
+    except Exception:
+        return None
+    raw_entries = parsed.get("entries") or []
+    if len(raw_entries) != len(items):
+        return None
+    atom = root.tag == ATOM + "feed"
+    entries: list[FeedEntry] = []
+    try:
+        for raw, item in zip(raw_entries, items, strict=True):
+            entry = entry_from_fast(raw, item, atom=atom)
+            if entry is not None:
+                entries.append(entry)
+        link = atom_feed_link(root) if atom else rss_feed_link(root.find("channel"))
+    except Unmappable:
+        return None
+    except Exception:
+        return None
+    if not entries:
+        return None
+    feed_info = parsed.get("feed") or {}
+    return ParsedFeed(
+        entries=entries,
+        title=clean_text(feed_info.get("title")),
+        warning=None,
+        ttl_minutes=channel_ttl(body),
+        link=link,
+    )
+
+
+class Unmappable(Exception):
+    """An entry the fast parser read differently from feedparser: parse with feedparser."""
+
+
+def channel_ttl(body: bytes) -> int | None:
+    """RSS <ttl> of the channel (before its first item), in minutes."""
+    item = body.find(b"<item")
+    found = TTL.search(body, 0, item if item >= 0 else len(body))
+    if found is None:
+        return None
+    minutes = int(found.group(1))
+    return minutes if minutes > 0 else None
+
+
+def absolute_link(value: Any) -> str | None:
+    """safe_link of an absolute link; a relative one (feedparser would resolve it) declines."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Unmappable("a link that is not text")
+    if not ABSOLUTE.match(value.strip()):
+        raise Unmappable(f"a relative link {value[:80]!r}")
+    return safe_link(value)
+
+
+def entry_id(item: Any, *, atom: bool) -> str | None:
+    """feedparser's id: an RSS <guid> (an Atom <id>); fastfeedparser falls back to the link.
+
+    An RSS item with a permalink guid and no <link> is left to feedparser (it makes the
+    guid the link), as is one with an Atom link."""
+    ids = list(item.iterchildren(ATOM + "id") if atom else item.iterchildren("guid", ATOM + "id"))
+    if len(ids) > 1:
+        raise Unmappable("several ids")
+    if not atom:
+        if next(item.iterchildren(ATOM + "link"), None) is not None:
+            raise Unmappable("an Atom link in an RSS item")
+        if ids and ids[0].get("isPermaLink", "true") == "true" and item.find("link") is None:
+            raise Unmappable("a permalink guid and no link")
+    return only_text(ids[0]).strip() if ids else None
+
+
+def entry_date(item: Any, *, atom: bool) -> datetime | None:
+    """feedparser's date of the entry (published, else updated), read by feedparser's own
+    date parser from the element feedparser reads: fastfeedparser's parser is laxer (it
+    reads "yesterday" as a date)."""
+    published: list[str] = []
+    updated: list[str] = []
+    for child in item.iterchildren(tag=etree.Element):
+        kind = DATE_ELEMENTS_ATOM.get(child.tag) if atom else DATE_ELEMENTS_RSS.get(child.tag)
+        if kind is None:
+            if etree.QName(child).localname.lower() in DATE_NAMES:
+                raise Unmappable(f"a date in <{child.tag}>")
+            continue
+        (published if kind == "published" else updated).append(only_text(child))
+    # feedparser keeps the last of each kind, even one it cannot read.
+    for texts in (published, updated):
+        if texts and (moment := struct_to_datetime(feedparser_date(texts[-1].strip()))):
+            return moment
+    return None
+
+
+def struct_to_datetime(value: time.struct_time | None) -> datetime | None:
+    """As bot.feeds.parser.struct_to_datetime."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def entry_from_fast(raw: Any, item: Any, *, atom: bool) -> FeedEntry | None:
+    # An RSS link is an element's text, which feedparser repairs; an Atom one an attribute.
+    link = absolute_link(raw.get("link") if atom else undo_double_utf8(raw.get("link") or ""))
+    title = clean_text(undo_double_utf8(raw.get("title") or ""))
+    summary, content = atom_texts(item) if atom else rss_texts(item)
+    guid = str(entry_id(item, atom=atom) or link or "").strip()
+    if not guid and not title:
+        return None
+    published = entry_date(item, atom=atom)
+    check_links(item, atom=atom)
+    return FeedEntry(
+        guid=guid or f"title:{title}",
+        link=link,
+        # As bot.feeds.parser.fallback_title: the title, the link, the id cleaned.
+        title=title or link or clean_text(guid) or "(untitled)",
+        summary="",
+        content="",
+        markup=EntryMarkup(summary=summary, content=content),
+        published=published,
+        image=entry_image(item, atom=atom),
+        comments=absolute_link(undo_double_utf8(raw.get("comments") or "")),
+        author=clean_text(atom_author(item) if atom else rss_author(item)) or None,
+    )
+
+
+def check_links(item: Any, *, atom: bool) -> None:
+    """Every link of the item absolute (feedparser resolves a relative or empty one
+    against the document's base, which the fast path does not), and no media:description."""
+    if next(item.iter(MEDIA + "description"), None) is not None:
+        raise Unmappable("a media:description (feedparser may read it as the summary)")
+    if atom:
+        for link in item.iterchildren(ATOM + "link"):
+            if not ABSOLUTE.match((link.get("href") or "").strip()):
+                raise Unmappable("a relative Atom link")
+    else:
+        for link in item.iterchildren("link", "comments"):
+            if not ABSOLUTE.match(only_text(link).strip()):
+                raise Unmappable("a relative RSS link")
+
+
+def only_text(element: Any) -> str:
+    """An element's text as feedparser hands it on (stripped, :func:`undo_double_utf8`);
+    one with child elements (inline markup) or base64 content is left to feedparser."""
+    if len(element) or element.get("mode") == "base64":
+        raise Unmappable(f"markup or base64 inside <{element.tag}>")
+    return undo_double_utf8(str(element.text or "").strip())
+
+
+def undo_double_utf8(text: str) -> str:
+    """feedparser's repair of UTF-8 read as ISO-8859-1 ("CafÃ©"), on every element's
+    text: a text of code points below 256 whose bytes are valid UTF-8 is decoded again."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def rss_texts(item: Any) -> tuple[str | None, tuple[str | None, ...]]:
+    """feedparser's summary and content of an RSS item: <description>, else the content
+    (feedparser copies it into the summary), and <content:encoded>."""
+    descriptions: list[Any] = []
+    contents: list[Any] = []
+    for child in item.iterchildren(tag=etree.Element):
+        if child.tag == "description":
+            descriptions.append(child)
+        elif child.tag == CONTENT_ENCODED:
+            contents.append(child)
+        elif child.tag in RSS_TEXT_ELSEWHERE:
+            raise Unmappable(f"text in <{child.tag}>")
+    if len(descriptions) > 1 or len(contents) > 1:
+        raise Unmappable("several descriptions or contents")
+    content = tuple(only_text(element) for element in contents)
+    if descriptions:
+        return only_text(descriptions[0]), content
+    return (content[0] if content else None), content
+
+
+def atom_text(element: Any) -> str:
+    if element.get("src") is not None or element.get("type") not in ATOM_TEXT_TYPES:
+        raise Unmappable(f"an Atom text of type {element.get('type')!r}")
+    return only_text(element)
+
+
+def atom_texts(entry: Any) -> tuple[str | None, tuple[str | None, ...]]:
+    """feedparser's summary and content of an Atom entry (text and html types only)."""
+    summaries = entry.findall(ATOM + "summary")
+    contents = entry.findall(ATOM + "content")
+    if len(summaries) > 1 or len(contents) > 1 or entry.find(ATOM + "source") is not None:
+        raise Unmappable("several summaries or contents, or a source")
+    content = tuple(atom_text(element) for element in contents)
+    if summaries:
+        return atom_text(summaries[0]), content
+    return (content[0] if content else None), content
+
+
+def atom_author(entry: Any) -> str | None:
+    """feedparser's author of an Atom entry: its first author's name, "name (email)"."""
+    author = entry.find(ATOM + "author")
+    if author is None:
+        return None
+    name = author.find(ATOM + "name")
+    email = author.find(ATOM + "email")
+    name_text = only_text(name).strip() if name is not None else ""
+    email_text = only_text(email).strip() if email is not None else ""
+    if name_text and email_text:
+        return f"{name_text} ({email_text})"
+    return name_text or email_text or None
+
+
+def rss_author(item: Any) -> str | None:
+    """An RSS item's one author element's text; several (feedparser lets the last,
+    even an empty one, win) or one with child elements are left to feedparser."""
+    texts = {only_text(child).strip() for child in item.iterchildren(*RSS_AUTHORS)}
+    if len(texts) > 1:
+        raise Unmappable("several different author elements")
+    return texts.pop() if texts else None
+
+
+def rss_feed_link(channel: Any) -> str | None:
+    link = channel.find("link")
+    if link is not None:
+        return absolute_link(only_text(link).strip())
+    return alternate_link(channel)
+
+
+def atom_feed_link(feed: Any) -> str | None:
+    return alternate_link(feed)
+
+
+def alternate_link(parent: Any) -> str | None:
+    for link in parent.iterchildren(ATOM + "link"):
+        if link.get("rel", "alternate") == "alternate" and (
+            href := absolute_link(link.get("href"))
+        ):
+            return href
+    return None
+
+
+def entry_image(item: Any, *, atom: bool) -> str | None:
+    """As bot.feeds.parser.entry_image on feedparser's lists: the first media:thumbnail,
+    else the first media:content of medium image (the default), else an image enclosure."""
+    for thumb in item.iter(MEDIA + "thumbnail"):
+        if url := absolute_link(thumb.get("url")):
+            return url
+    for media in item.iter(MEDIA + "content"):
+        if (media.get("medium") or "image") == "image" and (url := absolute_link(media.get("url"))):
+            return url
+    if atom:
+        enclosures = [
+            (link.get("type") or "", link.get("href"))
+            for link in item.iterchildren(ATOM + "link")
+            if link.get("rel") == "enclosure"
+        ]
+    else:
+        enclosures = [
+            (enclosure.get("type") or "", enclosure.get("url"))
+            for enclosure in item.iterchildren("enclosure")
+        ]
+    for kind, url in enclosures:
+        if kind.startswith("image/") and (href := absolute_link(url)):
+            return href
+    return None
