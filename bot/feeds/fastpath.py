@@ -304,7 +304,8 @@ def entry_date(item: Any, *, atom: bool) -> datetime | None:
 
 
 def struct_to_datetime(value: time.struct_time | None) -> datetime | None:
-    """As bot.feeds.parser.struct_to_datetime."""
+    """feedparser's UTC struct_time to an aware datetime; None if absent or absurd (both
+    parse paths read dates through it)."""
     if value is None:
         return None
     try:

@@ -15,13 +15,11 @@ stored before.
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
 import email.utils
 import io
 import json
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +28,7 @@ from feedparser.encodings import convert_to_utf8
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.feeds.errors import FailureKind, ParseError
-from bot.feeds.fastpath import parse_fast
+from bot.feeds.fastpath import parse_fast, struct_to_datetime
 from bot.feeds.records import EntryMarkup, FeedEntry, ParsedFeed
 from bot.feeds.text import clean_text
 from bot.feeds.urls import safe_link
@@ -308,16 +306,6 @@ def parse_ttl(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return minutes if minutes > 0 else None
-
-
-def struct_to_datetime(value: time.struct_time | None) -> datetime | None:
-    """feedparser's UTC struct_time to an aware datetime; None if absent or absurd."""
-    if value is None:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
 
 
 def entry_from_feedparser(raw: Any) -> FeedEntry | None:
