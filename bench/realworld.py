@@ -96,6 +96,7 @@ def load_world(directory: Path) -> dict[str, Any]:
     return world
 
 
+@functools.cache
 def feedworld() -> Any:
     """The shared tool's RSS/Atom writers (imported, not copied)."""
     sys.path.insert(0, str(TOOL))

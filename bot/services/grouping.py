@@ -56,7 +56,6 @@ def merge_stories(session: Session, keep: Story, gone: Story, reason: str) -> No
         keep.sources_announced += gone.sources_announced
         keep.posted_at = min(keep.posted_at or gone.posted_at, gone.posted_at)
     keep.first_published_at = min(keep.first_published_at, gone.first_published_at)
-    session.flush()
     forget_stories(session, [gone.id])
     session.delete(gone)
     session.flush()
@@ -140,8 +139,10 @@ class GroupingService:
                 index.add(ref, item.story_id)
                 touched.add(item.story_id)
                 if match is not None and match.also:
-                    item.story_id = self.merge_bridged(session, index, item.story_id, match.also)
-                    touched = {story for story in touched if session.get(Story, story)}
+                    item.story_id, gone = self.merge_bridged(
+                        session, index, item.story_id, match.also
+                    )
+                    touched.difference_update(gone)
                     touched.add(item.story_id)
             session.flush()
             for story_id in touched:
@@ -153,16 +154,16 @@ class GroupingService:
 
     def merge_bridged(
         self, session: Session, index: StoryIndex, story_id: int, others: Sequence[int]
-    ) -> int:
+    ) -> tuple[int, list[int]]:
         """Merge into one the stories an article bridges, when they are one event; return
-        the story the article ends in.
+        the story the article ends in and the stories merged away.
 
         The survivor is a posted story if there is one (its event was announced: what the
         other brings is an update, +N sources, never a second entry), else the older. The
         absorbed story's items move with a note that `explain` shows; its row and search
         document go.
         """
-        current = story_id
+        current, merged_away = story_id, []
         for other in others:
             reason = index.merge_evidence(current, other)
             if reason is None:
@@ -175,7 +176,8 @@ class GroupingService:
             merge_stories(session, keep, gone, reason)
             index.merge(keep.id, gone.id)
             current = keep.id
-        return current
+            merged_away.append(gone.id)
+        return current, merged_away
 
     def load_index(
         self, session: Session, now: datetime, earliest: datetime | None = None

@@ -233,8 +233,7 @@ class StoryIndex:
                 return None
         starts = [min(m.article.published for m in side) for side in (a, b)]
         days = abs((starts[0] - starts[1]).total_seconds()) / 86_400
-        settings = self._settings
-        needed = settings.content_threshold + settings.content_threshold_per_day * days
+        needed = self._bar(self._settings.content_threshold, days)
         score = cosine_unit(self._centroid(one, first), self._centroid(other, second))
         titles = [self._distinctive_words(m.features.title_words for m in side) for side in (a, b)]
         common = sorted(titles[0] & titles[1])
@@ -253,16 +252,21 @@ class StoryIndex:
         for key in sorted(story.members):
             self.add(self._entries[key].article, survivor)
 
-    def _distinctive_words(self, title_words: Iterable[frozenset[str]]) -> set[str]:
-        """Title words that can name an event: distinctive and not the topic's own."""
+    def _distinctive_words(self, word_sets: Iterable[Iterable[str]]) -> set[str]:
+        """The words of these sets that can name an event: distinctive, not the topic's own."""
         limit = self._settings.max_postings
         vocabulary = self.vocabulary
         return {
             t
-            for words in title_words
+            for words in word_sets
             for t in words
             if not vocabulary.is_common(t) and vocabulary.distinctive(t, limit)
         }
+
+    def _bar(self, base: float, days: float) -> float:
+        """A joining threshold raised for the days since the story began (coverage of one
+        event bunches around its first report)."""
+        return base + self._settings.content_threshold_per_day * days
 
     def prune(self, now: datetime) -> int:
         """Forget articles published before the window that ends at `now`; return how many."""
@@ -339,7 +343,7 @@ class StoryIndex:
                 return lead
         centroid = self._centroid(story_id, story)
         score = cosine_unit(vector, centroid)
-        needed = self._settings.content_threshold + self._settings.content_threshold_per_day * days
+        needed = self._bar(self._settings.content_threshold, days)
         shared = _top_shared(vector, centroid)
         names = self._young_store_names(features, members)
         if names and not outlet:
@@ -402,8 +406,7 @@ class StoryIndex:
         """A short item's title and lead against each member's: the closest member when
         it is close enough (the bar rising with the days since the story began, as for
         wording) and they share two distinctive words, else None."""
-        settings = self._settings
-        needed = settings.lead_threshold + settings.content_threshold_per_day * days
+        needed = self._bar(self._settings.lead_threshold, days)
         mine = unit(self.vocabulary.weights(features.lead))
         best: tuple[float, _Entry, list[str]] | None = None
         for member in members:
@@ -412,13 +415,7 @@ class StoryIndex:
             if best is not None and similarity <= best[0]:
                 continue
             shared = sorted(
-                (
-                    t
-                    for t in mine
-                    if t in theirs
-                    and not self.vocabulary.is_common(t)
-                    and self.vocabulary.distinctive(t, settings.max_postings)
-                ),
+                self._distinctive_words([mine.keys() & theirs.keys()]),
                 key=lambda t: (-mine[t] * theirs[t], t),
             )
             best = (similarity, member, shared)
