@@ -259,13 +259,14 @@ class IngestService:
         stored again feed by feed, and a feed whose rows still cannot be stored is recorded
         as failing with the reason: it backs off and is disabled like any failing feed,
         never retried silently every cycle. A lost connection is no feed's fault: it is
-        raised.
+        raised. Every feed is tried once more on its own before it is blamed, a batch of
+        one too: a replica polling the same feed at once may have stored the same entries
+        first (an IntegrityError here), and the second try finds them stored.
         """
         try:
             return self.store_outcomes(outcomes, workers)
-        except REFUSED_BY_DATABASE as error:
-            if len(outcomes) == 1:
-                return self.store_failure(outcomes[0], error, workers)
+        except REFUSED_BY_DATABASE:
+            pass  # feed by feed below
         report = PollReport()
         for outcome in outcomes:
             try:
