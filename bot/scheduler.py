@@ -344,7 +344,16 @@ class BotJobs:
         (a plain function would go to its thread pool, where no loop runs), and one that
         lasts as long as the job, so ``max_instances=1`` really prevents overlaps.
         A poll, digest or pruning runs only in the replica that claims its firing."""
-        firing = FIRING.get()
+        try:
+            await self.claim_and_run(job, FIRING.get())
+        except asyncio.CancelledError:
+            # APScheduler cancels running jobs when it shuts down, a claim in flight
+            # included; the job's own task is left to finish() (a post completes), so
+            # this is no error to report.
+            if not self.stopping:
+                raise
+
+    async def claim_and_run(self, job: str, firing: datetime | None) -> None:
         claimed = (
             job not in ONCE_PER_FIRING
             or firing is None
@@ -353,15 +362,8 @@ class BotJobs:
         if not claimed:
             return
         task = self.tracked(job)
-        if task is None:
-            return
-        try:
+        if task is not None:
             await asyncio.wait({task})
-        except asyncio.CancelledError:
-            # APScheduler cancels running jobs when it shuts down; the job's own task
-            # is left to finish() (a post completes), so this is no error to report.
-            if not self.stopping:
-                raise
 
 
 # The jobs' names in logs and in `status` (APScheduler would name them all "BotJobs.run").

@@ -48,9 +48,17 @@ from tests.test_reliability_outbox import digest, slack_adapter
 # --- (2) a dead worker ---------------------------------------------------------------
 
 
-def test_a_job_whose_worker_is_killed_runs_once_more_then_is_that_jobs_error() -> None:
-    before = set(pool_workers())  # another test's pool in this process may still be closing
-    with WorkerPool(2) as pool:
+def record_worker(pids: Path) -> None:
+    """A pool initializer: each worker writes down its pid as it starts."""
+    with pids.open("a", encoding="ascii") as out:
+        out.write(f"{os.getpid()}\n")
+
+
+def test_a_job_whose_worker_is_killed_runs_once_more_then_is_that_jobs_error(
+    tmp_path: Path,
+) -> None:
+    pids = tmp_path / "workers"
+    with WorkerPool(2, initializer=record_worker, initargs=(pids,)) as pool:
 
         async def scenario() -> None:
             # The job SIGKILLs its own worker: in the first pool, then in the fresh one.
@@ -63,8 +71,11 @@ def test_a_job_whose_worker_is_killed_runs_once_more_then_is_that_jobs_error() -
         with pytest.raises(WorkerDied):
             pool.map(signal.raise_signal, [signal.SIGKILL, signal.SIGKILL])
         assert pool.map(abs, [-1, -2, -3]) == [1, 2, 3]
-    # A broken pool's surviving workers are stopped by its own thread: wait for them to go.
-    assert wait_until(lambda: set(pool_workers()) <= before, timeout=10), pool_workers()
+    started = [int(line) for line in pids.read_text(encoding="ascii").split()]
+    assert len(started) >= 5  # two deaths in run(), the fresh worker, two in map(), abs
+    # Every worker this pool started, broken pools' survivors included, is gone.
+    left = [pid for pid in started if is_running(pid)]
+    assert wait_until(lambda: not [pid for pid in left if is_running(pid)], timeout=30), left
 
 
 def test_a_feed_whose_parse_kills_its_worker_twice_is_that_feeds_error_alone(

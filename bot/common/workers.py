@@ -115,8 +115,9 @@ class WorkerPool:
             self._executor = None
             self._retired.append(executor)
         log.warning("a worker process died; its jobs run once more in fresh workers")
-        # The broken pool's own thread has already stopped its other workers.
-        executor.shutdown(wait=False, cancel_futures=True)
+        # The broken pool's own thread stops its other workers and fails its jobs; it is
+        # shut down (and that thread joined) at close(). Shutting it down here without
+        # waiting would forget the thread, so close() could not wait for it.
 
     async def run(self, function: Callable[..., R], *args: Any) -> R:
         """``function(*args)`` in a worker, awaited without blocking the event loop.
