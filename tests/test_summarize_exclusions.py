@@ -134,3 +134,21 @@ def test_exclusion_rules_are_configuration() -> None:
     )
     with pytest.raises(ValueError, match="invalid RE2"):
         SummarizeSettings.model_validate({"exclude": {"byline": ["(unclosed"]}})
+
+
+def test_a_lede_that_opens_on_a_pronoun_and_names_someone_points_forward() -> None:
+    lede = (
+        "He may be nursing a dislocated shoulder, but Meta's chief AI scientist has vowed to "
+        "present the new models at the Paris conference next month."
+    )
+    assert summary_of(lede) == [lede, FACT, SAFETY]
+    # After another sentence (here one never chosen), it leans on that one: never alone.
+    text = f"I remember the day the memo landed on every desk.\n{lede}\n{FACT} {SAFETY}"
+    assert Summarizer(ROOMY).summarize(text) == [FACT, SAFETY]
+
+
+def test_a_lede_that_opens_on_a_pronoun_and_names_nobody_is_still_a_fragment() -> None:
+    assert summary_of("He said the models would be available to researchers within weeks.") == [
+        FACT,
+        SAFETY,
+    ]

@@ -80,3 +80,16 @@ def test_sentences_are_verbatim_ordered_and_disjoint(parts: list[tuple[str, str]
         previous_end = end
     covered = "".join(text[a:b] for a, b in spans)
     assert "".join(covered.split()) == "".join(text.split())
+
+
+def test_an_opening_quote_left_at_a_sentence_end_goes_to_the_sentence_it_opens() -> None:
+    # The shape of a CNN article's quote of a quote: Punkt ends the first sentence after
+    # the space, on the second sentence's opening quote.
+    text = (
+        "Stars are back to play the agents who always got a little too close to the truth. "
+        "\" 'The Series' was a phenomenon that shaped pop culture,\" the network said."
+    )
+    assert split_sentences(text) == [
+        "Stars are back to play the agents who always got a little too close to the truth.",
+        "\" 'The Series' was a phenomenon that shaped pop culture,\" the network said.",
+    ]

@@ -91,6 +91,7 @@ class SentenceRules:
         self._after = frozenset(word.lower() for word in rules.back_reference_after)
         self._exempt = frozenset(word.lower() for word in rules.back_reference_exempt)
         self._back = compile_patterns(rules.back_reference_patterns, case_sensitive=False)
+        self._lede_pronouns = frozenset(word.lower() for word in rules.lede_pronouns)
 
     def excluded(self, sentence: str) -> str | None:
         """The name of the class that bars `sentence` from a summary, or None."""
@@ -114,17 +115,20 @@ class SentenceRules:
             return False
         return pattern.search(outside_quotes(sentence)) is not None
 
-    def leans_back(self, sentence: str) -> bool:
+    def leans_back(self, sentence: str, *, lede: bool = False) -> bool:
         """True when `sentence` needs the sentence before it to be understood.
 
         It opens on a dangling word ("But", "He", "This"), or points back with a determiner
-        ("this approach", "these models", "of that spending", "The move…").
+        ("this approach", "these models", "of that spending", "The move…"). An article's
+        first sentence (`lede`) that opens on a pronoun and names someone later points
+        forward instead: "He may be hurt, but golf legend Arnold Palmer has vowed…".
         """
         words = _WORD.findall(sentence.lower())
         if not words:
             return False
         if words[0] in self._openers and not (
-            words[0] in _DETERMINERS and self._exempt_after(words, 0)
+            (words[0] in _DETERMINERS and self._exempt_after(words, 0))
+            or (lede and words[0] in self._lede_pronouns and _names_someone(sentence))
         ):
             return True
         if self._back is not None and self._back.search(sentence):
@@ -150,3 +154,11 @@ class SentenceRules:
         if word in self._pointers:
             return True
         return word == "that" and index > 0 and words[index - 1] in self._after
+
+
+_NAME = re.compile(r"\s[A-Z][a-z]+")
+
+
+def _names_someone(sentence: str) -> bool:
+    """A capitalised word after the first: the name a forward-pointing pronoun refers to."""
+    return _NAME.search(sentence) is not None

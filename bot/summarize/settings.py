@@ -138,6 +138,9 @@ class ExclusionRules(_Strict):
         description="what follows a determiner (word or pair) when it points nowhere back"
     )
     back_reference_patterns: list[str]
+    lede_pronouns: list[str] = Field(
+        description="pronouns an article's first sentence may open on when it names someone"
+    )
 
     @field_validator(
         "narration",

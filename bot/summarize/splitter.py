@@ -27,6 +27,9 @@ _LINE_BREAK = re.compile(r"[ \t]*\n\s*")
 # Punkt's model knows straight quotes only; typographic ones are mapped one character to one
 # character before splitting, so the spans found still index the original text.
 _STRAIGHTEN_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+# A sentence that ends on a space and a quote: Punkt left the next sentence's opening quote
+# behind ('...the truth. "' then 'We're ecstatic," he said.').
+_STRANDED_OPENING_QUOTE = re.compile(r"[.!?…][\"')\]]*\s+[\"']$")
 
 
 def news_abbreviations() -> frozenset[str]:
@@ -85,15 +88,34 @@ class SentenceSplitter:
             block = text[block_start:block_end].translate(_STRAIGHTEN_QUOTES)
             if not block.strip():
                 continue
+            found: list[tuple[int, int]] = []
             for start, end in self._tokenizer.span_tokenize(block):
                 piece = block[start:end]
                 stripped = piece.strip()
-                if not stripped:
-                    continue
-                lead = len(piece) - len(piece.lstrip())
-                begin = block_start + start + lead
-                spans.append((begin, begin + len(stripped)))
+                if stripped:
+                    begin = start + len(piece) - len(piece.lstrip())
+                    found.append((begin, begin + len(stripped)))
+            spans += [(block_start + a, block_start + b) for a, b in _hand_on_quotes(block, found)]
         return spans
+
+
+def _hand_on_quotes(block: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Give a quote stranded at a sentence's end to the sentence it opens.
+
+    Punkt sometimes ends a sentence after the space that follows its full stop, taking the
+    next sentence's opening quote along: '...the truth. "' then 'We're ecstatic," he said.'
+    Both would read wrong in a summary (and the first is no sentence at all).
+    """
+    handed: list[tuple[int, int]] = []
+    carried: int | None = None  # where the quote handed on starts
+    for index, (start, end) in enumerate(spans):
+        if carried is not None:
+            start, carried = carried, None
+        if index + 1 < len(spans) and _STRANDED_OPENING_QUOTE.search(block, start, end):
+            carried = end - 1
+            end = len(block[: end - 1].rstrip())
+        handed.append((start, end))
+    return handed
 
 
 @lru_cache(maxsize=1)

@@ -160,6 +160,7 @@ class Summarizer:
         candidates: list[SentenceFeatures] = []
         fallback: list[SentenceFeatures] = []
         previous_end = 0
+        lede = True  # the body's first sentence: nothing before it to lean on
         for number, (start, end) in enumerate(sentence_spans(text, window)):
             sentence = text[start:end]
             opens_block = start == 0 or "\n" in text[previous_end:start]
@@ -169,6 +170,7 @@ class Summarizer:
             if number == 0 and title is None and _is_headline(text, end, sentence):
                 title = sentence
                 continue
+            opens_body, lede = lede, False
             offset = self._strip_prefix(sentence) if opens_block else 0
             if offset:
                 start += offset
@@ -181,7 +183,8 @@ class Summarizer:
                 continue
             if not is_sentence(sentence):
                 continue
-            span, leans = Span(number, start, end), self._rules.leans_back(sentence)
+            leans = self._rules.leans_back(sentence, lede=opens_body)
+            span = Span(number, start, end)
             words = len(sentence.split())
             if not settings.min_sentence_words <= words <= settings.max_sentence_words:
                 if not candidates and not fallback and words < settings.min_sentence_words:
