@@ -263,6 +263,10 @@ def collect_summaries(outcome: Outcome, digests: list[Any], world: dict[str, Any
                     key = f"facts:{event}"
                     best = outcome.figures.get(key, 0.0)
                     outcome.figures[key] = max(best, stated / len(patterns))
+                    first = lines[0] if lines else ""
+                    leads = any(re.search(p, first, re.IGNORECASE) for p in patterns)
+                    lead_key = f"lead:{event}"
+                    outcome.figures[lead_key] = max(outcome.figures.get(lead_key, 0.0), leads)
 
 
 def read_back(outcome: Outcome, bot: Any, world: dict[str, Any]) -> None:
@@ -304,6 +308,9 @@ def read_back(outcome: Outcome, bot: Any, world: dict[str, Any]) -> None:
     if fact_keys:
         half = sum(1 for k in fact_keys if figures[k] >= 0.5)
         figures["events with half their key facts"] = half / outcome.events
+        lead_keys = [k for k in figures if k.startswith("lead:")]
+        leading = sum(1 for k in lead_keys if figures[k])
+        figures["events whose first line states a key fact"] = leading / outcome.events
     for key in sorted(items):
         item = items[key]
         found = stored.get(item["link"])
@@ -327,6 +334,10 @@ def report(outcome: Outcome, show_errors: bool) -> bool:
         ok &= met
         print(f"  {name:34} {value:.3f}  target >= {target:.2f}  {'PASS' if met else 'FAIL'}")
     print(f"  {'baseline: exact-title recall':34} {outcome.figures['exact-title recall']:.3f}")
+    lead = "events whose first line states a key fact"
+    if lead in outcome.figures:
+        missing = sorted(k[5:] for k, v in outcome.figures.items() if k[:5] == "lead:" and not v)
+        print(f"  {lead}: {outcome.figures[lead]:.3f} (not: {missing})")
     print(f"  {outcome.stories} stories for {outcome.events} events")
     twice = sorted(event for event, count in outcome.entries.items() if count > 1)
     relevant = sum(1 for event in outcome.entries if not event.startswith("n-"))

@@ -152,3 +152,22 @@ def test_a_lede_that_opens_on_a_pronoun_and_names_nobody_is_still_a_fragment() -
         FACT,
         SAFETY,
     ]
+
+
+def test_a_story_summary_opens_on_what_the_titles_agree_on_not_a_tangent() -> None:
+    scene = "Most speech recognition systems handle maybe a dozen languages well."
+    news = (
+        "Meta introduces Omnilingual ASR, an open-source speech recognition platform that "
+        "supports over 1,600 languages."
+    )
+    detail = "The training set aggregates 120,710 hours of annotated speech from volunteers."
+    articles = [
+        ArticleText("Meta Omnilingual ASR covers 1,600 languages", f"{scene} {news} {detail}"),
+        ArticleText(
+            "Meta AI releases Omnilingual ASR for 1,600 languages",
+            f"{news} It ships with a dataset of speech in 350 underserved languages.",
+        ),
+    ]
+    summary = Summarizer(ROOMY).summarize_story(articles)
+    assert summary[0] == news
+    assert scene in summary  # still there, after the news: only the order changed

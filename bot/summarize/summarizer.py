@@ -113,6 +113,7 @@ class Summarizer:
         information = _consensus(usable, per_article)
         chosen = self._select(pool, self._limit(max_sentences), information)
         chosen.sort(key=lambda c: (c.source, c.features.position))
+        chosen = _lead_first(chosen, agreed_terms([a.title for a in usable if a.title]))
         return [item.features.text for item in chosen]
 
     def needs_full_text(self, text: str) -> bool:
@@ -348,6 +349,37 @@ class Summarizer:
             c.source == candidate.source and c.features.number == features.number - 1
             for c in chosen
         )
+
+
+def agreed_terms(titles: Sequence[str]) -> frozenset[str]:
+    """The terms at least half of a story's titles use: what the outlets say happened."""
+    counts = Counter(term for title in titles for term in terms_of(title))
+    return frozenset(term for term, count in counts.items() if count * 2 >= len(titles))
+
+
+def _lead_first(chosen: list[_Scored], agreed: frozenset[str]) -> list[_Scored]:
+    """Open on the sentence that states what the titles agree on, not on a tangent.
+
+    Sources and positions order a summary, so the best source's opening line comes first,
+    and an article may open on scene-setting ("Most speech recognition systems handle maybe
+    a dozen languages well.") before the news. When another chosen sentence (one that does
+    not lean back) covers more of the titles' agreed terms than the first, it moves to the
+    front, with the sentences that lean on it; the rest keep their order.
+    """
+    if len(chosen) < 2 or not agreed:
+        return chosen
+
+    def coverage(item: _Scored) -> float:
+        return _coverage(agreed, item.features.terms)
+
+    leads = [i for i, item in enumerate(chosen) if not item.features.leans_back]
+    best = max(leads, key=lambda i: (coverage(chosen[i]), -i), default=0)
+    if best == 0 or coverage(chosen[best]) <= coverage(chosen[0]):
+        return chosen
+    end = best + 1
+    while end < len(chosen) and chosen[end].features.leans_back:
+        end += 1
+    return [*chosen[best:end], *chosen[:best], *chosen[end:]]
 
 
 def is_sentence(line: str) -> bool:
