@@ -26,7 +26,7 @@ from bot.defaults import ShippedSettings, merge_tables, shipped_config
 from bot.digest.settings import DigestSettings
 from bot.feeds.settings import FeedConfig, FetchSettings
 from bot.store.settings import DatabaseSettings, expand_data_dir
-from bot.stories.settings import ClusterSettings
+from bot.stories.settings import ClusterSettings, KindSettings
 from bot.summarize.settings import SummarizeSettings
 from bot.topic.settings import TopicSettings
 
@@ -142,6 +142,7 @@ class Settings(ShippedSettings):
     adapters: AdapterSettings
     topic: TopicSettings
     stories: ClusterSettings
+    kinds: KindSettings
     summarize: SummarizeSettings
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ docs/topic-and-stories.md for the figures).
 from __future__ import annotations
 
 import re2
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.defaults import ShippedSettings
 
@@ -104,3 +104,52 @@ class ClusterSettings(ShippedSettings):
             except re2.error as exc:
                 raise ValueError(f"version pattern {pattern!r} is not valid RE2: {exc}") from exc
         return patterns
+
+
+class KindRule(BaseModel):
+    """One kind: its short name (used in filters), its label (shown) and its patterns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    label: str
+    patterns: list[str] = Field(min_length=1)
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        """A bad pattern is a config error naming it, not a crash at the first story."""
+        for pattern in patterns:
+            try:
+                re2.compile(pattern, _options())
+            except re2.error as error:
+                raise ValueError(f"kind pattern {pattern!r} is not valid RE2: {error}") from error
+        return patterns
+
+
+class KindSettings(ShippedSettings):
+    """The [kinds] table; omitted keys take the shipped values (bot/default.toml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    shipped_table = ("kinds",)
+
+    title_weight: float = Field(ge=0, description="a pattern in the title counts this many times")
+    lead_words: int = Field(ge=0, description="words of text read after the title")
+    fallback: str = Field(description="the kind of a story no pattern matches")
+    kind: list[KindRule] = Field(min_length=1)
+
+    @field_validator("kind")
+    @classmethod
+    def _names_unique(cls, kinds: list[KindRule]) -> list[KindRule]:
+        names = [rule.name for rule in kinds]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"kind names must be unique; given twice: {', '.join(twice)}")
+        return kinds
+
+
+def _options() -> re2.Options:
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    return options
