@@ -13,11 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-import re2
-
-from bot.stories.settings import KindSettings
+from bot.stories.settings import KindSettings, compile_kind_pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +36,8 @@ class KindRules:
     def __init__(self, settings: KindSettings | None = None) -> None:
         self.settings = settings or KindSettings.defaults()
         self._kinds = [
-            (rule, [_compile(pattern) for pattern in rule.patterns]) for rule in self.settings.kind
+            (rule, [compile_kind_pattern(pattern) for pattern in rule.patterns])
+            for rule in self.settings.kind
         ]
         self._labels = {rule.name: rule.label for rule in self.settings.kind}
 
@@ -73,10 +71,3 @@ class KindRules:
         best, score = ranked[0]
         name = best if score > 0 else self.settings.fallback
         return KindVerdict(name, self.label(name), tuple(ranked))
-
-
-def _compile(pattern: str) -> Any:
-    options = re2.Options()
-    options.case_sensitive = False
-    options.log_errors = False
-    return re2.compile(pattern, options)
