@@ -172,6 +172,31 @@ async def test_slack_configured_admins_may_change_feeds_and_a_missing_scope_refu
             bot.close()
 
 
+async def test_slack_answers_escape_a_feeds_name_once(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """Slack shows ``&amp;`` as "&"; escaped twice, members read "&amp;" in the name."""
+    feed_url = feed_server.serve("/a.xml", fresh_feed("outlet-a-rss.xml"))
+    async with FakeSlack() as slack:
+        env = slack.http_mode_env()
+        admins = f'[adapters.slack]\nadmin_users = ["{USER_ID}"]\n'
+        bot = make_bot(tmp_path, env, admins, feed_server.port)
+        [adapter] = bot.adapters
+        assert isinstance(adapter, SlackAdapter)
+        await adapter.start(bot)
+        try:
+            await slash(adapter, slack, USER_ID, f"add {feed_url} R&D news", "added")
+            added = text_of(await answer(slack, "added"))
+            await slash(adapter, slack, USER_ID, "feeds", "list")
+            listing = text_of(await answer(slack, "list"))
+            for text in (added, listing):
+                assert "R&amp;D news" in text, text
+                assert "&amp;amp;" not in text and "&amp;lt;" not in text, text
+        finally:
+            await adapter.close()
+            bot.close()
+
+
 # --- Discord -----------------------------------------------------------------------------------
 
 

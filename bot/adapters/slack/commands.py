@@ -40,7 +40,6 @@ from bot.adapters.base import (
     first_to_answer,
     parse_command,
 )
-from bot.adapters.slack.mrkdwn import escape
 from bot.adapters.slack.render import (
     QUERY_LIMIT,
     SHARE_ACTION_ID,
@@ -145,7 +144,7 @@ class SlashCommands:
         except Exception:
             log.exception("/meta-ai feeds: the feed list could not be read")
             return render_text(FAILED_TEXT)
-        lines = feed_lines(feeds, datetime.now(UTC), text=escape, link=escape)
+        lines = feed_lines(feeds, datetime.now(UTC))  # render_text escapes every line
         return render_text("\n".join(lines))
 
     async def _change(
@@ -165,7 +164,7 @@ class SlashCommands:
         except Exception:
             log.exception("/meta-ai %s failed", request.action)
             return render_text(CHANGE_FAILED_TEXT)
-        return render_text(escape(change.message))
+        return render_text(change.message)  # render_text escapes it
 
     async def is_admin(self, client: AsyncWebClient, user: str) -> bool:
         """A configured admin, or a workspace admin or owner according to users.info."""
