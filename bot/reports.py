@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import Engine, func, or_, select
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.common.bounds import fit_key
 from bot.common.redaction import redact_url, redact_urls
+from bot.common.times import utc_minute as when
 from bot.digest.model import FeedInfo
 from bot.feeds.records import MAX_KEY_CHARS
 from bot.feeds.settings import FeedConfig
@@ -27,10 +27,6 @@ from bot.store.schema import (
     Story,
     utc_now,
 )
-
-
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
 def feed_infos(session: Session, configured: Sequence[FeedConfig]) -> list[FeedInfo]:
