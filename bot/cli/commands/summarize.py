@@ -69,25 +69,16 @@ def summarize(
 
 def read_article(source: str, settings: Settings) -> str:
     """Plain text of a file, stdin, or a web page (main text via trafilatura)."""
-    import asyncio
-
-    from bot.feeds.article import fetch_article_html
-    from bot.feeds.http import FetchError, HttpFetcher
+    from bot.feeds.http import FetchError
     from bot.feeds.text import clean_text
     from bot.feeds.urls import shown_url
-    from bot.summarize.fulltext import extract_main_text
+    from bot.services.articles import read_article as read_page
 
     if source.startswith(("http://", "https://")):
-
-        async def fetch() -> str:
-            async with HttpFetcher(settings.fetch) as fetcher:
-                return await fetch_article_html(fetcher, source, trusted=True)
-
         try:
-            html = asyncio.run(fetch())
+            text = read_page(source, settings.fetch, settings.summarize)
         except FetchError as error:
             raise fail(f"cannot fetch {shown_url(source)}: {error}") from error
-        text = extract_main_text(html, source, settings=settings.summarize)
         if not text:
             raise fail(f"no article text found at {source}")
         return text
