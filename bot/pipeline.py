@@ -95,8 +95,9 @@ class DigestBot:
         engine: Engine | None = None,
     ) -> None:
         self.settings = settings
+        # No migration here: opening the application (bot.cli.bootstrap.open_app) is where
+        # the schema is brought up to date, as an explicit step (prepare_database).
         self.engine = engine or create_database_engine(settings.database_url(env))
-        self.prepare_database()
         # Error texts (a platform's answer, a server's reason phrase) may quote a secret of
         # this environment: they are masked before they are stored.
         self.redact = Redactor(secret_values(os.environ if env is None else env)).redact
@@ -106,11 +107,25 @@ class DigestBot:
         self.digests = DigestService(self.sessions, settings.digest, self.adapters, self.outbox)
         self._poll_lock = asyncio.Lock()
 
+    @classmethod
+    def migrated(
+        cls,
+        settings: PipelineSettings,
+        adapters: Sequence[ChatAdapter] = (),
+        env: Mapping[str, str] | None = None,
+        engine: Engine | None = None,
+    ) -> DigestBot:
+        """The bot on a database brought up to date first: what ``open_app`` gives the
+        commands that write, for the tests and benches that build a bot themselves."""
+        bot = cls(settings, adapters, env=env, engine=engine)
+        bot.prepare_database()
+        return bot
+
     def prepare_database(self) -> None:
         """Bring the schema to the newest revision before any service reads or writes it.
 
-        Every command does this when it builds the bot; this is the one place to change
-        when and where migrations run. A PostgreSQL database that does not exist yet is
+        ``open_app`` does this for every command that writes; this is the one place to
+        change how migrations run. A PostgreSQL database that does not exist yet is
         created first, as `meta-ai-digest migrate` does.
         """
         ensure_database(self.engine)

@@ -55,7 +55,7 @@ def bot_with_adapters(
         write_config(tmp_path / "c.toml", feeds, tmp_path / "bot.db", extra), env={}
     )
     adapters = select_adapters(settings.adapters.enabled, settings.adapters.options_for, env)
-    return DigestBot(settings, adapters, env=env)
+    return DigestBot.migrated(settings, adapters, env=env)
 
 
 async def slash_command(port: int, text: str, response_url: str) -> int:

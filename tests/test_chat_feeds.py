@@ -63,7 +63,7 @@ def make_bot(tmp_path: Path, env: dict[str, str], extra: str, port: int) -> Dige
     )
     settings = load_settings(config, env={})
     adapters = select_adapters(settings.adapters.enabled, settings.adapters.options_for, env)
-    return DigestBot(settings, adapters, env=env)
+    return DigestBot.migrated(settings, adapters, env=env)
 
 
 def stored(bot: DigestBot) -> dict[str, Feed]:

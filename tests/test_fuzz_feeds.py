@@ -235,7 +235,7 @@ def fuzz_bot(directory: Path) -> DigestBot:
         f'[database]\nurl = "sqlite:///{directory / "fuzz.db"}"\n',
         encoding="utf-8",
     )
-    return DigestBot(load_settings(config, env={}), [], env={})
+    return DigestBot.migrated(load_settings(config, env={}), [], env={})
 
 
 def renderers() -> list[Callable[[object], object]]:

@@ -21,7 +21,7 @@ settings = load_settings(sys.argv[1], env={})
 before = set(sys.modules)
 from bot.pipeline import DigestBot
 
-bot = DigestBot(settings, env={})
+bot = DigestBot.migrated(settings, env={})
 answer = asyncio.run(bot.latest())
 after_latest = set(sys.modules)
 bot.ingest, bot.grouping  # what the first poll builds

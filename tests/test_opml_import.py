@@ -82,7 +82,9 @@ def test_polls_and_digests_keep_working_during_an_import(
     config = write_config(tmp_path / "c.toml", [("Outlet A", feed)], tmp_path / "bot.db")
     source = tmp_path / "many.opml"
     source.write_bytes(outlines(10_000, host="127.0.0.1:9/n{n}"))
-    bot = DigestBot(load_settings(config, env={}), [TerminalAdapter("json", io.StringIO())], env={})
+    bot = DigestBot.migrated(
+        load_settings(config, env={}), [TerminalAdapter("json", io.StringIO())], env={}
+    )
 
     def added() -> int:
         with bot.sessions() as session:

@@ -44,7 +44,7 @@ def make_bot(
     config = write_config(tmp_path / "c.toml", feeds, tmp_path / "bot.db", extra)
     settings = load_settings(config, env={})
     stream = io.StringIO()
-    return DigestBot(settings, [TerminalAdapter("json", stream)], env={}), stream
+    return DigestBot.migrated(settings, [TerminalAdapter("json", stream)], env={}), stream
 
 
 def test_full_text_is_fetched_for_snippet_only_items(
@@ -241,7 +241,7 @@ def test_stories_stay_pending_when_no_adapter_has_a_destination(
         tmp_path / "bot.db",
     )
     settings = load_settings(config, env={})
-    bot = DigestBot(settings, [NowhereAdapter("json", io.StringIO())], env={})
+    bot = DigestBot.migrated(settings, [NowhereAdapter("json", io.StringIO())], env={})
     asyncio.run(bot.poll())
     result = asyncio.run(bot.post_digest(max_wait_seconds=0))
     assert result.queued_messages == 0

@@ -32,7 +32,9 @@ def test_poll_digest_and_latest_on_postgresql(
         write_config(tmp_path / "c.toml", feeds, tmp_path / "unused.db"), env={}
     )
     stream = io.StringIO()
-    bot = DigestBot(settings, [TerminalAdapter("json", stream)], env={"DATABASE_URL": postgres_url})
+    bot = DigestBot.migrated(
+        settings, [TerminalAdapter("json", stream)], env={"DATABASE_URL": postgres_url}
+    )
     try:
         assert bot.engine.dialect.name == "postgresql"
         report = asyncio.run(bot.poll())

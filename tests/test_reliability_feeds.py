@@ -50,7 +50,7 @@ def write_settings(tmp_path: Path, feeds: list[tuple[str, str]], fetch: str = ""
 
 
 def make_bot(config: Path, adapters: list[object] | None = None) -> DigestBot:
-    return DigestBot(load_settings(config, env={}), adapters or [], env={})  # type: ignore[arg-type]
+    return DigestBot.migrated(load_settings(config, env={}), adapters or [], env={})  # type: ignore[arg-type]
 
 
 def feed_row(bot: DigestBot, name: str) -> Feed:

@@ -244,7 +244,7 @@ def test_an_entry_older_than_keep_days_is_history_on_every_poll(
         encoding="utf-8",
     )
     settings = load_settings(config, env={})
-    bot = DigestBot(settings, [TerminalAdapter("json", io.StringIO())], env={})
+    bot = DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env={})
     try:
         asyncio.run(bot.poll())  # the first poll: "fresh" is news
         assert [s.title for s in bot.preview_digest().stories] == [
@@ -269,7 +269,7 @@ def test_an_entry_older_than_keep_days_is_history_on_every_poll(
 
 def test_the_daily_prune_runs_once_however_many_replicas_start(tmp_path: Path) -> None:
     settings = load_settings(write_config(tmp_path / "c.toml", [], tmp_path / "bot.db"), env={})
-    first, second = DigestBot(settings, env={}), DigestBot(settings, env={})
+    first, second = DigestBot.migrated(settings, env={}), DigestBot.migrated(settings, env={})
     second.outbox.identity = "replica-two:4242:1"
     try:
         with first.sessions.begin() as session:

@@ -64,7 +64,8 @@ def open_app(
     output_format: OutputFormat | None = None,
     adapters: Sequence[ChatAdapter] | None = None,
 ) -> Iterator[DigestBot]:
-    """The whole pipeline on an up-to-date database, for commands that write; closed at the end.
+    """The whole pipeline for commands that write, its database migrated first (created if
+    need be); closed at the end.
 
     ``adapters``: those given, else the enabled ones of the configuration (the terminal's
     format set to ``output_format`` when given).
@@ -86,8 +87,12 @@ def open_app(
         bot = DigestBot(settings, adapters, env=env)
     except (AdapterConfigError, ConfigError, ValueError) as error:
         raise fail(str(error)) from error
-    collector.imports_done()
     try:
+        try:
+            bot.prepare_database()
+        except (ConfigError, ValueError) as error:
+            raise fail(str(error)) from error
+        collector.imports_done()
         yield bot
     finally:
         bot.close()
