@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from bot.services.feeds import FeedCatalog
     from bot.services.grouping import GroupingService
     from bot.services.ingest import IngestService
+    from bot.services.reports import Reports
     from bot.store.retention import PruneReport
     from bot.store.settings import DatabaseSettings
     from bot.stories.settings import ClusterSettings
@@ -103,8 +104,6 @@ class DigestBot:
         self.redact = Redactor(secret_values(os.environ if env is None else env)).redact
         self.sessions = session_factory(self.engine, redact=self.redact)
         self.adapters = list(adapters)
-        self.outbox = Outbox(self.sessions, {adapter.name: adapter for adapter in self.adapters})
-        self.digests = DigestService(self.sessions, settings.digest, self.adapters, self.outbox)
         self._poll_lock = asyncio.Lock()
 
     @classmethod
@@ -131,7 +130,23 @@ class DigestBot:
         ensure_database(self.engine)
         migrate(self.engine)
 
-    # ------------------------------------------------- stage collaborators, built on first use
+    # ------------------------------------------------- services and stages, built on first use
+    @cached_property
+    def outbox(self) -> Outbox:
+        """Every message to a platform goes through here: stored first, then delivered."""
+        return Outbox(self.sessions, {adapter.name: adapter for adapter in self.adapters})
+
+    @cached_property
+    def digests(self) -> DigestService:
+        return DigestService(self.sessions, self.settings.digest, self.adapters, self.outbox)
+
+    @cached_property
+    def reports(self) -> Reports:
+        """The read-only reports (``status``, ``explain``, ``feeds list``)."""
+        from bot.services.reports import Reports
+
+        return Reports(self.sessions, self.settings.configured_feeds)
+
     @cached_property
     def classifier(self) -> TopicClassifier:
         from bot.topic.classifier import TopicClassifier

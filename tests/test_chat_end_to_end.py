@@ -16,7 +16,7 @@ from bot.adapters.discord import DiscordAdapter
 from bot.adapters.registry import select_adapters
 from bot.config import Settings, load_settings
 from bot.pipeline import DigestBot
-from bot.reports import status_lines
+from bot.services.reports import status_lines
 from tests.fakes.discord_api import (
     APPLICATION_ID,
     CHANNEL_ID,

@@ -20,7 +20,6 @@ from bot.environment import SecretsFileError, configure_logging, load_environmen
 
 if TYPE_CHECKING:
     import typer
-    from sqlalchemy.orm import Session, sessionmaker
 
     from bot.adapters.base import ChatAdapter
     from bot.config import Settings
@@ -99,14 +98,12 @@ def open_app(
 
 
 @contextmanager
-def open_readonly(settings: Settings, env: dict[str, str]) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the existing database, which must be at this version's schema."""
-    from bot.store.database import (
-        DatabaseNotReadyError,
-        check_schema,
-        create_database_engine,
-        session_factory,
-    )
+def open_readonly(settings: Settings, env: dict[str, str]) -> Iterator[DigestBot]:
+    """The bot on the existing database, which must be at this version's schema; no chat
+    adapter, nothing created or migrated. Its services read; the read-only commands use
+    only those."""
+    from bot.pipeline import DigestBot
+    from bot.store.database import DatabaseNotReadyError, check_schema, create_database_engine
 
     try:
         engine = create_database_engine(settings.database_url(env), create=False)
@@ -117,11 +114,12 @@ def open_readonly(settings: Settings, env: dict[str, str]) -> Iterator[sessionma
     except DatabaseNotReadyError as error:
         engine.dispose()
         raise fail(str(error), code=1) from error
+    bot = DigestBot(settings, (), env=env, engine=engine)
     collector.imports_done()
     try:
-        yield session_factory(engine)
+        yield bot
     finally:
-        engine.dispose()
+        bot.close()
 
 
 def run_with_adapters(bot: DigestBot, work: Coroutine[Any, Any, T]) -> T:

@@ -121,9 +121,10 @@ class DigestService:
 
     async def latest(self, query: str | None) -> Digest:
         """The /meta-ai answer: the most recent stories, those matching ``query`` if given."""
-        return await asyncio.to_thread(self._latest, query)
+        return await asyncio.to_thread(self.answer, query)
 
-    def _latest(self, query: str | None) -> Digest:
+    def answer(self, query: str | None = None) -> Digest:
+        """:meth:`latest`, in this thread (the ``latest`` command)."""
         with self.sessions() as session:
             return latest_digest(session, self.settings, utc_now(), query)
 

@@ -27,7 +27,7 @@ from bot.feeds.opml import OpmlFeed, read_opml, write_opml
 from bot.feeds.settings import FeedConfig, FetchSettings
 from bot.feeds.text import clean_text
 from bot.feeds.urls import feed_url_problem, shown_url
-from bot.reports import feed_infos
+from bot.services.reports import feed_infos
 from bot.store.bounds import bound_of
 from bot.store.feeds import (
     FeedConflictError,

@@ -32,12 +32,9 @@ def feeds_export(
 
     Credentials in feed addresses are masked unless --with-credentials.
     """
-    from bot.services.feeds import FeedCatalog
-
     settings, env = context_of(ctx)
-    with open_readonly(settings, env) as sessions:
-        catalog = FeedCatalog(sessions, settings.configured_feeds, settings.fetch)
-        document, masked = catalog.export_opml(with_credentials=with_credentials)
+    with open_readonly(settings, env) as bot:
+        document, masked = bot.catalog.export_opml(with_credentials=with_credentials)
     sys.stdout.buffer.write(document)
     sys.stdout.flush()
     if masked:

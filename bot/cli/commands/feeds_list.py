@@ -30,11 +30,9 @@ def feeds_list(
 ) -> None:
     """Every feed, one a line: where it comes from (config or added), its state, its last
     success and its last error. --format json adds URLs and schedules."""
-    from bot.reports import feed_infos
-
     settings, env = context_of(ctx)
-    with open_readonly(settings, env) as sessions, sessions() as session:
-        infos = feed_infos(session, settings.configured_feeds())
+    with open_readonly(settings, env) as bot:
+        infos = bot.reports.feeds()
     if (output_format or terminal_format(settings)) is OutputFormat.json:
         import json
 

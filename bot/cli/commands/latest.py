@@ -26,11 +26,9 @@ def latest(
     With WORDS, the latest stories (last 30 days) matching all of them.
     """
     from bot.adapters.terminal import render_digest
-    from bot.digest.builder import latest_digest
-    from bot.store.schema import utc_now
 
     settings, env = context_of(ctx)
     output_format = output_format or terminal_format(settings)
-    with open_readonly(settings, env) as sessions, sessions() as session:
-        answer = latest_digest(session, settings.digest, utc_now(), " ".join(query or []) or None)
+    with open_readonly(settings, env) as bot:
+        answer = bot.digests.answer(" ".join(query or []) or None)
     out.print(plain(render_digest(answer, output_format.value), multiline=True))

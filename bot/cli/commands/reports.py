@@ -27,13 +27,12 @@ def status(ctx: typer.Context) -> None:
     pending and blocked deliveries with their errors, the last digest, the chat adapters
     with their channels, and each scheduled job with its next firing.
     """
-    from bot.reports import status_lines
     from bot.store.database import describe_database
 
     settings, env = context_of(ctx)
     out.print(plain(f"database: {describe_database(settings.database_url(env))}"))
-    with open_readonly(settings, env) as sessions, sessions() as session:
-        lines = status_lines(session, settings.configured_feeds())
+    with open_readonly(settings, env) as bot:
+        lines = bot.reports.status()
     print_lines([*lines, *adapter_lines(settings, env), *schedule_lines(settings)])
 
 
@@ -79,11 +78,9 @@ def explain(
 
     Exit status 1 when no feed ever carried it.
     """
-    from bot.reports import explain_url
-
     settings, env = context_of(ctx)
-    with open_readonly(settings, env) as sessions, sessions() as session:
-        lines = explain_url(session, url)
+    with open_readonly(settings, env) as bot:
+        lines = bot.reports.explain(url)
     if not lines:
         raise fail(
             f"{url} was never seen in any feed: not polled yet (run `meta-ai-digest poll`), "
