@@ -275,6 +275,14 @@ class DigestBot:
             await self.digests.notify(f"{by} removed the feed “{change.name}” ({change.url})")
         return change
 
+    async def enable_feed(self, name: str, *, by: str) -> FeedChange:
+        """Re-enable a feed disabled after repeated failures; the admin channels hear of it."""
+        catalog = await asyncio.to_thread(lambda: self.catalog)
+        change = await asyncio.to_thread(catalog.enable, name, enabled_by=by)
+        if change.ok:
+            await self.digests.notify(f"{by} re-enabled the feed “{change.name}” ({change.url})")
+        return change
+
     async def notify_admins(self, disabled_feeds: Sequence[str]) -> None:
         """One notice per disabled feed to the adapters' admin channels."""
         await self.digests.notify_admins(disabled_feeds)

@@ -8,6 +8,7 @@ Slack adapter against the Slack engineer's fake Web API for the admin notice.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -215,7 +216,9 @@ async def test_failing_feed_is_disabled_with_one_admin_notice_and_enable_brings_
     assert "broken" in notice_text and "feeds enable" in notice_text
     assert feed_row(bot, "fine").consecutive_failures == 0
 
-    result = CliRunner().invoke(app, ["--config", str(config), "feeds", "enable", "broken"])
+    # In a thread: the command runs its own event loop (it tells the admin channels).
+    arguments = ["--config", str(config), "feeds", "enable", "broken"]
+    result = await asyncio.to_thread(CliRunner().invoke, app, arguments)
     assert result.exit_code == 0, result.output
     row = feed_row(bot, "broken")
     assert row.disabled_at is None and row.consecutive_failures == 0 and row.next_poll_at is None

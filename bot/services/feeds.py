@@ -35,8 +35,10 @@ from bot.store.feeds import (
     active_feeds,
     add_feed,
     add_feeds,
+    enable_feed,
     feed_list,
     remove_feed,
+    sync_feeds,
 )
 from bot.store.schema import Feed, utc_now
 
@@ -157,6 +159,24 @@ class FeedCatalog:
         return FeedChange(
             ok=True,
             message=f"Removed the feed “{name}” ({url}); its stories stay.",
+            name=name,
+            url=url,
+        )
+
+    def enable(self, name: str, *, enabled_by: str) -> FeedChange:
+        """Re-enable a feed disabled after repeated failures, its backoff cleared."""
+        with self.sessions.begin() as session:
+            sync_feeds(session, self.configured())
+            row = enable_feed(session, name)
+            url = redact_url(row.url) if row is not None else None
+        if row is None:
+            return FeedChange(
+                ok=False, message=f"no feed named {name!r}; see `meta-ai-digest feeds list`"
+            )
+        log.info("feed %r enabled by %s", name, enabled_by)
+        return FeedChange(
+            ok=True,
+            message=f"feed {name!r} enabled; it is polled in the next cycle.",
             name=name,
             url=url,
         )

@@ -282,10 +282,10 @@ def record_poll(feed: Feed, outcome: FeedOutcome, decision: NextPoll, now: datet
         feed.disabled_notice_sent = False
 
 
-def enable_feed(session: Session, name: str) -> bool:
-    """Re-enable a disabled feed and clear its backoff; False if no such feed."""
+def enable_feed(session: Session, name: str) -> Feed | None:
+    """Re-enable a disabled feed and clear its backoff; None if no such feed."""
     feed = session.scalar(select(Feed).where(Feed.name == name))
     if feed is None:
-        return False
+        return None
     reset_health(feed)
-    return True
+    return feed

@@ -129,12 +129,10 @@ def feeds_enable(
     name: Annotated[str, typer.Argument(metavar="NAME", hidden=True)],
 ) -> None:
     """Re-enable the feed NAME, disabled after repeated failures."""
-    from bot.store.feeds import enable_feed, sync_feeds
 
     settings, env = context_of(ctx)
-    with open_app(settings, env, adapters=()) as bot, bot.sessions.begin() as session:
-        sync_feeds(session, settings.configured_feeds())
-        found = enable_feed(session, name)
-    if not found:
-        raise fail(f"no feed named {name!r}; see `meta-ai-digest feeds list`")
-    out.print(f"feed {name!r} enabled; it is polled in the next cycle.")
+    with open_app(settings, env) as bot:
+        change = run_with_adapters(bot, bot.enable_feed(name, by=command_line_user()))
+    if not change.ok:
+        raise fail(change.message)
+    out.print(plain(change.message))
