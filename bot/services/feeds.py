@@ -24,6 +24,7 @@ from bot.digest.model import FeedChange, FeedInfo
 from bot.feeds.discover import DiscoveryError, discover_feed
 from bot.feeds.http import HttpFetcher
 from bot.feeds.opml import OpmlFeed, read_opml, write_opml
+from bot.feeds.poller import FeedOutcome, FeedTask, poll_feeds
 from bot.feeds.settings import FeedConfig, FetchSettings
 from bot.feeds.text import clean_text
 from bot.feeds.urls import feed_url_problem, shown_url
@@ -273,3 +274,11 @@ class FeedCatalog:
         else:
             masked = 0
         return write_opml(feeds, title="meta-ai-digest feeds", created=utc_now()), masked
+
+
+async def check_feeds(feeds: Sequence[FeedConfig], fetch: FetchSettings) -> list[FeedOutcome]:
+    """Fetch and parse every enabled feed of ``feeds`` now, storing nothing (``feeds check``:
+    no database is needed)."""
+    tasks = [FeedTask(feed.name, feed.url) for feed in feeds if feed.enabled]
+    async with HttpFetcher(fetch) as fetcher:
+        return await poll_feeds(fetcher, tasks)

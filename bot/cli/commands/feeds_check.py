@@ -13,7 +13,7 @@ from bot.cli.output import out, plain
 from bot.common import collector
 
 if TYPE_CHECKING:
-    from bot.feeds.poller import FeedOutcome
+    pass
 
 commands = typer.Typer(add_completion=False)
 
@@ -26,18 +26,11 @@ def feeds_check(ctx: typer.Context) -> None:
 
     from rich.table import Table
 
-    from bot.feeds.http import HttpFetcher
-    from bot.feeds.poller import FeedTask, poll_feeds
+    from bot.services.feeds import check_feeds
 
     settings, _env = context_of(ctx)
-    tasks = [FeedTask(feed.name, feed.url) for feed in settings.configured_feeds() if feed.enabled]
     collector.imports_done()
-
-    async def check() -> list[FeedOutcome]:
-        async with HttpFetcher(settings.fetch) as fetcher:
-            return await poll_feeds(fetcher, tasks)
-
-    outcomes = asyncio.run(check())
+    outcomes = asyncio.run(check_feeds(settings.configured_feeds(), settings.fetch))
     table = Table()
     for column in ("feed", "status", "entries", "time", "error"):
         table.add_column(column, overflow="fold")
