@@ -128,6 +128,17 @@ class DigestService:
         with self.sessions() as session:
             return latest_digest(session, self.settings, utc_now(), query)
 
+    async def show_latest(self) -> None:
+        """The /meta-ai answer to every adapter's channels, through the outbox (what a bot
+        with only the terminal shows when it starts)."""
+        digest = await self.latest(None)
+        if await asyncio.to_thread(self._queue_latest, digest):
+            await self.outbox.deliver(max_wait_seconds=0)
+
+    def _queue_latest(self, digest: Digest) -> int:
+        with self.sessions.begin() as session:
+            return enqueue(session, self.adapters, digest)
+
     async def notify(self, text: str) -> None:
         """One notice to every adapter's admin channels (a feed added or removed in chat)."""
         if await asyncio.to_thread(self._queue_notice, text):
