@@ -224,7 +224,7 @@ def run(mode: str, background: bool, keep: Path | None = None, extra: str = "") 
 
 def post(bot: Any) -> Any:
     """One digest, posted as `digest` posts it; returns what it held."""
-    result = asyncio.run(bot.post_digest())
+    result = asyncio.run(bot.digests.post())
     return result.digest
 
 

@@ -301,7 +301,7 @@ class BotJobs:
         retry = FiringRetry("post_digest", firing, self.schedule, "post the digest")
         while True:
             try:
-                result = await self.bot.post_digest(max_wait_seconds=30)
+                result = await self.bot.digests.post(max_wait_seconds=30)
             except DBAPIError as error:
                 if firing is not None and not self.stopping and await retry.after(error):
                     continue

@@ -105,7 +105,7 @@ def test_polls_and_digests_keep_working_during_an_import(
             before = added()
             started = time.perf_counter()
             report = asyncio.run(bot.poll(force=True))
-            asyncio.run(bot.post_digest(max_wait_seconds=0))
+            asyncio.run(bot.digests.post(max_wait_seconds=0))
             during.append((before, time.perf_counter() - started))
             statuses = [line.status for line in report.feeds if line.name == "Outlet A"]
             assert statuses in (["ok"], ["not-modified"])

@@ -258,7 +258,7 @@ async def test_first_poll_and_a_newly_added_feed_post_no_history(
     bot = make_bot(config)
     try:
         await bot.poll()
-        first = bot.preview_digest()
+        first = bot.digests.preview()
     finally:
         bot.close()
     assert [story.title for story in first.stories] == ["oldtimer zebra quartz"]
@@ -268,7 +268,7 @@ async def test_first_poll_and_a_newly_added_feed_post_no_history(
     bot = make_bot(config)
     try:
         await bot.poll()
-        second = bot.preview_digest()
+        second = bot.digests.preview()
         with bot.sessions() as session:
             items = {item.title: item.backfill for item in session.scalars(select(Item))}
     finally:

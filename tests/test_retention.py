@@ -247,7 +247,7 @@ def test_an_entry_older_than_keep_days_is_history_on_every_poll(
     bot = DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env={})
     try:
         asyncio.run(bot.poll())  # the first poll: "fresh" is news
-        assert [s.title for s in bot.preview_digest().stories] == [
+        assert [s.title for s in bot.digests.preview().stories] == [
             "Meta releases Llama 5 model fresh"
         ]
         feed_server.serve(
@@ -255,7 +255,7 @@ def test_an_entry_older_than_keep_days_is_history_on_every_poll(
             rss([("fresh", NOW - timedelta(hours=1)), ("ancient", OLD), ("new", NOW)]),
         )
         asyncio.run(bot.poll(force=True))
-        titles = {s.title for s in bot.preview_digest().stories}
+        titles = {s.title for s in bot.digests.preview().stories}
         assert titles == {"Meta releases Llama 5 model fresh", "Meta releases Llama 7 model new"}
         with bot.sessions() as session:
             stored = {

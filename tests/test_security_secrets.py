@@ -347,7 +347,7 @@ async def test_a_slack_server_error_echoing_the_token_is_stored_redacted(
         bot = DigestBot.migrated(settings, adapters, env=env)
         try:
             await bot.poll()
-            result = await bot.post_digest(max_wait_seconds=0)
+            result = await bot.digests.post(max_wait_seconds=0)
             with bot.sessions() as session:
                 errors = [row.last_error for row in session.query(OutboxMessage)]
         finally:

@@ -112,7 +112,7 @@ class DigestService:
             queued = enqueue(session, self.adapters, digest, digest_id=record.id)
             return digest, queued
 
-    async def post(self, max_wait_seconds: float) -> DigestResult:
+    async def post(self, max_wait_seconds: float = 60.0) -> DigestResult:
         """Deliver anything pending, then queue and deliver the next digest."""
         await self.outbox.deliver(max_wait_seconds=0)
         digest, queued = await asyncio.to_thread(self.queue)

@@ -82,7 +82,7 @@ def demo(
                 f"{plural(report.new_stories, 'story')}.",
                 highlight=False,
             )
-            await bot.post_digest(max_wait_seconds=0)
+            await bot.digests.post(max_wait_seconds=0)
             return report
 
         with open_app(settings, {}, adapters=[TerminalAdapter(chosen.value)]) as bot:

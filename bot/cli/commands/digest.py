@@ -37,12 +37,12 @@ def digest(
     with open_app(settings, env, output_format) as bot:
         if dry_run:
             out.print(
-                plain(render_digest(bot.preview_digest(), output_format.value), multiline=True)
+                plain(render_digest(bot.digests.preview(), output_format.value), multiline=True)
             )
             return
         # One attempt per message (each within its adapter's send timeout): what is left
         # pending is retried by `run` every minute, or by the next `digest`.
-        result = run_with_adapters(bot, bot.post_digest(max_wait_seconds=0))
+        result = run_with_adapters(bot, bot.digests.post(max_wait_seconds=0))
     if not result.digest.stories and not any(a.name == TerminalAdapter.name for a in bot.adapters):
         err.print("nothing new to post")
     elif not result.digest.stories:
