@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from bot.feeds.http import Validators
+from bot.feeds.records import Validators
 from bot.feeds.schedule import FeedHealth
 from bot.store.bounds import fit_values
 from bot.store.schema import SOURCE_ADDED, SOURCE_CONFIG, Feed
