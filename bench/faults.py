@@ -87,7 +87,7 @@ def config_for(directory: Path, feeds: list[tuple[str, str]], extra: str = "") -
 def worker_killed(feeds: list[tuple[str, str]], items: int) -> Row:
     with tempfile.TemporaryDirectory() as name:
         config = config_for(Path(name), feeds, "[fetch]\nworkers = 2\n")
-        bot = DigestBot(load_settings(config, env={}), [], env={})
+        bot = DigestBot.migrated(load_settings(config, env={}), [], env={})
         done, killed = 0, []
 
         def kill_one(outcome: FeedOutcome) -> None:
@@ -151,7 +151,7 @@ async def delivery_blip(postgres_url: str, directory: Path) -> Row:
         slack.slow("chat.postMessage", 6.0, times=100)
         with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
             config = config_for(directory, [])
-            bot = DigestBot(
+            bot = DigestBot.migrated(
                 load_settings(config, env={}),
                 [adapter],
                 env={"DATABASE_URL": through(proxy, postgres_url)},
@@ -192,7 +192,8 @@ async def claim_blip(postgres_url: str, directory: Path) -> Row:
     with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
         env = {"DATABASE_URL": through(proxy, postgres_url)}
         bots = [
-            DigestBot(settings, [TerminalAdapter("json", io.StringIO())], env=env) for _ in range(2)
+            DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env=env)
+            for _ in range(2)
         ]
         try:
             add_pending_stories(bots[0].sessions, 3)

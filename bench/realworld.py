@@ -204,7 +204,7 @@ def run(mode: str, background: bool, keep: Path | None = None, extra: str = "") 
             # The terminal adapter, as `digest` with no chat platform: posting marks stories.
             sink = open(directory / "digests.txt", "w", encoding="utf-8")  # noqa: SIM115
             adapters = [TerminalAdapter("json", stream=sink)]
-            bot = DigestBot(load_settings(config, env={}), adapters, env={})
+            bot = DigestBot.migrated(load_settings(config, env={}), adapters, env={})
             try:
                 steps = range(1, SLICES + 1) if mode == "trickle" else [SLICES]
                 for step in steps:
@@ -224,7 +224,7 @@ def run(mode: str, background: bool, keep: Path | None = None, extra: str = "") 
 
 def post(bot: Any) -> Any:
     """One digest, posted as `digest` posts it; returns what it held."""
-    result = asyncio.run(bot.post_digest())
+    result = asyncio.run(bot.digests.post())
     return result.digest
 
 

@@ -215,7 +215,7 @@ async def run_cycles(config: Path, server: ServerProcess, cycles: int) -> list[C
     from bot.config import load_settings
     from bot.pipeline import DigestBot
 
-    bot = DigestBot(load_settings(config, env={}), [], env={})
+    bot = DigestBot.migrated(load_settings(config, env={}), [], env={})
     results = []
     try:
         for number in range(cycles):

@@ -220,6 +220,12 @@ class Outbox:
         # (id → platform message id): never sent again, recorded at the next chance.
         self.unrecorded: dict[int, str | None] = {}
 
+    def unblock_all(self) -> int:
+        """At start-up: messages blocked by an earlier run get another chance (see
+        :func:`unblock_all`); how many."""
+        with self.sessions.begin() as session:
+            return unblock_all(session)
+
     def stop(self) -> None:
         """Shutdown: finish the message being sent, start no other, wait for no retry."""
         self._stopping = True

@@ -1,15 +1,18 @@
-"""The pipeline, end to end: feeds → items → stories → digests → adapters.
+"""The application: feeds → items → stories → digests → outbox → adapters.
 
-:class:`DigestBot` is the one object the CLI and the scheduler hold. It owns the
-database, the adapters and the outbox, and hands the work to the services in
-``bot/services/``: ingest (feeds into items), grouping (items into summarized
-stories) and digests (stories out to chat). Each stage lives in its own package
-and knows nothing of the ones after it; only the services and this facade see
-them all.
+:class:`DigestBot` is the runtime one process holds (the CLI through
+``bot.cli.bootstrap``, the scheduler, the chat adapters as their CommandHandler). It
+owns the database engine, the sessions, the adapters and the outbox, and builds the
+services of ``bot/services/`` on first use: ingest (feeds into items), grouping (items
+into summarized stories), digests (stories out to chat), the feed catalog and the
+reports. Callers use those services directly; the methods here are only the use cases
+that combine several of them (a poll cycle; a feed-list change and its admin notice)
+and the CommandHandler interface. Building it neither connects nor migrates: opening the
+application (``open_app``) migrates as an explicit step.
 
-The topic rules, the summarizer and the services that use them are built on
-first use, with their modules: `latest`, `status` and the other read-only
-commands load neither aiohttp, nor trafilatura, nor nupunkt.
+Services are built with their modules on first use: `latest`, `status` and the other
+read-only commands load neither aiohttp, nor trafilatura, nor nupunkt
+(tests/test_lazy_imports.py).
 """
 
 from __future__ import annotations
@@ -42,11 +45,12 @@ if TYPE_CHECKING:
     from bot.adapters.base import ChatAdapter
     from bot.digest.model import Digest, FeedChange, FeedInfo
     from bot.digest.settings import DigestSettings
-    from bot.feeds.poller import FeedOutcome, FeedTask
+    from bot.feeds.poller import FeedOutcome
     from bot.feeds.settings import FeedConfig, FetchSettings
     from bot.services.feeds import FeedCatalog
     from bot.services.grouping import GroupingService
     from bot.services.ingest import IngestService
+    from bot.services.reports import Reports
     from bot.store.retention import PruneReport
     from bot.store.settings import DatabaseSettings
     from bot.stories.settings import ClusterSettings
@@ -85,7 +89,7 @@ class PipelineSettings(Protocol):
 
 
 class DigestBot:
-    """The bot's services, its database and its adapters, for one process."""
+    """The runtime of one process: its database, adapters, outbox and services."""
 
     def __init__(
         self,
@@ -95,28 +99,57 @@ class DigestBot:
         engine: Engine | None = None,
     ) -> None:
         self.settings = settings
+        # No migration here: opening the application (bot.cli.bootstrap.open_app) is where
+        # the schema is brought up to date, as an explicit step (prepare_database).
         self.engine = engine or create_database_engine(settings.database_url(env))
-        self.prepare_database()
         # Error texts (a platform's answer, a server's reason phrase) may quote a secret of
         # this environment: they are masked before they are stored.
         self.redact = Redactor(secret_values(os.environ if env is None else env)).redact
         self.sessions = session_factory(self.engine, redact=self.redact)
         self.adapters = list(adapters)
-        self.outbox = Outbox(self.sessions, {adapter.name: adapter for adapter in self.adapters})
-        self.digests = DigestService(self.sessions, settings.digest, self.adapters, self.outbox)
         self._poll_lock = asyncio.Lock()
+
+    @classmethod
+    def migrated(
+        cls,
+        settings: PipelineSettings,
+        adapters: Sequence[ChatAdapter] = (),
+        env: Mapping[str, str] | None = None,
+        engine: Engine | None = None,
+    ) -> DigestBot:
+        """The bot on a database brought up to date first: what ``open_app`` gives the
+        commands that write, for the tests and benches that build a bot themselves."""
+        bot = cls(settings, adapters, env=env, engine=engine)
+        bot.prepare_database()
+        return bot
 
     def prepare_database(self) -> None:
         """Bring the schema to the newest revision before any service reads or writes it.
 
-        Every command does this when it builds the bot; this is the one place to change
-        when and where migrations run. A PostgreSQL database that does not exist yet is
+        ``open_app`` does this for every command that writes; this is the one place to
+        change how migrations run. A PostgreSQL database that does not exist yet is
         created first, as `meta-ai-digest migrate` does.
         """
         ensure_database(self.engine)
         migrate(self.engine)
 
-    # ------------------------------------------------- stage collaborators, built on first use
+    # ------------------------------------------------- services and stages, built on first use
+    @cached_property
+    def outbox(self) -> Outbox:
+        """Every message to a platform goes through here: stored first, then delivered."""
+        return Outbox(self.sessions, {adapter.name: adapter for adapter in self.adapters})
+
+    @cached_property
+    def digests(self) -> DigestService:
+        return DigestService(self.sessions, self.settings.digest, self.adapters, self.outbox)
+
+    @cached_property
+    def reports(self) -> Reports:
+        """The read-only reports (``status``, ``explain``, ``feeds list``)."""
+        from bot.services.reports import Reports
+
+        return Reports(self.sessions, self.settings.configured_feeds)
+
     @cached_property
     def classifier(self) -> TopicClassifier:
         from bot.topic.classifier import TopicClassifier
@@ -163,14 +196,6 @@ class DigestBot:
         )
 
     # ----------------------------------------------------------------- feeds → items
-    def feeds_to_poll(self, force: bool) -> tuple[list[FeedTask], list[FeedReport]]:
-        """Due feeds as tasks, and a report line for each feed skipped (disabled, backing off)."""
-        return self.ingest.feeds_to_poll(force)
-
-    def store_outcomes(self, outcomes: Sequence[FeedOutcome]) -> PollReport:
-        """Record each feed's health and store its new entries with their topic verdicts."""
-        return self.ingest.store_outcomes(outcomes)
-
     async def poll(
         self,
         force: bool = False,
@@ -192,7 +217,7 @@ class DigestBot:
                 time.perf_counter() - started,
             )
             if report.disabled:
-                await self.notify_admins(report.disabled)
+                await self.digests.notify_admins(report.disabled)
             return report
 
     # --------------------------------------------------------------- items → stories
@@ -203,23 +228,7 @@ class DigestBot:
         with self.sessions() as session:
             return bool(ungrouped_item_ids(session, 1))
 
-    def group_and_summarize(self, item_ids: Sequence[int]) -> int:
-        """Attach new kept items to stories (creating them), then refresh touched stories."""
-        return self.grouping.group_and_summarize(item_ids)
-
     # ---------------------------------------------------------------- stories → chat
-    def preview_digest(self) -> Digest:
-        """The digest `digest` would post now, without marking anything."""
-        return self.digests.preview()
-
-    def queue_digest(self) -> tuple[Digest, int]:
-        """Build the next digest, store its messages in the outbox and mark its stories posted."""
-        return self.digests.queue()
-
-    async def post_digest(self, max_wait_seconds: float = 60.0) -> DigestResult:
-        """Deliver anything pending, then queue and deliver the next digest."""
-        return await self.digests.post(max_wait_seconds)
-
     async def latest(self, query: str | None = None) -> Digest:
         """The /meta-ai answer (the CommandHandler interface the adapters call)."""
         return await self.digests.latest(query)
@@ -245,9 +254,13 @@ class DigestBot:
             await self.digests.notify(f"{by} removed the feed “{change.name}” ({change.url})")
         return change
 
-    async def notify_admins(self, disabled_feeds: Sequence[str]) -> None:
-        """One notice per disabled feed to the adapters' admin channels."""
-        await self.digests.notify_admins(disabled_feeds)
+    async def enable_feed(self, name: str, *, by: str) -> FeedChange:
+        """Re-enable a feed disabled after repeated failures; the admin channels hear of it."""
+        catalog = await asyncio.to_thread(lambda: self.catalog)
+        change = await asyncio.to_thread(catalog.enable, name, enabled_by=by)
+        if change.ok:
+            await self.digests.notify(f"{by} re-enabled the feed “{change.name}” ({change.url})")
+        return change
 
     async def close_adapters(self, timeout: float = 2.0) -> None:
         """Close every adapter at once, each within ``timeout``; a failure is only logged.

@@ -50,7 +50,6 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.common.text import plural
 from bot.config import ScheduleSettings
-from bot.delivery import unblock_all
 from bot.pipeline import DigestBot, PollReport
 
 log = logging.getLogger(__name__)
@@ -292,11 +291,7 @@ class BotJobs:
                 log.exception("could not show the latest summary")
 
     async def show_latest(self) -> None:
-        digest = await self.bot.latest()
-        for adapter in self.bot.adapters:
-            for destination in adapter.destinations():
-                for payload in adapter.render(digest):
-                    await adapter.send(destination, payload, key="latest-at-start")
+        await self.bot.digests.show_latest()
 
     async def post_digest(self) -> None:
         """Queue and deliver the digest; when the database does not answer, try again
@@ -306,7 +301,7 @@ class BotJobs:
         retry = FiringRetry("post_digest", firing, self.schedule, "post the digest")
         while True:
             try:
-                result = await self.bot.post_digest(max_wait_seconds=30)
+                result = await self.bot.digests.post(max_wait_seconds=30)
             except DBAPIError as error:
                 if firing is not None and not self.stopping and await retry.after(error):
                     continue
@@ -573,8 +568,7 @@ def warn_of_failed_feeds(report: PollReport) -> None:
 
 
 def reset_blocked(bot: DigestBot) -> None:
-    with bot.sessions.begin() as session:
-        unblock_all(session)
+    bot.outbox.unblock_all()
 
 
 async def start_adapters(bot: DigestBot) -> None:

@@ -213,7 +213,7 @@ def test_a_nul_character_is_never_sent_to_the_database(engine: Engine) -> None:
 # ----------------------------------------------------- the pipeline, the reproduction
 def make_bot(tmp_path: Path, database_url: str, feeds: list[tuple[str, str]]) -> DigestBot:
     settings = load_settings(write_config(tmp_path / "c.toml", feeds, tmp_path / "x.db"), env={})
-    return DigestBot(
+    return DigestBot.migrated(
         settings, [TerminalAdapter("json", io.StringIO())], env={"DATABASE_URL": database_url}
     )
 

@@ -16,7 +16,7 @@ from bot.adapters.discord import DiscordAdapter
 from bot.adapters.registry import select_adapters
 from bot.config import Settings, load_settings
 from bot.pipeline import DigestBot
-from bot.reports import status_lines
+from bot.services.reports import status_lines
 from tests.fakes.discord_api import (
     APPLICATION_ID,
     CHANNEL_ID,
@@ -55,7 +55,7 @@ def bot_with_adapters(
         write_config(tmp_path / "c.toml", feeds, tmp_path / "bot.db", extra), env={}
     )
     adapters = select_adapters(settings.adapters.enabled, settings.adapters.options_for, env)
-    return DigestBot(settings, adapters, env=env)
+    return DigestBot.migrated(settings, adapters, env=env)
 
 
 async def slash_command(port: int, text: str, response_url: str) -> int:
@@ -95,7 +95,7 @@ async def test_slack_digest_and_meta_ai_command_through_the_real_core(
             assert "No Meta AI news" in message_text(slack.bodies("response")[0])
 
             await bot.poll()
-            result = await bot.post_digest(max_wait_seconds=5)
+            result = await bot.digests.post(max_wait_seconds=5)
             assert result.delivery is not None and result.delivery.sent >= 1
             posted = slack.bodies("chat.postMessage")
             assert posted and all(message["channel"] == DIGEST_CHANNEL for message in posted)
@@ -104,7 +104,7 @@ async def test_slack_digest_and_meta_ai_command_through_the_real_core(
             assert "MacBook" not in text and "Vermont" not in text
 
             # A second digest posts nothing new.
-            await bot.post_digest(max_wait_seconds=5)
+            await bot.digests.post(max_wait_seconds=5)
             assert len(slack.bodies("chat.postMessage")) == len(posted)
 
             # /meta-ai answers with the same stories as `latest`.
@@ -166,7 +166,7 @@ async def test_a_slack_channel_the_bot_is_not_in_keeps_the_digest_pending(
         bot = bot_with_adapters(tmp_path, llama_feeds(feed_server), env)
         try:
             await bot.poll()
-            result = await bot.post_digest(max_wait_seconds=1)
+            result = await bot.digests.post(max_wait_seconds=1)
             assert result.delivery is not None and result.delivery.errors
             assert (
                 "not_in_channel" in result.delivery.errors[0]
@@ -197,7 +197,7 @@ async def test_discord_digest_and_meta_ai_command_through_the_real_core(
         assert isinstance(adapter, DiscordAdapter)
         try:
             await bot.poll()
-            result = await bot.post_digest(max_wait_seconds=5)
+            result = await bot.digests.post(max_wait_seconds=5)
             assert result.delivery is not None and result.delivery.sent >= 1
             posts = discord_api.made("POST", f"/channels/{CHANNEL_ID}/messages")
             assert posts

@@ -63,7 +63,7 @@ def make_bot(tmp_path: Path, env: dict[str, str], extra: str, port: int) -> Dige
     )
     settings = load_settings(config, env={})
     adapters = select_adapters(settings.adapters.enabled, settings.adapters.options_for, env)
-    return DigestBot(settings, adapters, env=env)
+    return DigestBot.migrated(settings, adapters, env=env)
 
 
 def stored(bot: DigestBot) -> dict[str, Feed]:
@@ -144,6 +144,35 @@ async def test_slack_admins_add_and_remove_feeds_members_list_them_and_get_a_pol
             assert "removed the feed “Outlet B”" in slack.bodies("chat.postMessage")[1]["text"]
         finally:
             await adapter.close()
+            bot.close()
+
+
+async def test_re_enabling_a_feed_tells_the_admin_channel_as_adding_and_removing_do(
+    tmp_path: Path,
+) -> None:
+    """`feeds enable` goes through the same service as add and remove: the notice is sent."""
+    async with FakeSlack() as slack:
+        env = slack.http_mode_env()
+        config = write_config(
+            tmp_path / "c.toml",
+            [("Gone", "https://example.com/feed.xml")],
+            tmp_path / "bot.db",
+            f'[adapters.slack]\nadmin_channel = "{OTHER_CHANNEL}"\n',
+        )
+        settings = load_settings(config, env={})
+        adapters = select_adapters(settings.adapters.enabled, settings.adapters.options_for, env)
+        bot = DigestBot.migrated(settings, adapters, env=env)
+        try:
+            missing = await bot.enable_feed("Nope", by="ada (command line)")
+            assert not missing.ok and "no feed named 'Nope'" in missing.message
+            change = await bot.enable_feed("Gone", by="ada (command line)")
+            assert change.ok, change.message
+            await slack.wait_for(lambda: bool(slack.bodies("chat.postMessage")))
+            [notice] = slack.bodies("chat.postMessage")
+            assert notice["channel"] == OTHER_CHANNEL
+            assert "ada (command line) re-enabled the feed “Gone”" in notice["text"]
+        finally:
+            await bot.close_adapters()
             bot.close()
 
 

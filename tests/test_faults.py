@@ -122,7 +122,7 @@ def test_a_worker_sigkilled_mid_cycle_does_not_abort_it(
     SIGKILLed from outside once some feeds are done; every feed's items are stored."""
     feeds = serve_meta_ai_feeds(feed_server, 20, 3)
     config = write_config(tmp_path / "c.toml", feeds, tmp_path / "bot.db", "[fetch]\nworkers = 2\n")
-    bot = DigestBot(load_settings(config, env={}), [], env={})
+    bot = DigestBot.migrated(load_settings(config, env={}), [], env={})
     killed: list[int] = []
     before = set(pool_workers())  # another test's pool in this process may still be closing
 
@@ -287,7 +287,8 @@ def replica_bots(tmp_path: Path, url: str, count: int) -> list[DigestBot]:
     settings = load_settings(config, env={})
     env = {"DATABASE_URL": url}
     return [
-        DigestBot(settings, [TerminalAdapter("json", io.StringIO())], env=env) for _ in range(count)
+        DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env=env)
+        for _ in range(count)
     ]
 
 

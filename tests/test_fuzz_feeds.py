@@ -235,7 +235,7 @@ def fuzz_bot(directory: Path) -> DigestBot:
         f'[database]\nurl = "sqlite:///{directory / "fuzz.db"}"\n',
         encoding="utf-8",
     )
-    return DigestBot(load_settings(config, env={}), [], env={})
+    return DigestBot.migrated(load_settings(config, env={}), [], env={})
 
 
 def renderers() -> list[Callable[[object], object]]:
@@ -268,7 +268,7 @@ def test_whatever_the_parser_accepts_travels_to_every_adapter() -> None:
     with tempfile.TemporaryDirectory() as directory:
         bot = fuzz_bot(Path(directory))
         try:
-            bot.feeds_to_poll(force=True)  # creates the feed rows
+            bot.ingest.feeds_to_poll(force=True)  # creates the feed rows
 
             @settings(
                 max_examples=60,
@@ -282,10 +282,10 @@ def test_whatever_the_parser_accepts_travels_to_every_adapter() -> None:
                 if parsed is None:
                     return
                 outcome = FeedOutcome(name=feed, url=f"https://{feed}.example/feed", parsed=parsed)
-                report = bot.store_outcomes([outcome])
+                report = bot.ingest.store_outcomes([outcome])
                 kept = [item for line in report.feeds for item in line.kept_ids]
-                bot.group_and_summarize(kept)
-                digest, _queued = bot.queue_digest()
+                bot.grouping.group_and_summarize(kept)
+                digest, _queued = bot.digests.queue()
                 for render in render_all:
                     for payload in render(digest):  # type: ignore[attr-defined]
                         json.dumps(payload)  # storable in the outbox
@@ -305,8 +305,8 @@ def test_dates_from_feeds_never_lie_in_the_future() -> None:
     with tempfile.TemporaryDirectory() as directory:
         bot = fuzz_bot(Path(directory))
         try:
-            bot.feeds_to_poll(force=True)
-            bot.store_outcomes([FeedOutcome(name="fuzz", url="u", parsed=parsed)])
+            bot.ingest.feeds_to_poll(force=True)
+            bot.ingest.store_outcomes([FeedOutcome(name="fuzz", url="u", parsed=parsed)])
             with bot.sessions() as session:
                 from bot.store.schema import Item
 

@@ -82,7 +82,9 @@ def test_polls_and_digests_keep_working_during_an_import(
     config = write_config(tmp_path / "c.toml", [("Outlet A", feed)], tmp_path / "bot.db")
     source = tmp_path / "many.opml"
     source.write_bytes(outlines(10_000, host="127.0.0.1:9/n{n}"))
-    bot = DigestBot(load_settings(config, env={}), [TerminalAdapter("json", io.StringIO())], env={})
+    bot = DigestBot.migrated(
+        load_settings(config, env={}), [TerminalAdapter("json", io.StringIO())], env={}
+    )
 
     def added() -> int:
         with bot.sessions() as session:
@@ -103,7 +105,7 @@ def test_polls_and_digests_keep_working_during_an_import(
             before = added()
             started = time.perf_counter()
             report = asyncio.run(bot.poll(force=True))
-            asyncio.run(bot.post_digest(max_wait_seconds=0))
+            asyncio.run(bot.digests.post(max_wait_seconds=0))
             during.append((before, time.perf_counter() - started))
             statuses = [line.status for line in report.feeds if line.name == "Outlet A"]
             assert statuses in (["ok"], ["not-modified"])

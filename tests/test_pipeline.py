@@ -44,7 +44,7 @@ def make_bot(
     config = write_config(tmp_path / "c.toml", feeds, tmp_path / "bot.db", extra)
     settings = load_settings(config, env={})
     stream = io.StringIO()
-    return DigestBot(settings, [TerminalAdapter("json", stream)], env={}), stream
+    return DigestBot.migrated(settings, [TerminalAdapter("json", stream)], env={}), stream
 
 
 def test_full_text_is_fetched_for_snippet_only_items(
@@ -64,7 +64,7 @@ def test_full_text_is_fetched_for_snippet_only_items(
         extra=allow_local(feed_server.port),
     )
     asyncio.run(bot.poll())
-    digest = bot.preview_digest()
+    digest = bot.digests.preview()
     assert len(digest.stories) == 1
     summary = digest.stories[0].summary
     assert summary and all(any(s in p for p in LLAMA_PARAGRAPHS) for s in summary)
@@ -86,7 +86,7 @@ def test_snippet_is_summarized_with_a_note_when_the_page_is_unreachable(
         extra=allow_local(feed_server.port),
     )
     asyncio.run(bot.poll())
-    story = bot.preview_digest().stories[0]
+    story = bot.digests.preview().stories[0]
     assert story.summary and story.summary_note and "snippet" in story.summary_note
 
 
@@ -101,7 +101,7 @@ def test_article_links_to_private_addresses_are_not_fetched_by_default(
     bot, _ = make_bot(tmp_path, [("Snippets", feed_server.serve("/feed.xml", feed))])
     asyncio.run(bot.poll())
     assert feed_server.statuses("/article") == []  # the SSRF guard refused 127.0.0.1
-    assert bot.preview_digest().stories[0].summary_note
+    assert bot.digests.preview().stories[0].summary_note
 
 
 def test_same_article_in_two_feeds_and_a_changed_guid_are_one_item(
@@ -131,7 +131,7 @@ def test_same_article_in_two_feeds_and_a_changed_guid_are_one_item(
     )
     report = asyncio.run(bot.poll())
     assert report.new_items == 1
-    posted = asyncio.run(bot.post_digest(max_wait_seconds=0)).digest
+    posted = asyncio.run(bot.digests.post(max_wait_seconds=0)).digest
     assert [story.title for story in posted.stories] == ["Meta releases Llama 4"]
     assert len(posted.stories[0].sources) == 1
 
@@ -139,7 +139,7 @@ def test_same_article_in_two_feeds_and_a_changed_guid_are_one_item(
     changed = rss([("a-1-v2", "Meta releases Llama 4 (updated)", link + "#comments", html, now)])
     feed_server.serve("/main.xml", changed)
     assert asyncio.run(bot.poll(force=True)).new_items == 0
-    assert bot.preview_digest().stories == []
+    assert bot.digests.preview().stories == []
 
 
 def test_a_posted_story_that_gains_sources_is_announced_as_more_sources(
@@ -148,7 +148,7 @@ def test_a_posted_story_that_gains_sources_is_announced_as_more_sources(
     a = feed_server.serve("/a.xml", fresh_feed("outlet-a-rss.xml"), "application/rss+xml")
     bot, stream = make_bot(tmp_path, [("Outlet A", a), ("Outlet B", feed_server.url("/b.xml"))])
     asyncio.run(bot.poll())
-    first = asyncio.run(bot.post_digest(max_wait_seconds=0)).digest
+    first = asyncio.run(bot.digests.post(max_wait_seconds=0)).digest
     assert [s.new_sources for s in first.stories] == [0]
 
     # Outlet B's coverage of the same story arrives later, with an unrelated new Meta AI story.
@@ -174,7 +174,7 @@ def test_a_posted_story_that_gains_sources_is_announced_as_more_sources(
         asyncio.run(bot.poll()).feeds[-1].status.startswith("waiting until")
     )  # B is backing off after its 404
     asyncio.run(bot.poll(force=True))
-    second = asyncio.run(bot.post_digest(max_wait_seconds=0)).digest
+    second = asyncio.run(bot.digests.post(max_wait_seconds=0)).digest
     by_title = {story.title: story for story in second.stories}
     assert len(second.stories) == 2
     grown = next(story for story in second.stories if story.new_sources)
@@ -192,7 +192,7 @@ def test_first_poll_stores_old_history_as_seen_but_never_posts_it(
     bot, _ = make_bot(tmp_path, [("Newsroom", feed_server.serve("/feed.xml", feed))])
     report = asyncio.run(bot.poll())
     assert report.new_items == 1
-    assert bot.preview_digest().stories == []
+    assert bot.digests.preview().stories == []
     assert asyncio.run(bot.latest()).stories == []
 
 
@@ -222,7 +222,7 @@ def test_a_dateless_feed_on_its_first_poll_is_history_not_news(
     )
     bot, _ = make_bot(tmp_path, [("Undated", feed_server.serve("/feed.xml", undated))])
     assert asyncio.run(bot.poll()).new_items == 1
-    assert bot.preview_digest().stories == []
+    assert bot.digests.preview().stories == []
 
 
 class NowhereAdapter(TerminalAdapter):
@@ -241,8 +241,8 @@ def test_stories_stay_pending_when_no_adapter_has_a_destination(
         tmp_path / "bot.db",
     )
     settings = load_settings(config, env={})
-    bot = DigestBot(settings, [NowhereAdapter("json", io.StringIO())], env={})
+    bot = DigestBot.migrated(settings, [NowhereAdapter("json", io.StringIO())], env={})
     asyncio.run(bot.poll())
-    result = asyncio.run(bot.post_digest(max_wait_seconds=0))
+    result = asyncio.run(bot.digests.post(max_wait_seconds=0))
     assert result.queued_messages == 0
-    assert len(bot.preview_digest().stories) == 1  # not marked posted, not lost
+    assert len(bot.digests.preview().stories) == 1  # not marked posted, not lost

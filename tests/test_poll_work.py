@@ -27,7 +27,7 @@ from tests.test_pipeline import rss
 
 def bot_for(tmp_path: Path, feeds: list[tuple[str, str]], extra: str = "") -> DigestBot:
     config = write_config(tmp_path / "c.toml", feeds, tmp_path / "bot.db", extra)
-    return DigestBot(load_settings(config, env={}), [], env={})
+    return DigestBot.migrated(load_settings(config, env={}), [], env={})
 
 
 def statuses(bot: DigestBot) -> list[tuple[str, str, int]]:

@@ -32,15 +32,17 @@ def test_poll_digest_and_latest_on_postgresql(
         write_config(tmp_path / "c.toml", feeds, tmp_path / "unused.db"), env={}
     )
     stream = io.StringIO()
-    bot = DigestBot(settings, [TerminalAdapter("json", stream)], env={"DATABASE_URL": postgres_url})
+    bot = DigestBot.migrated(
+        settings, [TerminalAdapter("json", stream)], env={"DATABASE_URL": postgres_url}
+    )
     try:
         assert bot.engine.dialect.name == "postgresql"
         report = asyncio.run(bot.poll())
         assert report.new_items == 5 and report.new_stories == 1
-        result = asyncio.run(bot.post_digest(max_wait_seconds=0))
+        result = asyncio.run(bot.digests.post(max_wait_seconds=0))
         assert len(result.digest.stories) == 1
         assert sorted(s.feed for s in result.digest.stories[0].sources) == ["Outlet A", "Outlet B"]
-        assert asyncio.run(bot.post_digest(max_wait_seconds=0)).digest.stories == []
+        assert asyncio.run(bot.digests.post(max_wait_seconds=0)).digest.stories == []
         assert len(asyncio.run(bot.latest("scout")).stories) == 1
         assert asyncio.run(bot.poll(force=True)).new_items == 0
     finally:

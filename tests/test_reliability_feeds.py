@@ -8,6 +8,7 @@ Slack adapter against the Slack engineer's fake Web API for the admin notice.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -19,8 +20,9 @@ from typer.testing import CliRunner
 from bot.adapters.slack import SlackAdapter
 from bot.cli import app
 from bot.config import FetchSettings, Settings, load_settings
-from bot.feeds.http import FailureKind, FetchError, Validators
+from bot.feeds.http import FailureKind, FetchError
 from bot.feeds.poller import FeedOutcome
+from bot.feeds.records import Validators
 from bot.feeds.schedule import backoff_delay, is_due
 from bot.pipeline import DigestBot
 from bot.services.ingest import record_outcome
@@ -50,7 +52,7 @@ def write_settings(tmp_path: Path, feeds: list[tuple[str, str]], fetch: str = ""
 
 
 def make_bot(config: Path, adapters: list[object] | None = None) -> DigestBot:
-    return DigestBot(load_settings(config, env={}), adapters or [], env={})  # type: ignore[arg-type]
+    return DigestBot.migrated(load_settings(config, env={}), adapters or [], env={})  # type: ignore[arg-type]
 
 
 def feed_row(bot: DigestBot, name: str) -> Feed:
@@ -215,7 +217,9 @@ async def test_failing_feed_is_disabled_with_one_admin_notice_and_enable_brings_
     assert "broken" in notice_text and "feeds enable" in notice_text
     assert feed_row(bot, "fine").consecutive_failures == 0
 
-    result = CliRunner().invoke(app, ["--config", str(config), "feeds", "enable", "broken"])
+    # In a thread: the command runs its own event loop (it tells the admin channels).
+    arguments = ["--config", str(config), "feeds", "enable", "broken"]
+    result = await asyncio.to_thread(CliRunner().invoke, app, arguments)
     assert result.exit_code == 0, result.output
     row = feed_row(bot, "broken")
     assert row.disabled_at is None and row.consecutive_failures == 0 and row.next_poll_at is None
@@ -255,7 +259,7 @@ async def test_first_poll_and_a_newly_added_feed_post_no_history(
     bot = make_bot(config)
     try:
         await bot.poll()
-        first = bot.preview_digest()
+        first = bot.digests.preview()
     finally:
         bot.close()
     assert [story.title for story in first.stories] == ["oldtimer zebra quartz"]
@@ -265,7 +269,7 @@ async def test_first_poll_and_a_newly_added_feed_post_no_history(
     bot = make_bot(config)
     try:
         await bot.poll()
-        second = bot.preview_digest()
+        second = bot.digests.preview()
         with bot.sessions() as session:
             items = {item.title: item.backfill for item in session.scalars(select(Item))}
     finally:

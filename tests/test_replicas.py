@@ -286,7 +286,7 @@ def two_bots(database_url: str, tmp_path: Path) -> Iterator[tuple[DigestBot, Dig
     config = write_config(tmp_path / "config.toml", [], tmp_path / "unused.db")
     settings = load_settings(config, env={})
     env = {"DATABASE_URL": database_url}
-    first, second = DigestBot(settings, env=env), DigestBot(settings, env=env)
+    first, second = DigestBot.migrated(settings, env=env), DigestBot.migrated(settings, env=env)
     second.outbox.identity = "replica-two:4242:1"
     try:
         yield first, second

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.config import FeedConfig
-from bot.reports import feed_infos
+from bot.services.reports import feed_infos
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import Feed
 

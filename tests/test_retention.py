@@ -244,10 +244,10 @@ def test_an_entry_older_than_keep_days_is_history_on_every_poll(
         encoding="utf-8",
     )
     settings = load_settings(config, env={})
-    bot = DigestBot(settings, [TerminalAdapter("json", io.StringIO())], env={})
+    bot = DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env={})
     try:
         asyncio.run(bot.poll())  # the first poll: "fresh" is news
-        assert [s.title for s in bot.preview_digest().stories] == [
+        assert [s.title for s in bot.digests.preview().stories] == [
             "Meta releases Llama 5 model fresh"
         ]
         feed_server.serve(
@@ -255,7 +255,7 @@ def test_an_entry_older_than_keep_days_is_history_on_every_poll(
             rss([("fresh", NOW - timedelta(hours=1)), ("ancient", OLD), ("new", NOW)]),
         )
         asyncio.run(bot.poll(force=True))
-        titles = {s.title for s in bot.preview_digest().stories}
+        titles = {s.title for s in bot.digests.preview().stories}
         assert titles == {"Meta releases Llama 5 model fresh", "Meta releases Llama 7 model new"}
         with bot.sessions() as session:
             stored = {
@@ -269,7 +269,7 @@ def test_an_entry_older_than_keep_days_is_history_on_every_poll(
 
 def test_the_daily_prune_runs_once_however_many_replicas_start(tmp_path: Path) -> None:
     settings = load_settings(write_config(tmp_path / "c.toml", [], tmp_path / "bot.db"), env={})
-    first, second = DigestBot(settings, env={}), DigestBot(settings, env={})
+    first, second = DigestBot.migrated(settings, env={}), DigestBot.migrated(settings, env={})
     second.outbox.identity = "replica-two:4242:1"
     try:
         with first.sessions.begin() as session:

@@ -494,7 +494,7 @@ def test_a_story_is_found_by_its_new_source_after_the_next_poll(
         ("Outlet B", feed_server.serve("/b.xml", EMPTY_RSS)),
     ]
     settings = load_settings(write_config(tmp_path / "c.toml", feeds, tmp_path / "bot.db"), env={})
-    bot = DigestBot(settings, [TerminalAdapter("json")], env={})
+    bot = DigestBot.migrated(settings, [TerminalAdapter("json")], env={})
     try:
         asyncio.run(bot.poll())
         first = asyncio.run(bot.latest("llama")).stories

@@ -344,10 +344,10 @@ async def test_a_slack_server_error_echoing_the_token_is_stored_redacted(
         }
         settings = load_settings(config, env=env)
         adapters = select_adapters(settings.adapters.enabled, settings.adapters.options_for, env)
-        bot = DigestBot(settings, adapters, env=env)
+        bot = DigestBot.migrated(settings, adapters, env=env)
         try:
             await bot.poll()
-            result = await bot.post_digest(max_wait_seconds=0)
+            result = await bot.digests.post(max_wait_seconds=0)
             with bot.sessions() as session:
                 errors = [row.last_error for row in session.query(OutboxMessage)]
         finally:
@@ -399,7 +399,7 @@ async def test_every_stored_error_text_passes_the_redactor(
         encoding="utf-8",
     )
     env = {"PARTNER_API_KEY": secret}
-    bot = DigestBot(load_settings(config, env=env), [Careless()], env=env)
+    bot = DigestBot.migrated(load_settings(config, env=env), [Careless()], env=env)
     try:
         await bot.poll()
         with bot.sessions.begin() as session:

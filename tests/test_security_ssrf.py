@@ -379,7 +379,7 @@ async def test_article_pages_named_by_a_feed_are_not_fetched_from_local_addresse
         f'[database]\nurl = "sqlite:///{tmp_path / "bot.db"}"\n',
         encoding="utf-8",
     )
-    bot = DigestBot(load_settings(config, env={}), [], env={})
+    bot = DigestBot.migrated(load_settings(config, env={}), [], env={})
     try:
         report = await bot.poll()
         with bot.sessions() as session:

@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from bot.common.redaction import REDACTED, RedactingFilter, Redactor
 from bot.common.retry import parse_retry_after
 from bot.common.text import escape_controls, plural, utf16_length
+from bot.common.times import ago_words, utc_minute
 from bot.common.validation import validation_problems
 from bot.digest.model import Digest, FeedChange, FeedInfo, Notice
 
@@ -57,6 +58,7 @@ __all__ = [
     "first_to_answer",
     "parse_command",
     "parse_retry_after",
+    "utc_minute",
     "utf16_length",
     "validation_problems",
 ]
@@ -223,7 +225,7 @@ def feed_lines(
     lines = [f"{plural(len(feeds), 'feed')}, {failing} with problems:"]
     for feed in feeds:
         state = {
-            "ok": f"ok, last success {_age(feed.last_success, now)}",
+            "ok": f"ok, last success {ago_words(feed.last_success, now)}",
             "not polled yet": "not polled yet",
             "failing": f"failing ({feed.failures}×): {text(feed.error or 'unknown error')}",
             "disabled": f"DISABLED after {feed.failures} failures: {text(feed.error or '')}",
@@ -232,17 +234,6 @@ def feed_lines(
         origin = "" if feed.source == "config" else ", added"
         lines.append(f"• {text(feed.name)} ({link(feed.url)}{origin}): {state}")
     return lines
-
-
-def _age(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return "never"
-    minutes = max(0, int((now - moment).total_seconds() // 60))
-    if minutes < 60:
-        return f"{minutes} min ago"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h ago"
-    return f"{minutes // (24 * 60)} days ago"
 
 
 class ChatAdapter(ABC):

@@ -40,27 +40,12 @@ from bot.feeds.gate import (
     guarded_connector,
     normalized_host,
 )
+from bot.feeds.records import Validators as Validators
 from bot.feeds.settings import FetchSettings
 from bot.feeds.urls import url_too_long
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Validators:
-    """What the server told us last time, sent back to get a cheap 304."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-
-    def headers(self) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        if self.etag:
-            headers["If-None-Match"] = self.etag
-        if self.last_modified:
-            headers["If-Modified-Since"] = self.last_modified
-        return headers
 
 
 @dataclass

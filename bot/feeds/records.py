@@ -1,7 +1,9 @@
-"""What the parser hands on: a parsed document and its entries, as plain records.
+"""What the fetcher and the parser hand on: a parsed document and its entries, and a
+server's cache validators, as plain records.
 
 A module of their own, so the store, the poller and the services can name them without
-importing feedparser (the parser runs in worker processes; the rest only reads records).
+importing feedparser or aiohttp (the parser runs in worker processes; the rest only
+reads records; the read-only commands never load the HTTP client).
 """
 
 from __future__ import annotations
@@ -11,6 +13,23 @@ from datetime import datetime
 
 from bot.common.bounds import fit_key
 from bot.feeds.urls import normalize_url
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the server told us last time, sent back to get a cheap 304."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
 
 # Longest stored guid or normalised link: the size of their columns (items.guid,
 # items.normalized_url; tests/test_bounds.py keeps them equal). A longer key is fitted

@@ -112,7 +112,7 @@ class DigestService:
             queued = enqueue(session, self.adapters, digest, digest_id=record.id)
             return digest, queued
 
-    async def post(self, max_wait_seconds: float) -> DigestResult:
+    async def post(self, max_wait_seconds: float = 60.0) -> DigestResult:
         """Deliver anything pending, then queue and deliver the next digest."""
         await self.outbox.deliver(max_wait_seconds=0)
         digest, queued = await asyncio.to_thread(self.queue)
@@ -121,11 +121,23 @@ class DigestService:
 
     async def latest(self, query: str | None) -> Digest:
         """The /meta-ai answer: the most recent stories, those matching ``query`` if given."""
-        return await asyncio.to_thread(self._latest, query)
+        return await asyncio.to_thread(self.answer, query)
 
-    def _latest(self, query: str | None) -> Digest:
+    def answer(self, query: str | None = None) -> Digest:
+        """:meth:`latest`, in this thread (the ``latest`` command)."""
         with self.sessions() as session:
             return latest_digest(session, self.settings, utc_now(), query)
+
+    async def show_latest(self) -> None:
+        """The /meta-ai answer to every adapter's channels, through the outbox (what a bot
+        with only the terminal shows when it starts)."""
+        digest = await self.latest(None)
+        if await asyncio.to_thread(self._queue_latest, digest):
+            await self.outbox.deliver(max_wait_seconds=0)
+
+    def _queue_latest(self, digest: Digest) -> int:
+        with self.sessions.begin() as session:
+            return enqueue(session, self.adapters, digest)
 
     async def notify(self, text: str) -> None:
         """One notice to every adapter's admin channels (a feed added or removed in chat)."""

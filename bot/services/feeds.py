@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
@@ -21,13 +22,10 @@ from bot.common.bounds import cut_text
 from bot.common.redaction import redact_url
 from bot.common.text import plural
 from bot.digest.model import FeedChange, FeedInfo
-from bot.feeds.discover import DiscoveryError, discover_feed
-from bot.feeds.http import HttpFetcher
 from bot.feeds.opml import OpmlFeed, read_opml, write_opml
 from bot.feeds.settings import FeedConfig, FetchSettings
-from bot.feeds.text import clean_text
 from bot.feeds.urls import feed_url_problem, shown_url
-from bot.reports import feed_infos
+from bot.services.reports import feed_infos
 from bot.store.bounds import bound_of
 from bot.store.feeds import (
     FeedConflictError,
@@ -35,10 +33,15 @@ from bot.store.feeds import (
     active_feeds,
     add_feed,
     add_feeds,
+    enable_feed,
     feed_list,
     remove_feed,
+    sync_feeds,
 )
 from bot.store.schema import Feed, utc_now
+
+if TYPE_CHECKING:
+    from bot.feeds.poller import FeedOutcome
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,8 @@ def free_name(name: str, url: str, taken: Collection[str]) -> str:
 
 def feed_name(wanted: str | None, title: str, url: str) -> str:
     """The name to store: the one asked for, else the feed's title, else its host."""
+    from bot.feeds.text import clean_text  # lxml: loaded by changes only, never by a listing
+
     for candidate in (wanted, title, urlsplit(url).hostname):
         name = clean_text(candidate or "")[:MAX_NAME_CHARS].strip()
         if name:
@@ -108,6 +113,10 @@ class FeedCatalog:
         problem = feed_url_problem(url, WEB_SCHEMES)
         if problem is not None:
             return FeedChange(ok=False, message=f"{shown_url(url)!r} {problem}")
+        # The fetcher (aiohttp) loads with the first change: reading the list never needs it.
+        from bot.feeds.discover import DiscoveryError, discover_feed
+        from bot.feeds.http import HttpFetcher
+
         try:
             async with HttpFetcher(self.fetch) as fetcher:
                 found = await discover_feed(fetcher, url)
@@ -157,6 +166,24 @@ class FeedCatalog:
         return FeedChange(
             ok=True,
             message=f"Removed the feed “{name}” ({url}); its stories stay.",
+            name=name,
+            url=url,
+        )
+
+    def enable(self, name: str, *, enabled_by: str) -> FeedChange:
+        """Re-enable a feed disabled after repeated failures, its backoff cleared."""
+        with self.sessions.begin() as session:
+            sync_feeds(session, self.configured())
+            row = enable_feed(session, name)
+            url = redact_url(row.url) if row is not None else None
+        if row is None:
+            return FeedChange(
+                ok=False, message=f"no feed named {name!r}; see `meta-ai-digest feeds list`"
+            )
+        log.info("feed %r enabled by %s", name, enabled_by)
+        return FeedChange(
+            ok=True,
+            message=f"feed {name!r} enabled; it is polled in the next cycle.",
             name=name,
             url=url,
         )
@@ -253,3 +280,14 @@ class FeedCatalog:
         else:
             masked = 0
         return write_opml(feeds, title="meta-ai-digest feeds", created=utc_now()), masked
+
+
+async def check_feeds(feeds: Sequence[FeedConfig], fetch: FetchSettings) -> list[FeedOutcome]:
+    """Fetch and parse every enabled feed of ``feeds`` now, storing nothing (``feeds check``:
+    no database is needed)."""
+    from bot.feeds.http import HttpFetcher
+    from bot.feeds.poller import FeedTask, poll_feeds
+
+    tasks = [FeedTask(feed.name, feed.url) for feed in feeds if feed.enabled]
+    async with HttpFetcher(fetch) as fetcher:
+        return await poll_feeds(fetcher, tasks)

@@ -27,19 +27,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.common.hosts import is_aggregator_url
 from bot.common.workers import WorkerDied, WorkerPool
-from bot.feeds.article import fetch_article_html
 from bot.feeds.errors import FailureKind, FetchError, ParseError
 from bot.feeds.http import HttpFetcher
 from bot.feeds.poller import FeedOutcome, FeedTask, Parse, poll_in_batches
 from bot.feeds.records import FeedEntry, ParsedFeed
 from bot.feeds.schedule import NextPoll, is_due, next_poll
+from bot.services.articles import article_text
 from bot.services.entries import Prepared, prepare_entry, prepare_in_worker
 from bot.services.poll_report import FeedReport, PollReport
 from bot.store.bounds import UnstorableValueError
 from bot.store.feeds import health_of, is_active, record_poll, sync_feeds, validators_of
 from bot.store.items import SeenEntries, is_backfill, new_item
 from bot.store.schema import SOURCE_ADDED, Feed, Item, utc_now
-from bot.summarize.fulltext import extract_main_text
 from bot.topic.classifier import TopicClassifier, TopicVerdict, use_in_worker
 
 if TYPE_CHECKING:
@@ -123,12 +122,10 @@ class FullTexts:
 
     async def full_text(self, fetcher: HttpFetcher, item_id: int, url: str) -> FullText:
         try:
-            html = await fetch_article_html(fetcher, url)
+            text = await article_text(fetcher, url, self.summarizer.settings)
         except FetchError as error:
             log.info("full text of item %d unavailable: %s", item_id, error)
             return item_id, None, str(error.kind)
-        extract = partial(extract_main_text, settings=self.summarizer.settings)
-        text = await asyncio.to_thread(extract, html, url)
         return item_id, text, "ok" if text else "no-main-text"
 
     def store(self, results: Sequence[FullText]) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from bot.feeds.http import Validators
+from bot.feeds.records import Validators
 from bot.feeds.schedule import FeedHealth
 from bot.store.bounds import fit_values
 from bot.store.schema import SOURCE_ADDED, SOURCE_CONFIG, Feed
@@ -282,10 +282,10 @@ def record_poll(feed: Feed, outcome: FeedOutcome, decision: NextPoll, now: datet
         feed.disabled_notice_sent = False
 
 
-def enable_feed(session: Session, name: str) -> bool:
-    """Re-enable a disabled feed and clear its backoff; False if no such feed."""
+def enable_feed(session: Session, name: str) -> Feed | None:
+    """Re-enable a disabled feed and clear its backoff; None if no such feed."""
     feed = session.scalar(select(Feed).where(Feed.name == name))
     if feed is None:
-        return False
+        return None
     reset_health(feed)
-    return True
+    return feed

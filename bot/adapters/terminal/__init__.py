@@ -15,7 +15,13 @@ from typing import Any, ClassVar, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.adapters.base import ChatAdapter, Payload, escape_controls, validation_problems
+from bot.adapters.base import (
+    ChatAdapter,
+    Payload,
+    escape_controls,
+    utc_minute,
+    validation_problems,
+)
 from bot.digest.model import Digest, DigestStory, Notice
 
 STDOUT = "stdout"
@@ -55,7 +61,7 @@ def wrapped(text: str, first: str = INDENT, rest: str = INDENT) -> list[str]:
 
 
 def render_story_text(number: int, story: DigestStory) -> list[str]:
-    when = story.published.strftime("%Y-%m-%d %H:%M UTC") if story.published else "undated"
+    when = utc_minute(story.published, missing="undated")
     names = story.source_names()
     via = ", ".join(names[:4]) + (f" +{len(names) - 4}" if len(names) > 4 else "")
     lines = [*wrapped(story.title, f"{number}. "), f"{INDENT}{story.url}"]
@@ -72,7 +78,7 @@ def render_story_text(number: int, story: DigestStory) -> list[str]:
 
 def render_text(digest: Digest) -> str:
     title = "Meta AI digest" if digest.kind == "digest" else "Latest Meta AI news"
-    header = f"{title} — {digest.generated_at.strftime('%Y-%m-%d %H:%M UTC')}"
+    header = f"{title} — {utc_minute(digest.generated_at)}"
     if not digest.stories:
         return f"{header}\n{digest.empty_message or 'Nothing new.'}"
     lines = [header, ""]

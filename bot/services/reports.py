@@ -1,16 +1,21 @@
-"""Read-only reports for admins: feed health, delivery status, why an article was (not) posted."""
+"""Read-only reports for admins: feed health, delivery status, why an article was (not) posted.
+
+:class:`Reports` is the service the commands call (``status``, ``explain``, ``feeds list``,
+``/meta-ai feeds``); the functions under it take a session, for the services that
+already hold one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from sqlalchemy import Engine, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.common.bounds import fit_key
 from bot.common.redaction import redact_url, redact_urls
+from bot.common.times import utc_minute as when
 from bot.digest.model import FeedInfo
 from bot.feeds.records import MAX_KEY_CHARS
 from bot.feeds.settings import FeedConfig
@@ -29,8 +34,29 @@ from bot.store.schema import (
 )
 
 
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+class Reports:
+    """The read-only reports over the database: each reads in a session of its own."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], configured: Callable[[], Sequence[FeedConfig]]
+    ) -> None:
+        self.sessions = sessions
+        self.configured = configured
+
+    def feeds(self) -> list[FeedInfo]:
+        """Every feed the bot has, with its stored health (see :func:`feed_infos`)."""
+        with self.sessions() as session:
+            return feed_infos(session, self.configured())
+
+    def status(self) -> list[str]:
+        """The database, the feeds in trouble, the deliveries, the last digest."""
+        with self.sessions() as session:
+            return status_lines(session, self.configured())
+
+    def explain(self, url: str) -> list[str]:
+        """Why the article at ``url`` was or was not posted; nothing if no feed carried it."""
+        with self.sessions() as session:
+            return explain_url(session, url)
 
 
 def feed_infos(session: Session, configured: Sequence[FeedConfig]) -> list[FeedInfo]:
