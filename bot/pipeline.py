@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from bot.services.reports import Reports
     from bot.store.retention import PruneReport
     from bot.store.settings import DatabaseSettings
-    from bot.stories.settings import ClusterSettings
+    from bot.stories.settings import ClusterSettings, KindSettings
     from bot.summarize.settings import SummarizeSettings
     from bot.summarize.summarizer import Summarizer
     from bot.topic.classifier import TopicClassifier
@@ -75,6 +75,7 @@ class PipelineSettings(Protocol):
     fetch: FetchSettings
     topic: TopicSettings
     stories: ClusterSettings
+    kinds: KindSettings
     summarize: SummarizeSettings
     digest: DigestSettings
     database: DatabaseSettings
@@ -148,7 +149,7 @@ class DigestBot:
         """The read-only reports (``status``, ``explain``, ``feeds list``)."""
         from bot.services.reports import Reports
 
-        return Reports(self.sessions, self.settings.configured_feeds)
+        return Reports(self.sessions, self.settings.configured_feeds, self.settings.kinds)
 
     @cached_property
     def classifier(self) -> TopicClassifier:
@@ -190,9 +191,14 @@ class DigestBot:
     @cached_property
     def grouping(self) -> GroupingService:
         from bot.services.grouping import GroupingService
+        from bot.stories.kinds import KindRules
 
         return GroupingService(
-            self.sessions, self.settings.stories, self.summarizer, self.classifier.common_terms()
+            self.sessions,
+            self.settings.stories,
+            self.summarizer,
+            self.classifier.common_terms(),
+            KindRules(self.settings.kinds),
         )
 
     # ----------------------------------------------------------------- feeds → items

@@ -138,6 +138,12 @@ def test_a_story_is_one_embed_with_linked_title_summary_sources_time_and_thumbna
     ]
 
 
+def test_a_storys_kind_opens_the_footer() -> None:
+    [message] = render_digest(Digest(generated_at=NOW, stories=[story(kind="models")]))
+    [embed] = message["embeds"]
+    assert embed["footer"]["text"] == "models · Sources: Meta AI, The Verge"
+
+
 def test_story_times_are_sent_in_utc_and_naive_times_are_taken_as_utc() -> None:
     paris = timezone(timedelta(hours=2))
     aware = story(published=datetime(2025, 4, 5, 11, 0, tzinfo=paris))

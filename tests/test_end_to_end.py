@@ -152,6 +152,10 @@ def test_explain_says_why_items_were_kept_or_dropped(
         runner, config, "explain", "http://outlet-a.example/2025/04/05/meta-releases-llama-4"
     )
     assert "KEPT" in kept and "story #" in kept and "waiting for the next digest" in kept
+    # A model release is a story of the "models" kind, with each kind's score as evidence.
+    assert "  kind: models and releases (models " in kept
+    entry = json.loads(invoke(runner, config, "latest", "llama", "--format", "json"))
+    assert [story["kind"] for story in entry["stories"]] == ["models"]
 
     dropped = invoke(
         runner, config, "explain", "https://outlet-a.example/2025/04/05/vermont-llama-farm/"
@@ -189,7 +193,7 @@ def test_run_shows_the_latest_news_on_the_terminal_then_stops_on_sigterm(
             if not line:
                 break
             lines.append(line)
-            if line.startswith("   via "):
+            if line.startswith("   ") and "via " in line:  # an entry's last line
                 break
         output = "".join(lines)
         assert "Latest Meta AI news" in output and "Llama 4" in output

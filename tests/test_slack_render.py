@@ -200,6 +200,14 @@ def test_new_sources_and_summary_note_appear_in_the_context_line() -> None:
     assert "_Summary from the feed snippet._" in texts
 
 
+def test_a_storys_kind_opens_the_context_line() -> None:
+    digest = Digest(generated_at=NOW, stories=[story(1, kind="deals")])
+    context = render_digest(digest)[0]["blocks"][2]
+    texts = [element["text"] for element in context["elements"]]
+    assert texts[0] == "*deals*"
+    assert texts[1].startswith("via ")
+
+
 def test_hostile_story_pings_nobody_and_keeps_its_text() -> None:
     hostile = story(
         1,

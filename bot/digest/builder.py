@@ -61,6 +61,7 @@ def story_to_model(story: Story, new_sources: int = 0) -> DigestStory:
         image=image,
         new_sources=new_sources,
         summary_note=story.summary_note,
+        kind=story.kind,
     )
 
 

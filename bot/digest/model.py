@@ -37,6 +37,8 @@ class DigestStory(BaseModel):
     new_sources: int = 0
     # Set when the summary was made from a feed snippet instead of the full text.
     summary_note: str | None = None
+    # What kind of news it is: a [kinds] name ("models", "deals"...), None before it is known.
+    kind: str | None = None
 
     def source_names(self) -> list[str]:
         """Distinct outlet names in the order the sources arrived."""
@@ -72,6 +74,7 @@ class Digest(BaseModel):
                     ],
                     "new_sources": story.new_sources,
                     "summary_note": story.summary_note,
+                    "kind": story.kind,
                 }
                 for story in self.stories
             ],

@@ -15,6 +15,7 @@ from bot.store.items import ungrouped_item_ids
 from bot.store.schema import Item, Story, utc_now
 from bot.store.search import forget_stories, index_stories
 from bot.stories.index import ArticleRef, StoryIndex
+from bot.stories.kinds import KindRules
 from bot.stories.representative import reading_order
 from bot.summarize.summarizer import ArticleText
 
@@ -70,10 +71,12 @@ class GroupingService:
         settings: ClusterSettings,
         summarizer: Summarizer,
         common_terms: Iterable[str],
+        kinds: KindRules | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.summarizer = summarizer
+        self.kinds = kinds or KindRules()
         # The topic's own vocabulary: every kept item uses it, so it tells stories apart poorly.
         self.common_terms = list(common_terms)
 
@@ -268,6 +271,7 @@ class GroupingService:
         story.first_published_at = min(item.published_at for item in items)
         story.last_updated_at = now
         articles = [ArticleText(title=item.title, text=item.text) for item in ordered if item.text]
+        story.kind = self.kinds.story_kind((item.title, item.text) for item in ordered).name
         story.summary = self.summarizer.summarize_story(articles) if articles else []
         fetched_failed = all(item.full_text is None and item.full_text_status for item in items)
         if not fetched_failed:

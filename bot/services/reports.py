@@ -32,16 +32,21 @@ from bot.store.schema import (
     Story,
     utc_now,
 )
+from bot.stories.settings import KindSettings
 
 
 class Reports:
     """The read-only reports over the database: each reads in a session of its own."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], configured: Callable[[], Sequence[FeedConfig]]
+        self,
+        sessions: sessionmaker[Session],
+        configured: Callable[[], Sequence[FeedConfig]],
+        kinds: KindSettings | None = None,
     ) -> None:
         self.sessions = sessions
         self.configured = configured
+        self.kinds = kinds
 
     def feeds(self) -> list[FeedInfo]:
         """Every feed the bot has, with its stored health (see :func:`feed_infos`)."""
@@ -56,7 +61,7 @@ class Reports:
     def explain(self, url: str) -> list[str]:
         """Why the article at ``url`` was or was not posted; nothing if no feed carried it."""
         with self.sessions() as session:
-            return explain_url(session, url)
+            return explain_url(session, url, self.kinds)
 
 
 def feed_infos(session: Session, configured: Sequence[FeedConfig]) -> list[FeedInfo]:
@@ -171,7 +176,7 @@ def status_lines(session: Session, configured: Sequence[FeedConfig] | None = Non
     return lines
 
 
-def explain_url(session: Session, url: str) -> list[str]:
+def explain_url(session: Session, url: str, kinds: KindSettings | None = None) -> list[str]:
     """All the bot knows of an article: kept or dropped and why, its story, when posted;
     nothing when no feed ever carried it."""
     items = list(
@@ -189,11 +194,11 @@ def explain_url(session: Session, url: str) -> list[str]:
     )
     lines: list[str] = []
     for item in items:
-        lines.extend(explain_item(session, item))
+        lines.extend(explain_item(session, item, kinds))
     return lines
 
 
-def explain_item(session: Session, item: Item) -> list[str]:
+def explain_item(session: Session, item: Item, kinds: KindSettings | None = None) -> list[str]:
     verdict = "KEPT" if item.kept else "DROPPED"
     lines = [
         f"{item.title}",
@@ -218,6 +223,7 @@ def explain_item(session: Session, item: Item) -> list[str]:
             f"  duplicate coverage: story #{story.id} is represented by "
             f"item #{story.representative_item_id}"
         )
+    lines.append(f"  kind: {kind_evidence(story, kinds)}")
     if story.posted_digest_id:
         lines.append(f"  posted in digest #{story.posted_digest_id} at {when(story.posted_at)}")
     elif story.posted_at:
@@ -227,3 +233,17 @@ def explain_item(session: Session, item: Item) -> list[str]:
     else:
         lines.append("  not posted yet: waiting for the next digest")
     return lines
+
+
+def kind_evidence(story: Story, kinds: KindSettings | None) -> str:
+    """The story's kind and each kind's score over its articles, as the rules see them now."""
+    from bot.stories.kinds import KindRules
+
+    articles = [(item.title, item.text) for item in story.items if item.kept]
+    verdict = KindRules(kinds).story_kind(articles)
+    stored = (
+        f" (stored: {story.kind}, from before the rules changed)"
+        if (story.kind and story.kind != verdict.name)
+        else ""
+    )
+    return verdict.describe() + stored

@@ -243,6 +243,8 @@ class Story(Base):
     posted_at: Mapped[datetime | None]
     # Sources already announced (when posted, plus any "+N more sources" since).
     sources_announced: Mapped[int] = mapped_column(Integer, default=0)
+    # What kind of news it is ([kinds] rules over its articles; revision 0008).
+    kind: Mapped[str | None] = mapped_column(String(40), info=bound(Fit.CUT, 40))
 
     items: Mapped[list[Item]] = relationship(order_by="Item.published_at", viewonly=True)
 

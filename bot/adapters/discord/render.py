@@ -199,6 +199,7 @@ def _footer(story: DigestStory) -> str:
     The names give way first when the footer budget runs out, so the notes survive.
     """
     notes: list[str] = []
+    kind = plain_text((story.kind or "").strip(), FOOTER_BUDGET // 4).strip()
     if story.new_sources > 0:
         plural = "source" if story.new_sources == 1 else "sources"
         notes.append(f"+{story.new_sources} more {plural}")
@@ -207,10 +208,13 @@ def _footer(story: DigestStory) -> str:
         notes.append(note)
     tail = SOURCE_SEPARATOR.join(notes)
     names = [name for name in (clean_text(n).strip() for n in story.source_names()) if name]
+    lead = f"{kind}{SOURCE_SEPARATOR}" if kind else ""
     if not names:
-        return tail
-    room = FOOTER_BUDGET - (utf16_length(SOURCE_SEPARATOR + tail) if tail else 0)
-    head = plain_text("Sources: " + ", ".join(names), room)
+        return lead + tail if tail else kind
+    room = (
+        FOOTER_BUDGET - utf16_length(lead) - (utf16_length(SOURCE_SEPARATOR + tail) if tail else 0)
+    )
+    head = lead + plain_text("Sources: " + ", ".join(names), room)
     return head + SOURCE_SEPARATOR + tail if tail else head
 
 

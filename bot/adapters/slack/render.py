@@ -165,8 +165,10 @@ def _story_sections(story: DigestStory) -> list[str]:
 
 
 def _story_context(story: DigestStory) -> list[str]:
-    """Context elements: sources, time, sources gained since posting, a summary note."""
+    """Context elements: kind, sources, time, sources gained since posting, a summary note."""
     elements: list[str] = []
+    if story.kind:
+        elements.append(f"*{shorten(one_line(story.kind), SOURCE_NAME_LIMIT)}*")
     sources = _sources_line(story)
     if sources:
         elements.append(sources)

@@ -72,7 +72,8 @@ def render_story_text(number: int, story: DigestStory) -> list[str]:
         lines.extend(wrapped(sentence))
     if story.summary_note:
         lines.extend(wrapped(f"[{story.summary_note}]"))
-    lines.extend(wrapped(f"via {via} · {when}"))
+    kind = f"{story.kind} · " if story.kind else ""
+    lines.extend(wrapped(f"{kind}via {via} · {when}"))
     return lines
 
 
