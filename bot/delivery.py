@@ -47,7 +47,7 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -55,7 +55,12 @@ from pathlib import Path
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.adapters.base import ChatAdapter, PermanentDeliveryError, TransientDeliveryError
+from bot.adapters.base import (
+    ChatAdapter,
+    Payload,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from bot.common.retry import capped_backoff
 from bot.digest.model import Digest, Notice
 from bot.store.schema import OutboxMessage, utc_now
@@ -132,29 +137,42 @@ def enqueue(
     admin: bool = False,
 ) -> int:
     """Render ``item`` for every adapter destination and store the messages; returns the count."""
-    now = utc_now()
     count = 0
     for adapter in adapters:
         destinations = adapter.admin_destinations() if admin else adapter.destinations()
         payloads = adapter.render_notice(item) if isinstance(item, Notice) else adapter.render(item)
         for destination in destinations:
-            for sequence, payload in enumerate(payloads):
-                session.add(
-                    OutboxMessage(
-                        digest_id=digest_id,
-                        adapter=adapter.name,
-                        destination=destination,
-                        sequence=sequence,
-                        payload=payload,
-                        status="pending",
-                        blocked=False,
-                        attempts=0,
-                        created_at=now,
-                        nonce=secrets.token_hex(8),
-                    )
-                )
-                count += 1
+            count += len(store_messages(session, adapter.name, destination, payloads, digest_id))
     return count
+
+
+def store_messages(
+    session: Session,
+    adapter: str,
+    destination: str,
+    payloads: Sequence[Payload],
+    digest_id: int | None = None,
+) -> list[OutboxMessage]:
+    """One destination's rendered messages, stored pending in posting order (ids flushed)."""
+    now = utc_now()
+    messages = [
+        OutboxMessage(
+            digest_id=digest_id,
+            adapter=adapter,
+            destination=destination,
+            sequence=sequence,
+            payload=payload,
+            status="pending",
+            blocked=False,
+            attempts=0,
+            created_at=now,
+            nonce=secrets.token_hex(8),
+        )
+        for sequence, payload in enumerate(payloads)
+    ]
+    session.add_all(messages)
+    session.flush()
+    return messages
 
 
 @dataclass
@@ -231,13 +249,16 @@ class Outbox:
         self._stopping = True
         self._stopped.set()
 
-    async def deliver(self, max_wait_seconds: float = 0.0) -> DeliveryReport:
-        """Send everything due; wait for short retry delays up to ``max_wait_seconds`` in all."""
+    async def deliver(
+        self, max_wait_seconds: float = 0.0, only: Collection[int] | None = None
+    ) -> DeliveryReport:
+        """Send everything due (``only`` these messages, when given: a channel test); wait for
+        short retry delays up to ``max_wait_seconds`` in all."""
         async with self._lock:
             report = DeliveryReport()
             deadline = asyncio.get_running_loop().time() + max_wait_seconds
             while not self._stopping:
-                wait = await self._pass(report)
+                wait = await self._pass(report, only)
                 remaining = deadline - asyncio.get_running_loop().time()
                 if wait is None or wait > remaining or self._stopping:
                     break
@@ -246,12 +267,16 @@ class Outbox:
                     await asyncio.wait_for(self._stopped.wait(), timeout=max(0.0, wait))
             return report
 
-    async def _pass(self, report: DeliveryReport) -> float | None:
+    async def _pass(
+        self, report: DeliveryReport, only: Collection[int] | None = None
+    ) -> float | None:
         """One pass over all queues; returns seconds until the next retry is due, if any."""
         for message_id, platform_id in list(self.unrecorded.items()):
             await self._record_sent(message_id, platform_id)
         now = utc_now()
         messages = await asyncio.to_thread(self._load, now)
+        if only is not None:
+            messages = [message for message in messages if message.id in only]
         queues: dict[tuple[str, str], list[OutboxMessage]] = {}
         for message in messages:
             queues.setdefault((message.adapter, message.destination), []).append(message)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from bot.digest.settings import DigestSettings
     from bot.feeds.poller import FeedOutcome
     from bot.feeds.settings import FeedConfig, FetchSettings
+    from bot.services.channels import ChannelService
     from bot.services.feeds import FeedCatalog
     from bot.services.grouping import GroupingService
     from bot.services.ingest import IngestService
@@ -143,6 +144,13 @@ class DigestBot:
     @cached_property
     def digests(self) -> DigestService:
         return DigestService(self.sessions, self.settings.digest, self.adapters, self.outbox)
+
+    @cached_property
+    def channels(self) -> ChannelService:
+        """The adapters' channels, and test posts to them (``channels list|test``)."""
+        from bot.services.channels import ChannelService
+
+        return ChannelService(self.sessions, self.adapters, self.outbox, self.digests.answer)
 
     @cached_property
     def reports(self) -> Reports:

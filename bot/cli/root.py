@@ -27,6 +27,7 @@ class Commands(LazyGroup):
         "demo": "demo",
         "summarize": "summarize",
         "feeds": "feeds",
+        "channels": "channels",
     }
 
 
