@@ -51,9 +51,7 @@ CORPUS_FALLBACKS = {
     "atom-youtube-channel-media.xml": "media:description (feedparser's summary)",
     "malformed-rss2-invalid-dc-date-missing-rss-close-tag.xml": "not well-formed",
     "malformed-rss2-reuters-most-read.xml": "not well-formed",
-    "rss090-rdf-heise-newsticker.xml": "RDF (RSS 0.90/1.0) is not claimed",
-    "rss1-rdf-biorxiv-no-prolog.xml": "RDF (RSS 1.0) is not claimed",
-    "rss1-rdf-sciencemag-prism.xml": "RDF (RSS 1.0) is not claimed",
+    "rss090-rdf-heise-newsticker.xml": "RSS 0.90 is not claimed (fastfeedparser finds no item)",
     "rss2-google-cloud-blog-media-content.xml": "an RSS <author> with child elements",
     "rss2-huffpost-canada-cdata-whitespace-media.xml": "media:description",
     "rss2-insanity-industries-relative-urls-xml-base.xml": "relative links (xml:base)",
@@ -187,9 +185,19 @@ ATOM_XHTML = (
     b'<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>x</p></div></content>'
     b"</entry></feed>"
 )
-RDF = (
+RDF_HEAD = (
     b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
-    b'xmlns="http://purl.org/rss/1.0/"><channel><title>T</title></channel>'
+    b'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns="http://purl.org/rss/1.0/">'
+    b"<channel><title>T</title><link>https://a.example/</link></channel>"
+)
+RDF = (
+    RDF_HEAD + b'<item rdf:about="https://a.example/1"><title>a</title><dc:title>a</dc:title>'
+    b"<link>https://a.example/1</link><dc:creator>Ann</dc:creator>"
+    b"<dc:date>2026-01-02T03:04:05Z</dc:date><description>Text</description></item></rdf:RDF>"
+)
+RSS090 = (
+    b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+    b'xmlns="http://my.netscape.com/rdf/simple/0.9/"><channel><title>T</title></channel>'
     b"<item><title>a</title><link>https://a.example/1</link></item></rdf:RDF>"
 )
 # Other encodings than UTF-8: converted to UTF-8 by feedparser's own charset rules, then
@@ -247,7 +255,15 @@ NOT_CLAIMED: dict[str, tuple[bytes, dict[str, str]]] = {
     "a control character": (CONTROL_RSS, {}),
     "an undefined (HTML) entity": (UNDEFINED_ENTITY_RSS, {}),
     "not well-formed": (BROKEN_RSS, {}),
-    "RDF (RSS 1.0)": (RDF, {}),
+    "RSS 0.90": (RSS090, {}),
+    "RSS 1.0 with an item inside its channel": (
+        RDF_HEAD.replace(
+            b"</channel>",
+            b"<item><title>a</title><link>https://a.example/1</link></item></channel>",
+        )
+        + b"</rdf:RDF>",
+        {},
+    ),
     "JSON": (b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', {}),
     "HTML": (b"<!DOCTYPE html><html><body><item>x</item></body></html>", {}),
 }
@@ -269,6 +285,18 @@ DECLINED_AFTER_PARSING = {
     ),
     "a relative link against xml:base": (XML_BASE_ATOM, {}),
     "xhtml content": (ATOM_XHTML, {}),
+    "a dc:title other than the title (feedparser keeps one of them)": (
+        RDF.replace(b"<dc:title>a</dc:title>", b"<dc:title>b</dc:title>"),
+        {},
+    ),
+    "an rdf:about and a guid": (
+        RDF.replace(b"<title>a</title>", b"<title>a</title><guid>g</guid>"),
+        {},
+    ),
+    "a dc:description (feedparser's summary)": (
+        RDF.replace(b"<description>Text</description>", b"<dc:description>D</dc:description>"),
+        {},
+    ),
 }
 
 
@@ -305,6 +333,22 @@ def test_the_ssrf_gate_holds_on_the_fast_path() -> None:
     assert private.link == "http://169.254.169.254/latest/meta-data/"
     assert private.image == "http://127.0.0.1/x.jpg"
     assert differences("hostile", fast, parse_xml_feed(HOSTILE_RSS, {}, fast=False)) == []
+
+
+def test_rss1_is_parsed_by_the_fast_path_as_feedparser_parses_it() -> None:
+    """RSS 1.0 (RDF): the item's rdf:about is its id, dc:creator its author, dc:date its date."""
+    assert compare("RSS 1.0", RDF)
+    (entry,) = parse_feed(RDF).entries
+    assert (entry.guid, entry.title, entry.author, entry.summary) == (
+        "https://a.example/1",
+        "a",
+        "Ann",
+        "Text",
+    )
+    assert (
+        entry.published is not None and entry.published.isoformat() == "2026-01-02T03:04:05+00:00"
+    )
+    assert parse_feed(RDF).link == "https://a.example/"
 
 
 def test_utf8_text_is_the_same_both_ways() -> None:

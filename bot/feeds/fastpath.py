@@ -18,18 +18,21 @@ Documents the fast path does not claim (feedparser parses them):
   it stands for in mislabelled text);
 * a document that is not well-formed XML (control characters, undefined entities,
   truncation...), so feedparser reports what it forgave as before;
-* RDF (RSS 0.90/1.0) and any root but RSS's <rss> and Atom 1.0's <feed>;
+* RSS 0.90 (fastfeedparser finds no item in it), an RSS 1.0 document with an item
+  elsewhere than beside its channel, and any root but RSS's <rss>, RSS 1.0's <rdf:RDF>
+  and Atom 1.0's <feed>;
 * JSON (JSON Feed keeps the bot's own parser).
 
 After parsing it declines (None) when no entry came out, when the two parsers see a
 different number of entries, or when an entry has what feedparser reads its own way: a
 relative or empty link (feedparser resolves it against the base), markup inside a text,
 an xhtml or out-of-line Atom text, several summaries or contents, two different author
-elements, an Atom link or a permalink guid without <link> in an RSS item, a
-media:description, or a date element other than the ones feedparser's rules are copied
-for. Summaries, contents, authors, images, ids and dates come from the strict lxml tree
-the claim check built, with feedparser's rules (dates through feedparser's own date
-parser); titles and links from fastfeedparser.
+elements, a dc:title other than the title, an rdf:about and a guid, an Atom link or a
+permalink guid without <link> in an RSS item, a media:description, a dc:description, or a
+date element other than the ones feedparser's rules are copied for. Summaries, contents,
+authors, images, ids and dates come from the strict lxml tree the claim check built, with
+feedparser's rules (dates through feedparser's own date parser); titles and links from
+fastfeedparser.
 """
 
 from __future__ import annotations
@@ -67,6 +70,10 @@ TTL = re.compile(rb"<ttl>\s*(\d{1,9})\s*</ttl>")
 # An absolute URI (a scheme): feedparser resolves any other link against the base.
 ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 ATOM = "{http://www.w3.org/2005/Atom}"
+# RSS 1.0: an rdf:RDF root, items beside the channel, RSS's element names in this namespace
+# (feedparser reads them as RSS's own), each item's id in its rdf:about.
+RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+RSS1 = "{http://purl.org/rss/1.0/}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 # Elements of an RSS item whose text feedparser also reads as the summary or content.
 MEDIA = "{http://search.yahoo.com/mrss/}"
@@ -80,11 +87,13 @@ RSS_TEXT_ELSEWHERE = frozenset(
         ATOM + "content",
         "{http://www.w3.org/1999/xhtml}body",
         "{http://www.itunes.com/dtds/podcast-1.0.dtd}summary",
+        "{http://purl.org/dc/elements/1.1/}description",
     }
 )
 RSS_AUTHORS = (
     "author",
     "{http://purl.org/dc/elements/1.1/}creator",
+    "{http://purl.org/dc/elements/1.1/}author",
     "{http://www.itunes.com/dtds/podcast-1.0.dtd}author",
     ATOM + "author",
 )
@@ -192,12 +201,23 @@ def claims(body: bytes, headers: dict[str, Any]) -> bool:
 
 
 def feed_items(root: Any) -> list[Any] | None:
-    """RSS 0.9x/2.0 items or Atom 1.0 entries, in document order; None for other kinds."""
+    """RSS 0.9x/1.0/2.0 items or Atom 1.0 entries, in document order; None for other kinds.
+
+    An RSS 1.0 document's elements of the RSS 1.0 namespace lose it (feedparser reads them
+    as RSS 2.0's), so the RSS rules below read it; its items must all be the root's
+    children (feedparser would count one anywhere)."""
     if root.tag == "rss":
         channel = root.find("channel")
         return None if channel is None else channel.findall("item")
     if root.tag == ATOM + "feed":
         return list(root.iterchildren(ATOM + "entry"))
+    if root.tag == RDF + "RDF":
+        for element in root.iter(RSS1 + "*"):
+            element.tag = element.tag[len(RSS1) :]
+        items = list(root.iter("item"))
+        if any(item.getparent() is not root for item in items) or root.find("channel") is None:
+            return None
+        return items
     return None
 
 
@@ -275,6 +295,13 @@ def entry_id(item: Any, *, atom: bool) -> str | None:
     ids = list(item.iterchildren(ATOM + "id") if atom else item.iterchildren("guid", ATOM + "id"))
     if len(ids) > 1:
         raise Unmappable("several ids")
+    about = item.get(RDF + "about")
+    if about is not None:
+        # feedparser's id of an RSS 1.0 item (of any item with the attribute), unless a
+        # <guid> follows; an Atom entry's, unless an <id> does.
+        if ids or item.find("link") is None:
+            raise Unmappable("an rdf:about and an id, or no link")
+        return str(about).strip()
     if not atom:
         if next(item.iterchildren(ATOM + "link"), None) is not None:
             raise Unmappable("an Atom link in an RSS item")
@@ -324,6 +351,7 @@ def entry_from_fast(raw: Any, item: Any, *, atom: bool) -> FeedEntry | None:
         return None
     published = entry_date(item, atom=atom)
     check_links(item, atom=atom)
+    check_dc_title(item, atom=atom)
     return FeedEntry(
         guid=guid or f"title:{title}",
         link=link,
@@ -352,6 +380,17 @@ def check_links(item: Any, *, atom: bool) -> None:
         for link in item.iterchildren("link", "comments"):
             if not ABSOLUTE.match(only_text(link).strip()):
                 raise Unmappable("a relative RSS link")
+
+
+def check_dc_title(item: Any, *, atom: bool) -> None:
+    """A <dc:title> is the entry's title to feedparser too: only one that repeats the
+    item's one <title> is read here (RSS 1.0 feeds such as Science's carry both)."""
+    dc_titles = list(item.iterchildren(DC + "title"))
+    if not dc_titles:
+        return
+    titles = list(item.iterchildren(ATOM + "title" if atom else "title"))
+    if len(titles) != 1 or any(only_text(dc) != only_text(titles[0]) for dc in dc_titles):
+        raise Unmappable("a dc:title that is not the item's title")
 
 
 def only_text(element: Any) -> str:
