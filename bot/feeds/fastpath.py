@@ -58,7 +58,10 @@ from bot.feeds.urls import safe_link
 DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # U+0080-U+009F, as UTF-8 or a character reference: feedparser turns them into the
 # windows-1252 characters they stand for in mislabelled text.
-C1_CONTROL = re.compile(rb"\xc2[\x80-\x9f]|&#0*(?:12[89]|1[3-5][0-9]);|&#[xX]0*[89][0-9a-fA-F];")
+# Two patterns, each with a literal start the regex engine scans for quickly (one
+# alternation of both scanned every byte: 0.2 ms of a 1.6 ms document).
+C1_CONTROL_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
+C1_CONTROL_REFERENCE = re.compile(rb"&#(?:0*(?:12[89]|1[3-5][0-9])|[xX]0*[89][0-9a-fA-F]);")
 XML_DECLARATION_ENCODING = re.compile(
     rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']", re.IGNORECASE
 )
@@ -185,7 +188,11 @@ def claimed_document(body: bytes, headers: dict[str, Any]) -> tuple[bytes, Any] 
     document = utf8_document(body, headers)
     if document is None or not document.startswith(b"<"):
         return None
-    if DECLARATION.search(document) or C1_CONTROL.search(document):
+    if (
+        DECLARATION.search(document)
+        or C1_CONTROL_UTF8.search(document)
+        or C1_CONTROL_REFERENCE.search(document)
+    ):
         return None
     try:
         root = etree.fromstring(document, parser=_WELL_FORMED.parser)
@@ -319,7 +326,7 @@ def entry_date(item: Any, *, atom: bool) -> datetime | None:
     for child in item.iterchildren(tag=etree.Element):
         kind = DATE_ELEMENTS_ATOM.get(child.tag) if atom else DATE_ELEMENTS_RSS.get(child.tag)
         if kind is None:
-            if etree.QName(child).localname.lower() in DATE_NAMES:
+            if child.tag.rpartition("}")[2].lower() in DATE_NAMES:
                 raise Unmappable(f"a date in <{child.tag}>")
             continue
         (published if kind == "published" else updated).append(only_text(child))
