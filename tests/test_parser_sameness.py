@@ -48,12 +48,13 @@ CORPUS_FALLBACKS = {
     "atom-reddit-frontpage.xml": "xhtml content",
     "atom-relative-urls-example.xml": "relative links",
     "atom-samruby-xhtml-content.xml": "xhtml content",
-    "atom-youtube-channel-media.xml": "media:description (feedparser's summary)",
     "malformed-rss2-invalid-dc-date-missing-rss-close-tag.xml": "not well-formed",
     "malformed-rss2-reuters-most-read.xml": "not well-formed",
     "rss090-rdf-heise-newsticker.xml": "RSS 0.90 is not claimed (fastfeedparser finds no item)",
     "rss2-google-cloud-blog-media-content.xml": "an RSS <author> with child elements",
-    "rss2-huffpost-canada-cdata-whitespace-media.xml": "media:description",
+    "rss2-huffpost-canada-cdata-whitespace-media.xml": (
+        "several media:description beside a description (feedparser makes one the content)"
+    ),
     "rss2-insanity-industries-relative-urls-xml-base.xml": "relative links (xml:base)",
     "rss2-varthabharathi-whitespace-cdata-custom-fields.xml": (
         "an <author> and an empty <dc:creator/>: feedparser lets the empty one win"
@@ -195,6 +196,13 @@ RDF = (
     b"<link>https://a.example/1</link><dc:creator>Ann</dc:creator>"
     b"<dc:date>2026-01-02T03:04:05Z</dc:date><description>Text</description></item></rdf:RDF>"
 )
+MEDIA_RSS = (
+    b'<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">'
+    b"<channel><title>T</title><item><title>a</title><link>https://a.example/1</link>"
+    b"<modified>2026-01-02T03:04:05Z</modified>"
+    b'<media:group><media:title>other</media:title><media:content url="https://a.example/v"/>'
+    b"<media:description>Watch it</media:description></media:group></item></channel></rss>"
+)
 RSS090 = (
     b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
     b'xmlns="http://my.netscape.com/rdf/simple/0.9/"><channel><title>T</title></channel>'
@@ -293,6 +301,14 @@ DECLINED_AFTER_PARSING = {
         RDF.replace(b"<title>a</title>", b"<title>a</title><guid>g</guid>"),
         {},
     ),
+    "a media:description beside a description": (
+        MEDIA_RSS.replace(b"<title>a</title>", b"<title>a</title><description>d</description>"),
+        {},
+    ),
+    "a media:title and no title (feedparser's title)": (
+        MEDIA_RSS.replace(b"<title>a</title>", b""),
+        {},
+    ),
     "a dc:description (feedparser's summary)": (
         RDF.replace(b"<description>Text</description>", b"<dc:description>D</dc:description>"),
         {},
@@ -333,6 +349,17 @@ def test_the_ssrf_gate_holds_on_the_fast_path() -> None:
     assert private.link == "http://169.254.169.254/latest/meta-data/"
     assert private.image == "http://127.0.0.1/x.jpg"
     assert differences("hostile", fast, parse_xml_feed(HOSTILE_RSS, {}, fast=False)) == []
+
+
+def test_a_lone_media_description_is_the_summary_as_feedparser_reads_it() -> None:
+    """YouTube's layout: the text is a media:description in a media:group, a media:title
+    beside the title (feedparser keeps the title); an undated <modified> is the date."""
+    assert compare("media", MEDIA_RSS)
+    (entry,) = parse_feed(MEDIA_RSS).entries
+    assert (entry.title, entry.summary) == ("a", "Watch it")
+    assert (
+        entry.published is not None and entry.published.isoformat() == "2026-01-02T03:04:05+00:00"
+    )
 
 
 def test_rss1_is_parsed_by_the_fast_path_as_feedparser_parses_it() -> None:

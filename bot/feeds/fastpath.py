@@ -28,11 +28,11 @@ different number of entries, or when an entry has what feedparser reads its own 
 relative or empty link (feedparser resolves it against the base), markup inside a text,
 an xhtml or out-of-line Atom text, several summaries or contents, two different author
 elements, a dc:title other than the title, an rdf:about and a guid, an Atom link or a
-permalink guid without <link> in an RSS item, a media:description, a dc:description, or a
-date element other than the ones feedparser's rules are copied for. Summaries, contents,
-authors, images, ids and dates come from the strict lxml tree the claim check built, with
-feedparser's rules (dates through feedparser's own date parser); titles and links from
-fastfeedparser.
+permalink guid without <link> in an RSS item, a media:description beside other text, a
+media:title in an item without a title, a dc:description, or a date element other than
+the ones feedparser's rules are copied for. Summaries, contents, authors, images, ids and
+dates come from the strict lxml tree the claim check built, with feedparser's rules
+(dates through feedparser's own date parser); titles and links from fastfeedparser.
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ DATE_ELEMENTS_RSS = {
     DC + "date": "updated",  # feedparser reads dc:date as the updated date
     DCTERMS + "modified": "updated",
     ATOM + "updated": "updated",
+    "modified": "updated",  # feedparser's _start_modified is its _start_updated
 }
 DATE_ELEMENTS_ATOM = {
     ATOM + "published": "published",
@@ -376,9 +377,7 @@ def entry_from_fast(raw: Any, item: Any, *, atom: bool) -> FeedEntry | None:
 
 def check_links(item: Any, *, atom: bool) -> None:
     """Every link of the item absolute (feedparser resolves a relative or empty one
-    against the document's base, which the fast path does not), and no media:description."""
-    if next(item.iter(MEDIA + "description"), None) is not None:
-        raise Unmappable("a media:description (feedparser may read it as the summary)")
+    against the document's base, which the fast path does not)."""
     if atom:
         for link in item.iterchildren(ATOM + "link"):
             if not ABSOLUTE.match((link.get("href") or "").strip()):
@@ -390,12 +389,16 @@ def check_links(item: Any, *, atom: bool) -> None:
 
 
 def check_dc_title(item: Any, *, atom: bool) -> None:
-    """A <dc:title> is the entry's title to feedparser too: only one that repeats the
-    item's one <title> is read here (RSS 1.0 feeds such as Science's carry both)."""
+    """A <dc:title> is the entry's title to feedparser too (the first of the two wins): only
+    one that repeats the item's one <title> is read here (RSS 1.0 feeds such as Science's
+    carry both). A <media:title> becomes the title only of an item without one of its own
+    (feedparser never lets it keep the title's place): such an item is declined."""
+    titles = list(item.iterchildren(ATOM + "title" if atom else "title"))
+    if not titles and next(item.iter(MEDIA + "title"), None) is not None:
+        raise Unmappable("a media:title and no title")
     dc_titles = list(item.iterchildren(DC + "title"))
     if not dc_titles:
         return
-    titles = list(item.iterchildren(ATOM + "title" if atom else "title"))
     if len(titles) != 1 or any(only_text(dc) != only_text(titles[0]) for dc in dc_titles):
         raise Unmappable("a dc:title that is not the item's title")
 
@@ -419,9 +422,22 @@ def undo_double_utf8(text: str) -> str:
         return text
 
 
+def media_summary(item: Any) -> str | None:
+    """feedparser's summary of an item whose only text is one <media:description> (in a
+    media:group, as YouTube writes it): feedparser reads it as a description. None when
+    it has none; declined when there are several, or other texts it would compete with."""
+    descriptions = list(item.iter(MEDIA + "description"))
+    if not descriptions:
+        return None
+    if len(descriptions) > 1:
+        raise Unmappable("several media:description")
+    return only_text(descriptions[0])
+
+
 def rss_texts(item: Any) -> tuple[str | None, tuple[str | None, ...]]:
     """feedparser's summary and content of an RSS item: <description>, else the content
-    (feedparser copies it into the summary), and <content:encoded>."""
+    (feedparser copies it into the summary), and <content:encoded>; else a lone
+    media:description (see :func:`media_summary`)."""
     descriptions: list[Any] = []
     contents: list[Any] = []
     for child in item.iterchildren(tag=etree.Element):
@@ -433,6 +449,11 @@ def rss_texts(item: Any) -> tuple[str | None, tuple[str | None, ...]]:
             raise Unmappable(f"text in <{child.tag}>")
     if len(descriptions) > 1 or len(contents) > 1:
         raise Unmappable("several descriptions or contents")
+    media = media_summary(item)
+    if media is not None:
+        if descriptions or contents:
+            raise Unmappable("a media:description beside the item's own text")
+        return media, ()
     content = tuple(only_text(element) for element in contents)
     if descriptions:
         return only_text(descriptions[0]), content
@@ -451,6 +472,11 @@ def atom_texts(entry: Any) -> tuple[str | None, tuple[str | None, ...]]:
     contents = entry.findall(ATOM + "content")
     if len(summaries) > 1 or len(contents) > 1 or entry.find(ATOM + "source") is not None:
         raise Unmappable("several summaries or contents, or a source")
+    media = media_summary(entry)
+    if media is not None:
+        if summaries or contents:
+            raise Unmappable("a media:description beside the entry's own text")
+        return media, ()
     content = tuple(atom_text(element) for element in contents)
     if summaries:
         return atom_text(summaries[0]), content
