@@ -89,9 +89,11 @@ FIRST_CYCLE_TIMEOUT, STOP_TIMEOUT = 120.0, 60.0
 # --------------------------------------------------------------------------- parse
 def parse_figures(repeats: int = 5) -> None:
     """The parse of each of the 61 documents in this process, as a poll's worker parses it
-    (``parse_feed(defer_text=True)``), and with the fast path off (feedparser alone): the
-    median over the documents of each one's best of ``repeats``; and the fallback rate,
-    the documents the fast parser (bot/feeds/fastpath.py) leaves to feedparser."""
+    (``parse_feed(defer_text=True)`` with the headers a poll passes: the feed's URL as
+    Content-Location, the base of relative links and ids, and the server's Content-Type),
+    and with the fast path off (feedparser alone): the median over the documents of each
+    one's best of ``repeats``; and the fallback rate, the documents the fast parser
+    (bot/feeds/fastpath.py) leaves to feedparser."""
     from bot.feeds.fastpath import parse_fast
     from bot.feeds.parser import looks_like_json, parse_feed, parse_xml_feed
 
@@ -103,22 +105,24 @@ def parse_figures(repeats: int = 5) -> None:
             times.append(time.perf_counter() - started)
         return min(times)
 
-    def worker_parse(body: bytes) -> object:
-        return parse_feed(body, {}, defer_text=True)
-
-    def feedparser_parse(body: bytes) -> object:
-        return parse_xml_feed(body, {}, fast=False)
-
     fast_ms: list[float] = []
     slow_ms: list[float] = []
     json_documents = fallbacks = 0
-    for _, body in documents():
+    for number, (kind, body) in enumerate(documents()):
+        headers = {"content-location": f"http://127.0.0.1:8080/feed/{number}", "content-type": kind}
+
+        def worker_parse(body: bytes, headers: dict[str, str] = headers) -> object:
+            return parse_feed(body, headers, defer_text=True)
+
+        def feedparser_parse(body: bytes, headers: dict[str, str] = headers) -> object:
+            return parse_xml_feed(body, headers, fast=False)
+
         fast_ms.append(1000 * best(worker_parse, body))
         if looks_like_json(body):
             json_documents += 1
             slow_ms.append(fast_ms[-1])
             continue
-        if parse_fast(body.lstrip(b" \t\r\n"), {}) is None:
+        if parse_fast(body.lstrip(b" \t\r\n"), headers) is None:
             fallbacks += 1
         slow_ms.append(1000 * best(feedparser_parse, body))
     count = len(fast_ms)

@@ -115,7 +115,16 @@ def compare(name: str, body: bytes, headers: dict[str, Any] | None = None) -> bo
     return True
 
 
-def test_every_corpus_document_parses_the_same_both_ways() -> None:
+# The headers a poll hands the parser (bot.feeds.http.response_headers_for_parser): the
+# feed's final URL is the base feedparser resolves relative links and ids against.
+POLL_HEADERS = {
+    "content-location": "https://feeds.example/site/feed.xml",
+    "content-type": "application/xml",
+}
+
+
+@pytest.mark.parametrize("headers", [{}, POLL_HEADERS], ids=["no headers", "a poll's headers"])
+def test_every_corpus_document_parses_the_same_both_ways(headers: dict[str, str]) -> None:
     corpus = require_shared_corpus()
     documents = sorted(p for p in corpus.iterdir() if p.suffix in (".xml", ".json"))
     assert len(documents) == 61
@@ -123,9 +132,36 @@ def test_every_corpus_document_parses_the_same_both_ways() -> None:
     for path in documents:
         if path.suffix == ".json":
             continue  # JSON Feed keeps the bot's own parser
-        if not compare(path.name, path.read_bytes()):
+        if not compare(path.name, path.read_bytes(), headers):
             fallbacks.add(path.name)
     assert fallbacks == set(CORPUS_FALLBACKS), sorted(fallbacks ^ set(CORPUS_FALLBACKS))
+
+
+RELATIVE_IDS = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+    b"<item><title>a</title><link>https://a.example/1</link><guid>1559104147038</guid></item>"
+    b'<item xml:base="https://other.example/x/"><title>b</title><link>https://a.example/2</link>'
+    b"<guid>t3_157</guid></item>"
+    b'<item><title>c</title><link>https://a.example/3</link><guid isPermaLink="false">k9</guid>'
+    b"</item></channel></rss>"
+)
+
+
+@pytest.mark.parametrize("headers", [{}, POLL_HEADERS], ids=["no headers", "a poll's headers"])
+def test_permalink_ids_are_resolved_against_their_base_as_feedparser_resolves_them(
+    headers: dict[str, str],
+) -> None:
+    """feedparser resolves a permalink guid (an Atom id) against the element's base: the
+    feed's URL, or an xml:base (which, on an item, feedparser lets leak to the next one
+    when the channel has no base of its own). Reddit's and Livemint's ids are relative."""
+    assert compare("relative ids", RELATIVE_IDS, headers)
+    guids = [entry.guid for entry in parse_feed(RELATIVE_IDS, headers).entries]
+    if headers:
+        assert guids == [
+            "https://feeds.example/site/1559104147038",
+            "https://other.example/x/t3_157",
+            "k9",
+        ]
 
 
 UTF8_RSS = (
@@ -412,10 +448,13 @@ FUZZ_CORPUS = corpus_documents()
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(mutated(FUZZ_CORPUS))
-def test_mutated_corpus_documents_parse_the_same_both_ways(document: bytes) -> None:
+@pytest.mark.parametrize("headers", [{}, POLL_HEADERS], ids=["no headers", "a poll's headers"])
+def test_mutated_corpus_documents_parse_the_same_both_ways(
+    headers: dict[str, str], document: bytes
+) -> None:
     if document.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
         return
-    compare("mutated", document)
+    compare("mutated", document, headers)
 
 
 @seed(25)
