@@ -25,14 +25,16 @@ Documents the fast path does not claim (feedparser parses them):
 
 After parsing it declines (None) when no entry came out, when the two parsers see a
 different number of entries, or when an entry has what feedparser reads its own way: a
-relative or empty link (feedparser resolves it against the base), markup inside a text,
-an xhtml or out-of-line Atom text, several summaries or contents, two different author
-elements, a dc:title other than the title, an rdf:about and a guid, an Atom link or a
-permalink guid without <link> in an RSS item, a media:description beside other text, a
-media:title in an item without a title, a dc:description, or a date element other than
-the ones feedparser's rules are copied for. Summaries, contents, authors, images, ids and
-dates come from the strict lxml tree the claim check built, with feedparser's rules
-(dates through feedparser's own date parser); titles and links from fastfeedparser.
+relative or empty RSS link, markup inside a text, an xhtml or out-of-line Atom text,
+several summaries or contents, two different author elements, a dc:title other than the
+title, an rdf:about and a guid, an Atom link or a permalink guid without <link> in an RSS
+item, a media:description beside other text, a media:title in an item without a title,
+a dc:description, or a date element other than the ones feedparser's rules are copied
+for. Summaries, contents, authors, images, ids, dates and Atom links come from the strict
+lxml tree the claim check built, with feedparser's rules (dates through feedparser's own
+date parser; permalink ids and Atom links resolved against their xml:base and the feed's
+URL with feedparser's own URL functions, see :class:`Bases`); titles and RSS links from
+fastfeedparser.
 """
 
 from __future__ import annotations
@@ -263,7 +265,7 @@ def parse_fast(body: bytes, headers: dict[str, Any]) -> ParsedFeed | None:
             entry = entry_from_fast(raw, item, atom=atom, bases=bases)
             if entry is not None:
                 entries.append(entry)
-        link = atom_feed_link(root) if atom else rss_feed_link(root.find("channel"))
+        link = atom_feed_link(root, bases) if atom else rss_feed_link(root.find("channel"))
     except Unmappable:
         return None
     except Exception:
@@ -479,8 +481,12 @@ def struct_to_datetime(value: time.struct_time | None) -> datetime | None:
 def entry_from_fast(
     raw: Any, item: Any, *, atom: bool, bases: Bases | None = None
 ) -> FeedEntry | None:
-    # An RSS link is an element's text, which feedparser repairs; an Atom one an attribute.
-    link = absolute_link(raw.get("link") if atom else undo_double_utf8(raw.get("link") or ""))
+    # An RSS link is an element's text, which feedparser repairs; an Atom one an attribute,
+    # chosen and resolved against its base as feedparser does.
+    if atom:
+        link = atom_entry_link(item, bases or Bases(item.getroottree().getroot(), {}))
+    else:
+        link = absolute_link(undo_double_utf8(raw.get("link") or ""))
     title = clean_text(undo_double_utf8(raw.get("title") or ""))
     summary, content = atom_texts(item) if atom else rss_texts(item)
     guid = str(entry_id(item, atom=atom, bases=bases) or link or "").strip()
@@ -504,13 +510,74 @@ def entry_from_fast(
     )
 
 
+# feedparser's map_content_type and html_types: the link types it takes for the entry's.
+HTML_LINK_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
+LINK_ATTRIBUTES = frozenset({"rel", "type", "href", "url", "uri"})
+
+
+def atom_link_attributes(link: Any) -> dict[str, str]:
+    """An Atom <link>'s attributes as feedparser's strict parser hands them on: names
+    lowercased, rel and type values too, then its defaults and its href rule (a url or
+    uri attribute wins over href). One in another namespace that feedparser may read as
+    its own is declined."""
+    attributes: dict[str, str] = {}
+    for name, value in link.attrib.items():
+        if name.startswith("{"):
+            if name.rpartition("}")[2].lower() in LINK_ATTRIBUTES:
+                raise Unmappable("a namespaced link attribute")
+            continue
+        key = name.lower()
+        attributes[key] = (value.lower() or value) if key in ("rel", "type") else value
+    rel = attributes.setdefault("rel", "alternate")
+    attributes.setdefault("type", "application/atom+xml" if rel == "self" else "text/html")
+    href = attributes.get("url", attributes.get("uri", attributes.get("href")))
+    if href:
+        attributes["href"] = href
+    return attributes
+
+
+def atom_entry_link(entry: Any, bases: Bases) -> str | None:
+    """The link parse_feed gives an Atom entry through feedparser: the last alternate link
+    of an HTML type, else the entry's permalink id (feedparser saves it as the link), each
+    resolved against its base; where that is no safe link, the first safe alternate link
+    of any type (bot.feeds.parser.first_alternate_link)."""
+    chosen, alternates = atom_links(entry, bases)
+    return safe_link(chosen) or next(
+        (href for href in map(safe_link, alternates) if href is not None), None
+    )
+
+
+def atom_feed_link(feed: Any, bases: Bases) -> str | None:
+    """The feed's link as parse_feed takes it from feedparser (no fallback at this level)."""
+    return safe_link(atom_links(feed, bases)[0])
+
+
+def atom_links(entry: Any, bases: Bases) -> tuple[str | None, list[str]]:
+    """feedparser's link of an Atom entry or feed (see :func:`atom_entry_link`), and its
+    alternate links in order, resolved."""
+    chosen: str | None = None
+    alternates: list[str] = []
+    for link in entry.iterchildren(ATOM + "link"):
+        attributes = atom_link_attributes(link)
+        if "href" not in attributes:
+            raise Unmappable("an Atom link without href (feedparser reads its text)")
+        href = bases.resolve(link, attributes["href"])
+        if attributes["rel"] == "alternate":
+            alternates.append(href)
+            if attributes["type"] in HTML_LINK_TYPES:
+                chosen = href
+    if chosen is None:
+        ids = list(entry.iterchildren(ATOM + "id"))
+        if ids and is_permalink(ids[0]) and (text := only_text(ids[0]).strip()):
+            chosen = bases.resolve(ids[0], text)
+    return chosen, alternates
+
+
 def check_links(item: Any, *, atom: bool) -> None:
-    """Every link of the item absolute (feedparser resolves a relative or empty one
-    against the document's base, which the fast path does not)."""
+    """Every link of an RSS item absolute (feedparser resolves a relative or empty one
+    against the document's base, which the fast path does not for RSS)."""
     if atom:
-        for link in item.iterchildren(ATOM + "link"):
-            if not ABSOLUTE.match((link.get("href") or "").strip()):
-                raise Unmappable("a relative Atom link")
+        return
     else:
         for link in item.iterchildren("link", "comments"):
             if not ABSOLUTE.match(only_text(link).strip()):
@@ -640,10 +707,6 @@ def rss_feed_link(channel: Any) -> str | None:
     if link is not None:
         return absolute_link(only_text(link).strip())
     return alternate_link(channel)
-
-
-def atom_feed_link(feed: Any) -> str | None:
-    return alternate_link(feed)
 
 
 def alternate_link(parent: Any) -> str | None:
