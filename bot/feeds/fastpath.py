@@ -25,7 +25,8 @@ Documents the fast path does not claim (feedparser parses them):
 
 After parsing it declines (None) when no entry came out, when the two parsers see a
 different number of entries, or when an entry has what feedparser reads its own way: a
-relative or empty RSS link, markup inside a text, an xhtml or out-of-line Atom text,
+relative or empty RSS link, markup inside a text, an out-of-line Atom text (xhtml ones are
+serialised by lxml, their wrapping div dropped as feedparser drops it),
 several summaries or contents, two different author elements, a dc:title other than the
 title, an rdf:about and a guid, an Atom link or a permalink guid without <link> in an RSS
 item, a media:description beside other text, a media:title in an item without a title,
@@ -40,6 +41,7 @@ fastfeedparser.
 from __future__ import annotations
 
 import calendar
+import html
 import re
 import threading
 import time
@@ -84,6 +86,7 @@ XML_NAMESPACE = "{http://www.w3.org/XML/1998/namespace}"
 # An absolute URI (a scheme): feedparser resolves any other link against the base.
 ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 ATOM = "{http://www.w3.org/2005/Atom}"
+XHTML = "{http://www.w3.org/1999/xhtml}"
 # RSS 1.0: an rdf:RDF root, items beside the channel, RSS's element names in this namespace
 # (feedparser reads them as RSS's own), each item's id in its rdf:about.
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
@@ -657,9 +660,28 @@ def rss_texts(item: Any) -> tuple[str | None, tuple[str | None, ...]]:
 
 
 def atom_text(element: Any) -> str:
+    if element.get("src") is None and element.get("type") == "xhtml":
+        return xhtml_markup(element)
     if element.get("src") is not None or element.get("type") not in ATOM_TEXT_TYPES:
         raise Unmappable(f"an Atom text of type {element.get('type')!r}")
     return only_text(element)
+
+
+def xhtml_markup(element: Any) -> str:
+    """An Atom text of type xhtml as markup for clean_text, as feedparser hands it on: what
+    its one wrapping <div> holds (feedparser drops that div), serialised by lxml."""
+    children = list(element)
+    if (
+        len(children) == 1
+        and children[0].tag == XHTML + "div"
+        and not (element.text or "").strip()
+        and not (children[0].tail or "").strip()
+    ):
+        element = children[0]
+    text = html.escape(element.text or "", quote=False)
+    return text + "".join(
+        etree.tostring(child, encoding="unicode", with_tail=True) for child in element
+    )
 
 
 def atom_texts(entry: Any) -> tuple[str | None, tuple[str | None, ...]]:
