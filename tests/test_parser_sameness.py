@@ -52,9 +52,6 @@ CORPUS_FALLBACKS = {
         "several media:description beside a description (feedparser makes one the content)"
     ),
     "rss2-insanity-industries-relative-urls-xml-base.xml": "relative links (xml:base)",
-    "rss2-varthabharathi-whitespace-cdata-custom-fields.xml": (
-        "an <author> and an empty <dc:creator/>: feedparser lets the empty one win"
-    ),
 }
 
 
@@ -443,6 +440,24 @@ def test_a_lone_media_description_is_the_summary_as_feedparser_reads_it() -> Non
     assert (
         entry.published is not None and entry.published.isoformat() == "2026-01-02T03:04:05+00:00"
     )
+
+
+AUTHORS_RSS = (
+    b'<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+    b"<channel><title>T</title>"
+    b"<item><title>a</title><link>https://a.example/1</link><author>Ann</author>"
+    b"<dc:creator/></item>"
+    b"<item><title>b</title><link>https://a.example/2</link><dc:creator>Bo</dc:creator>"
+    b"<author>Cy</author></item></channel></rss>"
+)
+
+
+@pytest.mark.parametrize("headers", [{}, POLL_HEADERS], ids=["no headers", "a poll's headers"])
+def test_the_last_author_element_wins_as_in_feedparser(headers: dict[str, str]) -> None:
+    """Varthabharathi's layout: an <author>, then an empty <dc:creator/>: feedparser keeps
+    the last one, even empty."""
+    assert compare("authors", AUTHORS_RSS, headers)
+    assert [entry.author for entry in parse_feed(AUTHORS_RSS, headers).entries] == [None, "Cy"]
 
 
 def test_rss1_is_parsed_by_the_fast_path_as_feedparser_parses_it() -> None:

@@ -26,15 +26,15 @@ Documents the fast path does not claim (feedparser parses them):
 After parsing it declines (None) when no entry came out, when the two parsers see a
 different number of entries, or when an entry has what feedparser reads its own way: a
 relative or empty RSS link, markup inside a text, an out-of-line Atom text (xhtml ones are
-serialised by lxml, their wrapping div dropped as feedparser drops it),
-several summaries or contents, two different author elements, a dc:title other than the
-title, an rdf:about and a guid, an Atom link or a permalink guid without <link> in an RSS
-item, a media:description beside other text, a media:title in an item without a title,
-a dc:description, or a date element other than the ones feedparser's rules are copied
-for. Summaries, contents, authors, images, ids, dates and Atom links come from the strict
-lxml tree the claim check built, with feedparser's rules (dates through feedparser's own
-date parser; permalink ids and Atom links resolved against their xml:base and the feed's
-URL with feedparser's own URL functions, see :class:`Bases`); titles and RSS links from
+serialised by lxml, their wrapping div dropped as feedparser drops it), several summaries
+or contents, an author element with child elements, a dc:title other than the title, an
+rdf:about and a guid, an Atom link or a permalink guid without <link> in an RSS item, a
+media:description beside other text, a media:title in an item without a title, a
+dc:description, or a date element other than the ones feedparser's rules are copied for.
+Summaries, contents, authors, images, ids, dates and Atom links come from the strict lxml
+tree the claim check built, with feedparser's rules (dates through feedparser's own date
+parser; permalink ids and Atom links resolved against their xml:base and the feed's URL
+with feedparser's own URL functions, see :class:`Bases`); titles and RSS links from
 fastfeedparser.
 """
 
@@ -716,12 +716,10 @@ def atom_author(entry: Any) -> str | None:
 
 
 def rss_author(item: Any) -> str | None:
-    """An RSS item's one author element's text; several (feedparser lets the last,
-    even an empty one, win) or one with child elements are left to feedparser."""
-    texts = {only_text(child).strip() for child in item.iterchildren(*RSS_AUTHORS)}
-    if len(texts) > 1:
-        raise Unmappable("several different author elements")
-    return texts.pop() if texts else None
+    """An RSS item's author: the last author element's text, as feedparser lets the last,
+    even an empty one, win; one with child elements is left to feedparser."""
+    texts = [only_text(child).strip() for child in item.iterchildren(*RSS_AUTHORS)]
+    return texts[-1] if texts else None
 
 
 def rss_feed_link(channel: Any) -> str | None:
