@@ -304,12 +304,18 @@ class IngestService:
             }
             # The batch's own links, so two of its feeds carrying one article store it once.
             batch_links: set[str] = set()
-            fresh = {
-                outcome.name: self.fresh_entries(
-                    session, rows[outcome.name], outcome.parsed, batch_links
-                )
+            documents = [
+                (rows[outcome.name], outcome.parsed)
                 for outcome in outcomes
                 if outcome.parsed is not None
+            ]
+            with session.no_autoflush:
+                seen = SeenEntries.for_batch(
+                    session, [(feed, parsed.entries) for feed, parsed in documents]
+                )
+            fresh = {
+                feed.name: self.fresh_entries(session, feed, parsed, batch_links, known)
+                for (feed, parsed), known in zip(documents, seen, strict=True)
             }
             topics = [(rows[name].topic, entries) for name, entries in fresh.items()]
             prepared = dict(zip(fresh, self.prepare(topics, workers), strict=True))
@@ -348,12 +354,19 @@ class IngestService:
         return report
 
     def fresh_entries(
-        self, session: Session, feed: Feed, parsed: ParsedFeed, batch_links: set[str]
+        self,
+        session: Session,
+        feed: Feed,
+        parsed: ParsedFeed,
+        batch_links: set[str],
+        seen: SeenEntries | None = None,
     ) -> list[FeedEntry]:
         """The entries not seen before: by guid or normalised link, stored or earlier in
-        this batch. Recognised before any text stage: old entries are never cleaned."""
-        with session.no_autoflush:
-            seen = SeenEntries(session, feed, parsed.entries)
+        this batch. Recognised before any text stage: old entries are never cleaned.
+        ``seen``: what the store holds of them, when the batch looked it up at once."""
+        if seen is None:
+            with session.no_autoflush:
+                seen = SeenEntries(session, feed, parsed.entries)
         seen.links |= batch_links
         fresh = [entry for entry in parsed.entries if not seen.check_and_add(entry)]
         batch_links |= seen.links

@@ -49,6 +49,45 @@ class SeenEntries:
                 session.scalars(select(Item.normalized_url).where(Item.normalized_url.in_(part)))
             )
 
+    @classmethod
+    def for_batch(
+        cls, session: Session, documents: Sequence[tuple[Feed, Sequence[FeedEntry]]]
+    ) -> list[SeenEntries]:
+        """:class:`SeenEntries` of several feeds' documents, in two queries for all of them
+        (per 500 values), not two per feed: a cycle stores its outcomes in batches of 50."""
+        guids = sorted({stored_guid(entry) for _, entries in documents for entry in entries})
+        links = sorted(
+            {
+                link
+                for _, entries in documents
+                for entry in entries
+                if (link := entry.normalized_link) is not None
+            }
+        )
+        feed_ids = sorted({feed.id for feed, _ in documents})
+        stored_guids: set[tuple[int, str]] = set()
+        for part in chunks(guids):
+            query = select(Item.feed_id, Item.guid).where(
+                Item.feed_id.in_(feed_ids), Item.guid.in_(part)
+            )
+            stored_guids.update((feed_id, guid) for feed_id, guid in session.execute(query))
+        stored_links: set[str] = set()
+        for part in chunks(links):
+            stored_links.update(
+                session.scalars(select(Item.normalized_url).where(Item.normalized_url.in_(part)))
+            )
+        found = []
+        for feed, entries in documents:
+            seen = cls.__new__(cls)
+            seen.guids = {
+                guid for entry in entries if (feed.id, guid := stored_guid(entry)) in stored_guids
+            }
+            seen.links = {
+                entry.normalized_link for entry in entries if entry.normalized_link in stored_links
+            }
+            found.append(seen)
+        return found
+
     def check_and_add(self, entry: FeedEntry) -> bool:
         """True if the entry was seen (stored, or earlier in this document); else remember it."""
         guid = stored_guid(entry)
