@@ -252,10 +252,21 @@ class BotJobs:
                 plural(report.new_items, "new item"),
                 plural(report.new_stories, "new story"),
             )
-            return report
         except Exception:
             log.exception("poll cycle failed; the next cycle retries")
             return None
+        await self.alert()
+        return report
+
+    async def alert(self) -> None:
+        """Breaking news goes out right after the poll that found it ([digest] alerts)."""
+        try:
+            digest = await self.bot.digests.post_alert()
+        except Exception:
+            log.exception("alert failed; its stories wait for the next alert or digest")
+            return
+        if digest is not None:
+            log.info("alert: %s posted at once", plural(len(digest.stories), "story"))
 
     async def prune(self) -> None:
         try:

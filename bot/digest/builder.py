@@ -126,8 +126,47 @@ def kept_sources(story: Story) -> int:
     return sum(1 for item in story.items if item.kept)
 
 
-def claim_unposted(session: Session, digest_id: int, limit: int, now: datetime) -> list[Story]:
-    """Mark the oldest unposted stories (at most ``limit``) posted in digest ``digest_id``.
+def alert_candidates(session: Session, settings: DigestSettings, now: datetime) -> list[int]:
+    """Unposted stories that reached ``alert_sources`` outlets within ``alert_hours``.
+
+    Only stories changed within the window can have just crossed it, so only those are read.
+    """
+    window = timedelta(hours=settings.alert_hours)
+    query = (
+        select(Story)
+        .where(Story.posted_at.is_(None), Story.last_updated_at >= now - window)
+        .options(selectinload(Story.items).selectinload(Item.feed))
+        .order_by(Story.first_published_at, Story.id)
+    )
+    return [
+        story.id
+        for story in session.scalars(query)
+        if reached(story, settings.alert_sources, window)
+    ]
+
+
+def reached(story: Story, outlets: int, window: timedelta) -> bool:
+    """True when ``outlets`` different outlets published on the story within ``window``."""
+    first: dict[str, datetime] = {}
+    for item in story.items:
+        if item.kept:
+            name = outlet_name(item)
+            first[name] = min(first.get(name, item.published_at), item.published_at)
+    times = sorted(first.values())
+    return any(
+        times[end] - times[end - outlets + 1] <= window for end in range(outlets - 1, len(times))
+    )
+
+
+def claim_unposted(
+    session: Session,
+    digest_id: int,
+    limit: int,
+    now: datetime,
+    only: Sequence[int] | None = None,
+) -> list[Story]:
+    """Mark the oldest unposted stories (at most ``limit``; ``only`` these, when given)
+    posted in digest ``digest_id``.
 
     One atomic claim: only the stories returned were marked, and no other transaction can
     claim them too. On PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED``
@@ -141,6 +180,8 @@ def claim_unposted(session: Session, digest_id: int, limit: int, now: datetime) 
         .order_by(Story.first_published_at, Story.id)
         .limit(limit)
     )
+    if only is not None:
+        candidates = candidates.where(Story.id.in_(only))
     if session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     ids = list(session.scalars(candidates))

@@ -48,6 +48,14 @@ class DigestStory(BaseModel):
         return list(seen)
 
 
+# The title of each kind of message (`alert`: breaking news posted between digests).
+DIGEST_TITLES = {
+    "digest": "Meta AI digest",
+    "latest": "Latest Meta AI news",
+    "alert": "Breaking Meta AI news",
+}
+
+
 class Digest(BaseModel):
     """What one post (or one /meta-ai answer) carries."""
 
@@ -57,6 +65,11 @@ class Digest(BaseModel):
     kind: str = "digest"
     # A friendly line shown when there are no stories (empty database, no match).
     empty_message: str | None = None
+
+    @property
+    def title(self) -> str:
+        """What every adapter calls this message: a digest, an answer, or an alert."""
+        return DIGEST_TITLES.get(self.kind, DIGEST_TITLES["latest"])
 
     def to_json_dict(self) -> dict[str, object]:
         """The documented JSON shape of ``digest --format json`` and ``latest``."""

@@ -11,14 +11,16 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import DeliveryReport, Outbox, enqueue
 from bot.digest.builder import (
     GROWN_WINDOW,
+    alert_candidates,
     build_digest,
     claim_grown,
     claim_unposted,
@@ -111,6 +113,46 @@ class DigestService:
             record.payload = digest.to_json_dict()
             queued = enqueue(session, self.adapters, digest, digest_id=record.id)
             return digest, queued
+
+    def queue_alert(self) -> Digest | None:
+        """Claim the stories that crossed the alert threshold and queue them as one alert.
+
+        None when alerts are off, none is due, or the last alert is more recent than
+        ``alert_gap_minutes`` (the stories wait for the next alert or digest). The claim is
+        the digest's (:func:`claim_unposted`), so a story is posted once whoever claims it.
+        """
+        settings = self.settings
+        if not settings.alerts or not any(a.destinations() for a in self.adapters):
+            return None
+        with self.sessions.begin() as session:
+            begin_writing(session)
+            now = utc_now()
+            last = session.scalar(
+                select(func.max(DigestRecord.created_at)).where(DigestRecord.kind == "alert")
+            )
+            if last is not None and now - last < timedelta(minutes=settings.alert_gap_minutes):
+                return None
+            due = alert_candidates(session, settings, now)
+            if not due:
+                return None
+            record = DigestRecord(created_at=now, kind="alert", payload={})
+            session.add(record)
+            session.flush()
+            stories = claim_unposted(session, record.id, settings.max_stories, now, only=due)
+            if not stories:
+                session.delete(record)
+                return None
+            digest = digest_of(stories, [], now).model_copy(update={"kind": "alert"})
+            record.payload = digest.to_json_dict()
+            enqueue(session, self.adapters, digest, digest_id=record.id)
+            return digest
+
+    async def post_alert(self) -> Digest | None:
+        """Queue and deliver an alert if one is due (``run`` calls this after each poll)."""
+        digest = await asyncio.to_thread(self.queue_alert)
+        if digest is not None:
+            await self.outbox.deliver(max_wait_seconds=0)
+        return digest
 
     async def post(self, max_wait_seconds: float = 60.0) -> DigestResult:
         """Deliver anything pending, then queue and deliver the next digest."""

@@ -85,9 +85,9 @@ def digest_header(digest: Digest) -> str:
     count = len(digest.stories)
     stories = f"{count} {'story' if count == 1 else 'stories'}"
     if digest.kind == "latest":
-        return f"**Latest Meta AI news** · {stories}"
+        return f"**{digest.title}** · {stories}"
     day = (_as_utc(digest.generated_at) or digest.generated_at).date().isoformat()
-    return f"**Meta AI digest** · {day} · {stories}"
+    return f"**{digest.title}** · {day} · {stories}"
 
 
 def story_embed(story: DigestStory) -> Payload:

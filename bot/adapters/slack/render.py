@@ -132,7 +132,7 @@ def _render(
 def _header_text(digest: Digest) -> str:
     when = digest.generated_at
     date = f"{when.day} {when:%B %Y}"
-    title = "Latest Meta AI news" if digest.kind == "latest" else "Meta AI digest"
+    title = digest.title
     return f"{title} · {date}"[:MAX_HEADER_TEXT]
 
 

@@ -78,7 +78,7 @@ def render_story_text(number: int, story: DigestStory) -> list[str]:
 
 
 def render_text(digest: Digest) -> str:
-    title = "Meta AI digest" if digest.kind == "digest" else "Latest Meta AI news"
+    title = digest.title
     header = f"{title} — {utc_minute(digest.generated_at)}"
     if not digest.stories:
         return f"{header}\n{digest.empty_message or 'Nothing new.'}"
