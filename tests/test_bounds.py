@@ -77,7 +77,7 @@ def test_every_string_column_declares_its_bound() -> None:
         for column in table.columns
         if isinstance(column.type, String)
     ]
-    assert len(columns) == len(every_bound()) == 37
+    assert len(columns) == len(every_bound()) == 38
     for column in columns:
         bound = bound_of(column)  # LookupError when a column declares none
         assert bound.fit is not Fit.DROP or column.nullable, f"{bound.column} cannot be NULL"
