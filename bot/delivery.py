@@ -62,7 +62,7 @@ from bot.adapters.base import (
     TransientDeliveryError,
 )
 from bot.common.retry import capped_backoff
-from bot.digest.model import Digest, Notice
+from bot.digest.model import Digest, Notice, StoryUpdate
 from bot.store.schema import OutboxMessage, utc_now
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,46 @@ def enqueue(
         for destination in destinations:
             count += len(store_messages(session, adapter.name, destination, payloads, digest_id))
     return count
+
+
+def enqueue_updates(
+    session: Session,
+    adapters: Sequence[ChatAdapter],
+    updates: Sequence[tuple[int | None, StoryUpdate]],
+    digest_id: int | None = None,
+) -> int:
+    """Each update (with the digest that posted its story) to every digest destination, as
+    a reply to the message that carried the story there when the platform threads."""
+    count = 0
+    for posted_in, story_update in updates:
+        for adapter in adapters:
+            for destination in adapter.destinations():
+                parent = thread_of(session, posted_in, adapter.name, destination)
+                payloads = adapter.render_update(story_update, parent)
+                count += len(
+                    store_messages(session, adapter.name, destination, payloads, digest_id)
+                )
+    return count
+
+
+def thread_of(
+    session: Session, digest_id: int | None, adapter: str, destination: str
+) -> str | None:
+    """The platform id of the first message of digest ``digest_id`` sent to this destination
+    (the thread a story's updates reply in); None when it was not sent or has no id."""
+    if digest_id is None:
+        return None
+    return session.scalar(
+        select(OutboxMessage.platform_message_id)
+        .where(
+            OutboxMessage.digest_id == digest_id,
+            OutboxMessage.adapter == adapter,
+            OutboxMessage.destination == destination,
+            OutboxMessage.status == "sent",
+        )
+        .order_by(OutboxMessage.sequence)
+        .limit(1)
+    )
 
 
 def store_messages(

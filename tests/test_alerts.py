@@ -4,8 +4,7 @@ a channel is interrupted. Real core, real slack-sdk client, fake Web API on 127.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.adapters.registry import select_adapters
@@ -14,44 +13,16 @@ from bot.digest.builder import alert_candidates
 from bot.pipeline import DigestBot
 from bot.scheduler import BotJobs
 from bot.store.schema import Story
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.feed_server import HEADLINES, FeedServer, serve_scoop
 from tests.fakes.slack_api import FakeSlack
 from tests.helpers import allow_local, write_config
-
-# One scoop as outlets headline it (near-identical titles: one story by title alone).
-HEADLINES = [
-    "Meta releases Llama 5 open-weight AI models",
-    "Meta releases Llama 5 open-weight AI models today",
-    "Meta releases its Llama 5 open-weight AI models",
-    "Meta releases new Llama 5 open-weight AI models",
-    "Meta officially releases Llama 5 open-weight AI models",
-    "Meta releases Llama 5 open-weight AI models for developers",
-]
-LEAD = (
-    "Meta released Llama 5, a family of open-weight AI models, on Tuesday. The company said "
-    "the models are available to developers under its community license."
-)
-
-
-def outlet_feed(
-    server: FeedServer, path: str, title: str, minutes_ago: int, lead: str = LEAD
-) -> str:
-    when = format_datetime(datetime.now(UTC) - timedelta(minutes=minutes_ago), usegmt=True)
-    slug = "-".join(title.lower().split()[:6])
-    document = (
-        "<?xml version='1.0'?><rss version='2.0'><channel><title>Outlet</title>"
-        f"<item><guid isPermaLink='false'>{path}/{slug}</guid><title>{title}</title>"
-        f"<link>https://news.example{path}/{slug}</link><description>{lead}</description>"
-        f"<pubDate>{when}</pubDate></item></channel></rss>"
-    )
-    return server.serve(path, document)
 
 
 def alerting_bot(
     server: FeedServer, tmp_path: Path, env: dict[str, str], outlets: int, gap: int = 60
 ) -> DigestBot:
     feeds = [
-        (f"Outlet {n}", outlet_feed(server, f"/o{n}", HEADLINES[n], 10 * (n + 1)))
+        (f"Outlet {n}", serve_scoop(server, f"/o{n}", HEADLINES[n], 10 * (n + 1)))
         for n in range(outlets)
     ]
     extra = (
@@ -108,7 +79,7 @@ async def test_a_second_alert_within_the_gap_waits(feed_server: FeedServer, tmp_
             for n in range(5):
                 title = f"Meta buys AI robotics startup Foo Robotics for $2 billion {n}"
                 lead = "Meta agreed to buy Foo Robotics, a startup building AI for robots."
-                outlet_feed(feed_server, f"/o{n}", title, 5, lead)
+                serve_scoop(feed_server, f"/o{n}", title, 5, lead)
             await bot.poll(force=True)  # the feeds are not due yet: polled now, as `poll --force`
             await jobs.alert()
             assert len(slack.bodies("chat.postMessage")) == 1

@@ -196,7 +196,7 @@ def test_more_sources_of_a_posted_story_are_announced_by_one_digest_only(
         payloads = [p for p in session.scalars(select(DigestRecord.payload)) if p]
         announced = session.get(Story, grown)
         assert announced is not None and announced.sources_announced == 2
-    updates = [s for p in payloads for s in p["stories"] if s["id"] == str(grown)]
+    updates = [u for p in payloads for u in p.get("updates", []) if u["id"] == str(grown)]
     assert len(payloads) == 2 and len(updates) == 1 and updates[0]["new_sources"] == 1
 
 

@@ -30,7 +30,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Protocol
 
 from bot.common.redaction import REDACTED, RedactingFilter, Redactor
@@ -38,7 +38,7 @@ from bot.common.retry import parse_retry_after
 from bot.common.text import escape_controls, plural, utf16_length
 from bot.common.times import ago_words, utc_minute
 from bot.common.validation import validation_problems
-from bot.digest.model import Digest, FeedChange, FeedInfo, Notice
+from bot.digest.model import Digest, FeedChange, FeedInfo, Notice, StoryUpdate
 
 __all__ = [
     "COMMAND_HELP",
@@ -296,6 +296,12 @@ class ChatAdapter(ABC):
     def render_notice(self, notice: Notice) -> list[Payload]:
         """An admin notice as messages; adapters override when plain text is not enough."""
         return [{"text": notice.text}]
+
+    def render_update(self, update: StoryUpdate, thread: str | None) -> list[Payload]:
+        """A posted story's update; ``thread`` is the platform id of the message that
+        carried the story to this destination, when known. Adapters that can reply in a
+        thread override this; the default is the update as one short notice."""
+        return self.render_notice(Notice(generated_at=datetime.now(UTC), text=update.text()))
 
     @abstractmethod
     async def send(self, destination: str, payload: Payload, *, key: str) -> str | None:

@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.common.hosts import GOOGLE_NEWS_HOST, host_of
-from bot.digest.model import Digest, DigestSource, DigestStory
+from bot.digest.model import Digest, DigestSource, DigestStory, StoryUpdate
 from bot.digest.settings import DigestSettings
-from bot.store.schema import Item, Story
+from bot.store.schema import DigestRecord, Item, Story
 from bot.store.search import parse_query, query_too_long, recent_story_ids
 
 EMPTY_LATEST = "No Meta AI news in the last {hours:g} hours yet. Try again after the next poll."
@@ -101,15 +101,13 @@ def build_digest(
     session: Session, settings: DigestSettings, now: datetime
 ) -> tuple[Digest, list[Story]]:
     """The next digest as it would be posted now (newest first), and its stories; marks nothing.
+    Updates of posted stories are not entries: they go in the thread of each story's post.
 
     ``digest --dry-run`` shows this; posting claims its stories with :func:`claim_unposted`
     and :func:`claim_grown` instead, so that two processes never post the same story.
     """
     stories = unposted_stories(session, settings.max_stories)
-    grown: list[tuple[Story, int]] = []
-    if settings.show_new_sources and stories:
-        grown = grown_stories(session, now - GROWN_WINDOW)
-    return digest_of(stories, grown, now), stories + [story for story, _extra in grown]
+    return digest_of(stories, [], now), list(stories)
 
 
 def digest_of(
@@ -205,6 +203,39 @@ def claim_unposted(
         # New sources from here on count as new.
         story.sources_announced = kept_sources(story)
     return claimed
+
+
+def update_of(session: Session, story: Story, extra: int) -> StoryUpdate:
+    """What a posted story gained: its ``extra`` newest sources, and the summary sentences
+    no digest, alert or earlier update of it has said."""
+    model = story_to_model(story)
+    arrived = sorted(
+        (item for item in story.items if item.kept), key=lambda i: (i.fetched_at, i.id)
+    )
+    new_urls = {item.url for item in arrived[-extra:] if item.url}
+    said = said_sentences(session, story)
+    return StoryUpdate(
+        story=model,
+        new_sources=[source for source in model.sources if source.url in new_urls],
+        new_sentences=[sentence for sentence in model.summary if sentence not in said],
+    )
+
+
+def said_sentences(session: Session, story: Story) -> set[str]:
+    """Every summary sentence of ``story`` posted so far: in the digest or alert that
+    carried it, and in its updates since (each recorded in the digests table)."""
+    if story.posted_digest_id is None:
+        return set()
+    key = str(story.id)
+    said: set[str] = set()
+    payloads = session.scalars(
+        select(DigestRecord.payload).where(DigestRecord.id >= story.posted_digest_id)
+    )
+    for payload in payloads:
+        for entry in [*payload.get("stories", []), *payload.get("updates", [])]:
+            if entry.get("id") == key:
+                said.update(entry.get("summary") or entry.get("new_sentences") or [])
+    return said
 
 
 def claim_grown(

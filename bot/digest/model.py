@@ -48,6 +48,25 @@ class DigestStory(BaseModel):
         return list(seen)
 
 
+class StoryUpdate(BaseModel):
+    """What is new in a story already posted: the outlets that joined it and the key
+    sentences its summary gained. Posted in the thread of the story's post where the
+    platform threads (Slack, a Discord bot), as a short line elsewhere."""
+
+    story: DigestStory
+    new_sources: list[DigestSource] = Field(default_factory=list)
+    new_sentences: list[str] = Field(default_factory=list)
+
+    def text(self) -> str:
+        """The update in plain words: which outlets joined, then the new sentences."""
+        outlets = list(dict.fromkeys(source.feed for source in self.new_sources))
+        count = len(self.new_sources)
+        joined = f"+{count} source{'s' if count != 1 else ''}"
+        lines = [f"Update on “{self.story.title}”: {joined} ({', '.join(outlets)})"]
+        lines += self.new_sentences
+        return "\n".join(lines)
+
+
 # The title of each kind of message (`alert`: breaking news posted between digests).
 DIGEST_TITLES = {
     "digest": "Meta AI digest",

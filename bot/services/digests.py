@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.delivery import DeliveryReport, Outbox, enqueue
+from bot.delivery import DeliveryReport, Outbox, enqueue, enqueue_updates
 from bot.digest.builder import (
     GROWN_WINDOW,
     alert_candidates,
@@ -27,8 +27,9 @@ from bot.digest.builder import (
     digest_of,
     has_unposted,
     latest_digest,
+    update_of,
 )
-from bot.digest.model import Digest, Notice
+from bot.digest.model import Digest, Notice, StoryUpdate
 from bot.store.database import begin_writing
 from bot.store.schema import DigestRecord, Feed, Story, utc_now
 
@@ -95,23 +96,27 @@ class DigestService:
         with self.sessions.begin() as session:
             begin_writing(session)
             now = utc_now()
-            empty = Digest(generated_at=now, stories=[], kind="digest")
-            if not has_unposted(session):
-                return empty, 0
             record = DigestRecord(created_at=now, kind="digest", payload={})
             session.add(record)
             session.flush()
-            stories = claim_unposted(session, record.id, self.settings.max_stories, now)
-            if not stories:  # another process claimed them between our look and our claim
-                session.delete(record)
-                return empty, 0
-            grown: list[tuple[Story, int]] = []
+            stories: list[Story] = []
+            if has_unposted(session):
+                stories = claim_unposted(session, record.id, self.settings.max_stories, now)
+            updates: list[tuple[int | None, StoryUpdate]] = []
             if self.settings.show_new_sources:
                 claimed = [story.id for story in stories]
-                grown = claim_grown(session, now - GROWN_WINDOW, exclude=claimed)
-            digest = digest_of(stories, grown, now)
-            record.payload = digest.to_json_dict()
-            queued = enqueue(session, self.adapters, digest, digest_id=record.id)
+                updates = [
+                    (story.posted_digest_id, update_of(session, story, extra))
+                    for story, extra in claim_grown(session, now - GROWN_WINDOW, exclude=claimed)
+                ]
+            digest = digest_of(stories, [], now)
+            if not stories and not updates:  # nothing new, or another process claimed it
+                session.delete(record)
+                return digest, 0
+            record.kind = "digest" if stories else "update"
+            record.payload = {**digest.to_json_dict(), "updates": update_records(updates)}
+            queued = enqueue(session, self.adapters, digest, digest_id=record.id) if stories else 0
+            queued += enqueue_updates(session, self.adapters, updates, digest_id=record.id)
             return digest, queued
 
     def queue_alert(self) -> Digest | None:
@@ -207,3 +212,15 @@ class DigestService:
                 count += enqueue(session, self.adapters, notice, admin=True)
                 feed.disabled_notice_sent = True
             return count
+
+
+def update_records(updates: Sequence[tuple[int | None, StoryUpdate]]) -> list[dict[str, object]]:
+    """Updates as the digests table keeps them (what each said, so none says it twice)."""
+    return [
+        {
+            "id": update.story.id,
+            "new_sources": len(update.new_sources),
+            "new_sentences": list(update.new_sentences),
+        }
+        for _posted_in, update in updates
+    ]

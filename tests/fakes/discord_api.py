@@ -374,6 +374,9 @@ class FakeDiscord:
             "nonce": body.get("nonce"),
             "allowed_mentions": body.get("allowed_mentions"),
         }
+        if body.get("message_reference"):
+            # A reply names the message it answers, as Discord returns it.
+            message["message_reference"] = body["message_reference"]
         if keep:
             self.messages.append(message)
         return message

@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from aiohttp import web
@@ -146,3 +146,33 @@ def serve_meta_ai_feeds(server: FeedServer, count: int, items: int) -> list[tupl
         )
         feeds.append((f"feed {number}", server.serve(f"/{number}.xml", document)))
     return feeds
+
+
+# One scoop as outlets headline it (near-identical titles: one story by title alone).
+HEADLINES = [
+    "Meta releases Llama 5 open-weight AI models",
+    "Meta releases Llama 5 open-weight AI models today",
+    "Meta releases its Llama 5 open-weight AI models",
+    "Meta releases new Llama 5 open-weight AI models",
+    "Meta officially releases Llama 5 open-weight AI models",
+    "Meta releases Llama 5 open-weight AI models for developers",
+]
+LEAD = (
+    "Meta released Llama 5, a family of open-weight AI models, on Tuesday. The company said "
+    "the models are available to developers under its community license."
+)
+
+
+def serve_scoop(
+    server: FeedServer, path: str, title: str, minutes_ago: int, lead: str = LEAD
+) -> str:
+    """One outlet's feed of one article on the scoop of ``HEADLINES`` (or ``lead``)."""
+    when = format_datetime(datetime.now(UTC) - timedelta(minutes=minutes_ago), usegmt=True)
+    slug = "-".join(title.lower().split()[:6])
+    document = (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Outlet</title>"
+        f"<item><guid isPermaLink='false'>{path}/{slug}</guid><title>{title}</title>"
+        f"<link>https://news.example{path}/{slug}</link><description>{lead}</description>"
+        f"<pubDate>{when}</pubDate></item></channel></rss>"
+    )
+    return server.serve(path, document)

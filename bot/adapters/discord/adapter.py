@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.adapters.base import (
@@ -39,7 +40,7 @@ from bot.adapters.discord.settings import (
     load_settings,
     parse_options,
 )
-from bot.digest.model import Digest, Notice
+from bot.digest.model import Digest, Notice, StoryUpdate
 
 if TYPE_CHECKING:
     import aiohttp
@@ -123,6 +124,17 @@ class DiscordAdapter(ChatAdapter):
         from bot.adapters.discord.render import render_notice
 
         return render_notice(notice)
+
+    def render_update(self, update: StoryUpdate, thread: str | None) -> list[Payload]:
+        """A reply to the story's post (a message reference) in a channel; the webhook,
+        which cannot reply, gets the same text without one (``send`` drops it there)."""
+        from bot.adapters.discord.render import render_notice
+
+        notice = Notice(generated_at=datetime.now(UTC), text=update.text())
+        payloads = render_notice(notice)
+        if thread is None:
+            return payloads
+        return [{**payload, "reply_to": thread} for payload in payloads]
 
     async def send(self, destination: str, payload: Payload, *, key: str) -> str | None:
         """Post one rendered message; the message id on success.
@@ -213,8 +225,15 @@ class DiscordAdapter(ChatAdapter):
         where = f"channel {channel_id}"
         client = await self._logged_in_client()
         channel = client.get_partial_messageable(int(channel_id))
+        kwargs = message.send_kwargs()
+        if message.reply_to:
+            kwargs["reference"] = discord.MessageReference(
+                message_id=int(message.reply_to),
+                channel_id=int(channel_id),
+                fail_if_not_exists=False,  # the post was deleted: the update stands alone
+            )
         try:
-            sent = await channel.send(**message.send_kwargs(), nonce=nonce_for(key))
+            sent = await channel.send(**kwargs, nonce=nonce_for(key))
         except (discord.HTTPException, discord.RateLimited, *NETWORK_ERRORS) as error:
             raise await delivery_error(error, where) from None
         return str(sent.id)

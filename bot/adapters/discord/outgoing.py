@@ -24,6 +24,8 @@ class OutgoingMessage(BaseModel):
 
     content: str | None = None
     embeds: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
+    #: The id of the message this one replies to (a story's update under its post).
+    reply_to: str | None = Field(default=None, pattern=r"^\d{1,20}$")
 
     @classmethod
     def parse(cls, payload: Mapping[str, Any]) -> OutgoingMessage:

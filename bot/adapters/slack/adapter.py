@@ -34,7 +34,7 @@ from bot.adapters.slack.settings import (
     load_settings,
     parse_options,
 )
-from bot.digest.model import Digest, Notice
+from bot.digest.model import Digest, Notice, StoryUpdate
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -145,6 +145,16 @@ class SlackAdapter(ChatAdapter):
         from bot.adapters.slack.render import render_notice
 
         return render_notice(notice)
+
+    def render_update(self, update: StoryUpdate, thread: str | None) -> list[Payload]:
+        """A reply in the thread of the story's post (``thread_ts``); a webhook, which
+        cannot thread, gets the update as a short message of its own."""
+        from bot.adapters.slack.render import render_text
+
+        payloads = render_text(update.text())
+        if thread is None or self.mode is ConnectionMode.WEBHOOK:
+            return payloads
+        return [{**payload, "thread_ts": thread} for payload in payloads]
 
     async def send(self, destination: str, payload: Payload, *, key: str) -> str | None:
         """Post one message; ``key`` is unused (Slack has no idempotency key)."""
