@@ -49,6 +49,12 @@ def context_of(ctx: typer.Context) -> tuple[Settings, dict[str, str]]:
     return settings, env
 
 
+def started() -> None:
+    """Start-up is over for a command that opens no database (``summarize``, ``feeds
+    check``): what it imported is frozen for the garbage collector (bot.common.collector)."""
+    collector.imports_done()
+
+
 def terminal_format(settings: Settings) -> OutputFormat:
     """``[adapters.terminal] format`` (checked with every command's settings)."""
     from bot.adapters.terminal import parse_options
@@ -91,7 +97,7 @@ def open_app(
             bot.prepare_database()
         except (ConfigError, ValueError) as error:
             raise fail(str(error)) from error
-        collector.imports_done()
+        started()
         yield bot
     finally:
         bot.close()
@@ -115,7 +121,7 @@ def open_readonly(settings: Settings, env: dict[str, str]) -> Iterator[DigestBot
         engine.dispose()
         raise fail(str(error), code=1) from error
     bot = DigestBot(settings, (), env=env, engine=engine)
-    collector.imports_done()
+    started()
     try:
         yield bot
     finally:
