@@ -1,10 +1,12 @@
 """Start-up and shut-down of a command, in one place.
 
-A command reads its settings with :func:`context_of`, then opens the bot with
-:func:`open_app` (commands that write: the schema is brought up to date first) or the
-database with :func:`open_readonly` (commands that read: nothing is created or migrated;
-a missing or outdated database is an error saying what to run). Both end start-up for the
-garbage collector (``bot.common.collector``) and close what they opened, whatever happens.
+A command reads its settings with :func:`context_of`, then opens the application, the
+runtime (:class:`bot.pipeline.DigestBot`) whose services it calls, with :func:`open_app`
+(commands that write: the adapters are chosen and the schema is brought up to date first)
+or :func:`open_readonly` (commands that read: no adapter, nothing created or migrated; a
+missing or outdated database is an error saying what to run). Both end start-up for the
+garbage collector (``bot.common.collector``; :func:`started` for a command that opens
+neither) and close what they opened, whatever happens.
 """
 
 from __future__ import annotations
