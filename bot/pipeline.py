@@ -25,8 +25,6 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Engine
-
 from bot.common.redaction import Redactor
 from bot.delivery import Outbox
 from bot.environment import secret_values
@@ -42,6 +40,8 @@ from bot.store.database import (
 from bot.store.schema import utc_now
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from bot.adapters.base import ChatAdapter
     from bot.digest.model import Digest, FeedChange, FeedInfo
     from bot.digest.settings import DigestSettings

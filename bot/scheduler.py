@@ -46,11 +46,11 @@ from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.exc import DBAPIError
 
 from bot.common.text import plural
 from bot.config import ScheduleSettings
 from bot.pipeline import DigestBot, PollReport
+from bot.store.database import DBAPIError
 
 log = logging.getLogger(__name__)
 

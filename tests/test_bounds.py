@@ -260,6 +260,30 @@ def test_a_169_character_last_modified_stops_nothing(
         bot.close()
 
 
+def test_a_guid_holding_a_nul_is_known_at_the_next_poll(tmp_path: Path, database_url: str) -> None:
+    """Before: looked up with its NUL, stored without it, so the next poll of the same
+    document inserted it again and failed on the unique guid (found by test_fuzz_feeds)."""
+    from bot.feeds.parser import parse_feed
+    from bot.feeds.poller import FeedOutcome
+
+    document = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>F</title>'
+        b"<item><title>Meta releases Llama</title><link>https://nul.example/a</link>"
+        b"<guid>9\x00 \xc2\x91</guid></item></channel></rss>"
+    )
+    parsed = parse_feed(document)
+    assert "\x00" in parsed.entries[0].guid
+    bot = make_bot(tmp_path, database_url, [("Nul", "https://nul.example/feed")])
+    try:
+        bot.ingest.feeds_to_poll(force=True)  # creates the feed row
+        outcome = FeedOutcome(name="Nul", url="https://nul.example/feed", parsed=parsed)
+        first = bot.ingest.store_outcomes([outcome])
+        second = bot.ingest.store_outcomes([outcome])
+    finally:
+        bot.close()
+    assert (first.new_items, second.new_items) == (1, 0)
+
+
 REFUSE_GEMINI = {
     "postgresql": ["ALTER TABLE items ADD CONSTRAINT no_gemini CHECK (title NOT LIKE '%Gemini%')"],
     "sqlite": [

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, closed_port, write_config
+from tests.helpers import BOT_COMMAND, REPO, closed_port, write_config
 
 ARTICLE = (
     "Meta has released Llama 4, a new family of open-weight AI models. "
@@ -312,3 +312,15 @@ def test_the_cli_module_loads_no_stage_and_no_heavy_library() -> None:
     assert stages <= {"bot.environment"}, stages
     # Each command's module loads when the command runs, not with the package.
     assert not any(name.startswith("bot.cli.commands.") for name in loaded)
+
+
+def test_no_module_of_the_cli_package_is_over_300_lines() -> None:
+    """bot/cli/ stays a house a newcomer can walk: each room small (issue 24)."""
+    modules = sorted((REPO / "bot" / "cli").rglob("*.py"))
+    assert len(modules) > 10
+    long = {
+        str(path.relative_to(REPO)): lines
+        for path in modules
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 300
+    }
+    assert long == {}

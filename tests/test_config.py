@@ -123,6 +123,9 @@ def test_the_default_database_is_in_the_user_data_directory_wherever_the_bot_sta
         ('[schedule]\ndigest_cron = "every day"\n', "digest_cron"),
         ('[schedule]\ntimezone = "Mars/Olympus"\n', "timezone"),
         ("[digest]\nmax_storys = 3\n", "digest.max_storys"),
+        # Settings of the removed MinHash variant: refused like any other typo, not ignored.
+        ("[stories]\ntitle_lsh = true\n", "stories.title_lsh: unknown key"),
+        ("[stories]\nnum_perm = 64\n", "stories.num_perm: unknown key"),
         ("[fetch]\nmax_body_bytes = -1\n", "fetch.max_body_bytes"),
         (
             '[[feeds]]\nname = "a"\nurl = "https://a/"\n[[feeds]]\nname = "a"\nurl = "https://b/"\n',
@@ -189,6 +192,14 @@ def test_the_shipped_toml_is_the_one_source_of_defaults() -> None:
             if field.is_required():
                 continue
             assert field.default is None, f"{cls.__name__}.{name} has a code default"
+
+
+def test_the_aggregator_hosts_of_code_are_the_shipped_ones() -> None:
+    """bot.common.hosts.AGGREGATOR_HOSTS serves callers that take no settings."""
+    from bot.common.hosts import AGGREGATOR_HOSTS
+
+    shipped = tomllib.loads(shipped_text())["stories"]["aggregator_hosts"]
+    assert list(AGGREGATOR_HOSTS) == shipped
 
 
 def test_a_model_built_in_code_takes_the_shipped_values() -> None:

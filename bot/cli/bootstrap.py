@@ -1,10 +1,12 @@
 """Start-up and shut-down of a command, in one place.
 
-A command reads its settings with :func:`context_of`, then opens the bot with
-:func:`open_app` (commands that write: the schema is brought up to date first) or the
-database with :func:`open_readonly` (commands that read: nothing is created or migrated;
-a missing or outdated database is an error saying what to run). Both end start-up for the
-garbage collector (``bot.common.collector``) and close what they opened, whatever happens.
+A command reads its settings with :func:`context_of`, then opens the application, the
+runtime (:class:`bot.pipeline.DigestBot`) whose services it calls, with :func:`open_app`
+(commands that write: the adapters are chosen and the schema is brought up to date first)
+or :func:`open_readonly` (commands that read: no adapter, nothing created or migrated; a
+missing or outdated database is an error saying what to run). Both end start-up for the
+garbage collector (``bot.common.collector``; :func:`started` for a command that opens
+neither) and close what they opened, whatever happens.
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ def context_of(ctx: typer.Context) -> tuple[Settings, dict[str, str]]:
     return settings, env
 
 
+def started() -> None:
+    """Start-up is over for a command that opens no database (``summarize``, ``feeds
+    check``): what it imported is frozen for the garbage collector (bot.common.collector)."""
+    collector.imports_done()
+
+
 def terminal_format(settings: Settings) -> OutputFormat:
     """``[adapters.terminal] format`` (checked with every command's settings)."""
     from bot.adapters.terminal import parse_options
@@ -91,7 +99,7 @@ def open_app(
             bot.prepare_database()
         except (ConfigError, ValueError) as error:
             raise fail(str(error)) from error
-        collector.imports_done()
+        started()
         yield bot
     finally:
         bot.close()
@@ -115,7 +123,7 @@ def open_readonly(settings: Settings, env: dict[str, str]) -> Iterator[DigestBot
         engine.dispose()
         raise fail(str(error), code=1) from error
     bot = DigestBot(settings, (), env=env, engine=engine)
-    collector.imports_done()
+    started()
     try:
         yield bot
     finally:

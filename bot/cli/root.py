@@ -94,9 +94,12 @@ def report_failure(error: Exception) -> int:
     """
     import traceback
 
-    from sqlalchemy.exc import DatabaseError, OperationalError
-
-    from bot.store.database import DatabaseURLError, missing_database
+    from bot.store.database import (
+        DatabaseError,
+        DatabaseURLError,
+        OperationalError,
+        missing_database,
+    )
 
     if isinstance(error, DatabaseURLError):
         print_error(redact_secrets(str(error)))

@@ -3,8 +3,9 @@
 Google News and Hacker News items point at someone else's article. Several stages
 must recognise them: stories never let one stand for a story, the pipeline does not
 fetch their links for full text (a redirect page holds no article), and the digest
-reads the outlet from a Google News headline. The shipped list and the host check
-live here once, so the stages cannot disagree on what an aggregator is.
+reads the outlet from a Google News headline. The host check lives here once, so the
+stages cannot disagree on what an aggregator is; the list is ``[stories]
+aggregator_hosts`` (bot/default.toml).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from urllib.parse import urlsplit
 
 GOOGLE_NEWS_HOST = "news.google.com"
 HACKER_NEWS_HOST = "news.ycombinator.com"
-#: The default of ``[stories] aggregator_hosts``.
+#: The shipped ``[stories] aggregator_hosts`` (bot/default.toml holds the configured default;
+#: tests/test_config.py keeps them equal), for callers that take no settings.
 AGGREGATOR_HOSTS = (GOOGLE_NEWS_HOST, HACKER_NEWS_HOST)
 
 

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, ProgrammingError
+
+# The database errors the layers above tell apart, named here so that only the store
+# imports sqlalchemy (the CLI's last-resort report, the scheduler's retries).
+from sqlalchemy.exc import DatabaseError as DatabaseError
+from sqlalchemy.exc import DBAPIError as DBAPIError
+from sqlalchemy.exc import OperationalError as OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.bounds import fit_rows

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.common.bounds import fit_key
-from bot.feeds.records import MAX_KEY_CHARS, FeedEntry
+from bot.feeds.records import FeedEntry
+from bot.store.bounds import bound_of
 from bot.store.schema import MAX_TITLE_CHARS as MAX_TITLE_CHARS
 from bot.store.schema import Feed, Item
 
@@ -17,9 +17,14 @@ from bot.store.schema import Feed, Item
 IN_CHUNK = 500
 
 
+_GUID = bound_of(Item.guid)
+
+
 def stored_guid(entry: FeedEntry) -> str:
-    """An entry's guid as it is stored and looked up (a long one fitted: bot.common.bounds)."""
-    return fit_key(entry.guid, MAX_KEY_CHARS)
+    """An entry's guid as it is stored and looked up: fitted as its column is on every
+    flush (bot.store.bounds: NUL characters dropped, a long one fitted), so a lookup finds
+    what was stored and never sends PostgreSQL a NUL."""
+    return _GUID.apply(entry.guid) or ""
 
 
 def chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:

@@ -83,11 +83,6 @@ class ClusterSettings(ShippedSettings):
     # and a name says much, whatever else the store holds. 0 turns the prior off.
     general_documents: int = Field(ge=0)
     common_words_documents: int = Field(ge=0)
-    # Accepted and ignored since the MinHash LSH variant was removed (it found no story the
-    # word index missed); kept so that older config files still load.
-    title_lsh: bool | None = None
-    num_perm: int | None = None
-    title_candidate_threshold: float | None = None
     # Hosts whose items point at someone else's article (Google News, Hacker News).
     aggregator_hosts: list[str]
     # Safeguard against over-merging: when both titles name a model version and the

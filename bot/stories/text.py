@@ -8,15 +8,11 @@ compared.
 
 from __future__ import annotations
 
-import html
 import re
-import unicodedata
 
 from bot.common.hosts import GOOGLE_NEWS_HOST, host_of
+from bot.common.text import matching_text
 
-_TAG = re.compile(r"<[^<>]*>")
-_SPACE = re.compile(r"\s+")
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 # " - The Verge", " - Reuters", " - Yahoo Finance": the outlet Google News appends.
 _OUTLET_SUFFIX = re.compile(r"\s+[-\u2013\u2014|]\s+([^-\u2013\u2014|]{1,60})$")
 # Hacker News annotations: "[pdf]", "[video]", "(2023)".
@@ -24,10 +20,9 @@ _HN_SUFFIX = re.compile(r"\s*(?:\[(?:pdf|video|audio)\]|\((?:19|20)\d\d\))\s*$",
 
 
 def clean(text: str) -> str:
-    """No tags or entities, NFKC, straight quotes, single spaces."""
-    text = html.unescape(_TAG.sub(" ", text or ""))
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    return _SPACE.sub(" ", text).strip()
+    """No tags or entities, NFKC, straight quotes, single spaces (the topic rules' cleaning:
+    :func:`bot.common.text.matching_text`)."""
+    return matching_text(text or "")
 
 
 def canonical_title(title: str, url: str) -> str:

@@ -10,25 +10,19 @@ user cannot hang the bot.
 
 from __future__ import annotations
 
-import html
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import re2
 
+from bot.common.text import matching_text
 from bot.topic.settings import ExcludeRule, Term, TopicSettings, WeightedTerm
 
-# Our own two cleaning patterns run on Python's re, not RE2: google-re2's Python
-# wrapper implements sub() as a Python loop over every match (one per space between
-# words), which was two thirds of the time per item. Both patterns run in linear time
-# on Python's re too (no nested or overlapping repeats), so RE2's guarantee is not
-# needed for them; every rule a user writes still runs on RE2. _SPACE is RE2's \s
-# spelled out, so the cleaned text is exactly what RE2 produced.
-_TAG = re.compile(r"<[^<>]*>")
+# Splits a rule's phrase into words: RE2's \s spelled out, on Python's re. Text is
+# cleaned by bot.common.text.matching_text, the story stage's cleaning too; every rule a
+# user writes still runs on RE2.
 _SPACE = re.compile(r"[\t\n\f\r ]+")
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 _PATTERN_MAX_MEM = 8 << 20
 
 
@@ -116,10 +110,9 @@ class _Family:
 
 
 def clean_text(raw: str, limit: int) -> str:
-    """Plain text for matching: no tags or entities, NFKC, straight quotes, one space."""
-    text = html.unescape(_TAG.sub(" ", raw[: limit * 2]))
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    return _SPACE.sub(" ", text).strip()[:limit]
+    """Plain text for matching (:func:`bot.common.text.matching_text`), at most ``limit``
+    characters."""
+    return matching_text(raw[: limit * 2])[:limit]
 
 
 def _fmt(value: float) -> str:

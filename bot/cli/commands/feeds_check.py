@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bot.cli.bootstrap import context_of
+from bot.cli.bootstrap import context_of, started
 from bot.cli.groups import TidyCommand
 from bot.cli.options import configured
 from bot.cli.output import out, plain
-from bot.common import collector
 
 if TYPE_CHECKING:
     pass
@@ -29,7 +28,7 @@ def feeds_check(ctx: typer.Context) -> None:
     from bot.services.feeds import check_feeds
 
     settings, _env = context_of(ctx)
-    collector.imports_done()
+    started()
     outcomes = asyncio.run(check_feeds(settings.configured_feeds(), settings.fetch))
     table = Table()
     for column in ("feed", "status", "entries", "time", "error"):

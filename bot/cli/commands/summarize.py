@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.bootstrap import context_of
+from bot.cli.bootstrap import context_of, started
 from bot.cli.groups import TidyCommand
 from bot.cli.options import configured, flag
 from bot.cli.output import fail, out, plain
-from bot.common import collector
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -55,7 +54,7 @@ def summarize(
 
     settings, _env = context_of(ctx)
     summarizer = Summarizer(settings.summarize, topic_terms=TopicClassifier(settings.topic).terms())
-    collector.imports_done()
+    started()
     if jsonl:
         from bot.common.workers import available_cores
 
