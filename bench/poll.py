@@ -357,7 +357,7 @@ def split_cycle(count: int) -> None:
         return wrapper
 
     settings = load_settings()
-    digest_bot = DigestBot(settings)
+    digest_bot = DigestBot.migrated(settings)
     ingest = digest_bot.ingest
     tasks, _ = ingest.feeds_to_poll(True)
     assert len(tasks) == count, (len(tasks), count)

@@ -47,7 +47,6 @@ CORPUS_FALLBACKS = {
     "malformed-rss2-invalid-dc-date-missing-rss-close-tag.xml": "not well-formed",
     "malformed-rss2-reuters-most-read.xml": "not well-formed",
     "rss090-rdf-heise-newsticker.xml": "RSS 0.90 is not claimed (fastfeedparser finds no item)",
-    "rss2-google-cloud-blog-media-content.xml": "an RSS <author> with child elements",
     "rss2-huffpost-canada-cdata-whitespace-media.xml": (
         "several media:description beside a description (feedparser makes one the content)"
     ),
@@ -458,6 +457,32 @@ def test_the_last_author_element_wins_as_in_feedparser(headers: dict[str, str]) 
     the last one, even empty."""
     assert compare("authors", AUTHORS_RSS, headers)
     assert [entry.author for entry in parse_feed(AUTHORS_RSS, headers).entries] == [None, "Cy"]
+
+
+PERSON_AUTHORS_RSS = (
+    b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
+    b"<item><title>a</title><link>https://a.example/1</link><description>d</description>"
+    b"<author><name>Jane Roe</name><title>Editor</title></author>"
+    b"<og><title>a</title><description>An Open Graph blurb.</description></og></item>"
+    b"<item><title>b</title><link>https://a.example/2</link><description>d</description>"
+    b"<author><email>x@y.example</email><name>N</name></author></item>"
+    b"<item><title>c</title><link>https://a.example/3</link><description>d</description>"
+    b"<author><email>only@y.example</email></author></item>"
+    b"</channel></rss>"
+)
+
+
+def test_a_person_inside_an_rss_author_and_an_open_graph_card_read_as_in_feedparser() -> None:
+    """Google's blog feeds: <author><name>…</name><title>…</title></author> and an <og>
+    card, whose description feedparser makes the item's content."""
+    assert compare("person authors", PERSON_AUTHORS_RSS)
+    entries = parse_feed(PERSON_AUTHORS_RSS).entries
+    assert [entry.author for entry in entries] == [
+        "Jane Roe",
+        "N (x@y.example)",
+        "only@y.example",
+    ]
+    assert entries[0].content == "An Open Graph blurb."
 
 
 def test_rss1_is_parsed_by_the_fast_path_as_feedparser_parses_it() -> None:

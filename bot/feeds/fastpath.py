@@ -646,6 +646,10 @@ def rss_texts(item: Any) -> tuple[str | None, tuple[str | None, ...]]:
             contents.append(child)
         elif child.tag in RSS_TEXT_ELSEWHERE:
             raise Unmappable(f"text in <{child.tag}>")
+        elif child.tag == "og":
+            # An Open Graph card (Google's blogs): feedparser takes its <description> as
+            # the item's content.
+            contents.extend(child.iterchildren("description"))
     if len(descriptions) > 1 or len(contents) > 1:
         raise Unmappable("several descriptions or contents")
     media = media_summary(item)
@@ -717,9 +721,26 @@ def atom_author(entry: Any) -> str | None:
 
 def rss_author(item: Any) -> str | None:
     """An RSS item's author: the last author element's text, as feedparser lets the last,
-    even an empty one, win; one with child elements is left to feedparser."""
-    texts = [only_text(child).strip() for child in item.iterchildren(*RSS_AUTHORS)]
+    even an empty one, win; an Atom-style person inside <author> (<name>, <email>) reads
+    as feedparser reads it; other child elements are left to feedparser."""
+    texts = [author_text(child) for child in item.iterchildren(*RSS_AUTHORS)]
     return texts[-1] if texts else None
+
+
+def author_text(element: Any) -> str:
+    """One author element's text; a person element ("Name (email)", as feedparser joins
+    them) when it holds <name> or <email> children (Google's blog feeds do)."""
+    if not len(element) or element.tag != "author":
+        return only_text(element).strip()
+    name = element.find("name")
+    email = element.find("email")
+    if name is None and email is None:
+        raise Unmappable("markup inside <author>")
+    name_text = only_text(name) if name is not None else ""
+    email_text = only_text(email) if email is not None else ""
+    if name_text and email_text:
+        return f"{name_text} ({email_text})"
+    return name_text or email_text
 
 
 def rss_feed_link(channel: Any) -> str | None:
