@@ -100,13 +100,14 @@ def test_polls_and_digests_keep_working_during_an_import(
             stderr=subprocess.PIPE,
             text=True,
         )
-        during: list[tuple[int, float]] = []  # (feeds added when it began, seconds)
+        # (feeds added when it began, when it ended, seconds)
+        during: list[tuple[int, int, float]] = []
         while importer.poll() is None:
             before = added()
             started = time.perf_counter()
             report = asyncio.run(bot.poll(force=True))
             asyncio.run(bot.digests.post(max_wait_seconds=0))
-            during.append((before, time.perf_counter() - started))
+            during.append((before, added(), time.perf_counter() - started))
             statuses = [line.status for line in report.feeds if line.name == "Outlet A"]
             assert statuses in (["ok"], ["not-modified"])
         out, err = importer.communicate(timeout=60)
@@ -114,6 +115,8 @@ def test_polls_and_digests_keep_working_during_an_import(
         assert "10000 feeds added, 0 already there, 0 refused." in out
     finally:
         bot.close()
-    mid_import = [seconds for before, seconds in during if 0 < before < 10_000]
-    assert mid_import, f"no poll began while the import was writing: {during}"
-    assert max(seconds for _before, seconds in during) < 15
+    # A poll overlapped the writing: it began before the last feed was in and ended after
+    # the first (on a loaded machine the whole import may fit inside one poll).
+    overlapping = [seconds for before, after, seconds in during if before < 10_000 and after > 0]
+    assert overlapping, f"no poll ran while the import was writing: {during}"
+    assert max(seconds for _before, _after, seconds in during) < 15
