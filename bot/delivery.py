@@ -146,6 +146,29 @@ def enqueue(
     return count
 
 
+def enqueue_digest(
+    session: Session,
+    adapters: Sequence[ChatAdapter],
+    digest: Digest,
+    updates: Sequence[tuple[int | None, StoryUpdate]],
+    digest_id: int,
+) -> int:
+    """A digest and its stories' updates for every digest destination: the updates inside
+    the digest where the adapter shows them there, as messages of their own (replies
+    under each story's post) elsewhere. Returns the number of messages stored."""
+    count = 0
+    inline = digest.model_copy(update={"updates": [update for _posted_in, update in updates]})
+    for adapter in adapters:
+        for destination in adapter.destinations():
+            shown = digest if adapter.separate_updates(destination) else inline
+            if shown.stories or shown.updates:
+                payloads = adapter.render(shown)
+                count += len(
+                    store_messages(session, adapter.name, destination, payloads, digest_id)
+                )
+    return count + enqueue_updates(session, adapters, updates, digest_id)
+
+
 def enqueue_updates(
     session: Session,
     adapters: Sequence[ChatAdapter],
@@ -158,6 +181,8 @@ def enqueue_updates(
     for posted_in, story_update in updates:
         for adapter in adapters:
             for destination in adapter.destinations():
+                if not adapter.separate_updates(destination):
+                    continue  # in the digest itself (see enqueue_digest)
                 parent = thread_of(session, posted_in, adapter.name, destination)
                 payloads = adapter.render_update(story_update, parent)
                 count += len(

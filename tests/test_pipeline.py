@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +47,17 @@ def make_bot(
     settings = load_settings(config, env={})
     stream = io.StringIO()
     return DigestBot.migrated(settings, [TerminalAdapter("json", stream)], env={}), stream
+
+
+def json_documents(text: str) -> list[dict[str, Any]]:
+    """The JSON documents the terminal printed one after another."""
+    decoder, found, index = json.JSONDecoder(), [], 0
+    while index < len(text.rstrip()):
+        document, index = decoder.raw_decode(text, index)
+        found.append(document)
+        while index < len(text) and text[index].isspace():
+            index += 1
+    return found
 
 
 def test_full_text_is_fetched_for_snippet_only_items(
@@ -178,8 +191,11 @@ def test_a_posted_story_that_gains_sources_is_announced_as_an_update_not_again(
     # The new story is an entry; the posted one is not repeated: its update says what is new.
     [entry] = second.stories
     assert "voice" in entry.title
-    update = next(line for line in stream.getvalue().splitlines() if "Update on" in line)
-    assert "Llama 4" in update and "+1 source (Outlet B)" in update
+    # In the terminal (JSON) the update is part of the digest: the output stays one document.
+    *_first, last = json_documents(stream.getvalue())
+    [update] = last["updates"]
+    assert "Llama 4" in update["title"]
+    assert [source["feed"] for source in update["new_sources"]] == ["Outlet B"]
 
 
 def test_first_poll_stores_old_history_as_seen_but_never_posts_it(

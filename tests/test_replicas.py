@@ -197,7 +197,7 @@ def test_more_sources_of_a_posted_story_are_announced_by_one_digest_only(
         announced = session.get(Story, grown)
         assert announced is not None and announced.sources_announced == 2
     updates = [u for p in payloads for u in p.get("updates", []) if u["id"] == str(grown)]
-    assert len(payloads) == 2 and len(updates) == 1 and updates[0]["new_sources"] == 1
+    assert len(payloads) == 2 and len(updates) == 1 and len(updates[0]["new_sources"]) == 1
 
 
 def test_a_digest_with_nothing_left_to_claim_records_nothing(

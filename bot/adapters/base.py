@@ -297,6 +297,12 @@ class ChatAdapter(ABC):
         """An admin notice as messages; adapters override when plain text is not enough."""
         return [{"text": notice.text}]
 
+    def separate_updates(self, destination: str) -> bool:
+        """True: a posted story's update goes as a message of its own (:meth:`render_update`,
+        a reply under the story's post where the platform threads). False: updates are part
+        of the digest (``Digest.updates``), which :meth:`render` then shows."""
+        return True
+
     def render_update(self, update: StoryUpdate, thread: str | None) -> list[Payload]:
         """A posted story's update; ``thread`` is the platform id of the message that
         carried the story to this destination, when known. Adapters that can reply in a

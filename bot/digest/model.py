@@ -80,10 +80,13 @@ class Digest(BaseModel):
 
     generated_at: datetime
     stories: list[DigestStory] = Field(default_factory=list)
-    # "digest" for a scheduled post, "latest" for a /meta-ai answer.
+    # "digest" for a scheduled post, "latest" for a /meta-ai answer, "alert" for breaking news.
     kind: str = "digest"
     # A friendly line shown when there are no stories (empty database, no match).
     empty_message: str | None = None
+    # Posted stories' updates. Adapters that reply under a story's post send them apart
+    # (``ChatAdapter.separate_updates``); the others show them in the digest.
+    updates: list[StoryUpdate] = Field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -109,6 +112,18 @@ class Digest(BaseModel):
                     "kind": story.kind,
                 }
                 for story in self.stories
+            ],
+            "updates": [
+                {
+                    "id": update.story.id,
+                    "title": update.story.title,
+                    "url": update.story.url,
+                    "new_sources": [
+                        {"title": s.title, "url": s.url, "feed": s.feed} for s in update.new_sources
+                    ],
+                    "new_sentences": list(update.new_sentences),
+                }
+                for update in self.updates
             ],
         }
 

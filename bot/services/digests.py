@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.delivery import DeliveryReport, Outbox, enqueue, enqueue_updates
+from bot.delivery import DeliveryReport, Outbox, enqueue, enqueue_digest
 from bot.digest.builder import (
     GROWN_WINDOW,
     alert_candidates,
@@ -114,9 +114,15 @@ class DigestService:
                 session.delete(record)
                 return digest, 0
             record.kind = "digest" if stories else "update"
-            record.payload = {**digest.to_json_dict(), "updates": update_records(updates)}
-            queued = enqueue(session, self.adapters, digest, digest_id=record.id) if stories else 0
-            queued += enqueue_updates(session, self.adapters, updates, digest_id=record.id)
+            digest = digest.model_copy(update={"updates": [update for _at, update in updates]})
+            record.payload = digest.to_json_dict()
+            queued = enqueue_digest(
+                session,
+                self.adapters,
+                digest.model_copy(update={"updates": []}),
+                updates,
+                record.id,
+            )
             return digest, queued
 
     def queue_alert(self) -> Digest | None:
@@ -212,15 +218,3 @@ class DigestService:
                 count += enqueue(session, self.adapters, notice, admin=True)
                 feed.disabled_notice_sent = True
             return count
-
-
-def update_records(updates: Sequence[tuple[int | None, StoryUpdate]]) -> list[dict[str, object]]:
-    """Updates as the digests table keeps them (what each said, so none says it twice)."""
-    return [
-        {
-            "id": update.story.id,
-            "new_sources": len(update.new_sources),
-            "new_sentences": list(update.new_sentences),
-        }
-        for _posted_in, update in updates
-    ]

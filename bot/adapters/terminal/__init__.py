@@ -80,11 +80,19 @@ def render_story_text(number: int, story: DigestStory) -> list[str]:
 def render_text(digest: Digest) -> str:
     title = digest.title
     header = f"{title} — {utc_minute(digest.generated_at)}"
-    if not digest.stories:
+    if not digest.stories and not digest.updates:
         return f"{header}\n{digest.empty_message or 'Nothing new.'}"
     lines = [header, ""]
     for number, story in enumerate(digest.stories, start=1):
         lines.extend(render_story_text(number, story))
+        lines.append("")
+    if digest.updates:
+        lines.append("Updates of stories already posted:")
+        for update in digest.updates:
+            first, *rest = update.text().splitlines()
+            lines.extend(wrapped(first, "- ", INDENT))
+            for sentence in rest:
+                lines.extend(wrapped(sentence))
         lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -123,6 +131,10 @@ class TerminalAdapter(ChatAdapter):
 
     def render(self, digest: Digest) -> list[Payload]:
         return [{"text": render_digest(digest, self.output_format)}]
+
+    def separate_updates(self, destination: str) -> bool:
+        """Updates are part of the digest here: `digest --format json` stays one document."""
+        return False
 
     def render_notice(self, notice: Notice) -> list[Payload]:
         if self.output_format == "json":

@@ -43,11 +43,12 @@ def digest(
         # One attempt per message (each within its adapter's send timeout): what is left
         # pending is retried by `run` every minute, or by the next `digest`.
         result = run_with_adapters(bot, bot.digests.post(max_wait_seconds=0))
-    if not result.digest.stories and not any(a.name == TerminalAdapter.name for a in bot.adapters):
+    news = bool(result.digest.stories or result.digest.updates)
+    if not news and not any(a.name == TerminalAdapter.name for a in bot.adapters):
         err.print("nothing new to post")
-    elif not result.digest.stories:
+    elif not news:
         out.print(plain(render_digest(result.digest, output_format.value), multiline=True))
-    if result.digest.stories and not result.queued_messages:
+    if news and not result.queued_messages:
         err.print("no enabled adapter has a channel to post to; the stories stay pending")
         raise typer.Exit(1)
     delivery = result.delivery
