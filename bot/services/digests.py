@@ -22,16 +22,14 @@ from bot.digest.builder import (
     GROWN_WINDOW,
     alert_candidates,
     build_digest,
-    claim_grown,
-    claim_unposted,
     digest_of,
-    has_unposted,
     latest_digest,
     update_of,
 )
 from bot.digest.model import Digest, Notice, StoryUpdate
 from bot.store.database import begin_writing
 from bot.store.schema import DigestRecord, Feed, Story, utc_now
+from bot.store.stories import claim_grown, claim_unposted, has_unposted
 
 if TYPE_CHECKING:
     from bot.adapters.base import ChatAdapter
