@@ -17,8 +17,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.adapters.base import ChatAdapter
-from bot.delivery import Outbox, store_messages
+from bot.delivery import Outbox
 from bot.digest.model import Digest, DigestSource, DigestStory
+from bot.store.outbox import store_messages
 from bot.store.schema import OutboxMessage, utc_now
 
 SAMPLE_TITLE = "meta-ai-digest test post: this channel receives the digests"
