@@ -8,11 +8,11 @@ holder is dead); every statement it runs on the database is here.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.schema import OutboxMessage, utc_now
@@ -169,3 +169,13 @@ def unblock_messages(session: Session) -> int:
         row.next_attempt_at = None
         row.blocked = False
     return len(rows)
+
+
+def messages_by_id(session: Session, ids: Collection[int]) -> list[OutboxMessage]:
+    """The outbox messages with these ids (those still stored)."""
+    return list(session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))))
+
+
+def withdraw_messages(session: Session, ids: Collection[int]) -> None:
+    """Delete these messages, sent or not (a failed channel test must not post later)."""
+    session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
