@@ -165,3 +165,8 @@ def ungrouped_item_ids(session: Session, limit: int) -> list[int]:
             .limit(limit)
         )
     )
+
+
+def fresh_items(session: Session, ids: Sequence[int]) -> list[Item]:
+    """The items with these ids that are not history from a first poll (backfill)."""
+    return list(session.scalars(select(Item).where(Item.id.in_(ids), Item.backfill.is_(False))))
