@@ -45,25 +45,35 @@ import contextlib
 import logging
 import os
 import random
-import secrets
 import socket
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from bot.adapters.base import (
     ChatAdapter,
-    Payload,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
 from bot.common.retry import capped_backoff
 from bot.digest.model import Digest, Notice, StoryUpdate
+from bot.store.outbox import (
+    due_messages,
+    live_leases,
+    mark_failed,
+    mark_sent,
+    release_lease,
+    store_messages,
+    take_lease,
+    thread_of,
+    unblock_messages,
+)
 from bot.store.schema import OutboxMessage, utc_now
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -191,55 +201,6 @@ def enqueue_updates(
     return count
 
 
-def thread_of(
-    session: Session, digest_id: int | None, adapter: str, destination: str
-) -> str | None:
-    """The platform id of the first message of digest ``digest_id`` sent to this destination
-    (the thread a story's updates reply in); None when it was not sent or has no id."""
-    if digest_id is None:
-        return None
-    return session.scalar(
-        select(OutboxMessage.platform_message_id)
-        .where(
-            OutboxMessage.digest_id == digest_id,
-            OutboxMessage.adapter == adapter,
-            OutboxMessage.destination == destination,
-            OutboxMessage.status == "sent",
-        )
-        .order_by(OutboxMessage.sequence)
-        .limit(1)
-    )
-
-
-def store_messages(
-    session: Session,
-    adapter: str,
-    destination: str,
-    payloads: Sequence[Payload],
-    digest_id: int | None = None,
-) -> list[OutboxMessage]:
-    """One destination's rendered messages, stored pending in posting order (ids flushed)."""
-    now = utc_now()
-    messages = [
-        OutboxMessage(
-            digest_id=digest_id,
-            adapter=adapter,
-            destination=destination,
-            sequence=sequence,
-            payload=payload,
-            status="pending",
-            blocked=False,
-            attempts=0,
-            created_at=now,
-            nonce=secrets.token_hex(8),
-        )
-        for sequence, payload in enumerate(payloads)
-    ]
-    session.add_all(messages)
-    session.flush()
-    return messages
-
-
 @dataclass
 class DeliveryReport:
     """What one delivery pass did."""
@@ -254,35 +215,12 @@ class DeliveryReport:
     in_doubt: list[int] = field(default_factory=list)
 
 
-def due_messages(
-    session: Session, adapter_names: Sequence[str], now: datetime
-) -> list[OutboxMessage]:
-    """Pending messages of the given adapters, oldest first (``now`` kept for callers)."""
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.status == "pending", OutboxMessage.adapter.in_(adapter_names))
-        .order_by(OutboxMessage.id)
-    )
-    return list(session.scalars(query))
-
-
 def release_dead_claims(session: Session, now: datetime) -> int:
     """Release leases whose holder died on this host (``kill -9``), so sending resumes at once."""
-    held = session.execute(
-        select(OutboxMessage.id, OutboxMessage.claimed_by).where(
-            OutboxMessage.status == "pending",
-            OutboxMessage.claimed_by.is_not(None),
-            OutboxMessage.claimed_until > now,
-        )
-    ).all()
     released = 0
-    for message_id, holder in held:
+    for message_id, holder in live_leases(session, now):
         if holder and holder_is_dead(holder):
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == holder)
-                .values(claimed_by=None, claimed_until=None)
-            )
+            release_lease(session, message_id, holder)
             released += 1
     return released
 
@@ -460,48 +398,21 @@ class Outbox:
     def _claim(self, message: OutboxMessage) -> bool:
         """Take the lease on a pending message, unless another live process holds it."""
         now = utc_now()
+        until = now + timedelta(seconds=lease_seconds(self.adapters[message.adapter]))
         with self.sessions.begin() as session:
-            result = session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == message.id,
-                    OutboxMessage.status == "pending",
-                    # Not "claimed_by == self": this process's own live lease means an
-                    # earlier attempt's outcome went unrecorded (perhaps posted).
-                    or_(
-                        OutboxMessage.claimed_by.is_(None),
-                        OutboxMessage.claimed_until.is_(None),
-                        OutboxMessage.claimed_until <= now,
-                    ),
-                )
-                .values(
-                    claimed_by=self.identity,
-                    claimed_until=now
-                    + timedelta(seconds=lease_seconds(self.adapters[message.adapter])),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            return bool(getattr(result, "rowcount", 0) == 1)
+            # Not when this process holds a live lease itself: that means an earlier
+            # attempt's outcome went unrecorded (perhaps posted).
+            return take_lease(session, message.id, self.identity, now, until)
 
     def _mark_sent(self, message_id: int, platform_id: str | None) -> None:
         with self.sessions.begin() as session:
-            row = session.get(OutboxMessage, message_id)
-            if row is not None:
-                row.status, row.sent_at, row.blocked = "sent", utc_now(), False
-                row.platform_message_id = platform_id
-                row.attempts += 1
-                row.last_error = None
-                row.claimed_by = row.claimed_until = None
+            mark_sent(session, message_id, platform_id)
 
     def _mark_failed(self, message: OutboxMessage, error: str, delay: float, blocked: bool) -> None:
         with self.sessions.begin() as session:
-            row = session.get(OutboxMessage, message.id)
+            next_attempt_at = utc_now() + timedelta(seconds=delay)
+            row = mark_failed(session, message.id, error, next_attempt_at, blocked)
             if row is not None:
-                row.attempts += 1
-                row.last_error = error[:2000]
-                row.blocked = blocked
-                row.next_attempt_at = utc_now() + timedelta(seconds=delay)
-                row.claimed_by = row.claimed_until = None
                 message.attempts, message.blocked = row.attempts, blocked
                 message.next_attempt_at = row.next_attempt_at
 
@@ -513,14 +424,4 @@ def unblock_all(session: Session) -> int:
     Returns how many were unblocked.
     """
     release_dead_claims(session, utc_now())
-    rows = list(
-        session.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.status == "pending", OutboxMessage.blocked.is_(True)
-            )
-        )
-    )
-    for row in rows:
-        row.next_attempt_at = None
-        row.blocked = False
-    return len(rows)
+    return unblock_messages(session)

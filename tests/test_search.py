@@ -34,9 +34,7 @@ from bot.digest.builder import (
     EMPTY_QUERY,
     NO_WORDS,
     QUERY_WINDOW_DAYS,
-    grown_stories,
     latest_digest,
-    unposted_stories,
 )
 from bot.digest.settings import DigestSettings
 from bot.pipeline import DigestBot
@@ -51,6 +49,7 @@ from bot.store.search import (
     index_stories,
     parse_query,
 )
+from bot.store.stories import grown_stories, unposted_stories
 from tests.fakes.feed_server import FeedServer
 from tests.helpers import BOT_COMMAND, fresh_feed, scratch_postgres_database, write_config
 

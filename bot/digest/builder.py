@@ -2,22 +2,30 @@
 
 Two questions are answered here: which stories go into the next digest (not
 yet posted), and which answer ``latest`` / ``/meta-ai`` (the most recent ones,
-posted or not, optionally matching words).
+posted or not, optionally matching words). The queries behind both live in
+bot/store/stories.py and bot/store/search.py; this module turns their rows into models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from typing import TYPE_CHECKING
 
 from bot.common.hosts import GOOGLE_NEWS_HOST, host_of
 from bot.digest.model import Digest, DigestSource, DigestStory, StoryUpdate
 from bot.digest.settings import DigestSettings
-from bot.store.schema import DigestRecord, Item, Story
+from bot.store.schema import Item, Story
 from bot.store.search import parse_query, query_too_long, recent_story_ids
+from bot.store.stories import (
+    digest_payloads_since,
+    stories_by_id,
+    unposted_changed_since,
+    unposted_stories,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 EMPTY_LATEST = "No Meta AI news in the last {hours:g} hours yet. Try again after the next poll."
 EMPTY_QUERY = "No Meta AI stories of the last {days} days match “{query}”."
@@ -65,46 +73,15 @@ def story_to_model(story: Story, new_sources: int = 0) -> DigestStory:
     )
 
 
-def unposted_stories(session: Session, limit: int) -> list[Story]:
-    """The oldest stories not yet posted first, so none starves when there are too many."""
-    query = (
-        select(Story)
-        .where(Story.posted_at.is_(None))
-        .options(selectinload(Story.items).selectinload(Item.feed))
-        .order_by(Story.first_published_at, Story.id)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def has_unposted(session: Session) -> bool:
-    """True when at least one story waits for a digest."""
-    return session.scalar(select(Story.id).where(Story.posted_at.is_(None)).limit(1)) is not None
-
-
-def grown_stories(session: Session, since: datetime) -> list[tuple[Story, int]]:
-    """Posted stories that gained sources since they were announced, with the count."""
-    query = (
-        select(Story)
-        .where(Story.posted_digest_id.is_not(None), Story.last_updated_at >= since)
-        .options(selectinload(Story.items).selectinload(Item.feed))
-    )
-    grown = []
-    for story in session.scalars(query):
-        count = kept_sources(story)
-        if count > story.sources_announced:
-            grown.append((story, count - story.sources_announced))
-    return grown
-
-
 def build_digest(
     session: Session, settings: DigestSettings, now: datetime
 ) -> tuple[Digest, list[Story]]:
     """The next digest as it would be posted now (newest first), and its stories; marks nothing.
     Updates of posted stories are not entries: they go in the thread of each story's post.
 
-    ``digest --dry-run`` shows this; posting claims its stories with :func:`claim_unposted`
-    and :func:`claim_grown` instead, so that two processes never post the same story.
+    ``digest --dry-run`` shows this; posting claims its stories with
+    :func:`bot.store.stories.claim_unposted` and :func:`~bot.store.stories.claim_grown`
+    instead, so that two processes never post the same story.
     """
     stories = unposted_stories(session, settings.max_stories)
     return digest_of(stories, [], now), list(stories)
@@ -120,25 +97,15 @@ def digest_of(
     return Digest(generated_at=now, stories=models, kind="digest")
 
 
-def kept_sources(story: Story) -> int:
-    return sum(1 for item in story.items if item.kept)
-
-
 def alert_candidates(session: Session, settings: DigestSettings, now: datetime) -> list[int]:
     """Unposted stories that reached ``alert_sources`` outlets within ``alert_hours``.
 
     Only stories changed within the window can have just crossed it, so only those are read.
     """
     window = timedelta(hours=settings.alert_hours)
-    query = (
-        select(Story)
-        .where(Story.posted_at.is_(None), Story.last_updated_at >= now - window)
-        .options(selectinload(Story.items).selectinload(Item.feed))
-        .order_by(Story.first_published_at, Story.id)
-    )
     return [
         story.id
-        for story in session.scalars(query)
+        for story in unposted_changed_since(session, now - window)
         if reached(story, settings.alert_sources, window)
     ]
 
@@ -154,55 +121,6 @@ def reached(story: Story, outlets: int, window: timedelta) -> bool:
     return any(
         times[end] - times[end - outlets + 1] <= window for end in range(outlets - 1, len(times))
     )
-
-
-def claim_unposted(
-    session: Session,
-    digest_id: int,
-    limit: int,
-    now: datetime,
-    only: Sequence[int] | None = None,
-) -> list[Story]:
-    """Mark the oldest unposted stories (at most ``limit``; ``only`` these, when given)
-    posted in digest ``digest_id``.
-
-    One atomic claim: only the stories returned were marked, and no other transaction can
-    claim them too. On PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED``
-    (a concurrent digest skips them and takes the next ones); on SQLite the caller's
-    transaction holds the write lock from its start (``begin_writing``). The UPDATE
-    repeats ``posted_at IS NULL``, so a story claimed in between is never taken twice.
-    """
-    candidates = (
-        select(Story.id)
-        .where(Story.posted_at.is_(None))
-        .order_by(Story.first_published_at, Story.id)
-        .limit(limit)
-    )
-    if only is not None:
-        candidates = candidates.where(Story.id.in_(only))
-    if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = list(session.scalars(candidates))
-    if not ids:
-        return []
-    session.execute(
-        update(Story)
-        .where(Story.id.in_(ids), Story.posted_at.is_(None))
-        .values(posted_at=now, posted_digest_id=digest_id)
-        .execution_options(synchronize_session=False)
-    )
-    claimed = list(
-        session.scalars(
-            select(Story)
-            .where(Story.posted_digest_id == digest_id)
-            .options(selectinload(Story.items).selectinload(Item.feed))
-            .order_by(Story.first_published_at, Story.id)
-        )
-    )
-    for story in claimed:
-        # New sources from here on count as new.
-        story.sources_announced = kept_sources(story)
-    return claimed
 
 
 def update_of(session: Session, story: Story, extra: int) -> StoryUpdate:
@@ -228,39 +146,11 @@ def said_sentences(session: Session, story: Story) -> set[str]:
         return set()
     key = str(story.id)
     said: set[str] = set()
-    payloads = session.scalars(
-        select(DigestRecord.payload).where(DigestRecord.id >= story.posted_digest_id)
-    )
-    for payload in payloads:
+    for payload in digest_payloads_since(session, story.posted_digest_id):
         for entry in [*payload.get("stories", []), *payload.get("updates", [])]:
             if entry.get("id") == key:
                 said.update(entry.get("summary") or entry.get("new_sentences") or [])
     return said
-
-
-def claim_grown(
-    session: Session, since: datetime, exclude: Sequence[int] = ()
-) -> list[tuple[Story, int]]:
-    """Posted stories that gained sources since ``since``, each claimed for one digest only.
-
-    The count of announced sources moves with a conditional UPDATE (``WHERE
-    sources_announced = <what we read>``): of two digests built at once, one announces
-    the new sources and the other finds the count already moved and leaves the story out.
-    """
-    claimed = []
-    for story, extra in grown_stories(session, since):
-        if story.id in exclude:
-            continue
-        announced = story.sources_announced
-        result = session.execute(
-            update(Story)
-            .where(Story.id == story.id, Story.sources_announced == announced)
-            .values(sources_announced=announced + extra)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(result, "rowcount", 0) == 1:
-            claimed.append((story, extra))
-    return claimed
 
 
 def latest_digest(
@@ -280,16 +170,7 @@ def latest_digest(
         return Digest(generated_at=now, kind="latest", empty_message=NO_WORDS.format(query=query))
     window = timedelta(days=QUERY_WINDOW_DAYS) if terms else timedelta(hours=settings.latest_hours)
     ids = recent_story_ids(session, now - window, settings.latest_max_stories, terms)
-    stories = (
-        session.scalars(
-            select(Story)
-            .where(Story.id.in_(ids))
-            .options(selectinload(Story.items).selectinload(Item.feed))
-        ).all()
-        if ids
-        else []
-    )
-    by_id = {story.id: story for story in stories}
+    by_id = stories_by_id(session, ids)
     chosen = [by_id[story_id] for story_id in ids if story_id in by_id]
     empty = (
         EMPTY_QUERY.format(query=query, days=QUERY_WINDOW_DAYS)

@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from bot.adapters.base import ChatAdapter
-from bot.delivery import Outbox, store_messages
+from bot.delivery import Outbox
 from bot.digest.model import Digest, DigestSource, DigestStory
-from bot.store.schema import OutboxMessage, utc_now
+from bot.store.outbox import messages_by_id, store_messages, withdraw_messages
+from bot.store.schema import utc_now
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 SAMPLE_TITLE = "meta-ai-digest test post: this channel receives the digests"
 SAMPLE_URL = "https://ai.meta.com/blog/"
@@ -119,12 +121,12 @@ class ChannelService:
         outcomes = []
         with self.sessions.begin() as session:
             for channel, ids in queued.items():
-                rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))))
+                rows = messages_by_id(session, ids)
                 unsent = [row for row in rows if row.status != "sent"]
                 if unsent:
                     answer = unsent[0].last_error or "not sent (another process holds it)"
                     # Withdrawn: a failed test must not post later when the channel is fixed.
-                    session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+                    withdraw_messages(session, ids)
                     outcomes.append(TestOutcome(channel, False, answer))
                     continue
                 posted = ", ".join(row.platform_message_id or "accepted" for row in rows)

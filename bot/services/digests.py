@@ -14,26 +14,25 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
-
 from bot.delivery import DeliveryReport, Outbox, enqueue, enqueue_digest
 from bot.digest.builder import (
     GROWN_WINDOW,
     alert_candidates,
     build_digest,
-    claim_grown,
-    claim_unposted,
     digest_of,
-    has_unposted,
     latest_digest,
     update_of,
 )
 from bot.digest.model import Digest, Notice, StoryUpdate
 from bot.store.database import begin_writing
+from bot.store.digests import last_posted_at
+from bot.store.feeds import feed_named
 from bot.store.schema import DigestRecord, Feed, Story, utc_now
+from bot.store.stories import claim_grown, claim_unposted, has_unposted
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from bot.adapters.base import ChatAdapter
     from bot.digest.settings import DigestSettings
 
@@ -138,9 +137,7 @@ class DigestService:
         with self.sessions.begin() as session:
             begin_writing(session)
             now = utc_now()
-            last = session.scalar(
-                select(func.max(DigestRecord.created_at)).where(DigestRecord.kind == "alert")
-            )
+            last = last_posted_at(session, "alert")
             if last is not None and now - last < timedelta(minutes=settings.alert_gap_minutes):
                 return None
             due = alert_candidates(session, settings, now)
@@ -211,7 +208,7 @@ class DigestService:
         with self.sessions.begin() as session:
             count = 0
             for name in disabled_feeds:
-                feed = session.scalar(select(Feed).where(Feed.name == name))
+                feed = feed_named(session, name)
                 if feed is None or feed.disabled_notice_sent:
                     continue
                 notice = Notice(generated_at=utc_now(), text=disabled_feed_notice(feed))

@@ -15,9 +15,6 @@ from itertools import chain
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
-
 from bot.common.bounds import cut_text
 from bot.common.redaction import redact_url
 from bot.common.text import plural
@@ -27,6 +24,7 @@ from bot.feeds.settings import FeedConfig, FetchSettings
 from bot.feeds.urls import feed_url_problem, shown_url
 from bot.services.reports import feed_infos
 from bot.store.bounds import bound_of
+from bot.store.database import IntegrityError
 from bot.store.feeds import (
     FeedConflictError,
     NewFeed,
@@ -41,6 +39,8 @@ from bot.store.feeds import (
 from bot.store.schema import Feed, utc_now
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from bot.feeds.poller import FeedOutcome
 
 log = logging.getLogger(__name__)

@@ -7,11 +7,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only, selectinload, sessionmaker
-
 from bot.store.database import begin_writing
-from bot.store.items import ungrouped_item_ids
+from bot.store.items import (
+    claim_ungrouped,
+    grouped_items_since,
+    items_of_story,
+    kept_items_of_story,
+    recent_texts,
+    ungrouped_item_ids,
+)
 from bot.store.schema import Item, Story, utc_now
 from bot.store.search import forget_stories, index_stories
 from bot.stories.index import ArticleRef, StoryIndex
@@ -20,6 +24,8 @@ from bot.stories.representative import reading_order
 from bot.summarize.summarizer import ArticleText
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from bot.stories.settings import ClusterSettings
     from bot.summarize.summarizer import Summarizer
 
@@ -49,7 +55,7 @@ def merge_stories(session: Session, keep: Story, gone: Story, reason: str) -> No
     """Move ``gone``'s items into ``keep`` and delete ``gone`` (one event told twice)."""
     note = f"; story #{gone.id} merged into #{keep.id}: {reason}"
     session.flush()
-    for item in session.scalars(select(Item).where(Item.story_id == gone.id)):
+    for item in items_of_story(session, gone.id):
         item.story_id = keep.id
         item.story_reason = (item.story_reason or "") + note
     if gone.posted_at is not None:
@@ -116,13 +122,7 @@ class GroupingService:
             # Replicas may catch up at once: the items are locked (SQLite: the write lock from
             # the first statement) so that each is grouped by one process only.
             begin_writing(session)
-            items = session.scalars(
-                select(Item)
-                .where(Item.id.in_(item_ids), Item.kept.is_(True), Item.story_id.is_(None))
-                .order_by(Item.published_at, Item.id)
-                .options(selectinload(Item.feed))
-                .with_for_update(of=Item, skip_locked=True)
-            ).all()
+            items = claim_ungrouped(session, item_ids)
             if not items:
                 return 0
             index = self.load_index(session, now, earliest=items[0].published_at)
@@ -205,12 +205,7 @@ class GroupingService:
         # than the rarity background's horizon.
         horizon = now - timedelta(days=settings.background_days)
         since = max(horizon, min(now, earliest or now)) - timedelta(hours=settings.window_hours)
-        recent = session.scalars(
-            select(Item)
-            .where(Item.story_id.is_not(None), Item.published_at >= since)
-            .options(selectinload(Item.feed))
-        )
-        for item in recent:
+        for item in grouped_items_since(session, since):
             assert item.story_id is not None
             index.add(article_ref(item), item.story_id)
         return index
@@ -219,18 +214,8 @@ class GroupingService:
         """Recent items (kept or dropped), newest first, for rarity weights; texts only."""
         settings = self.settings
         limit = settings.background_items if kept else settings.background_min_items
-        return list(
-            session.scalars(
-                select(Item)
-                .options(load_only(Item.title, Item.full_text, Item.content, Item.summary))
-                .where(
-                    Item.kept.is_(kept),
-                    Item.published_at >= now - timedelta(days=settings.background_days),
-                )
-                .order_by(Item.published_at.desc())
-                .limit(limit)
-            )
-        )
+        since = now - timedelta(days=settings.background_days)
+        return recent_texts(session, since, kept=kept, limit=limit)
 
     def new_story(self, session: Session, item: Item, now: datetime) -> Story:
         story = Story(
@@ -254,13 +239,7 @@ class GroupingService:
         story = session.get(Story, story_id)
         if story is None:
             return
-        items = list(
-            session.scalars(
-                select(Item)
-                .where(Item.story_id == story_id, Item.kept.is_(True))
-                .options(selectinload(Item.feed))
-            )
-        )
+        items = kept_items_of_story(session, story_id)
         by_id = {item.id: item for item in items}
         order = reading_order([article_ref(item) for item in items], self.settings.aggregator_hosts)
         ordered = [by_id[ref.key] for ref in order]

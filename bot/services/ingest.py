@@ -21,10 +21,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
-
 from bot.common.hosts import is_aggregator_url
 from bot.common.workers import WorkerDied, WorkerPool
 from bot.feeds.errors import FailureKind, FetchError, ParseError
@@ -36,12 +32,22 @@ from bot.services.articles import article_text
 from bot.services.entries import Prepared, prepare_entry, prepare_in_worker
 from bot.services.poll_report import FeedReport, PollReport
 from bot.store.bounds import UnstorableValueError
-from bot.store.feeds import health_of, is_active, record_poll, sync_feeds, validators_of
-from bot.store.items import SeenEntries, is_backfill, new_item
+from bot.store.database import DataError, IntegrityError
+from bot.store.feeds import (
+    feeds_named,
+    health_of,
+    is_active,
+    record_poll,
+    sync_feeds,
+    validators_of,
+)
+from bot.store.items import SeenEntries, fresh_items, is_backfill, new_item
 from bot.store.schema import SOURCE_ADDED, Feed, Item, utc_now
 from bot.topic.classifier import TopicClassifier, TopicVerdict, use_in_worker
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from bot.feeds.settings import FeedConfig, FetchSettings
     from bot.summarize.summarizer import Summarizer
     from bot.topic.settings import TopicSettings
@@ -109,9 +115,7 @@ class FullTexts:
         """Snippet-only items whose link is an article; an aggregator's link (Google News) is a
         redirect page with no article text, and the story has the outlets' own items."""
         with self.sessions() as session:
-            items = session.scalars(
-                select(Item).where(Item.id.in_(item_ids), Item.backfill.is_(False))
-            )
+            items = fresh_items(session, item_ids)
             return [
                 (item.id, item.url)
                 for item in items
@@ -299,9 +303,7 @@ class IngestService:
         now = utc_now()
         with self.sessions.begin() as session:
             names = [outcome.name for outcome in outcomes]
-            rows = {
-                row.name: row for row in session.scalars(select(Feed).where(Feed.name.in_(names)))
-            }
+            rows = feeds_named(session, names)
             # The batch's own links, so two of its feeds carrying one article store it once.
             batch_links: set[str] = set()
             documents = [

@@ -8,31 +8,26 @@ already hold one.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import Engine, func, or_, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
-
-from bot.common.bounds import fit_key
 from bot.common.redaction import redact_url, redact_urls
 from bot.common.times import utc_minute as when
 from bot.digest.model import FeedInfo
-from bot.feeds.records import MAX_KEY_CHARS
 from bot.feeds.settings import FeedConfig
-from bot.feeds.urls import normalize_url
-from bot.store.database import database_size
+from bot.store.digests import last_digest as newest_digest
 from bot.store.feeds import active_feeds, is_active
-from bot.store.schema import (
-    SOURCE_ADDED,
-    SOURCE_CONFIG,
-    DigestRecord,
-    Feed,
-    Item,
-    OutboxMessage,
-    Story,
-    utc_now,
+from bot.store.reports import (
+    all_feeds,
+    items_at,
+    pending_messages,
+    size_of_database,
+    unposted_count,
 )
+from bot.store.schema import SOURCE_ADDED, SOURCE_CONFIG, Feed, Item, Story, utc_now
 from bot.stories.settings import KindSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 class Reports:
@@ -71,7 +66,7 @@ def feed_infos(session: Session, configured: Sequence[FeedConfig]) -> list[FeedI
     Reads only: a configured feed not polled yet has no row, and shows as such; feeds dropped
     from the config or removed are not listed.
     """
-    stored = {feed.name: feed for feed in session.scalars(select(Feed))}
+    stored = {feed.name: feed for feed in all_feeds(session)}
     names = {config.name for config in configured}
     infos: list[FeedInfo] = []
     for config in configured:
@@ -134,26 +129,13 @@ def status_lines(session: Session, configured: Sequence[FeedConfig] | None = Non
     With ``configured``, only the feeds the bot has now (see :func:`feed_infos`): a feed
     dropped from the config file or removed keeps its row, but is no longer reported.
     """
-    if configured is None:
-        feeds = list(session.scalars(select(Feed).order_by(Feed.name)))
-    else:
-        feeds = active_feeds(session, configured)
+    feeds = all_feeds(session) if configured is None else active_feeds(session, configured)
     failing = [feed for feed in feeds if feed.consecutive_failures and not feed.disabled_at]
     disabled = [feed for feed in feeds if feed.disabled_at]
-    waiting = (
-        session.scalar(select(func.count()).select_from(Story).where(Story.posted_at.is_(None)))
-        or 0
-    )
-    last_digest = session.scalar(select(DigestRecord).order_by(DigestRecord.id.desc()).limit(1))
-    pending = list(
-        session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == "pending")
-            .order_by(OutboxMessage.id)
-        )
-    )
-    engine = session.get_bind()
-    size = database_size(engine) if isinstance(engine, Engine) else None
+    waiting = unposted_count(session)
+    last_digest = newest_digest(session)
+    pending = pending_messages(session)
+    size = size_of_database(session)
     lines = [
         f"database size: {human_size(size)}",
         f"feeds: {len(feeds)} known, {len(failing)} failing, {len(disabled)} disabled",
@@ -179,19 +161,7 @@ def status_lines(session: Session, configured: Sequence[FeedConfig] | None = Non
 def explain_url(session: Session, url: str, kinds: KindSettings | None = None) -> list[str]:
     """All the bot knows of an article: kept or dropped and why, its story, when posted;
     nothing when no feed ever carried it."""
-    items = list(
-        session.scalars(
-            select(Item)
-            .where(
-                or_(
-                    Item.normalized_url == fit_key(normalize_url(url), MAX_KEY_CHARS),
-                    Item.guid == fit_key(url, MAX_KEY_CHARS),
-                    Item.url == url,
-                )
-            )
-            .options(selectinload(Item.feed))
-        )
-    )
+    items = items_at(session, url)
     lines: list[str] = []
     for item in items:
         lines.extend(explain_item(session, item, kinds))

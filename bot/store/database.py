@@ -21,9 +21,12 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, ProgrammingError
 
 # The database errors the layers above tell apart, named here so that only the store
-# imports sqlalchemy (the CLI's last-resort report, the scheduler's retries).
+# imports sqlalchemy (the CLI's last-resort report, the scheduler's retries, a value or a
+# duplicate the database refused).
 from sqlalchemy.exc import DatabaseError as DatabaseError
+from sqlalchemy.exc import DataError as DataError
 from sqlalchemy.exc import DBAPIError as DBAPIError
+from sqlalchemy.exc import IntegrityError as IntegrityError
 from sqlalchemy.exc import OperationalError as OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 

@@ -282,9 +282,19 @@ def record_poll(feed: Feed, outcome: FeedOutcome, decision: NextPoll, now: datet
         feed.disabled_notice_sent = False
 
 
+def feeds_named(session: Session, names: Collection[str]) -> dict[str, Feed]:
+    """The feed rows with these names, by name (names with no row are left out)."""
+    return {row.name: row for row in session.scalars(select(Feed).where(Feed.name.in_(names)))}
+
+
+def feed_named(session: Session, name: str) -> Feed | None:
+    """The feed row called ``name``, or None."""
+    return session.scalar(select(Feed).where(Feed.name == name))
+
+
 def enable_feed(session: Session, name: str) -> Feed | None:
     """Re-enable a disabled feed and clear its backoff; None if no such feed."""
-    feed = session.scalar(select(Feed).where(Feed.name == name))
+    feed = feed_named(session, name)
     if feed is None:
         return None
     reset_health(feed)

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from bot.feeds.records import FeedEntry
 from bot.store.bounds import bound_of
@@ -162,6 +162,71 @@ def ungrouped_item_ids(session: Session, limit: int) -> list[int]:
             select(Item.id)
             .where(Item.kept.is_(True), Item.story_id.is_(None))
             .order_by(Item.published_at, Item.id)
+            .limit(limit)
+        )
+    )
+
+
+def fresh_items(session: Session, ids: Sequence[int]) -> list[Item]:
+    """The items with these ids that are not history from a first poll (backfill)."""
+    return list(session.scalars(select(Item).where(Item.id.in_(ids), Item.backfill.is_(False))))
+
+
+def claim_ungrouped(session: Session, ids: Sequence[int]) -> list[Item]:
+    """Of these items, the kept ones without a story, oldest first (with their feeds), locked
+    for the caller's transaction so that each is grouped by one process only.
+
+    On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED`` (a concurrent grouping
+    skips them); on SQLite, where the clause is left out, the caller's transaction holds the
+    write lock from its start (``begin_writing``).
+    """
+    return list(
+        session.scalars(
+            select(Item)
+            .where(Item.id.in_(ids), Item.kept.is_(True), Item.story_id.is_(None))
+            .order_by(Item.published_at, Item.id)
+            .options(selectinload(Item.feed))
+            .with_for_update(of=Item, skip_locked=True)
+        ).all()
+    )
+
+
+def items_of_story(session: Session, story_id: int) -> list[Item]:
+    """Every item of a story, kept or not."""
+    return list(session.scalars(select(Item).where(Item.story_id == story_id)))
+
+
+def kept_items_of_story(session: Session, story_id: int) -> list[Item]:
+    """The kept items of a story, with their feeds."""
+    return list(
+        session.scalars(
+            select(Item)
+            .where(Item.story_id == story_id, Item.kept.is_(True))
+            .options(selectinload(Item.feed))
+        )
+    )
+
+
+def grouped_items_since(session: Session, since: datetime) -> list[Item]:
+    """Items in a story published at or after ``since``, with their feeds."""
+    return list(
+        session.scalars(
+            select(Item)
+            .where(Item.story_id.is_not(None), Item.published_at >= since)
+            .options(selectinload(Item.feed))
+        )
+    )
+
+
+def recent_texts(session: Session, since: datetime, *, kept: bool, limit: int) -> list[Item]:
+    """At most ``limit`` items (kept or dropped) published at or after ``since``, newest
+    first, with only their texts loaded."""
+    return list(
+        session.scalars(
+            select(Item)
+            .options(load_only(Item.title, Item.full_text, Item.content, Item.summary))
+            .where(Item.kept.is_(kept), Item.published_at >= since)
+            .order_by(Item.published_at.desc())
             .limit(limit)
         )
     )
