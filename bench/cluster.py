@@ -1,6 +1,6 @@
 """Story clustering: pairwise quality on the labelled set, and speed on synthetic streams.
 
-Run:  .venv/bin/python bench/cluster.py [--quick] [--errors]
+Run:  .venv/bin/python -m bench.cluster [--quick] [--errors]
 
 1. Quality. The labelled articles of tests/data/stories/ are fed to StoryIndex in
    publication order, exactly as the pipeline does (match, else new story; add).
@@ -19,21 +19,19 @@ import argparse
 import itertools
 import json
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bot.config import load_settings
+from bot.stories.index import ArticleRef, StoryIndex
+from bot.stories.settings import ClusterSettings
+from bot.stories.text import canonical_title
+from bot.topic.classifier import TopicClassifier
 
-from bot.config import load_settings  # noqa: E402
-from bot.stories.index import ArticleRef, StoryIndex  # noqa: E402
-from bot.stories.settings import ClusterSettings  # noqa: E402
-from bot.stories.text import canonical_title  # noqa: E402
-from bot.topic.classifier import TopicClassifier  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DATA = ROOT / "tests" / "data" / "stories" / "labelled.jsonl"
 TARGET_F1 = 0.90

@@ -1,6 +1,6 @@
 """The faults of issue 21 the runtime handles, each tried for real, with what it costs now.
 
-Run:  .venv/bin/python bench/faults.py [--feeds 250] [--items 30]
+Run:  .venv/bin/python -m bench.faults [--feeds 250] [--items 30]
 
 Everything is local: feeds and a fake Slack on 127.0.0.1, a SQLite file in a temporary
 directory, and PostgreSQL (META_AI_DIGEST_TEST_POSTGRES, default the local trust-auth
@@ -31,7 +31,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -39,29 +38,26 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-from bot.adapters.slack import SlackAdapter  # noqa: E402
-from bot.adapters.terminal import TerminalAdapter  # noqa: E402
-from bot.config import load_settings  # noqa: E402
-from bot.feeds.poller import FeedOutcome  # noqa: E402
-from bot.pipeline import DigestBot  # noqa: E402
-from bot.scheduler import FIRING, BotJobs, current_slot  # noqa: E402
-from bot.store.schema import DigestRecord, Item, OutboxMessage  # noqa: E402
-from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds  # noqa: E402
-from tests.fakes.slack_api import (  # noqa: E402
+from bot.adapters.slack import SlackAdapter
+from bot.adapters.terminal import TerminalAdapter
+from bot.config import load_settings
+from bot.feeds.poller import FeedOutcome
+from bot.pipeline import DigestBot
+from bot.scheduler import FIRING, BotJobs, current_slot
+from bot.store.schema import DigestRecord, Item, OutboxMessage
+from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds
+from tests.fakes.slack_api import (
     BOT_TOKEN,
     DIGEST_CHANNEL,
     OTHER_CHANNEL,
     SIGNING_SECRET,
     FakeSlack,
 )
-from tests.fakes.tcp_proxy import TcpProxy  # noqa: E402
-from tests.helpers import (  # noqa: E402
+from tests.fakes.tcp_proxy import TcpProxy
+from tests.helpers import (
     BOT_COMMAND,
     descendants,
     is_running,
@@ -69,7 +65,9 @@ from tests.helpers import (  # noqa: E402
     postgres_available,
     scratch_postgres_database,
 )
-from tests.replicas import add_pending_stories  # noqa: E402
+from tests.replicas import add_pending_stories
+
+REPO = Path(__file__).resolve().parent.parent
 
 Row = dict[str, object]
 

@@ -1,6 +1,6 @@
 """Story kinds on real coverage: do the articles of one event agree on its kind?
 
-Run:  .venv/bin/python bench/kinds.py [--articles]
+Run:  .venv/bin/python -m bench.kinds [--articles]
 
 ``../shared/corpus/stories/meta_ai_stories.jsonl`` holds 80 real articles in 21 hand-labelled
 Meta-AI events. Each article is classified alone with the shipped ``[kinds]`` rules, and each
@@ -21,10 +21,9 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bot.stories.kinds import KindRules
 
-from bot.stories.kinds import KindRules  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 STORIES = ROOT.parent / "shared" / "corpus" / "stories" / "meta_ai_stories.jsonl"
 TARGET = 0.80

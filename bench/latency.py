@@ -1,6 +1,6 @@
 """/meta-ai answer latency as the history grows, on SQLite and PostgreSQL, in one run (issue 15).
 
-    .venv/bin/python bench/latency.py [--sizes 1000,10000,100000,1000000]
+    .venv/bin/python -m bench.latency [--sizes 1000,10000,100000,1000000]
                                       [--databases sqlite,postgresql] [--requests 600]
 
 The stores: for each database one store grows, step by step, from a near-empty baseline (35
@@ -53,17 +53,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import aiohttp
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
-import aiohttp  # noqa: E402
-from sqlalchemy import Engine, create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-from bot.digest.builder import QUERY_WINDOW_DAYS  # noqa: E402
-from bot.store.database import create_database_engine, migrate, session_factory  # noqa: E402
-from bot.store.search import document, parse_query, recent_story_ids  # noqa: E402
-from tests.fakes.slack_api import (  # noqa: E402
+from bot.digest.builder import QUERY_WINDOW_DAYS
+from bot.store.database import create_database_engine, migrate, session_factory
+from bot.store.search import document, parse_query, recent_story_ids
+from tests.fakes.slack_api import (
     BOT_TOKEN,
     DIGEST_CHANNEL,
     SIGNING_SECRET,
@@ -71,6 +68,8 @@ from tests.fakes.slack_api import (  # noqa: E402
     signed_headers,
     slash_command_body,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 COMMAND = Path(sys.executable).with_name("meta-ai-digest")
 POSTGRES_SERVER = os.environ.get(

@@ -1,7 +1,7 @@
 """Polling speed: the bot's poll against the naive feedparser loop, cold and warm, in one run.
 
-    .venv/bin/python bench/poll.py [--feeds 1000 5000] [--origins 20] [--naive-feeds 1000]
-    .venv/bin/python bench/poll.py --parse-only   # the parse figures alone, in seconds
+    .venv/bin/python -m bench.poll [--feeds 1000 5000] [--origins 20] [--naive-feeds 1000]
+    .venv/bin/python -m bench.poll --parse-only   # the parse figures alone, in seconds
 
 It first parses the 61 documents in process and prints the parse median per document (the
 fast parser with feedparser as its fallback, and feedparser alone) and the fallback rate.
@@ -66,6 +66,7 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 ROOT = Path(__file__).resolve().parents[1]
+MODULE = "bench.poll"  # its own children run as `python -m bench.poll` from ROOT
 FEEDS_DIR = ROOT.parent / "shared" / "corpus" / "feeds"
 COMMAND = Path(sys.executable).with_name("meta-ai-digest")
 LAST_MODIFIED = email.utils.formatdate(1_700_000_000, usegmt=True)
@@ -189,10 +190,11 @@ def serve(origins: int) -> None:
 class Server:
     def __init__(self, origins: int) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(origins)],
+            [sys.executable, "-m", MODULE, "--serve", str(origins)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            cwd=ROOT,
         )
         assert self.process.stdout is not None
         self.ports: list[int] = json.loads(self.process.stdout.readline())
@@ -246,7 +248,7 @@ print(json.dumps([child.returncode, wall, usage.ru_utime + usage.ru_stime, usage
 
 def measure(argv: list[str], env: dict[str, str]) -> tuple[Run, str]:
     launched = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, json.dumps(argv)], env=env, capture_output=True
+        [sys.executable, "-c", LAUNCHER, json.dumps(argv)], env=env, capture_output=True, cwd=ROOT
     )
     code, wall, cpu, peak, out, err = json.loads(launched.stdout)
     if code:
@@ -292,7 +294,7 @@ def run_size(
         urls_file.write_text("\n".join(urls))
         if with_naive:
             runs["naive loop"], entries = measure(
-                [sys.executable, __file__, "--naive", str(urls_file)], dict(os.environ)
+                [sys.executable, "-m", MODULE, "--naive", str(urls_file)], dict(os.environ)
             )
             runs["naive loop"].detail = f"{entries.strip()} entries parsed"
         env = {
@@ -309,8 +311,9 @@ def run_size(
         runs["import floor"].detail = IMPORT_FLOOR
         env["DATABASE_URL"] = f"sqlite:///{directory / 'split.db'}"
         split = subprocess.run(
-            [sys.executable, __file__, "--split", str(count)],
+            [sys.executable, "-m", MODULE, "--split", str(count)],
             env=env,
+            cwd=ROOT,
             capture_output=True,
             text=True,
         )
@@ -603,12 +606,10 @@ def main() -> None:
         naive_loop(args.naive)
         return
     if args.split:
-        sys.path.insert(0, str(ROOT))
         split_cycle(args.split)
         return
     if not FEEDS_DIR.is_dir():
         sys.exit(f"corpus not found: {FEEDS_DIR}")
-    sys.path.insert(0, str(ROOT))
     parse_figures()
     if args.parse_only:
         return

@@ -1,6 +1,6 @@
 """Story quality as the running bot meets it: the shared real set served as feeds, polled.
 
-Run:  .venv/bin/python bench/realworld.py [--mode trickle|once|both] [--no-background]
+Run:  .venv/bin/python -m bench.realworld [--mode trickle|once|both] [--no-background]
       [--errors]
 
 The 102 labelled articles of ``../shared/corpus/stories/meta_ai_stories.jsonl`` are laid out
@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import functools
 import http.server
+import importlib.util
 import itertools
 import json
 import os
@@ -99,9 +100,10 @@ def load_world(directory: Path) -> dict[str, Any]:
 @functools.cache
 def feedworld() -> Any:
     """The shared tool's RSS/Atom writers (imported, not copied)."""
-    sys.path.insert(0, str(TOOL))
-    import feedworld as module  # type: ignore[import-not-found]
-
+    spec = importlib.util.spec_from_file_location("feedworld", TOOL / "feedworld.py")
+    assert spec is not None and spec.loader is not None, TOOL
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
 
 

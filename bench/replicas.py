@@ -1,6 +1,6 @@
 """Concurrent digests: N `meta-ai-digest digest` processes started together on one database.
 
-Run:  .venv/bin/python bench/replicas.py [--trials 20] [--processes 3] [--stories 12]
+Run:  .venv/bin/python -m bench.replicas [--trials 20] [--processes 3] [--stories 12]
                                          [--database sqlite|postgresql|both]
 
 Each trial marks the same stories unposted again, starts the processes behind a starting
@@ -18,26 +18,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from sqlalchemy import func, select  # noqa: E402
-from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
-
-from bot.store.database import create_database_engine, migrate, session_factory  # noqa: E402
-from bot.store.schema import DigestRecord, OutboxMessage  # noqa: E402
-from tests.helpers import BOT_COMMAND, postgres_available, scratch_postgres_database  # noqa: E402
-from tests.replicas import (  # noqa: E402
+from bot.store.database import create_database_engine, migrate, session_factory
+from bot.store.schema import DigestRecord, OutboxMessage
+from tests.helpers import BOT_COMMAND, postgres_available, scratch_postgres_database
+from tests.replicas import (
     StartingGate,
     add_pending_stories,
     reset_posting,
     story_ids_in_json,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def trial(url: str, directory: Path, processes: int, config: Path) -> tuple[int, int]:

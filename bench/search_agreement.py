@@ -1,7 +1,7 @@
 """Do SQLite and PostgreSQL find the same stories? Every word of real Meta AI coverage, searched
 on both, in one run (issue 15).
 
-    .venv/bin/python bench/search_agreement.py [--examples 20]
+    .venv/bin/python -m bench.search_agreement [--examples 20]
 
 The documents: the 330 labelled items of tests/data/topic (titles and snippets) and, when
 ../shared is beside the checkout, the 80 real articles of corpus/stories (titles and whole
@@ -21,27 +21,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from sqlalchemy import Engine
 
-from sqlalchemy import Engine  # noqa: E402
-
-from bot.store.database import create_database_engine, migrate, session_factory  # noqa: E402
-from bot.store.schema import Story  # noqa: E402
-from bot.store.search import (  # noqa: E402
+from bot.store.database import create_database_engine, migrate, session_factory
+from bot.store.schema import Story
+from bot.store.search import (
     STOP_WORDS,
     WORD,
     index_stories,
     parse_query,
     recent_story_ids,
 )
-from tests.helpers import scratch_postgres_database  # noqa: E402
+from tests.helpers import scratch_postgres_database
+
+REPO = Path(__file__).resolve().parents[1]
 
 TOPIC = REPO / "tests" / "data" / "topic" / "labelled.jsonl"
 STORIES = REPO.parent / "shared" / "corpus" / "stories" / "meta_ai_stories.jsonl"

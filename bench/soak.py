@@ -1,6 +1,6 @@
 """Soak: 1,000 local feeds, 10% of them misbehaving, polled for several cycles.
 
-Run:  .venv/bin/python bench/soak.py [--feeds 1000] [--cycles 8] [--naive-budget 60]
+Run:  .venv/bin/python -m bench.soak [--feeds 1000] [--cycles 8] [--naive-budget 60]
 
 A server process (tests/fakes/misbehaving_server.py, on 50 ports = 50 origins)
 serves 900 realistic news feeds (10 items of ~130 words; one feed in ten gains
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+MODULE = "bench.soak"  # its own children run as `python -m bench.soak` from ROOT
 
 ORIGINS = 50
 MISBEHAVING_EVERY = 10  # feed 9, 19, 29, ...: 10%
@@ -88,7 +88,7 @@ def serve(origins: int) -> None:
 class ServerProcess:
     def __init__(self, origins: int) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--origins", str(origins)],
+            [sys.executable, "-m", MODULE, "--serve", "--origins", str(origins)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -306,7 +306,7 @@ def run_naive(urls: list[str], kinds: list[str], budget: float) -> NaiveResult:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(urls))
     child = subprocess.Popen(
-        [sys.executable, __file__, "--naive", handle.name],
+        [sys.executable, "-m", MODULE, "--naive", handle.name],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

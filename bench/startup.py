@@ -1,6 +1,6 @@
 """Start-up cost of the installed command, against the targets of issue 11, in one run.
 
-    .venv/bin/python bench/startup.py [--runs 10] [--articles 1000]
+    .venv/bin/python -m bench.startup [--runs 10] [--articles 1000]
 
 Prints, each the median of ``--runs`` runs of the console script next to this
 interpreter (``meta-ai-digest``) as a new process:
@@ -29,10 +29,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.summarize import load_articles, require_baselines, sumy_methods
 
-from bench.summarize import load_articles, require_baselines, sumy_methods  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 COMMAND = Path(sys.executable).with_name("meta-ai-digest")
 HELP_SECONDS, HELP_MB, LATEST_SECONDS, LEXRANK_FACTOR = 0.3, 60, 0.6, 10
