@@ -60,14 +60,8 @@ from sqlalchemy.engine import make_url
 from bot.digest.builder import QUERY_WINDOW_DAYS
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.search import document, parse_query, recent_story_ids
-from tests.fakes.slack_api import (
-    BOT_TOKEN,
-    DIGEST_CHANNEL,
-    SIGNING_SECRET,
-    FakeSlack,
-    signed_headers,
-    slash_command_body,
-)
+from tests.fakes import slack_api
+from tests.fakes.slack_api import FakeSlack
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -467,9 +461,9 @@ class BotProcess:
             **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))},
             "META_AI_DIGEST_CONFIG": str(config),
             "DATABASE_URL": database_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
+            "SLACK_BOT_TOKEN": slack_api.BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": slack_api.SIGNING_SECRET,
+            "SLACK_CHANNEL_ID": slack_api.DIGEST_CHANNEL,
             "SLACK_API_URL": slack.api_url,
             "SLACK_HTTP_HOST": "127.0.0.1",
             "SLACK_HTTP_PORT": str(self.port),
@@ -503,8 +497,8 @@ class BotProcess:
 
 
 def signed_command(query: str, response_url: str) -> tuple[bytes, dict[str, str]]:
-    body = slash_command_body(query, response_url)
-    return body.encode(), signed_headers(body)
+    body = slack_api.slash_command_body(query, response_url)
+    return body.encode(), slack_api.signed_headers(body)
 
 
 @dataclass

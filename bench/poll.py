@@ -266,15 +266,15 @@ def naive_loop(urls_file: str) -> None:
     print(entries)
 
 
-def write_config(directory: Path, urls: list[str]) -> Path:
+def poll_config(directory: Path, urls: list[str]) -> Path:
     # A publisher floor (<ttl>) of at most 0.6 s: every feed is due again when the running bot
-    # starts, so its first cycle polls all of them (see the module docstring).
-    lines = ["[fetch]", "total_timeout_seconds = 60", "max_publisher_interval_minutes = 0.01", ""]
-    for number, url in enumerate(urls):
-        lines += ["[[feeds]]", f'name = "feed {number}"', f'url = "{url}"', ""]
-    config = directory / "feeds.toml"
-    config.write_text("\n".join(lines), encoding="utf-8")
-    return config
+    # starts, so its first cycle polls all of them (see the module docstring). The database
+    # comes from DATABASE_URL.
+    from tests.helpers import write_config  # here: the measured children import no test code
+
+    feeds = [(f"feed {number}", url) for number, url in enumerate(urls)]
+    fetch = "[fetch]\ntotal_timeout_seconds = 60\nmax_publisher_interval_minutes = 0.01\n"
+    return write_config(directory / "feeds.toml", feeds, None, fetch)
 
 
 def poll_counts(output: str) -> str:
@@ -300,7 +300,7 @@ def run_size(
         env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{directory / 'bot.db'}",
-            "META_AI_DIGEST_CONFIG": str(write_config(directory, urls)),
+            "META_AI_DIGEST_CONFIG": str(poll_config(directory, urls)),
         }
         subprocess.run([str(COMMAND), "migrate"], env=env, check=True, capture_output=True)
         for label in ("bot cold", "bot warm"):

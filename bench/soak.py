@@ -135,25 +135,22 @@ def soak_feeds(count: int, ports: list[int]) -> list[SoakFeed]:
     return feeds
 
 
-def write_config(directory: Path, feeds: list[SoakFeed]) -> Path:
-    lines = []
-    for feed in feeds:
-        lines += ["[[feeds]]", f'name = "{feed.name}"', f'url = "{feed.url}"', ""]
-    lines += [
-        "[database]",
-        f'url = "sqlite:///{directory / "soak.db"}"',
-        "[fetch]",
-        "connect_timeout_seconds = 2",
-        "read_timeout_seconds = 3",
-        "total_timeout_seconds = 5",
-        "max_body_bytes = 2_000_000",
-        "concurrency = 32",
-        "per_host_concurrency = 2",
-        "disable_after_failures = 1000",  # keep the misbehaving feeds in every cycle
-    ]
-    path = directory / "soak.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+FETCH = """[fetch]
+connect_timeout_seconds = 2
+read_timeout_seconds = 3
+total_timeout_seconds = 5
+max_body_bytes = 2_000_000
+concurrency = 32
+per_host_concurrency = 2
+disable_after_failures = 1000  # keep the misbehaving feeds in every cycle
+"""
+
+
+def soak_config(directory: Path, feeds: list[SoakFeed]) -> Path:
+    from tests.helpers import write_config  # here: the measured children import no test code
+
+    pairs = [(feed.name, feed.url) for feed in feeds]
+    return write_config(directory / "soak.toml", pairs, directory / "soak.db", FETCH)
 
 
 # -------------------------------------------------------------------------- metrics
@@ -367,7 +364,7 @@ def main() -> None:
             f"{os.cpu_count()} CPUs"
         )
         with tempfile.TemporaryDirectory() as directory:
-            config = write_config(Path(directory), feeds)
+            config = soak_config(Path(directory), feeds)
             print(
                 "  cycle  seconds    ok   304 failed new items stories peak MB   RSS MB"
                 "   fds threads   objects"
