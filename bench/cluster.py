@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,11 +24,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench import SMOKE_HELP
 from bot.config import load_settings
 from bot.stories.index import ArticleRef, StoryIndex
 from bot.stories.settings import ClusterSettings
 from bot.stories.text import canonical_title
 from bot.topic.classifier import TopicClassifier
+from tests.data.stories.loader import load_labelled
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,23 +58,7 @@ class Labelled:
 
 
 def load(path: Path = DATA) -> list[Labelled]:
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            raw = json.loads(line)
-            article = ArticleRef(
-                key=int(raw["key"]),
-                title=raw["title"],
-                text=raw["text"],
-                url=raw["url"],
-                published=datetime.fromisoformat(raw["published"]),
-                source=raw["source"],
-                comments_url=raw.get("comments_url"),
-            )
-            rows.append(Labelled(article, raw["story"]))
-    return sorted(rows, key=lambda r: (r.article.published, r.article.key))
+    return [Labelled(article, story) for article, story in load_labelled(path)]
 
 
 def cluster_with_index(
@@ -285,8 +270,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="stop the stream at 20,000 items")
     parser.add_argument("--errors", action="store_true", help="list over-merged and split stories")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
     ok = quality(ClusterSettings(), args.errors)
+    if args.smoke:
+        cluster_with_index(list(synthetic_stream(50)), ClusterSettings())
+        return 0
     if not args.skip_speed:
         ok = speed(args.quick) and ok
     return 0 if ok else 1

@@ -41,6 +41,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from bench import SMOKE_HELP
 from bot.adapters.slack import SlackAdapter
 from bot.adapters.terminal import TerminalAdapter
 from bot.config import load_settings
@@ -262,7 +263,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=250)
     parser.add_argument("--items", type=int, default=30)
+    parser.add_argument(
+        "--smoke", action="store_true", help=SMOKE_HELP + "; no blips, one stop phase"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.feeds, args.items = 4, 6
     # The faults are meant: their warnings (retrying, abandoned) would bury the counts.
     logging.disable(logging.WARNING)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -271,7 +277,7 @@ def main() -> None:
     try:
         feeds = serve_meta_ai_feeds(server, args.feeds, args.items)
         show("worker killed", worker_killed(feeds, args.items))
-        reason = helpers.postgres_available()
+        reason = "a smoke run" if args.smoke else helpers.postgres_available()
         if reason:
             print(f"delivery blip   skipped: {reason}")
             print(f"claim blip      skipped: {reason}")
@@ -281,7 +287,7 @@ def main() -> None:
                     show("delivery blip", asyncio.run(delivery_blip(url, Path(name))))
                 with helpers.scratch_postgres_database() as url:
                     show("claim blip", asyncio.run(claim_blip(url, Path(name))))
-        for phase in ("storing", "grouping"):
+        for phase in ("storing",) if args.smoke else ("storing", "grouping"):
             show("stop (SIGTERM)", stop(feeds, phase))
     finally:
         server.stop()

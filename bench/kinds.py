@@ -21,6 +21,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from bench import SMOKE_HELP
 from bot.stories.kinds import KindRules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +33,7 @@ TARGET = 0.80
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", action="store_true", help="every article's kind")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     options = parser.parse_args()
     if not STORIES.exists():
         print(f"skipped: {STORIES} not found (the shared corpus sits beside the checkout)")
@@ -70,7 +72,7 @@ def main() -> int:
     )
     met = share >= TARGET
     print(f"target: agreement {share:.3f} >= {TARGET}: {'PASS' if met else 'FAIL'}")
-    return 0 if met else 1
+    return 0 if met or options.smoke else 1
 
 
 if __name__ == "__main__":

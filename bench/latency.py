@@ -57,6 +57,7 @@ import aiohttp
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench import SMOKE_HELP
 from bot.digest.builder import QUERY_WINDOW_DAYS
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.search import document, parse_query, recent_story_ids
@@ -694,7 +695,12 @@ def main() -> None:
     )
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--requests", type=int, default=600, help="timed requests per size")
+    parser.add_argument(
+        "--smoke", action="store_true", help=SMOKE_HELP + f"; SQLite, {BASELINE} stories"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.databases, args.requests = "", "sqlite", 5
     sizes = sorted({int(size) for size in args.sizes.split(",") if size.strip()} - {BASELINE})
     databases = [name.strip() for name in args.databases.split(",") if name.strip()]
     if not COMMAND.exists():
@@ -722,7 +728,7 @@ def main() -> None:
                 finally:
                     store.close()
             load = os.getloadavg()
-            asyncio.run(measure(targets, args.requests, 30, scratch))
+            asyncio.run(measure(targets, args.requests, 2 if args.smoke else 30, scratch))
     finally:
         if server is not None:
             server.drop_all()

@@ -20,6 +20,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 
+from bench import SMOKE_HELP
 from bot.feeds.opml import OpmlFeed, write_opml
 from bot.feeds.settings import FetchSettings
 from bot.services.feeds import FeedCatalog
@@ -63,7 +64,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     options = parser.parse_args()
+    if options.smoke:
+        options.sizes = "20"
     sizes = [int(size) for size in options.sizes.split(",")]
     print(f"feeds import: outlines, seconds (first import, again); {os.cpu_count()} CPUs")
     for database in options.databases.split(","):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from collections import Counter
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from bench import SMOKE_HELP
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import Story
 from bot.store.search import (
@@ -37,7 +39,7 @@ from bot.store.search import (
     parse_query,
     recent_story_ids,
 )
-from tests.helpers import scratch_postgres_database
+from tests.helpers import postgres_available, scratch_postgres_database
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,12 +92,17 @@ def search(engine: Engine, words: list[str]) -> dict[str, frozenset[int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--examples", type=int, default=20)
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
-    docs = documents()
+    if reason := postgres_available():
+        sys.exit(f"needs PostgreSQL: {reason}")
+    docs = documents()[:20] if args.smoke else documents()
     counts = Counter(
         word.lower() for title, text in docs for word in WORD.findall(f"{title} {text}")
     )
     words = sorted(word for word in counts if word not in STOP_WORDS)
+    if args.smoke:
+        words = words[:50]
 
     with tempfile.TemporaryDirectory() as scratch, scratch_postgres_database() as postgres_url:
         sqlite = create_database_engine(f"sqlite:///{Path(scratch) / 'agreement.db'}")

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import SMOKE_HELP
 from bot.summarize.settings import ScoreWeights, SummarizeSettings
 from bot.summarize.splitter import SentenceSplitter
 from bot.summarize.summarizer import Summarizer
@@ -390,7 +391,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="number of articles")
     parser.add_argument("--skip-sumy", action="store_true", help="ours, Lead-3 and oracle only")
     parser.add_argument("--skip-splitters", action="store_true", help="no splitter comparison")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if args.smoke:  # three articles, ours, Lead-3 and the oracle: only what the tests install
+        args.limit, args.skip_sumy, args.skip_splitters = 3, True, True
     require_baselines(sumy=not args.skip_sumy, splitters=not args.skip_splitters)
 
     articles = load_articles(args.start, args.limit)

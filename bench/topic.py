@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import SMOKE_HELP
 from bot.feeds.http import FetchError
 from bot.feeds.parser import parse_feed
 from bot.topic.classifier import TopicClassifier
@@ -147,6 +148,7 @@ def naive_baseline(title: str, text: str) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--errors", action="store_true", help="list misclassified items")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
     labelled = load_labelled()
     rows = labelled.items
@@ -189,6 +191,8 @@ def main() -> int:
     )
     if not labelled.complete:
         print("note: the corpus part is missing, so 'all' is not the full 330-item set")
+    if args.smoke:
+        return 0
     print_timing(labelled, methods)
     if args.errors:
         for row in rows:
