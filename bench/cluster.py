@@ -1,6 +1,6 @@
 """Story clustering: pairwise quality on the labelled set, and speed on synthetic streams.
 
-Run:  .venv/bin/python bench/cluster.py [--quick] [--errors]
+Run:  .venv/bin/python -m bench.cluster [--quick] [--errors]
 
 1. Quality. The labelled articles of tests/data/stories/ are fed to StoryIndex in
    publication order, exactly as the pipeline does (match, else new story; add).
@@ -17,23 +17,22 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench import SMOKE_HELP
+from bot.config import load_settings
+from bot.stories.index import ArticleRef, StoryIndex
+from bot.stories.settings import ClusterSettings
+from bot.stories.text import canonical_title
+from bot.topic.classifier import TopicClassifier
+from tests.data.stories.loader import load_labelled
 
-from bot.config import load_settings  # noqa: E402
-from bot.stories.index import ArticleRef, StoryIndex  # noqa: E402
-from bot.stories.settings import ClusterSettings  # noqa: E402
-from bot.stories.text import canonical_title  # noqa: E402
-from bot.topic.classifier import TopicClassifier  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DATA = ROOT / "tests" / "data" / "stories" / "labelled.jsonl"
 TARGET_F1 = 0.90
@@ -59,23 +58,7 @@ class Labelled:
 
 
 def load(path: Path = DATA) -> list[Labelled]:
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            raw = json.loads(line)
-            article = ArticleRef(
-                key=int(raw["key"]),
-                title=raw["title"],
-                text=raw["text"],
-                url=raw["url"],
-                published=datetime.fromisoformat(raw["published"]),
-                source=raw["source"],
-                comments_url=raw.get("comments_url"),
-            )
-            rows.append(Labelled(article, raw["story"]))
-    return sorted(rows, key=lambda r: (r.article.published, r.article.key))
+    return [Labelled(article, story) for article, story in load_labelled(path)]
 
 
 def cluster_with_index(
@@ -287,8 +270,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="stop the stream at 20,000 items")
     parser.add_argument("--errors", action="store_true", help="list over-merged and split stories")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
     ok = quality(ClusterSettings(), args.errors)
+    if args.smoke:
+        cluster_with_index(list(synthetic_stream(50)), ClusterSettings())
+        return 0
     if not args.skip_speed:
         ok = speed(args.quick) and ok
     return 0 if ok else 1

@@ -1,6 +1,6 @@
 """The faults of issue 21 the runtime handles, each tried for real, with what it costs now.
 
-Run:  .venv/bin/python bench/faults.py [--feeds 250] [--items 30]
+Run:  .venv/bin/python -m bench.faults [--feeds 250] [--items 30]
 
 Everything is local: feeds and a fake Slack on 127.0.0.1, a SQLite file in a temporary
 directory, and PostgreSQL (META_AI_DIGEST_TEST_POSTGRES, default the local trust-auth
@@ -31,7 +31,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -39,49 +38,36 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-from bot.adapters.slack import SlackAdapter  # noqa: E402
-from bot.adapters.terminal import TerminalAdapter  # noqa: E402
-from bot.config import load_settings  # noqa: E402
-from bot.feeds.poller import FeedOutcome  # noqa: E402
-from bot.pipeline import DigestBot  # noqa: E402
-from bot.scheduler import FIRING, BotJobs, current_slot  # noqa: E402
-from bot.store.schema import DigestRecord, Item, OutboxMessage  # noqa: E402
-from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds  # noqa: E402
-from tests.fakes.slack_api import (  # noqa: E402
+from bench import SMOKE_HELP
+from bot.adapters.slack import SlackAdapter
+from bot.adapters.terminal import TerminalAdapter
+from bot.config import load_settings
+from bot.feeds.poller import FeedOutcome
+from bot.pipeline import DigestBot
+from bot.scheduler import FIRING, BotJobs, current_slot
+from bot.store.schema import DigestRecord, Item, OutboxMessage
+from tests import helpers
+from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds
+from tests.fakes.slack_api import (
     BOT_TOKEN,
     DIGEST_CHANNEL,
     OTHER_CHANNEL,
     SIGNING_SECRET,
     FakeSlack,
 )
-from tests.fakes.tcp_proxy import TcpProxy  # noqa: E402
-from tests.helpers import (  # noqa: E402
-    BOT_COMMAND,
-    descendants,
-    is_running,
-    pool_workers,
-    postgres_available,
-    scratch_postgres_database,
-)
-from tests.replicas import add_pending_stories  # noqa: E402
+from tests.fakes.tcp_proxy import TcpProxy
+from tests.replicas import add_pending_stories
+
+REPO = Path(__file__).resolve().parent.parent
 
 Row = dict[str, object]
 
 
 def config_for(directory: Path, feeds: list[tuple[str, str]], extra: str = "") -> Path:
-    lines = [] if feeds else ["feeds = []"]
-    for name, url in feeds:
-        lines += ["[[feeds]]", f'name = "{name}"', f'url = "{url}"', ""]
-    lines += ["[database]", f'url = "sqlite:///{directory / "bot.db"}"', extra]
-    path = directory / "c.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return helpers.write_config(directory / "c.toml", feeds, directory / "bot.db", extra)
 
 
 def worker_killed(feeds: list[tuple[str, str]], items: int) -> Row:
@@ -93,7 +79,7 @@ def worker_killed(feeds: list[tuple[str, str]], items: int) -> Row:
         def kill_one(outcome: FeedOutcome) -> None:
             nonlocal done
             done += 1
-            workers = pool_workers()
+            workers = helpers.pool_workers()
             if not killed and workers and done >= len(feeds) // 5:
                 os.kill(workers[0], signal.SIGKILL)
                 killed.append(workers[0])
@@ -218,21 +204,9 @@ async def claim_blip(postgres_url: str, directory: Path) -> Row:
     return {"firings": 1, "digests posted": digests, "skipped digests": 1 - min(digests, 1)}
 
 
-def count_items(database: Path, where: str = "") -> int:
-    engine = create_engine(f"sqlite:///{database}")
-    try:
-        with engine.connect() as connection:
-            query = f"SELECT count(*) FROM items {where}"
-            return int(connection.execute(text(query)).scalar() or 0)
-    except Exception:
-        return 0
-    finally:
-        engine.dispose()
-
-
 def count_ungrouped(database: Path) -> int:
     """Kept items without a story: what a fault between storing and grouping leaves."""
-    return count_items(database, "WHERE kept AND story_id IS NULL")
+    return helpers.count_items(database, "WHERE kept AND story_id IS NULL")
 
 
 def stop(feeds: list[tuple[str, str]], phase: str) -> Row:
@@ -240,42 +214,30 @@ def stop(feeds: list[tuple[str, str]], phase: str) -> Row:
         directory = Path(name)
         config = config_for(directory, feeds)
         database, log = directory / "bot.db", directory / "run.log"
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
-        }
+        env = helpers.clean_env()
         env["XDG_DATA_HOME"] = str(directory)
-        command = [*BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-            )
-            try:
-                deadline = time.monotonic() + 180
-                while time.monotonic() < deadline:
-                    if phase == "storing" and count_items(database) >= len(feeds) * 6:
-                        break
-                    if phase == "grouping" and "fetched and stored" in log.read_text("utf-8"):
-                        break
-                    time.sleep(0.05)
-                family = descendants(process.pid)
-                stored = count_items(database)
-                signalled = time.monotonic()
-                process.send_signal(signal.SIGTERM)
-                code = process.wait(timeout=60)
-                took = time.monotonic() - signalled
-                settle = time.monotonic() + 5
-                while any(is_running(pid) for pid in family) and time.monotonic() < settle:
-                    time.sleep(0.05)
-                left = sum(1 for pid in family if is_running(pid))
-            finally:
-                if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=10)
-        ungrouped, after_stop = count_ungrouped(database), count_items(database)
+        command = [*helpers.BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
+        with helpers.bot_process(command, env, log) as process:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                if phase == "storing" and helpers.count_items(database) >= len(feeds) * 6:
+                    break
+                if phase == "grouping" and "fetched and stored" in log.read_text("utf-8"):
+                    break
+                time.sleep(0.05)
+            family = helpers.descendants(process.pid)
+            stored = helpers.count_items(database)
+            signalled = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=60)
+            took = time.monotonic() - signalled
+            settle = time.monotonic() + 5
+            while any(helpers.is_running(pid) for pid in family) and time.monotonic() < settle:
+                time.sleep(0.05)
+            left = sum(1 for pid in family if helpers.is_running(pid))
+        ungrouped, after_stop = count_ungrouped(database), helpers.count_items(database)
         subprocess.run(
-            [*BOT_COMMAND, "--config", str(config), "poll"],
+            [*helpers.BOT_COMMAND, "--config", str(config), "poll"],
             env=env,
             capture_output=True,
             timeout=600,
@@ -301,7 +263,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=250)
     parser.add_argument("--items", type=int, default=30)
+    parser.add_argument(
+        "--smoke", action="store_true", help=SMOKE_HELP + "; no blips, one stop phase"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.feeds, args.items = 4, 6
     # The faults are meant: their warnings (retrying, abandoned) would bury the counts.
     logging.disable(logging.WARNING)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -310,17 +277,17 @@ def main() -> None:
     try:
         feeds = serve_meta_ai_feeds(server, args.feeds, args.items)
         show("worker killed", worker_killed(feeds, args.items))
-        reason = postgres_available()
+        reason = "a smoke run" if args.smoke else helpers.postgres_available()
         if reason:
             print(f"delivery blip   skipped: {reason}")
             print(f"claim blip      skipped: {reason}")
         else:
             with tempfile.TemporaryDirectory() as name:
-                with scratch_postgres_database() as url:
+                with helpers.scratch_postgres_database() as url:
                     show("delivery blip", asyncio.run(delivery_blip(url, Path(name))))
-                with scratch_postgres_database() as url:
+                with helpers.scratch_postgres_database() as url:
                     show("claim blip", asyncio.run(claim_blip(url, Path(name))))
-        for phase in ("storing", "grouping"):
+        for phase in ("storing",) if args.smoke else ("storing", "grouping"):
             show("stop (SIGTERM)", stop(feeds, phase))
     finally:
         server.stop()

@@ -1,6 +1,6 @@
 """/meta-ai answer latency as the history grows, on SQLite and PostgreSQL, in one run (issue 15).
 
-    .venv/bin/python bench/latency.py [--sizes 1000,10000,100000,1000000]
+    .venv/bin/python -m bench.latency [--sizes 1000,10000,100000,1000000]
                                       [--databases sqlite,postgresql] [--requests 600]
 
 The stores: for each database one store grows, step by step, from a near-empty baseline (35
@@ -53,24 +53,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench import SMOKE_HELP
+from bot.digest.builder import QUERY_WINDOW_DAYS
+from bot.store.database import create_database_engine, migrate, session_factory
+from bot.store.search import document, parse_query, recent_story_ids
+from tests.fakes import slack_api
+from tests.fakes.slack_api import FakeSlack
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import aiohttp  # noqa: E402
-from sqlalchemy import Engine, create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-from bot.digest.builder import QUERY_WINDOW_DAYS  # noqa: E402
-from bot.store.database import create_database_engine, migrate, session_factory  # noqa: E402
-from bot.store.search import document, parse_query, recent_story_ids  # noqa: E402
-from tests.fakes.slack_api import (  # noqa: E402
-    BOT_TOKEN,
-    DIGEST_CHANNEL,
-    SIGNING_SECRET,
-    FakeSlack,
-    signed_headers,
-    slash_command_body,
-)
 
 COMMAND = Path(sys.executable).with_name("meta-ai-digest")
 POSTGRES_SERVER = os.environ.get(
@@ -468,9 +462,9 @@ class BotProcess:
             **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))},
             "META_AI_DIGEST_CONFIG": str(config),
             "DATABASE_URL": database_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
+            "SLACK_BOT_TOKEN": slack_api.BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": slack_api.SIGNING_SECRET,
+            "SLACK_CHANNEL_ID": slack_api.DIGEST_CHANNEL,
             "SLACK_API_URL": slack.api_url,
             "SLACK_HTTP_HOST": "127.0.0.1",
             "SLACK_HTTP_PORT": str(self.port),
@@ -504,8 +498,8 @@ class BotProcess:
 
 
 def signed_command(query: str, response_url: str) -> tuple[bytes, dict[str, str]]:
-    body = slash_command_body(query, response_url)
-    return body.encode(), signed_headers(body)
+    body = slack_api.slash_command_body(query, response_url)
+    return body.encode(), slack_api.signed_headers(body)
 
 
 @dataclass
@@ -701,7 +695,12 @@ def main() -> None:
     )
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--requests", type=int, default=600, help="timed requests per size")
+    parser.add_argument(
+        "--smoke", action="store_true", help=SMOKE_HELP + f"; SQLite, {BASELINE} stories"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.databases, args.requests = "", "sqlite", 5
     sizes = sorted({int(size) for size in args.sizes.split(",") if size.strip()} - {BASELINE})
     databases = [name.strip() for name in args.databases.split(",") if name.strip()]
     if not COMMAND.exists():
@@ -729,7 +728,7 @@ def main() -> None:
                 finally:
                     store.close()
             load = os.getloadavg()
-            asyncio.run(measure(targets, args.requests, 30, scratch))
+            asyncio.run(measure(targets, args.requests, 2 if args.smoke else 30, scratch))
     finally:
         if server is not None:
             server.drop_all()

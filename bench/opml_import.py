@@ -1,7 +1,7 @@
 """`feeds import` time against the number of outlines, on SQLite and PostgreSQL (issue 21,
 point 9).
 
-    .venv/bin/python bench/opml_import.py [--sizes 1000,10000] [--databases sqlite,postgresql]
+    .venv/bin/python -m bench.opml_import [--sizes 1000,10000] [--databases sqlite,postgresql]
 
 Each size is imported into a fresh, migrated database by the bot's own FeedCatalog (the code
 behind `feeds import`), then imported again (every feed "already there"). Outlines are
@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from bench import SMOKE_HELP
 from bot.feeds.opml import OpmlFeed, write_opml
 from bot.feeds.settings import FetchSettings
 from bot.services.feeds import FeedCatalog
@@ -67,7 +64,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     options = parser.parse_args()
+    if options.smoke:
+        options.sizes = "20"
     sizes = [int(size) for size in options.sizes.split(",")]
     print(f"feeds import: outlines, seconds (first import, again); {os.cpu_count()} CPUs")
     for database in options.databases.split(","):

@@ -1,7 +1,7 @@
 """Polling speed: the bot's poll against the naive feedparser loop, cold and warm, in one run.
 
-    .venv/bin/python bench/poll.py [--feeds 1000 5000] [--origins 20] [--naive-feeds 1000]
-    .venv/bin/python bench/poll.py --parse-only   # the parse figures alone, in seconds
+    .venv/bin/python -m bench.poll [--feeds 1000 5000] [--origins 20] [--naive-feeds 1000]
+    .venv/bin/python -m bench.poll --parse-only   # the parse figures alone, in seconds
 
 It first parses the 61 documents in process and prints the parse median per document (the
 fast parser with feedparser as its fallback, and feedparser alone) and the fallback rate.
@@ -65,7 +65,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
 
+from bench import SMOKE_HELP
+
 ROOT = Path(__file__).resolve().parents[1]
+MODULE = "bench.poll"  # its own children run as `python -m bench.poll` from ROOT
 FEEDS_DIR = ROOT.parent / "shared" / "corpus" / "feeds"
 COMMAND = Path(sys.executable).with_name("meta-ai-digest")
 LAST_MODIFIED = email.utils.formatdate(1_700_000_000, usegmt=True)
@@ -189,10 +192,11 @@ def serve(origins: int) -> None:
 class Server:
     def __init__(self, origins: int) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(origins)],
+            [sys.executable, "-m", MODULE, "--serve", str(origins)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            cwd=ROOT,
         )
         assert self.process.stdout is not None
         self.ports: list[int] = json.loads(self.process.stdout.readline())
@@ -246,7 +250,7 @@ print(json.dumps([child.returncode, wall, usage.ru_utime + usage.ru_stime, usage
 
 def measure(argv: list[str], env: dict[str, str]) -> tuple[Run, str]:
     launched = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, json.dumps(argv)], env=env, capture_output=True
+        [sys.executable, "-c", LAUNCHER, json.dumps(argv)], env=env, capture_output=True, cwd=ROOT
     )
     code, wall, cpu, peak, out, err = json.loads(launched.stdout)
     if code:
@@ -264,15 +268,15 @@ def naive_loop(urls_file: str) -> None:
     print(entries)
 
 
-def write_config(directory: Path, urls: list[str]) -> Path:
+def poll_config(directory: Path, urls: list[str]) -> Path:
     # A publisher floor (<ttl>) of at most 0.6 s: every feed is due again when the running bot
-    # starts, so its first cycle polls all of them (see the module docstring).
-    lines = ["[fetch]", "total_timeout_seconds = 60", "max_publisher_interval_minutes = 0.01", ""]
-    for number, url in enumerate(urls):
-        lines += ["[[feeds]]", f'name = "feed {number}"', f'url = "{url}"', ""]
-    config = directory / "feeds.toml"
-    config.write_text("\n".join(lines), encoding="utf-8")
-    return config
+    # starts, so its first cycle polls all of them (see the module docstring). The database
+    # comes from DATABASE_URL.
+    from tests.helpers import write_config  # here: the measured children import no test code
+
+    feeds = [(f"feed {number}", url) for number, url in enumerate(urls)]
+    fetch = "[fetch]\ntotal_timeout_seconds = 60\nmax_publisher_interval_minutes = 0.01\n"
+    return write_config(directory / "feeds.toml", feeds, None, fetch)
 
 
 def poll_counts(output: str) -> str:
@@ -282,8 +286,9 @@ def poll_counts(output: str) -> str:
 
 
 def run_size(
-    server: Server, count: int, with_naive: bool
+    server: Server, count: int, with_naive: bool, smoke: bool = False
 ) -> tuple[dict[str, Run], dict[str, float]]:
+    """Every measure at ``count`` feeds; a smoke run only once each kind of process."""
     urls = server.urls(count)
     runs: dict[str, Run] = {}
     with tempfile.TemporaryDirectory() as scratch:
@@ -292,25 +297,27 @@ def run_size(
         urls_file.write_text("\n".join(urls))
         if with_naive:
             runs["naive loop"], entries = measure(
-                [sys.executable, __file__, "--naive", str(urls_file)], dict(os.environ)
+                [sys.executable, "-m", MODULE, "--naive", str(urls_file)], dict(os.environ)
             )
             runs["naive loop"].detail = f"{entries.strip()} entries parsed"
         env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{directory / 'bot.db'}",
-            "META_AI_DIGEST_CONFIG": str(write_config(directory, urls)),
+            "META_AI_DIGEST_CONFIG": str(poll_config(directory, urls)),
         }
         subprocess.run([str(COMMAND), "migrate"], env=env, check=True, capture_output=True)
-        for label in ("bot cold", "bot warm"):
+        for label in ("bot cold",) if smoke else ("bot cold", "bot warm"):
             runs[label], output = measure([str(COMMAND), "poll", "--force"], env)
             runs[label].detail = poll_counts(output)
         runs["bot warm, running"] = running_cycle(env, count)
-        runs["import floor"], _ = measure([sys.executable, "-c", IMPORT_FLOOR], env)
-        runs["import floor"].detail = IMPORT_FLOOR
+        if not smoke:
+            runs["import floor"], _ = measure([sys.executable, "-c", IMPORT_FLOOR], env)
+            runs["import floor"].detail = IMPORT_FLOOR
         env["DATABASE_URL"] = f"sqlite:///{directory / 'split.db'}"
         split = subprocess.run(
-            [sys.executable, __file__, "--split", str(count)],
+            [sys.executable, "-m", MODULE, "--split", str(count)],
             env=env,
+            cwd=ROOT,
             capture_output=True,
             text=True,
         )
@@ -595,7 +602,10 @@ def main() -> None:
     parser.add_argument(
         "--parse-only", action="store_true", help="print the parse figures only (seconds)"
     )
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP + "; 20 feeds")
     args = parser.parse_args()
+    if args.smoke:
+        args.feeds, args.origins, args.naive_feeds = [10], 2, 10
     if args.serve:
         serve(args.serve)
         return
@@ -603,13 +613,11 @@ def main() -> None:
         naive_loop(args.naive)
         return
     if args.split:
-        sys.path.insert(0, str(ROOT))
         split_cycle(args.split)
         return
     if not FEEDS_DIR.is_dir():
         sys.exit(f"corpus not found: {FEEDS_DIR}")
-    sys.path.insert(0, str(ROOT))
-    parse_figures()
+    parse_figures(1 if args.smoke else 5)
     if args.parse_only:
         return
     print(
@@ -619,7 +627,7 @@ def main() -> None:
     started = time.perf_counter()
     try:
         measured = {
-            count: run_size(server, count, with_naive=count == args.naive_feeds)
+            count: run_size(server, count, count == args.naive_feeds, args.smoke)
             for count in args.feeds
         }
     finally:
@@ -628,7 +636,7 @@ def main() -> None:
     for count, (runs, spent) in measured.items():
         print_size(count, runs)
         print_split(spent, count)
-    ok = verdicts(results, args.naive_feeds)
+    ok = args.smoke or verdicts(results, args.naive_feeds)
     print(f"\n(bench took {time.perf_counter() - started:.0f} s)")
     sys.exit(0 if ok else 1)
 

@@ -1,6 +1,6 @@
 """Story quality as the running bot meets it: the shared real set served as feeds, polled.
 
-Run:  .venv/bin/python bench/realworld.py [--mode trickle|once|both] [--no-background]
+Run:  .venv/bin/python -m bench.realworld [--mode trickle|once|both] [--no-background]
       [--errors]
 
 The 102 labelled articles of ``../shared/corpus/stories/meta_ai_stories.jsonl`` are laid out
@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import functools
 import http.server
+import importlib.util
 import itertools
 import json
 import os
@@ -47,6 +48,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench import SMOKE_HELP
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -99,9 +102,10 @@ def load_world(directory: Path) -> dict[str, Any]:
 @functools.cache
 def feedworld() -> Any:
     """The shared tool's RSS/Atom writers (imported, not copied)."""
-    sys.path.insert(0, str(TOOL))
-    import feedworld as module  # type: ignore[import-not-found]
-
+    spec = importlib.util.spec_from_file_location("feedworld", TOOL / "feedworld.py")
+    assert spec is not None and spec.loader is not None, TOOL
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
 
 
@@ -362,7 +366,12 @@ def main() -> int:
     parser.add_argument("--errors", action="store_true", help="every article's story and why")
     parser.add_argument("--keep", type=Path, help="keep the feeds and the database here")
     parser.add_argument("--toml", default="", help="extra configuration, e.g. '[stories] ...'")
+    parser.add_argument(
+        "--smoke", action="store_true", help=SMOKE_HELP + "; one first poll, no background"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.mode, args.no_background = "once", True
     if not STORIES.exists():
         print(f"needs the shared corpus at {STORIES}")
         return 2
@@ -371,7 +380,7 @@ def main() -> int:
     for mode in modes:
         keep = args.keep / mode if args.keep else None
         ok &= report(run(mode, not args.no_background, keep, args.toml), args.errors)
-    return 0 if ok else 1
+    return 0 if ok or args.smoke else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Concurrent digests: N `meta-ai-digest digest` processes started together on one database.
 
-Run:  .venv/bin/python bench/replicas.py [--trials 20] [--processes 3] [--stories 12]
+Run:  .venv/bin/python -m bench.replicas [--trials 20] [--processes 3] [--stories 12]
                                          [--database sqlite|postgresql|both]
 
 Each trial marks the same stories unposted again, starts the processes behind a starting
@@ -17,38 +17,31 @@ story was queued twice in 18 trials on SQLite and 19 on PostgreSQL; after, in no
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from sqlalchemy import func, select  # noqa: E402
-from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
-
-from bot.store.database import create_database_engine, migrate, session_factory  # noqa: E402
-from bot.store.schema import DigestRecord, OutboxMessage  # noqa: E402
-from tests.helpers import BOT_COMMAND, postgres_available, scratch_postgres_database  # noqa: E402
-from tests.replicas import (  # noqa: E402
+from bench import SMOKE_HELP
+from bot.store.database import create_database_engine, migrate, session_factory
+from bot.store.schema import DigestRecord, OutboxMessage
+from tests.helpers import BOT_COMMAND, clean_env, postgres_available, scratch_postgres_database
+from tests.replicas import (
     StartingGate,
     add_pending_stories,
     reset_posting,
     story_ids_in_json,
 )
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def trial(url: str, directory: Path, processes: int, config: Path) -> tuple[int, int]:
     """(story repeats in the printed messages, distinct stories printed)."""
     gate = StartingGate(directory)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_"))
-    }
-    env["DATABASE_URL"] = url
+    env = {**clean_env(), "DATABASE_URL": url}
     try:
         for _ in range(processes):
             gate.spawn([*BOT_COMMAND, "--config", str(config), "digest", "--format", "json"], env)
@@ -126,7 +119,10 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--stories", type=int, default=12)
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if args.smoke:
+        args.trials, args.processes, args.stories = 1, 2, 2
     databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     with tempfile.TemporaryDirectory(prefix="mad-replicas-") as work:
         for database in databases:

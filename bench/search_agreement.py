@@ -1,7 +1,7 @@
 """Do SQLite and PostgreSQL find the same stories? Every word of real Meta AI coverage, searched
 on both, in one run (issue 15).
 
-    .venv/bin/python bench/search_agreement.py [--examples 20]
+    .venv/bin/python -m bench.search_agreement [--examples 20]
 
 The documents: the 330 labelled items of tests/data/topic (titles and snippets) and, when
 ../shared is beside the checkout, the 80 real articles of corpus/stories (titles and whole
@@ -27,21 +27,21 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from sqlalchemy import Engine
 
-from sqlalchemy import Engine  # noqa: E402
-
-from bot.store.database import create_database_engine, migrate, session_factory  # noqa: E402
-from bot.store.schema import Story  # noqa: E402
-from bot.store.search import (  # noqa: E402
+from bench import SMOKE_HELP
+from bot.store.database import create_database_engine, migrate, session_factory
+from bot.store.schema import Story
+from bot.store.search import (
     STOP_WORDS,
     WORD,
     index_stories,
     parse_query,
     recent_story_ids,
 )
-from tests.helpers import scratch_postgres_database  # noqa: E402
+from tests.helpers import postgres_available, scratch_postgres_database
+
+REPO = Path(__file__).resolve().parents[1]
 
 TOPIC = REPO / "tests" / "data" / "topic" / "labelled.jsonl"
 STORIES = REPO.parent / "shared" / "corpus" / "stories" / "meta_ai_stories.jsonl"
@@ -92,12 +92,17 @@ def search(engine: Engine, words: list[str]) -> dict[str, frozenset[int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--examples", type=int, default=20)
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
-    docs = documents()
+    if reason := postgres_available():
+        sys.exit(f"needs PostgreSQL: {reason}")
+    docs = documents()[:20] if args.smoke else documents()
     counts = Counter(
         word.lower() for title, text in docs for word in WORD.findall(f"{title} {text}")
     )
     words = sorted(word for word in counts if word not in STOP_WORDS)
+    if args.smoke:
+        words = words[:50]
 
     with tempfile.TemporaryDirectory() as scratch, scratch_postgres_database() as postgres_url:
         sqlite = create_database_engine(f"sqlite:///{Path(scratch) / 'agreement.db'}")

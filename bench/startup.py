@@ -1,6 +1,6 @@
 """Start-up cost of the installed command, against the targets of issue 11, in one run.
 
-    .venv/bin/python bench/startup.py [--runs 10] [--articles 1000]
+    .venv/bin/python -m bench.startup [--runs 10] [--articles 1000]
 
 Prints, each the median of ``--runs`` runs of the console script next to this
 interpreter (``meta-ai-digest``) as a new process:
@@ -29,10 +29,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench import SMOKE_HELP
+from bench.summarize import load_articles, require_baselines, sumy_methods
 
-from bench.summarize import load_articles, require_baselines, sumy_methods  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 COMMAND = Path(sys.executable).with_name("meta-ai-digest")
 HELP_SECONDS, HELP_MB, LATEST_SECONDS, LEXRANK_FACTOR = 0.3, 60, 0.6, 10
@@ -95,8 +95,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP + "; no LexRank")
     args = parser.parse_args()
-    require_baselines(sumy=True, splitters=False)
+    if args.smoke:
+        args.runs, args.articles = 1, 3
+    require_baselines(sumy=not args.smoke, splitters=False)
     if not COMMAND.exists():
         sys.exit(f"no console script at {COMMAND}: install the package into this interpreter")
     articles = load_articles(0, args.articles)
@@ -116,6 +119,9 @@ def main() -> None:
         jsonl_runs = max(1, args.runs // 5)
         jsonl_s, jsonl_mb = median_run(["summarize", "--jsonl"], env, jsonl_runs, jsonl)
     ours_ms = jsonl_s * 1000 / len(articles)
+    if args.smoke:
+        print(f"smoke: --help {help_s:.3f} s, latest {latest_s:.3f} s, {ours_ms:.2f} ms/article")
+        return
     lexrank_ms = lexrank_ms_per_article([a.text for a in articles])
 
     print(f"meta-ai-digest start-up ({COMMAND}), median of {args.runs} runs")

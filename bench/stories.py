@@ -1,6 +1,6 @@
 """Quality on real coverage: topic, grouping and summaries on ../shared/corpus.
 
-Run:  .venv/bin/python bench/stories.py [--errors] [--feeds]
+Run:  .venv/bin/python -m bench.stories [--errors] [--feeds]
 
 1. ``corpus/stories/meta_ai_stories.jsonl`` (80 real articles in 21 hand-labelled Meta-AI
    events and 22 near misses) is laid out as a week of feeds: one event every 8 hours, its
@@ -27,25 +27,24 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench import SMOKE_HELP
+from bench.cluster import cluster_with_index, pairwise
+from bot.config import load_settings
+from bot.feeds.http import FetchError
+from bot.feeds.parser import parse_feed
+from bot.stories.index import ArticleRef, StoryIndex
+from bot.stories.representative import reading_order
+from bot.stories.text import canonical_title
+from bot.summarize.summarizer import ArticleText, Summarizer
+from bot.topic.classifier import TopicClassifier
 
-from bench.cluster import cluster_with_index, pairwise  # noqa: E402
-from bot.config import load_settings  # noqa: E402
-from bot.feeds.http import FetchError  # noqa: E402
-from bot.feeds.parser import parse_feed  # noqa: E402
-from bot.stories.index import ArticleRef, StoryIndex  # noqa: E402
-from bot.stories.representative import reading_order  # noqa: E402
-from bot.stories.text import canonical_title  # noqa: E402
-from bot.summarize.summarizer import ArticleText, Summarizer  # noqa: E402
-from bot.topic.classifier import TopicClassifier  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SHARED = ROOT.parent / "shared" / "corpus"
 STORIES = SHARED / "stories" / "meta_ai_stories.jsonl"
@@ -453,6 +452,7 @@ def main() -> int:
     parser.add_argument(
         "--feeds", action="store_true", help="list multi-article stories of 61 feeds"
     )
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
     if not STORIES.exists():
         print(f"skipped: {STORIES} is not here (the shared corpus sits beside the checkout)")
@@ -473,7 +473,7 @@ def main() -> int:
     print(f"   reference story one entry with >= 3 facts: {'PASS' if seed_ok else 'FAIL'}")
     if args.feeds:
         run_feeds(pipe)
-    return 0 if ok else 1
+    return 0 if ok or args.smoke else 1
 
 
 if __name__ == "__main__":

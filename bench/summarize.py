@@ -2,10 +2,10 @@
 
 Usage (from the repository root; the baselines need the bench extra:
 `.venv/bin/pip install -e '.[bench]'`):
-    .venv/bin/python bench/summarize.py                 # all 1,000 CNN articles
-    .venv/bin/python bench/summarize.py --limit 100     # the first 100
-    .venv/bin/python bench/summarize.py --start 500     # the held-out half only
-    .venv/bin/python bench/summarize.py --skip-sumy     # quick tuning runs
+    .venv/bin/python -m bench.summarize                 # all 1,000 CNN articles
+    .venv/bin/python -m bench.summarize --limit 100     # the first 100
+    .venv/bin/python -m bench.summarize --start 500     # the held-out half only
+    .venv/bin/python -m bench.summarize --skip-sumy     # quick tuning runs
 
 Data: ../shared/corpus/summarization/cnn_dailymail_val1000.jsonl (relative to the repository
 root, found from this file's location), 1,000 CNN articles with human highlights.
@@ -54,12 +54,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench import SMOKE_HELP
+from bot.summarize.settings import ScoreWeights, SummarizeSettings
+from bot.summarize.splitter import SentenceSplitter
+from bot.summarize.summarizer import Summarizer
 
-from bot.summarize.settings import ScoreWeights, SummarizeSettings  # noqa: E402
-from bot.summarize.splitter import SentenceSplitter  # noqa: E402
-from bot.summarize.summarizer import Summarizer  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 CORPUS = REPO.parent / "shared" / "corpus" / "summarization" / "cnn_dailymail_val1000.jsonl"
 SPLIT_CASES = REPO / "tests" / "data" / "summarize" / "split_cases.json"
@@ -391,7 +391,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="number of articles")
     parser.add_argument("--skip-sumy", action="store_true", help="ours, Lead-3 and oracle only")
     parser.add_argument("--skip-splitters", action="store_true", help="no splitter comparison")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if args.smoke:  # three articles, ours, Lead-3 and the oracle: only what the tests install
+        args.limit, args.skip_sumy, args.skip_splitters = 3, True, True
     require_baselines(sumy=not args.skip_sumy, splitters=not args.skip_splitters)
 
     articles = load_articles(args.start, args.limit)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -49,15 +51,60 @@ def fresh_feed(name: str, now: datetime | None = None) -> str:
     return PLACEHOLDER.sub(replace, text)
 
 
-def write_config(path: Path, feeds: list[tuple[str, str]], database: Path, extra: str = "") -> Path:
-    """A user config holding feeds (exactly these: none means none), a database URL and any
-    extra TOML."""
+def write_config(
+    path: Path, feeds: list[tuple[str, str]], database: Path | None, extra: str = ""
+) -> Path:
+    """A user config holding feeds (exactly these: none means none), a database URL (none:
+    the caller sets DATABASE_URL) and any extra TOML."""
     lines = [] if feeds else ["feeds = []", ""]
     for name, url in feeds:
         lines += ["[[feeds]]", f'name = "{name}"', f'url = "{url}"', ""]
-    lines += ["[database]", f'url = "sqlite:///{database}"', "", extra]
+    if database is not None:
+        lines += ["[database]", f'url = "sqlite:///{database}"', ""]
+    lines.append(extra)
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without the bot's own settings (chat tokens, config path,
+    database URL), for a bot process that must read only the config it is given."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
+    }
+
+
+@contextmanager
+def bot_process(
+    command: list[str], env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The bot started in a session of its own, its output in ``log``; killed with its
+    process group on the way out if it is still running."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def count_items(database: Path, where: str = "") -> int:
+    """Rows of a SQLite bot database's items table (with an SQL ``where``); 0 before it exists."""
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as connection:
+            query = f"SELECT count(*) FROM items {where}"
+            return int(connection.execute(text(query)).scalar() or 0)
+    except Exception:
+        return 0  # not created yet
+    finally:
+        engine.dispose()
 
 
 def allow_local(port: int) -> str:

@@ -9,14 +9,13 @@ import io
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.adapters.terminal import TerminalAdapter
@@ -41,7 +40,16 @@ from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds
 from tests.fakes.slack_api import DIGEST_CHANNEL, FakeSlack
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.webhook_sink import wait_until
-from tests.helpers import BOT_COMMAND, descendants, is_running, pool_workers, write_config
+from tests.helpers import (
+    BOT_COMMAND,
+    bot_process,
+    clean_env,
+    count_items,
+    descendants,
+    is_running,
+    pool_workers,
+    write_config,
+)
 from tests.replicas import add_pending_stories
 from tests.test_reliability_outbox import digest, slack_adapter
 
@@ -146,17 +154,6 @@ def test_a_worker_sigkilled_mid_cycle_does_not_abort_it(
 # --- (6) stop within 10 s in every phase ---------------------------------------------
 
 
-def count_items(database: Path) -> int:
-    engine = create_engine(f"sqlite:///{database}")
-    try:
-        with engine.connect() as connection:
-            return int(connection.execute(text("SELECT count(*) FROM items")).scalar() or 0)
-    except Exception:
-        return 0  # not created yet
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.parametrize("phase", ["storing", "grouping"])
 def test_sigterm_in_the_middle_of_a_big_start_up_poll_exits_within_ten_seconds(
     feed_server: FeedServer, tmp_path: Path, phase: str
@@ -169,11 +166,6 @@ def test_sigterm_in_the_middle_of_a_big_start_up_poll_exits_within_ten_seconds(
     feeds = serve_meta_ai_feeds(feed_server, 120, 25)
     database = tmp_path / "bot.db"
     config = write_config(tmp_path / "c.toml", feeds, database)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
-    }
     command = [*BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
     log = tmp_path / "run.log"
 
@@ -182,22 +174,14 @@ def test_sigterm_in_the_middle_of_a_big_start_up_poll_exits_within_ten_seconds(
             return count_items(database) >= 750
         return "fetched and stored" in log.read_text(errors="replace")
 
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            assert wait_until(ready, timeout=120, interval=0.05), log.read_text()[-3000:]
-            family = descendants(process.pid)
-            stored = count_items(database)
-            sent_signal = time.monotonic()
-            process.send_signal(signal.SIGTERM)
-            code = process.wait(timeout=30)
-            stopped_after = time.monotonic() - sent_signal
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+    with bot_process(command, clean_env(), log) as process:
+        assert wait_until(ready, timeout=120, interval=0.05), log.read_text()[-3000:]
+        family = descendants(process.pid)
+        stored = count_items(database)
+        sent_signal = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+        stopped_after = time.monotonic() - sent_signal
     output_text = log.read_text(errors="replace")
     assert code == 0, output_text[-3000:]
     assert stopped_after < 10, output_text[-3000:]

@@ -19,9 +19,9 @@ from bot.stories.settings import ClusterSettings
 from bot.stories.text import canonical_title
 from bot.topic.classifier import TopicClassifier
 from bot.topic.settings import TopicSettings
+from tests.data.stories.loader import LABELLED, load_labelled
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELLED = ROOT / "tests" / "data" / "stories" / "labelled.jsonl"
 # Regression floors, a little under the targets (F1 0.90 with precision 0.95).
 F1_FLOOR = 0.88
 PRECISION_FLOOR = 0.93
@@ -296,23 +296,6 @@ def test_index_never_raises_on_arbitrary_text(pairs: list[tuple[str, str]]) -> N
 
 
 # ------------------------------------------------------------- labelled set
-def load_labelled() -> list[tuple[ArticleRef, str]]:
-    rows = []
-    for line in LABELLED.read_text(encoding="utf-8").splitlines():
-        raw = json.loads(line)
-        article = ArticleRef(
-            key=raw["key"],
-            title=raw["title"],
-            text=raw["text"],
-            url=raw["url"],
-            published=datetime.fromisoformat(raw["published"]),
-            source=raw["source"],
-            comments_url=raw.get("comments_url"),
-        )
-        rows.append((article, raw["story"]))
-    return sorted(rows, key=lambda row: (row[0].published, row[0].key))
-
-
 @pytest.fixture(scope="module")
 def clustered() -> tuple[dict[int, int], dict[int, str]]:
     index = with_history(StoryIndex(ClusterSettings()))
