@@ -20,21 +20,9 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.feeds.text import clean_text
+from tests.builders import FEEDS, serve_fixture_feeds
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, DATA, closed_port, fresh_feed, write_config
-
-FEEDS = {
-    "/a.xml": ("Outlet A", "outlet-a-rss.xml", "application/rss+xml; charset=utf-8"),
-    "/b.xml": ("Outlet B", "outlet-b-atom.xml", "application/atom+xml"),
-    "/c.json": ("Outlet C", "outlet-c-json.json", "application/feed+json"),
-}
-
-
-def serve_fixture_feeds(server: FeedServer) -> list[tuple[str, str]]:
-    feeds = []
-    for path, (name, fixture, content_type) in FEEDS.items():
-        feeds.append((name, server.serve(path, fresh_feed(fixture), content_type)))
-    return feeds
+from tests.helpers import BOT_COMMAND, DATA, closed_port, write_config
 
 
 def fixture_config(server: FeedServer, tmp_path: Path) -> Path:

@@ -36,6 +36,7 @@ from bot.scheduler import (
 from bot.services.ingest import parse_in
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import Claim, DigestRecord, Item, OutboxMessage, Story
+from tests.builders import digest, slack_adapter
 from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds
 from tests.fakes.slack_api import DIGEST_CHANNEL, FakeSlack
 from tests.fakes.tcp_proxy import TcpProxy
@@ -51,7 +52,6 @@ from tests.helpers import (
     write_config,
 )
 from tests.replicas import add_pending_stories
-from tests.test_reliability_outbox import digest, slack_adapter
 
 # --- (2) a dead worker ---------------------------------------------------------------
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import rss
 from tests.fakes.feed_server import FeedServer
 from tests.helpers import BOT_COMMAND, write_config
-from tests.test_pipeline import rss
 
 ARTICLES = [
     ("llama", "Meta releases Llama 5 open-weight AI models", "https://n.example/llama"),

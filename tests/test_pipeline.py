@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from bot.adapters.registry import AdapterConfigError, discover_adapters, select_
 from bot.adapters.terminal import TerminalAdapter
 from bot.config import Settings, load_settings
 from bot.pipeline import DigestBot
+from tests.builders import rss
 from tests.fakes.feed_server import FeedServer
 from tests.helpers import allow_local, fresh_feed, write_config
 
@@ -25,19 +25,6 @@ LLAMA_PARAGRAPHS = [
     "Llama 4 Scout has 17 billion active parameters and a context of 10 million tokens, Meta said.",
     "The models can be downloaded from Meta and Hugging Face under the Llama 4 community license.",
 ]
-
-
-def rss(items: list[tuple[str, str, str, str, datetime]]) -> str:
-    """An RSS 2.0 document of (guid, title, link, html description, published)."""
-    body = "".join(
-        f"<item><guid isPermaLink='false'>{guid}</guid><title>{title}</title><link>{link}</link>"
-        f"<description><![CDATA[{html}]]></description>"
-        f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate></item>"
-        for guid, title, link, html, when in items
-    )
-    return (
-        f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>{body}</channel></rss>"
-    )
 
 
 def make_bot(

@@ -14,9 +14,9 @@ import os
 import subprocess
 from pathlib import Path
 
+from tests.builders import serve_fixture_feeds
 from tests.fakes.feed_server import FeedServer
 from tests.helpers import BOT_COMMAND, write_config
-from tests.test_end_to_end import serve_fixture_feeds
 
 ECHO_TOKEN = "echo-token-0123456789abcdef"
 

@@ -20,9 +20,9 @@ from bot.pipeline import DigestBot
 from bot.services import entries
 from bot.services.ingest import WORKERS_FROM_FEEDS
 from bot.store.schema import Item
+from tests.builders import rss
 from tests.fakes.feed_server import FeedServer
 from tests.helpers import write_config
-from tests.test_pipeline import rss
 
 
 def bot_for(tmp_path: Path, feeds: list[tuple[str, str]], extra: str = "") -> DigestBot:

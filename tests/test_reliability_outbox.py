@@ -38,9 +38,10 @@ from bot.delivery import (
     retry_delay,
     unblock_all,
 )
-from bot.digest.model import Digest, DigestSource, DigestStory
+from bot.digest.model import Digest
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import OutboxMessage
+from tests.builders import digest, slack_adapter
 from tests.fakes.discord_api import BOT_TOKEN as DISCORD_TOKEN
 from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord
 from tests.fakes.slack_api import (
@@ -58,30 +59,6 @@ from tests.helpers import BOT_COMMAND
 from tests.replicas import add_pending_stories
 
 
-def digest(tag: str, stories: int = 2) -> Digest:
-    now = datetime.now(UTC)
-    return Digest(
-        generated_at=now,
-        stories=[
-            DigestStory(
-                id=f"{tag}-{index}",
-                title=f"Story {tag} {index}",
-                url=f"https://news.example/{tag}/{index}",
-                published=now,
-                summary=[f"Summary sentence of {tag} {index}."],
-                sources=[
-                    DigestSource(
-                        title=f"Story {tag} {index}",
-                        url=f"https://news.example/{tag}/{index}",
-                        feed="Outlet",
-                    )
-                ],
-            )
-            for index in range(stories)
-        ],
-    )
-
-
 @pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     engine = create_database_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
@@ -96,18 +73,6 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 async def slack() -> AsyncIterator[FakeSlack]:
     async with FakeSlack() as fake:
         yield fake
-
-
-def slack_adapter(fake: FakeSlack, channels: list[str], **options: object) -> SlackAdapter:
-    env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake.api_url,
-    }
-    settings = {"channels": channels, "min_seconds_between_messages": 0, "max_retries": 0}
-    adapter = SlackAdapter.from_environment(env, settings | options)
-    assert adapter is not None
-    return adapter
 
 
 def queue(sessions: sessionmaker[Session], adapters: list[ChatAdapter], *items: Digest) -> None:
