@@ -8,7 +8,7 @@ from bot.summarize.fulltext import extract_main_text
 from bot.summarize.settings import SummarizeSettings
 from bot.summarize.summarizer import Summarizer
 
-DATA = Path(__file__).parent / "data" / "summarize"
+DATA = Path(__file__).resolve().parents[1] / "data" / "summarize"
 
 
 def page(name: str) -> str:

@@ -21,7 +21,7 @@ from bot.topic.classifier import TopicClassifier
 from bot.topic.settings import TopicSettings
 from tests.data.stories.loader import LABELLED, load_labelled
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Regression floors, a little under the targets (F1 0.90 with precision 0.95).
 F1_FLOOR = 0.88
 PRECISION_FLOOR = 0.93

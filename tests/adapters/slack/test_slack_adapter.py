@@ -34,7 +34,7 @@ from tests.fakes.slack_api import (
     slack_error,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 # Fast retries: the SDK's handlers are tuned through the adapter's own options.
 FAST = {"min_seconds_between_messages": 0, "retry_backoff_seconds": 0.01}
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.summarize.splitter import SentenceSplitter, sentence_spans, split_sentences
+from tests.helpers import DATA
 
-CASES = json.loads(
-    (Path(__file__).parent / "data" / "summarize" / "split_cases.json").read_text("utf-8")
-)
+CASES = json.loads((DATA / "summarize" / "split_cases.json").read_text("utf-8"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])

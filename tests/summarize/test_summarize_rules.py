@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from bot.summarize.settings import SummarizeSettings
 from bot.summarize.summarizer import ArticleText, Summarizer
 
-DATA = Path(__file__).parent / "data" / "summarize"
-REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parents[1] / "data" / "summarize"
+REPO = Path(__file__).resolve().parents[2]
 
 NO_WEIGHTS = {
     "position": 0.0,

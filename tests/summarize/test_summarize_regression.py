@@ -21,7 +21,7 @@ from bot.summarize.splitter import SentenceSplitter
 from bot.summarize.summarizer import Summarizer
 
 CORPUS = (
-    Path(__file__).resolve().parents[1].parent
+    Path(__file__).resolve().parents[2].parent
     / "shared"
     / "corpus"
     / "summarization"
