@@ -22,7 +22,7 @@ from bot.feeds.errors import ParseError
 from bot.feeds.fastpath import claims, parse_fast
 from bot.feeds.parser import ParsedFeed, finish_entry, parse_feed, parse_xml_feed
 from tests.fakes.misbehaving_server import billion_laughs, entity_bomb, inline_entity_bomb
-from tests.feeds.test_fuzz_feeds import BUILDERS, ITEMS, corpus_documents, mutated
+from tests.feeds.hostile_feeds import BUILDERS, ITEMS, corpus_documents, mutated
 from tests.helpers import FEED_CORPUS, require_shared_corpus
 
 ENTRY_FIELDS = (

@@ -15,6 +15,9 @@ import pytest
 
 from tests.helpers import REPO, SHARED, postgres_available
 
+# A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
+pytestmark = pytest.mark.scenario
+
 SUMMARIZATION = SHARED / "corpus" / "summarization" / "cnn_dailymail_val1000.jsonl"
 STORIES = SHARED / "corpus" / "stories" / "meta_ai_stories.jsonl"
 FEEDS = SHARED / "corpus" / "feeds"

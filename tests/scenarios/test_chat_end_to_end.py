@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.adapters.discord import DiscordAdapter
 from bot.adapters.registry import select_adapters
@@ -35,6 +36,9 @@ from tests.fakes.slack_api import (
     slash_command_body,
 )
 from tests.helpers import fresh_feed, write_config
+
+# A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
+pytestmark = pytest.mark.scenario
 
 
 def llama_feeds(server: FeedServer) -> list[tuple[str, str]]:

@@ -32,6 +32,9 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.webhook_sink import SlackWebhookSink, ThreadedFakeDiscord, wait_until
 from tests.helpers import BOT_COMMAND
 
+# A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
+pytestmark = pytest.mark.scenario
+
 SEED = 20261123
 KILLS = 4
 STORIES = 12

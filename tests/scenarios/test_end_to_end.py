@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -23,6 +24,9 @@ from bot.feeds.text import clean_text
 from tests.builders import FEEDS, serve_fixture_feeds
 from tests.fakes.feed_server import FeedServer
 from tests.helpers import BOT_COMMAND, DATA, closed_port, write_config
+
+# A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
+pytestmark = pytest.mark.scenario
 
 
 def fixture_config(server: FeedServer, tmp_path: Path) -> Path:

@@ -53,6 +53,9 @@ from tests.helpers import (
 )
 from tests.replicas import add_pending_stories
 
+# A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
+pytestmark = pytest.mark.scenario
+
 # --- (2) a dead worker ---------------------------------------------------------------
 
 

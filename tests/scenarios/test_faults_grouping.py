@@ -21,6 +21,9 @@ from tests.builders import rss
 from tests.fakes.feed_server import FeedServer
 from tests.helpers import BOT_COMMAND, write_config
 
+# A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
+pytestmark = pytest.mark.scenario
+
 ARTICLES = [
     ("llama", "Meta releases Llama 5 open-weight AI models", "https://n.example/llama"),
     ("fair", "Meta's FAIR lab unveils a new AI speech model", "https://n.example/fair"),

@@ -58,6 +58,9 @@ from tests.fakes.webhook_sink import SlackWebhookSink, wait_until
 from tests.helpers import BOT_COMMAND, write_config
 from tests.replicas import StartingGate, add_pending_stories, reset_posting, story_ids_in_json
 
+# A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
+pytestmark = pytest.mark.scenario
+
 ROUNDS = 8
 PROCESSES = 4
 

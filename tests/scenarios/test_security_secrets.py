@@ -46,6 +46,9 @@ from tests.fakes.webhook_sink import (
 )
 from tests.helpers import BOT_COMMAND
 
+# A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
+pytestmark = pytest.mark.scenario
+
 
 def forbidden(slack_url: str) -> list[str]:
     """Every form in which a secret could leak."""

@@ -19,6 +19,9 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.webhook_sink import SlackWebhookSink, wait_until
 from tests.helpers import BOT_COMMAND
 
+# A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
+pytestmark = pytest.mark.scenario
+
 SLOW_POST_SECONDS = 3.0
 
 
