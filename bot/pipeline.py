@@ -12,7 +12,7 @@ application (``open_app``) migrates as an explicit step.
 
 Services are built with their modules on first use: `latest`, `status` and the other
 read-only commands load neither aiohttp, nor trafilatura, nor nupunkt
-(tests/test_lazy_imports.py).
+(tests/cli/test_lazy_imports.py).
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ log = logging.getLogger(__name__)
 
 COMMAND_NAME = "meta-ai"
 
-# What a search matches is decided in bot/store/search.py; tests/test_search.py keeps this in step.
+# What a search matches is decided in bot/store/search.py; tests/store/test_search.py keeps
+# this in step.
 COMMAND_HELP = (
     "/meta-ai: the latest summary of Meta AI news (stories of the last 24 hours).\n"
     "/meta-ai <words>: the newest stories of the last 30 days with every word in their title, "

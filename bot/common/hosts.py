@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 GOOGLE_NEWS_HOST = "news.google.com"
 HACKER_NEWS_HOST = "news.ycombinator.com"
 #: The shipped ``[stories] aggregator_hosts`` (bot/default.toml holds the configured default;
-#: tests/test_config.py keeps them equal), for callers that take no settings.
+#: tests/common/test_config.py keeps them equal), for callers that take no settings.
 AGGREGATOR_HOSTS = (GOOGLE_NEWS_HOST, HACKER_NEWS_HOST)
 
 

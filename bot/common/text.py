@@ -51,7 +51,7 @@ def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
 # default-ignorable fillers (Hangul fillers, combining grapheme joiner, Mongolian
 # variation selectors). Variation selectors that choose a glyph (U+FE00-FE0F for emoji,
 # U+E0100-E01EF for CJK ideographs) stay. The Cf ranges
-# are Unicode 14's; tests/test_security_text.py checks them against unicodedata. Feed text
+# are Unicode 14's; tests/feeds/test_security_text.py checks them against unicodedata. Feed text
 # cleaning (bot.feeds.text) removes them; links (bot.feeds.urls) that hold one are refused.
 INVISIBLE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f"

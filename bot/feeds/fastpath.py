@@ -2,7 +2,7 @@
 
 feedparser spends about 20 ms on a typical document; fastfeedparser (lxml plus a
 native extractor) about half a millisecond. It is used only where it gives the same
-entries as feedparser (tests/test_parser_sameness.py compares both, field by field,
+entries as feedparser (tests/feeds/test_parser_sameness.py compares both, field by field,
 on the real, hostile and fuzzed documents). :func:`claims` decides before parsing;
 :func:`parse_fast` returns None wherever the result could differ, and the caller then
 parses with feedparser, the universal parser.

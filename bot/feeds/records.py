@@ -32,7 +32,7 @@ class Validators:
 
 
 # Longest stored guid or normalised link: the size of their columns (items.guid,
-# items.normalized_url; tests/test_bounds.py keeps them equal). A longer key is fitted
+# items.normalized_url; tests/store/test_bounds.py keeps them equal). A longer key is fitted
 # the way the store fits it (bot.common.bounds.fit_key), so lookups find it.
 MAX_KEY_CHARS = 1000
 

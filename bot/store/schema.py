@@ -38,7 +38,7 @@ class Fit(StrEnum):
 
     Every string column has a limit: its ``String(n)`` length, or ``max_chars`` for TEXT
     (PostgreSQL refuses a longer value for the former, SQLite stores anything, so the
-    limit is the code's on both). ``tests/test_bounds.py`` checks that none lacks one.
+    limit is the code's on both). ``tests/store/test_bounds.py`` checks that none lacks one.
     """
 
     #: A label (title, name, error): cut between words, ending in "…".

@@ -58,7 +58,7 @@ POSTGRES_CONFIG = "english"
 # A word: letters and digits (Unicode), as FTS5's unicode61 tokenizer splits text.
 WORD = re.compile(r"[^\W_]+")
 # PostgreSQL's english.stop (the Snowball list), which its `english` configuration ignores.
-# tests/test_search.py checks that the server ignores every one of them.
+# tests/store/test_search.py checks that the server ignores every one of them.
 ENGLISH_STOP = """
     i me my myself we our ours ourselves you your yours yourself yourselves he him his himself
     she her hers herself it its itself they them their theirs themselves what which who whom
@@ -269,7 +269,7 @@ def is_search_object(name: str | None, type_: str) -> bool:
     """Whether a reflected object is the search index, which the models do not declare.
 
     Alembic's comparison of the database with the models skips these (migrations/env.py,
-    tests/test_migrations.py): FTS5's virtual and shadow tables, the tsvector column and
+    tests/store/test_migrations.py): FTS5's virtual and shadow tables, the tsvector column and
     its GIN index.
     """
     if name is None:

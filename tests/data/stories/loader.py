@@ -1,7 +1,7 @@
 """Load the story-clustering labelled set: articles as the story index sees them, each with
 the story a person put it in, in publication order (as the pipeline feeds them).
 
-Used by ``tests/test_stories.py`` and ``bench/cluster.py``.
+Used by ``tests/stories/test_stories.py`` and ``bench/cluster.py``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ On a fresh clone without ``../shared`` the referenced items are left out and
 them and the bench can say which subsets it measured. A reference that does not
 resolve while the corpus is present is an error, never a silent gap.
 
-Used by ``tests/test_topic.py`` and ``bench/topic.py`` (``tests`` is importable
+Used by ``tests/topic/test_topic.py`` and ``bench/topic.py`` (``tests`` is importable
 from the repository root).
 """
 
