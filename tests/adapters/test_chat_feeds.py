@@ -9,6 +9,8 @@ channel hears of every change.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +27,12 @@ from bot.pipeline import DigestBot
 from bot.store.schema import Feed
 from tests.fakes.discord_api import (
     ADMIN_CHANNEL_ID,
-    CHANNEL_ID,
     EPHEMERAL_FLAG,
-    GUILD_ID,
     MANAGE_GUILD,
     MEMBER_PERMISSIONS,
     FakeDiscord,
     interaction_create,
 )
-from tests.fakes.discord_api import BOT_TOKEN as DISCORD_BOT_TOKEN
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import (
     ADMIN_ID,
@@ -176,54 +175,62 @@ async def test_re_enabling_a_feed_tells_the_admin_channel_as_adding_and_removing
             bot.close()
 
 
-async def test_slack_configured_admins_may_change_feeds_and_a_missing_scope_refuses(
+@asynccontextmanager
+async def slack_with_a_configured_admin(
     feed_server: FeedServer, tmp_path: Path
-) -> None:
+) -> AsyncIterator[tuple[FakeSlack, SlackAdapter, DigestBot, str]]:
+    """A started Slack adapter in HTTP mode whose admin is ``USER_ID`` by configuration, and
+    the URL of a feed it may add."""
     feed_url = feed_server.serve("/a.xml", fresh_feed("outlet-a-rss.xml"))
     async with FakeSlack() as slack:
-        env = slack.http_mode_env()
         admins = f'[adapters.slack]\nadmin_users = ["{USER_ID}"]\n'
-        bot = make_bot(tmp_path, env, admins, feed_server.port)
+        bot = make_bot(tmp_path, slack.http_mode_env(), admins, feed_server.port)
         [adapter] = bot.adapters
         assert isinstance(adapter, SlackAdapter)
         await adapter.start(bot)
         try:
-            await slash(adapter, slack, USER_ID, f"add {feed_url} My outlet", "listed")
-            assert "Added the feed “My outlet”" in text_of(await answer(slack, "listed"))
-            assert slack.bodies("users.info") == []  # a configured admin needs no lookup
-
-            slack.script("users.info", slack_error("missing_scope", needed="users:read"))
-            await slash(adapter, slack, ADMIN_ID, "remove My outlet", "no-scope")
-            assert text_of(await answer(slack, "no-scope")) == NOT_ADMIN_TEXT
-            assert "My outlet" in {info.name for info in await bot.feeds()}
+            yield slack, adapter, bot, feed_url
         finally:
             await adapter.close()
             bot.close()
+
+
+async def test_slack_configured_admins_may_change_feeds_and_a_missing_scope_refuses(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    async with slack_with_a_configured_admin(feed_server, tmp_path) as (
+        slack,
+        adapter,
+        bot,
+        feed_url,
+    ):
+        await slash(adapter, slack, USER_ID, f"add {feed_url} My outlet", "listed")
+        assert "Added the feed “My outlet”" in text_of(await answer(slack, "listed"))
+        assert slack.bodies("users.info") == []  # a configured admin needs no lookup
+
+        slack.script("users.info", slack_error("missing_scope", needed="users:read"))
+        await slash(adapter, slack, ADMIN_ID, "remove My outlet", "no-scope")
+        assert text_of(await answer(slack, "no-scope")) == NOT_ADMIN_TEXT
+        assert "My outlet" in {info.name for info in await bot.feeds()}
 
 
 async def test_slack_answers_escape_a_feeds_name_once(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
     """Slack shows ``&amp;`` as "&"; escaped twice, members read "&amp;" in the name."""
-    feed_url = feed_server.serve("/a.xml", fresh_feed("outlet-a-rss.xml"))
-    async with FakeSlack() as slack:
-        env = slack.http_mode_env()
-        admins = f'[adapters.slack]\nadmin_users = ["{USER_ID}"]\n'
-        bot = make_bot(tmp_path, env, admins, feed_server.port)
-        [adapter] = bot.adapters
-        assert isinstance(adapter, SlackAdapter)
-        await adapter.start(bot)
-        try:
-            await slash(adapter, slack, USER_ID, f"add {feed_url} R&D news", "added")
-            added = text_of(await answer(slack, "added"))
-            await slash(adapter, slack, USER_ID, "feeds", "list")
-            listing = text_of(await answer(slack, "list"))
-            for text in (added, listing):
-                assert "R&amp;D news" in text, text
-                assert "&amp;amp;" not in text and "&amp;lt;" not in text, text
-        finally:
-            await adapter.close()
-            bot.close()
+    async with slack_with_a_configured_admin(feed_server, tmp_path) as (
+        slack,
+        adapter,
+        _bot,
+        feed_url,
+    ):
+        await slash(adapter, slack, USER_ID, f"add {feed_url} R&D news", "added")
+        added = text_of(await answer(slack, "added"))
+        await slash(adapter, slack, USER_ID, "feeds", "list")
+        listing = text_of(await answer(slack, "list"))
+        for text in (added, listing):
+            assert "R&amp;D news" in text, text
+            assert "&amp;amp;" not in text and "&amp;lt;" not in text, text
 
 
 # --- Discord -----------------------------------------------------------------------------------
@@ -238,12 +245,7 @@ async def test_discord_manage_server_members_change_feeds_others_get_a_polite_no
 ) -> None:
     feed_url = feed_server.serve("/a.xml", fresh_feed("outlet-a-rss.xml"))
     async with FakeDiscord() as discord_api:
-        env = {
-            "DISCORD_TOKEN": DISCORD_BOT_TOKEN,
-            "DISCORD_CHANNEL_ID": str(CHANNEL_ID),
-            "DISCORD_GUILD_ID": str(GUILD_ID),
-            "DISCORD_API_BASE": discord_api.api_base,
-        }
+        env = discord_api.bot_env()
         extra = (
             f'[adapters.discord]\nadmin_channel = "{ADMIN_CHANNEL_ID}"\ndefer_after_seconds = 0\n'
         )

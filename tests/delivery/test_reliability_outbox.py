@@ -42,7 +42,6 @@ from bot.digest.model import Digest
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import OutboxMessage
 from tests.builders import digest, slack_adapter
-from tests.fakes.discord_api import BOT_TOKEN as DISCORD_TOKEN
 from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord
 from tests.fakes.slack_api import (
     BOT_TOKEN,
@@ -305,11 +304,7 @@ async def test_discord_nonce_makes_a_resend_after_a_crash_harmless(
     sessions: sessionmaker[Session],
 ) -> None:
     async with FakeDiscord() as discord_api:
-        env = {
-            "DISCORD_TOKEN": DISCORD_TOKEN,
-            "DISCORD_CHANNEL_ID": str(CHANNEL_ID),
-            "DISCORD_API_BASE": discord_api.api_base,
-        }
+        env = discord_api.bot_env(guild=False)
         adapter = DiscordAdapter.from_environment(env, {})
         assert adapter is not None
         outbox = Outbox(sessions, {"discord": adapter})

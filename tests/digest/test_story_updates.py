@@ -13,8 +13,7 @@ from bot.adapters.registry import select_adapters
 from bot.config import load_settings
 from bot.pipeline import DigestBot
 from bot.store.schema import OutboxMessage
-from tests.fakes.discord_api import BOT_TOKEN as DISCORD_BOT_TOKEN
-from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord
+from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.feed_server import HEADLINES, FeedServer, serve_scoop
 from tests.fakes.slack_api import DIGEST_CHANNEL, FakeSlack
 from tests.helpers import allow_local, write_config
@@ -70,12 +69,7 @@ async def test_discord_an_update_is_a_reply_to_the_storys_post(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
     async with FakeDiscord() as discord_api:
-        env = {
-            "DISCORD_TOKEN": DISCORD_BOT_TOKEN,
-            "DISCORD_CHANNEL_ID": str(CHANNEL_ID),
-            "DISCORD_API_BASE": discord_api.api_base,
-        }
-        bot = scoop_bot(feed_server, tmp_path, env, "discord")
+        bot = scoop_bot(feed_server, tmp_path, discord_api.bot_env(guild=False), "discord")
         try:
             await post_then_grow(bot, feed_server)
         finally:

@@ -113,6 +113,16 @@ class FakeDiscord:
             await self._runner.cleanup()
             self._runner = None
 
+    def bot_env(self, *, guild: bool = True) -> dict[str, str]:
+        """The environment of a bot posting to ``CHANNEL_ID`` through this fake (its /meta-ai
+        registered in ``GUILD_ID`` unless ``guild`` is False)."""
+        env = {
+            "DISCORD_TOKEN": self.bot_token,
+            "DISCORD_CHANNEL_ID": str(CHANNEL_ID),
+            "DISCORD_API_BASE": self.api_base,
+        }
+        return {**env, "DISCORD_GUILD_ID": str(GUILD_ID)} if guild else env
+
     @property
     def api_base(self) -> str:
         """What DISCORD_API_BASE should be set to."""

@@ -21,11 +21,9 @@ from bot.services.reports import status_lines
 from tests.fakes.discord_api import (
     APPLICATION_ID,
     CHANNEL_ID,
-    GUILD_ID,
     FakeDiscord,
     interaction_create,
 )
-from tests.fakes.discord_api import BOT_TOKEN as DISCORD_BOT_TOKEN
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import (
     BOT_TOKEN,
@@ -189,12 +187,7 @@ async def test_discord_digest_and_meta_ai_command_through_the_real_core(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
     async with FakeDiscord() as discord_api:
-        env = {
-            "DISCORD_TOKEN": DISCORD_BOT_TOKEN,
-            "DISCORD_CHANNEL_ID": str(CHANNEL_ID),
-            "DISCORD_GUILD_ID": str(GUILD_ID),
-            "DISCORD_API_BASE": discord_api.api_base,
-        }
+        env = discord_api.bot_env()
         bot = bot_with_adapters(tmp_path, llama_feeds(feed_server), env)
         assert [adapter.name for adapter in bot.adapters] == ["discord"]
         adapter = bot.adapters[0]

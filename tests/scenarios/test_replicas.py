@@ -47,9 +47,7 @@ from bot.store.database import (
     session_factory,
 )
 from bot.store.schema import Claim, DigestRecord, Item, OutboxMessage, Story
-from tests.fakes.discord_api import BOT_TOKEN as DISCORD_BOT_TOKEN
-from tests.fakes.discord_api import CHANNEL_ID as DISCORD_CHANNEL_ID
-from tests.fakes.discord_api import GUILD_ID, FakeDiscord, interaction_create
+from tests.fakes.discord_api import FakeDiscord, interaction_create
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import APP_TOKEN as SLACK_APP_TOKEN
 from tests.fakes.slack_api import BOT_TOKEN as SLACK_BOT_TOKEN
@@ -350,12 +348,7 @@ async def test_two_gateway_replicas_answer_an_interaction_once(
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.adapters.discord")
     async with FakeDiscord() as discord_api:
-        env = {
-            "DISCORD_API_BASE": discord_api.api_base,
-            "DISCORD_TOKEN": DISCORD_BOT_TOKEN,
-            "DISCORD_CHANNEL_ID": str(DISCORD_CHANNEL_ID),
-            "DISCORD_GUILD_ID": str(GUILD_ID),
-        }
+        env = discord_api.bot_env()
         adapters = [DiscordAdapter.from_environment(env, {}) for _ in two_bots]
         try:
             for adapter, bot in zip(adapters, two_bots, strict=True):
