@@ -21,7 +21,6 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.adapters.base import (
@@ -128,10 +127,7 @@ class DiscordAdapter(ChatAdapter):
     def render_update(self, update: StoryUpdate, thread: str | None) -> list[Payload]:
         """A reply to the story's post (a message reference) in a channel; the webhook,
         which cannot reply, gets the same text without one (``send`` drops it there)."""
-        from bot.adapters.discord.render import render_notice
-
-        notice = Notice(generated_at=datetime.now(UTC), text=update.text())
-        payloads = render_notice(notice)
+        payloads = super().render_update(update, thread)  # the update as a notice
         if thread is None:
             return payloads
         return [{**payload, "reply_to": thread} for payload in payloads]

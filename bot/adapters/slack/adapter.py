@@ -149,9 +149,7 @@ class SlackAdapter(ChatAdapter):
     def render_update(self, update: StoryUpdate, thread: str | None) -> list[Payload]:
         """A reply in the thread of the story's post (``thread_ts``); a webhook, which
         cannot thread, gets the update as a short message of its own."""
-        from bot.adapters.slack.render import render_text
-
-        payloads = render_text(update.text())
+        payloads = super().render_update(update, thread)  # the update as a notice
         if thread is None or self.mode is ConnectionMode.WEBHOOK:
             return payloads
         return [{**payload, "thread_ts": thread} for payload in payloads]
