@@ -46,7 +46,7 @@ def outlet_name(item: Item) -> str:
     return feed_name
 
 
-def story_to_model(story: Story, new_sources: int = 0) -> DigestStory:
+def story_to_model(story: Story) -> DigestStory:
     items = [item for item in story.items if item.kept]
     sources = [
         DigestSource(
@@ -67,7 +67,6 @@ def story_to_model(story: Story, new_sources: int = 0) -> DigestStory:
         summary=list(story.summary or []),
         sources=sources,
         image=image,
-        new_sources=new_sources,
         summary_note=story.summary_note,
         kind=story.kind,
     )
@@ -84,15 +83,12 @@ def build_digest(
     instead, so that two processes never post the same story.
     """
     stories = unposted_stories(session, settings.max_stories)
-    return digest_of(stories, [], now), list(stories)
+    return digest_of(stories, now), list(stories)
 
 
-def digest_of(
-    stories: Sequence[Story], grown: Sequence[tuple[Story, int]], now: datetime
-) -> Digest:
-    """New stories and "+N more sources" updates as one digest, newest first."""
+def digest_of(stories: Sequence[Story], now: datetime) -> Digest:
+    """New stories as one digest, newest first (posted stories' news goes as updates)."""
     models = [story_to_model(story) for story in stories]
-    models += [story_to_model(story, new_sources=extra) for story, extra in grown]
     models.sort(key=lambda model: model.published or now, reverse=True)
     return Digest(generated_at=now, stories=models, kind="digest")
 

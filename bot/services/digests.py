@@ -108,7 +108,7 @@ class DigestService:
                     (story.posted_digest_id, update_of(session, story, extra))
                     for story, extra in claim_grown(session, now - GROWN_WINDOW, exclude=claimed)
                 ]
-            digest = digest_of(stories, [], now)
+            digest = digest_of(stories, now)
             if not stories and not updates:  # nothing new, or another process claimed it
                 session.delete(record)
                 return digest, 0
@@ -150,7 +150,7 @@ class DigestService:
             if not stories:
                 session.delete(record)
                 return None
-            digest = digest_of(stories, [], now).model_copy(update={"kind": "alert"})
+            digest = digest_of(stories, now).model_copy(update={"kind": "alert"})
             record.payload = digest.to_json_dict()
             enqueue(session, self.adapters, digest, digest_id=record.id)
             return digest
