@@ -26,8 +26,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from bot.common.redaction import Redactor
-from bot.delivery import Outbox
 from bot.environment import secret_values
+from bot.outbox.delivery import Outbox
 from bot.services.digests import DigestResult, DigestService
 from bot.services.poll_report import FeedReport, PollReport
 from bot.store.claims import claim

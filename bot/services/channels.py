@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.adapters.base import ChatAdapter
-from bot.delivery import Outbox
 from bot.digest.model import Digest, DigestSource, DigestStory
+from bot.outbox.delivery import Outbox
 from bot.store.outbox import messages_by_id, store_messages, withdraw_messages
 from bot.store.schema import utc_now
 

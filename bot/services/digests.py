@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.delivery import DeliveryReport, Outbox, enqueue, enqueue_digest
 from bot.digest.builder import (
     GROWN_WINDOW,
     alert_candidates,
@@ -24,6 +23,7 @@ from bot.digest.builder import (
     update_of,
 )
 from bot.digest.model import Digest, Notice, StoryUpdate
+from bot.outbox.delivery import DeliveryReport, Outbox, enqueue, enqueue_digest
 from bot.store.database import begin_writing
 from bot.store.digests import last_posted_at
 from bot.store.feeds import feed_named

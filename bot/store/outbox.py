@@ -1,7 +1,7 @@
 """The outbox's queries: messages stored before anything is sent, the leases that keep
 two processes from sending one message at once, and what each send did.
 
-bot/delivery.py holds the outbox's logic (order, retries, leases' lengths, which
+bot/outbox/delivery.py holds the outbox's logic (order, retries, leases' lengths, which
 holder is dead); every statement it runs on the database is here.
 """
 

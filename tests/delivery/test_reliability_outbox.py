@@ -27,7 +27,8 @@ from bot.adapters.base import ChatAdapter
 from bot.adapters.discord import DiscordAdapter
 from bot.adapters.slack import SlackAdapter
 from bot.cli import app
-from bot.delivery import (
+from bot.digest.model import Digest
+from bot.outbox.delivery import (
     LEASE_MARGIN_SECONDS,
     RETRY_BASE_SECONDS,
     Outbox,
@@ -38,7 +39,6 @@ from bot.delivery import (
     retry_delay,
     unblock_all,
 )
-from bot.digest.model import Digest
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import OutboxMessage
 from tests.builders import digest, slack_adapter

@@ -21,9 +21,9 @@ from sqlalchemy.engine import make_url
 from bot.adapters.terminal import TerminalAdapter
 from bot.common.workers import WorkerDied, WorkerPool
 from bot.config import load_settings
-from bot.delivery import Outbox, enqueue
 from bot.feeds.http import HttpFetcher
 from bot.feeds.poller import FeedOutcome, FeedTask, poll_in_batches
+from bot.outbox.delivery import Outbox, enqueue
 from bot.pipeline import DigestBot
 from bot.scheduler import (
     FIRING,

@@ -33,8 +33,8 @@ from bot.adapters.discord import DiscordAdapter
 from bot.adapters.slack import SlackAdapter
 from bot.adapters.terminal import TerminalAdapter
 from bot.config import load_settings
-from bot.delivery import Outbox
 from bot.digest.settings import DigestSettings
+from bot.outbox.delivery import Outbox
 from bot.pipeline import DigestBot
 from bot.scheduler import SCHEDULE_ANCHOR, current_slot, firing_key
 from bot.services.digests import DigestService

@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, select, text
 
 from bot.adapters.slack import SlackAdapter
-from bot.delivery import Outbox
+from bot.outbox.delivery import Outbox
 from bot.store.database import alembic_config, create_database_engine, migrate, session_factory
 from bot.store.schema import Base, Feed, Item, OutboxMessage, Story
 from bot.store.search import is_search_object
