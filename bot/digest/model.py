@@ -87,6 +87,9 @@ class Digest(BaseModel):
     # Posted stories' updates. Adapters that reply under a story's post send them apart
     # (``ChatAdapter.separate_updates``); the others show them in the digest.
     updates: list[StoryUpdate] = Field(default_factory=list)
+    # "full": each story's summary and sources; "compact": one line a story (a channel's
+    # subscription chooses, docs/channels.md).
+    form: Literal["full", "compact"] = "full"
 
     @property
     def title(self) -> str:
@@ -97,6 +100,7 @@ class Digest(BaseModel):
         """The documented JSON shape of ``digest --format json`` and ``latest``."""
         return {
             "generated_at": self.generated_at.isoformat(),
+            "form": self.form,
             "stories": [
                 {
                     "id": story.id,
