@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.common.cron import parse_crontab
 from bot.common.validation import describe_validation_error
 from bot.defaults import ShippedSettings, merge_tables, shipped_config
+from bot.digest.schedules import crontab_trigger
 from bot.digest.settings import DigestSettings
+from bot.digest.subscriptions import SubscriptionSpec
 from bot.feeds.settings import FeedConfig, FetchSettings
 from bot.store.settings import DatabaseSettings, expand_data_dir
 from bot.stories.settings import ClusterSettings, KindSettings
@@ -37,6 +38,7 @@ __all__ = [
     "FetchSettings",
     "ScheduleSettings",
     "Settings",
+    "crontab_trigger",
     "load_settings",
 ]
 
@@ -87,25 +89,6 @@ class ScheduleSettings(ShippedSettings):
         return crontab_trigger(self.digest_cron, self.timezone)
 
 
-def crontab_trigger(expression: str, timezone: str) -> BaseTrigger:
-    """An APScheduler trigger firing when crontab would (bot.common.cron): the one way
-    every schedule of the bot reads a cron expression."""
-    from apscheduler.triggers.combining import OrTrigger  # only commands that read settings
-    from apscheduler.triggers.cron import CronTrigger
-
-    fields = parse_crontab(expression)
-    arguments = fields.trigger_arguments()
-    if not fields.either_day:
-        return CronTrigger(**arguments, timezone=timezone)
-    # crontab: a day matching the day of the month *or* the day of the week fires.
-    return OrTrigger(
-        [
-            CronTrigger(**{**arguments, "day_of_week": "*"}, timezone=timezone),
-            CronTrigger(**{**arguments, "day": "*"}, timezone=timezone),
-        ]
-    )
-
-
 class AdapterSettings(ShippedSettings):
     """``enabled`` plus one free-form table per adapter, validated by that adapter."""
 
@@ -144,6 +127,25 @@ class Settings(ShippedSettings):
     stories: ClusterSettings
     kinds: KindSettings
     summarize: SummarizeSettings
+    subscriptions: list[SubscriptionSpec]
+
+    @model_validator(mode="after")
+    def _subscriptions_valid(self) -> Settings:
+        known = self.kinds.names()
+        seen: set[str] = set()
+        for spec in self.subscriptions:
+            unknown = spec.unknown_kinds(known)
+            if unknown:
+                raise ValueError(
+                    f"subscription {spec.channel!r}: unknown kind {', '.join(unknown)}; "
+                    f"the [kinds] table defines {', '.join(known)}"
+                )
+            if spec.channel in seen:
+                raise ValueError(
+                    f"channel {spec.channel!r} has two [[subscriptions]]; one a channel"
+                )
+            seen.add(spec.channel)
+        return self
 
     @model_validator(mode="after")
     def _retention_covers_the_story_window(self) -> Settings:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from bot.adapters.base import ChatAdapter
     from bot.digest.model import Digest, FeedChange, FeedInfo
     from bot.digest.settings import DigestSettings
+    from bot.digest.subscriptions import SubscriptionSpec
     from bot.feeds.poller import FeedOutcome
     from bot.feeds.settings import FeedConfig, FetchSettings
     from bot.services.channels import ChannelService
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from bot.services.grouping import GroupingService
     from bot.services.ingest import IngestService
     from bot.services.reports import Reports
+    from bot.services.subscriptions import SubscriptionService
     from bot.store.retention import PruneReport
     from bot.store.settings import DatabaseSettings
     from bot.stories.settings import ClusterSettings, KindSettings
@@ -63,6 +65,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["DigestBot", "DigestResult", "FeedReport", "PipelineSettings", "PollReport"]
+
+
+class ScheduleDefaults(Protocol):
+    """What subscriptions take of ``[schedule]`` when they name no schedule or zone."""
+
+    @property
+    def digest_cron(self) -> str: ...
+
+    @property
+    def timezone(self) -> str: ...
 
 
 class PipelineSettings(Protocol):
@@ -80,6 +92,12 @@ class PipelineSettings(Protocol):
     summarize: SummarizeSettings
     digest: DigestSettings
     database: DatabaseSettings
+    subscriptions: list[SubscriptionSpec]
+
+    @property
+    def schedule(self) -> ScheduleDefaults:
+        """``[schedule]``: a subscription's schedule and zone when it names none."""
+        ...
 
     def configured_feeds(self) -> list[FeedConfig]:
         """The feeds the configuration lists (read anew each cycle)."""
@@ -134,6 +152,8 @@ class DigestBot:
         """
         ensure_database(self.engine)
         migrate(self.engine)
+        # The config file's [[subscriptions]] follow the file, as its feeds do.
+        self.subscriptions.sync_config(self.settings.subscriptions)
 
     # ------------------------------------------------- services and stages, built on first use
     @cached_property
@@ -144,6 +164,21 @@ class DigestBot:
     @cached_property
     def digests(self) -> DigestService:
         return DigestService(self.sessions, self.settings.digest, self.adapters, self.outbox)
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionService:
+        """Each channel's own digest: its subscription, and the posts it makes."""
+        from bot.services.subscriptions import SubscriptionService
+
+        settings = self.settings
+        return SubscriptionService(
+            self.sessions,
+            settings.digest,
+            self.adapters,
+            self.outbox,
+            (settings.schedule.digest_cron, settings.schedule.timezone),
+            settings.kinds.names(),
+        )
 
     @cached_property
     def channels(self) -> ChannelService:

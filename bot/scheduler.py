@@ -6,6 +6,8 @@ Jobs (AsyncIOScheduler, one event loop shared with the chat adapters):
 - post a digest on ``schedule.digest_cron`` in ``schedule.timezone``, or every
   ``schedule.digest_interval_minutes`` when that is set;
 - retry pending outbox messages every minute;
+- post each subscribed channel's digest when its schedule falls, and its alerts, every
+  minute and after each poll (docs/channels.md);
 - delete what is older than ``[database] keep_days`` once a day (03:45 UTC) and at
   start-up when that day's run has not happened yet.
 
@@ -55,6 +57,8 @@ from bot.store.database import DBAPIError
 log = logging.getLogger(__name__)
 
 DELIVERY_RETRY_SECONDS = 60
+# Subscriptions are checked this often: a cron schedule fires within this of its time.
+SUBSCRIPTIONS_SECONDS = 60
 # The fallback adapter: when it is the only one, nobody would see anything until the first digest.
 TERMINAL = "terminal"
 # How long a post in progress may take to finish after SIGTERM (the process must exit within 10 s).
@@ -256,6 +260,7 @@ class BotJobs:
             log.exception("poll cycle failed; the next cycle retries")
             return None
         await self.alert()
+        await self.subscriptions()
         return report
 
     async def alert(self) -> None:
@@ -267,6 +272,18 @@ class BotJobs:
             return
         if digest is not None:
             log.info("alert: %s posted at once", plural(len(digest.stories), "story"))
+
+    async def subscriptions(self) -> None:
+        """Each subscribed channel's alert and post when due: after every poll (so an
+        instant channel hears at once) and every minute (so a cron schedule fires on time).
+        Each run and each story is claimed in the database, so replicas post once."""
+        try:
+            digests = await self.bot.subscriptions.post_due()
+        except Exception:
+            log.exception("subscriptions failed; their stories wait for the next run")
+            return
+        for digest in digests:
+            log.info("%s: %s", digest.title, plural(len(digest.stories), "story"))
 
     async def prune(self) -> None:
         try:
@@ -378,6 +395,7 @@ JOB_NAMES = {
     "digest": "post digest",
     "prune": "prune old rows",
     "deliver": "retry deliveries",
+    "subscriptions": "post subscriptions",
 }
 
 
@@ -397,6 +415,9 @@ def job_triggers(schedule: ScheduleSettings) -> dict[str, BaseTrigger]:
         "digest": digest_trigger,
         "prune": IntervalTrigger(days=1, start_date=PRUNE_ANCHOR, timezone=UTC),
         "deliver": IntervalTrigger(seconds=DELIVERY_RETRY_SECONDS),
+        "subscriptions": IntervalTrigger(
+            seconds=SUBSCRIPTIONS_SECONDS, start_date=SCHEDULE_ANCHOR, timezone=UTC
+        ),
     }
 
 
@@ -414,6 +435,7 @@ def next_firings(
         "digest": digest,
         "prune": f"daily at {PRUNE_ANCHOR:%H:%M} UTC",
         "deliver": f"every {plural(DELIVERY_RETRY_SECONDS, 'second')}",
+        "subscriptions": f"every {plural(SUBSCRIPTIONS_SECONDS, 'second')}",
     }
     return [
         (JOB_NAMES[job], words[job], trigger.get_next_fire_time(None, now))
@@ -422,7 +444,13 @@ def next_firings(
 
 
 # The scheduled jobs' method names (BotJobs) and their ids in the scheduler.
-JOB_IDS = {"poll": "poll", "post_digest": "digest", "prune": "prune", "deliver": "deliver"}
+JOB_IDS = {
+    "poll": "poll",
+    "post_digest": "digest",
+    "prune": "prune",
+    "deliver": "deliver",
+    "subscriptions": "subscriptions",
+}
 
 
 def trigger_of(job: str, schedule: ScheduleSettings) -> BaseTrigger:
@@ -487,6 +515,15 @@ def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOSchedul
         args=["deliver"],
         id="deliver",
         name=JOB_NAMES["deliver"],
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        jobs.run,
+        triggers["subscriptions"],
+        args=["subscriptions"],
+        id="subscriptions",
+        name=JOB_NAMES["subscriptions"],
         max_instances=1,
         coalesce=True,
     )

@@ -8,7 +8,7 @@ ranges (wrapping past Saturday too), lists and steps are turned into the day nam
 APScheduler cannot misread. As in crontab, when both the day of the month and the day
 of the week are restricted, a day matching either one fires (``either_day``); the
 ``@daily``-style nicknames are accepted. Standard library only: the caller builds the
-trigger from :class:`CrontabFields`.
+trigger from :class:`CrontabFields` (bot/digest/schedules.py).
 """
 
 from __future__ import annotations

@@ -119,15 +119,23 @@ def reached(story: Story, outlets: int, window: timedelta) -> bool:
     )
 
 
-def update_of(session: Session, story: Story, extra: int) -> StoryUpdate:
+def update_of(
+    session: Session,
+    story: Story,
+    extra: int,
+    posted_in: int | None = None,
+    channel: str | None = None,
+) -> StoryUpdate:
     """What a posted story gained: its ``extra`` newest sources, and the summary sentences
-    no digest, alert or earlier update of it has said."""
+    no digest, alert or earlier update of it has said since ``posted_in`` (the digest that
+    carried it; by default the default digest's) in ``channel`` (a subscription's, or
+    the default digest's when None)."""
     model = story_to_model(story)
     arrived = sorted(
         (item for item in story.items if item.kept), key=lambda i: (i.fetched_at, i.id)
     )
     new_urls = {item.url for item in arrived[-extra:] if item.url}
-    said = said_sentences(session, story)
+    said = said_sentences(session, story, posted_in or story.posted_digest_id, channel)
     return StoryUpdate(
         story=model,
         new_sources=[source for source in model.sources if source.url in new_urls],
@@ -135,14 +143,20 @@ def update_of(session: Session, story: Story, extra: int) -> StoryUpdate:
     )
 
 
-def said_sentences(session: Session, story: Story) -> set[str]:
-    """Every summary sentence of ``story`` posted so far: in the digest or alert that
-    carried it, and in its updates since (each recorded in the digests table)."""
-    if story.posted_digest_id is None:
+def said_sentences(
+    session: Session, story: Story, posted_in: int | None, channel: str | None = None
+) -> set[str]:
+    """Every summary sentence of ``story`` posted so far: in the digest or alert
+    ``posted_in`` that carried it, and in its updates since (each recorded in the digests
+    table) in ``channel``: a subscription's records name their channel, the default
+    digest's name none."""
+    if posted_in is None:
         return set()
     key = str(story.id)
     said: set[str] = set()
-    for payload in digest_payloads_since(session, story.posted_digest_id):
+    for payload in digest_payloads_since(session, posted_in):
+        if payload.get("channel") != channel:
+            continue
         for entry in [*payload.get("stories", []), *payload.get("updates", [])]:
             if entry.get("id") == key:
                 said.update(entry.get("summary") or entry.get("new_sentences") or [])

@@ -138,6 +138,23 @@ def holder_is_dead(identity: str) -> bool:
     return start not in ("", "?") and process_start_ticks(pid) not in (start, "?")
 
 
+#: One channel: the adapter that posts there and its destination there.
+Target = tuple[ChatAdapter, str]
+
+
+def digest_targets(
+    adapters: Sequence[ChatAdapter], skip: Collection[tuple[str, str]] = ()
+) -> list[Target]:
+    """Every adapter's digest destinations, but those in ``skip`` (``(adapter name,
+    destination)``: channels with a subscription of their own get only that)."""
+    return [
+        (adapter, destination)
+        for adapter in adapters
+        for destination in adapter.destinations()
+        if (adapter.name, destination) not in skip
+    ]
+
+
 def enqueue(
     session: Session,
     adapters: Sequence[ChatAdapter],
@@ -145,59 +162,58 @@ def enqueue(
     *,
     digest_id: int | None = None,
     admin: bool = False,
+    skip: Collection[tuple[str, str]] = (),
 ) -> int:
-    """Render ``item`` for every adapter destination and store the messages; returns the count."""
+    """Render ``item`` for every adapter destination (its admin destinations for ``admin``;
+    none in ``skip``) and store the messages; returns the count."""
     count = 0
     for adapter in adapters:
         destinations = adapter.admin_destinations() if admin else adapter.destinations()
+        wanted = [d for d in destinations if (adapter.name, d) not in skip]
+        if not wanted:
+            continue
         payloads = adapter.render_notice(item) if isinstance(item, Notice) else adapter.render(item)
-        for destination in destinations:
+        for destination in wanted:
             count += len(store_messages(session, adapter.name, destination, payloads, digest_id))
     return count
 
 
 def enqueue_digest(
     session: Session,
-    adapters: Sequence[ChatAdapter],
+    targets: Sequence[Target],
     digest: Digest,
     updates: Sequence[tuple[int | None, StoryUpdate]],
     digest_id: int,
 ) -> int:
-    """A digest and its stories' updates for every digest destination: the updates inside
+    """A digest and its stories' updates for every target channel: the updates inside
     the digest where the adapter shows them there, as messages of their own (replies
     under each story's post) elsewhere. Returns the number of messages stored."""
     count = 0
     inline = digest.model_copy(update={"updates": [update for _posted_in, update in updates]})
-    for adapter in adapters:
-        for destination in adapter.destinations():
-            shown = digest if adapter.separate_updates(destination) else inline
-            if shown.stories or shown.updates:
-                payloads = adapter.render(shown)
-                count += len(
-                    store_messages(session, adapter.name, destination, payloads, digest_id)
-                )
-    return count + enqueue_updates(session, adapters, updates, digest_id)
+    for adapter, destination in targets:
+        shown = digest if adapter.separate_updates(destination) else inline
+        if shown.stories or shown.updates:
+            payloads = adapter.render(shown)
+            count += len(store_messages(session, adapter.name, destination, payloads, digest_id))
+    return count + enqueue_updates(session, targets, updates, digest_id)
 
 
 def enqueue_updates(
     session: Session,
-    adapters: Sequence[ChatAdapter],
+    targets: Sequence[Target],
     updates: Sequence[tuple[int | None, StoryUpdate]],
     digest_id: int | None = None,
 ) -> int:
-    """Each update (with the digest that posted its story) to every digest destination, as
+    """Each update (with the digest that posted its story) to every target channel, as
     a reply to the message that carried the story there when the platform threads."""
     count = 0
     for posted_in, story_update in updates:
-        for adapter in adapters:
-            for destination in adapter.destinations():
-                if not adapter.separate_updates(destination):
-                    continue  # in the digest itself (see enqueue_digest)
-                parent = thread_of(session, posted_in, adapter.name, destination)
-                payloads = adapter.render_update(story_update, parent)
-                count += len(
-                    store_messages(session, adapter.name, destination, payloads, digest_id)
-                )
+        for adapter, destination in targets:
+            if not adapter.separate_updates(destination):
+                continue  # in the digest itself (see enqueue_digest)
+            parent = thread_of(session, posted_in, adapter.name, destination)
+            payloads = adapter.render_update(story_update, parent)
+            count += len(store_messages(session, adapter.name, destination, payloads, digest_id))
     return count
 
 

@@ -23,12 +23,20 @@ from bot.digest.builder import (
     update_of,
 )
 from bot.digest.model import Digest, Notice, StoryUpdate
-from bot.outbox.delivery import DeliveryReport, Outbox, enqueue, enqueue_digest
+from bot.outbox.delivery import (
+    DeliveryReport,
+    Outbox,
+    Target,
+    digest_targets,
+    enqueue,
+    enqueue_digest,
+)
 from bot.store.database import begin_writing
 from bot.store.digests import last_posted_at
 from bot.store.feeds import feed_named
 from bot.store.schema import DigestRecord, Feed, Story, utc_now
 from bot.store.stories import claim_grown, claim_unposted, has_unposted
+from bot.store.subscriptions import subscribed_channels
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -84,7 +92,8 @@ class DigestService:
         digest at the same moment, each story goes into exactly one of their digests, and a
         process that finds its stories already claimed queues nothing.
         """
-        if not any(adapter.destinations() for adapter in self.adapters):
+        targets, subscribed = self.targets()
+        if not targets and not subscribed:
             digest = self.preview()
             if digest.stories:
                 # Marking the stories posted would lose them: keep them for a configured channel.
@@ -92,6 +101,9 @@ class DigestService:
                     "no adapter has a destination; %d stories stay pending", len(digest.stories)
                 )
             return digest, 0
+        # With every channel subscribed, the default digest goes nowhere: its stories are
+        # claimed all the same (each subscription posts what it selects on its own), so that
+        # none waits forever and retention can prune them.
         with self.sessions.begin() as session:
             begin_writing(session)
             now = utc_now()
@@ -117,7 +129,7 @@ class DigestService:
             record.payload = digest.to_json_dict()
             queued = enqueue_digest(
                 session,
-                self.adapters,
+                targets,
                 digest.model_copy(update={"updates": []}),
                 updates,
                 record.id,
@@ -132,7 +144,8 @@ class DigestService:
         the digest's (:func:`claim_unposted`), so a story is posted once whoever claims it.
         """
         settings = self.settings
-        if not settings.alerts or not any(a.destinations() for a in self.adapters):
+        targets, subscribed = self.targets()
+        if not settings.alerts or not targets:
             return None
         with self.sessions.begin() as session:
             begin_writing(session)
@@ -152,8 +165,15 @@ class DigestService:
                 return None
             digest = digest_of(stories, now).model_copy(update={"kind": "alert"})
             record.payload = digest.to_json_dict()
-            enqueue(session, self.adapters, digest, digest_id=record.id)
+            enqueue(session, self.adapters, digest, digest_id=record.id, skip=subscribed)
             return digest
+
+    def targets(self) -> tuple[list[Target], set[tuple[str, str]]]:
+        """The default digest's channels (every adapter's, but those with a subscription of
+        their own, which get only that), and the subscribed ones."""
+        with self.sessions() as session:
+            subscribed = subscribed_channels(session)
+        return digest_targets(self.adapters, subscribed), subscribed
 
     async def post_alert(self) -> Digest | None:
         """Queue and deliver an alert if one is due (``run`` calls this after each poll)."""

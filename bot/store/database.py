@@ -40,7 +40,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 URL_FORMS = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
 # The newest revision in migrations/versions (a test keeps the two equal): read-only
 # commands compare a database with it without loading Alembic.
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 CREATE_HINT = "`meta-ai-digest migrate` (or `poll`) creates it"
 
 

@@ -311,3 +311,60 @@ class Claim(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True, info=bound(Fit.KEY))
     claimed_by: Mapped[str] = mapped_column(String(200), info=bound(Fit.REFUSE))
     claimed_at: Mapped[datetime]
+
+
+class Subscription(Base):
+    """What one channel gets and when (revision 0009): its filter, schedule and form.
+
+    One per channel, ``adapter`` + ``destination`` as the outbox names them (a Slack or
+    Discord channel id, ``webhook``, ``stdout``); a webhook's address is a secret and is
+    never stored. A channel with a subscription gets only what it selects; the other
+    configured channels get the default digest. Seeded from ``[[subscriptions]]`` in the
+    config file (``origin`` "config") or made with ``channels add`` / ``/meta-ai subscribe``.
+    """
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("adapter", "destination", name="uq_subscriptions_channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(100), info=bound(Fit.REFUSE))
+    destination: Mapped[str] = mapped_column(String(500), info=bound(Fit.REFUSE))
+    #: Story kinds ([kinds] names); empty: every kind.
+    kinds: Mapped[list[Any]] = mapped_column(default=list)
+    #: Words every story must match (the /meta-ai search syntax); empty: any story.
+    words: Mapped[str] = mapped_column(Text, default="", info=bound(Fit.REFUSE, 500))
+    min_outlets: Mapped[int] = mapped_column(Integer, default=1)
+    #: A five-field cron expression read in ``timezone``, or "instant".
+    schedule: Mapped[str] = mapped_column(String(100), info=bound(Fit.REFUSE))
+    timezone: Mapped[str] = mapped_column(String(64), info=bound(Fit.REFUSE))
+    #: "full" (summary and sources) or "compact" (one line a story).
+    form: Mapped[str] = mapped_column(String(10), default="full", info=bound(Fit.REFUSE))
+    #: Breaking stories (and those matching ``alert_words``) are posted at once.
+    alerts: Mapped[bool] = mapped_column(Boolean, default=False)
+    alert_words: Mapped[str] = mapped_column(Text, default="", info=bound(Fit.REFUSE, 500))
+    #: "config", "cli" or "chat": a file's subscriptions follow the file at each start.
+    origin: Mapped[str] = mapped_column(String(20), info=bound(Fit.REFUSE))
+    created_by: Mapped[str | None] = mapped_column(String(200), info=bound(Fit.CUT))
+    created_at: Mapped[datetime]
+    #: The scheduled run last claimed (a conditional UPDATE: one replica runs each).
+    last_run_at: Mapped[datetime | None]
+    last_alert_at: Mapped[datetime | None]
+
+
+class SubscriptionPost(Base):
+    """A story posted to a subscription's channel (revision 0009): the primary key makes
+    the post happen once however many replicas try, and ``digest_id`` finds the message
+    an update replies to."""
+
+    __tablename__ = "subscription_posts"
+
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True
+    )
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id", ondelete="SET NULL"))
+    posted_at: Mapped[datetime]
+    #: The story's sources when posted or last updated in this channel.
+    sources_announced: Mapped[int] = mapped_column(Integer, default=0)

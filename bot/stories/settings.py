@@ -144,6 +144,10 @@ class KindSettings(ShippedSettings):
             raise ValueError(f"kind names must be unique; given twice: {', '.join(twice)}")
         return kinds
 
+    def names(self) -> list[str]:
+        """Every kind a story can have: each rule's, then the fallback."""
+        return list(dict.fromkeys([*(rule.name for rule in self.kind), self.fallback]))
+
 
 def compile_kind_pattern(pattern: str) -> Any:
     """A kind pattern compiled as the rules use it: RE2, case ignored."""

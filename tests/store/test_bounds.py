@@ -37,12 +37,13 @@ from bot.store.schema import (
     Item,
     OutboxMessage,
     Story,
+    Subscription,
 )
 from tests.fakes.feed_server import FeedServer
 from tests.helpers import fresh_feed, scratch_postgres_database, write_config
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-MAPPED = (Feed, Item, Story, DigestRecord, OutboxMessage, Claim)
+MAPPED = (Feed, Item, Story, DigestRecord, OutboxMessage, Claim, Subscription)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -77,7 +78,7 @@ def test_every_string_column_declares_its_bound() -> None:
         for column in table.columns
         if isinstance(column.type, String)
     ]
-    assert len(columns) == len(every_bound()) == 38
+    assert len(columns) == len(every_bound()) == 47
     for column in columns:
         bound = bound_of(column)  # LookupError when a column declares none
         assert bound.fit is not Fit.DROP or column.nullable, f"{bound.column} cannot be NULL"
@@ -104,7 +105,8 @@ def one_of_each(value_for: Callable[[Bound], str | None]) -> list[Any]:
     digest = DigestRecord(created_at=NOW, payload={})
     message = OutboxMessage(sequence=0, payload={}, blocked=False, attempts=0, created_at=NOW)
     claim = Claim(claimed_at=NOW)
-    rows = [feed, item, story, digest, message, claim]
+    subscription = Subscription(kinds=[], min_outlets=1, alerts=False, created_at=NOW)
+    rows = [feed, item, story, digest, message, claim, subscription]
     for row in rows:
         for key, bound in bounds_of(type(row).__mapper__):
             setattr(row, key, value_for(bound))

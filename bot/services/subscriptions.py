@@ -1,0 +1,338 @@
+"""Each channel its own digest: subscriptions made, listed, removed, and posted.
+
+A channel with a subscription gets the stories it selects (kinds, words, a minimum of
+outlets), on its own schedule (a cron expression in a time zone, or at once), in its
+form (full or compact), with the updates of the stories posted there in their threads,
+and breaking alerts when it asks for them. Every other configured channel gets the
+default digest (bot/services/digests.py). Exactly once across replicas: a scheduled run
+and an alert slot are claimed with conditional UPDATEs, and each (subscription, story)
+is recorded once (bot/store/subscriptions.py) in the transaction that queues its
+messages in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot.digest.builder import GROWN_WINDOW, digest_of, outlet_name, reached, update_of
+from bot.digest.model import Digest, StoryUpdate
+from bot.digest.subscriptions import (
+    BACKLOG,
+    START_WINDOW,
+    SubscriptionSpec,
+    cron_of,
+    describe,
+    is_due,
+    next_post,
+    story_selected,
+)
+from bot.outbox.delivery import Outbox, Target, enqueue_digest
+from bot.store.database import begin_writing
+from bot.store.schema import DigestRecord, Story, Subscription, utc_now
+from bot.store.search import parse_query, recent_story_ids
+from bot.store.stories import kept_sources
+from bot.store.subscriptions import (
+    all_subscriptions,
+    claim_alert,
+    claim_growth,
+    claim_run,
+    delete_subscription,
+    grown_posts,
+    record_posts,
+    remove_config_subscriptions,
+    save_subscription,
+    subscription_of,
+    unposted_for,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from bot.adapters.base import ChatAdapter
+    from bot.digest.settings import DigestSettings
+
+log = logging.getLogger(__name__)
+
+# Stories a subscription's run reads before filtering (its window holds far fewer).
+CANDIDATES = 2000
+
+
+@dataclass(frozen=True)
+class SubscriptionInfo:
+    """One subscription as `channels list`, `status` and ``/meta-ai channel`` show it."""
+
+    channel: str
+    description: str
+    #: None: at once (instant), or no adapter here posts to the channel.
+    next_post: datetime | None
+    origin: str
+    created_by: str | None
+    #: False when no configured adapter is named by the channel (nothing is posted).
+    configured: bool
+
+
+class SubscriptionService:
+    """Subscriptions in the database, and the posts they make through the outbox."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: DigestSettings,
+        adapters: Sequence[ChatAdapter],
+        outbox: Outbox,
+        defaults: tuple[str, str],
+        known_kinds: Collection[str],
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.adapters = {adapter.name: adapter for adapter in adapters}
+        self.outbox = outbox
+        #: ``[schedule] digest_cron`` and ``timezone``: what a subscription without its own
+        #: schedule or time zone uses.
+        self.default_schedule, self.default_timezone = defaults
+        self.known_kinds = frozenset(known_kinds)
+
+    # ------------------------------------------------------------------ managing
+    def check(self, spec: SubscriptionSpec) -> str | None:
+        """Why ``spec`` cannot be saved (a sentence naming the fix), or None."""
+        unknown = spec.unknown_kinds(self.known_kinds)
+        if unknown:
+            return (
+                f"unknown kind {', '.join(unknown)}: use "
+                f"{', '.join(sorted(self.known_kinds))} (the [kinds] table)"
+            )
+        return None
+
+    def subscribe(
+        self, spec: SubscriptionSpec, *, origin: str, by: str | None = None
+    ) -> tuple[SubscriptionInfo, bool]:
+        """Save the channel's subscription (replacing its settings); True when new.
+        ValueError when ``spec`` names a kind ``[kinds]`` does not define."""
+        problem = self.check(spec)
+        if problem is not None:
+            raise ValueError(problem)
+        with self.sessions.begin() as session:
+            begin_writing(session)
+            row, created = save_subscription(
+                session,
+                spec.adapter,
+                spec.destination,
+                self._columns(spec),
+                origin=origin,
+                now=utc_now(),
+                by=by,
+            )
+            return self._info(row, utc_now()), created
+
+    def unsubscribe(self, channel: str) -> bool:
+        """Remove the channel's subscription; False when it had none."""
+        adapter, _, destination = channel.partition(":")
+        with self.sessions.begin() as session:
+            begin_writing(session)
+            return delete_subscription(session, adapter, destination)
+
+    def sync_config(self, specs: Sequence[SubscriptionSpec]) -> None:
+        """Make the config file's ``[[subscriptions]]`` the database's: each written (unless
+        the channel's subscription was made in chat or with `channels add`, which win),
+        and those the file no longer lists removed."""
+        with self.sessions.begin() as session:
+            begin_writing(session)
+            now = utc_now()
+            for spec in specs:
+                row = subscription_of(session, spec.adapter, spec.destination)
+                if row is not None and row.origin != "config":
+                    continue
+                columns = self._columns(spec)
+                if row is None or any(getattr(row, k) != v for k, v in columns.items()):
+                    save_subscription(
+                        session, spec.adapter, spec.destination, columns, origin="config", now=now
+                    )
+            listed = [(spec.adapter, spec.destination) for spec in specs]
+            remove_config_subscriptions(session, listed)
+
+    def infos(self) -> list[SubscriptionInfo]:
+        """Every subscription, in the order they were made."""
+        with self.sessions() as session:
+            now = utc_now()
+            return [self._info(row, now) for row in all_subscriptions(session)]
+
+    def info(self, channel: str) -> SubscriptionInfo | None:
+        """The channel's subscription, if it has one."""
+        adapter, _, destination = channel.partition(":")
+        with self.sessions() as session:
+            row = subscription_of(session, adapter, destination)
+            return None if row is None else self._info(row, utc_now())
+
+    def _columns(self, spec: SubscriptionSpec) -> dict[str, object]:
+        return {
+            "kinds": list(dict.fromkeys(spec.kinds)),
+            "words": spec.words,
+            "min_outlets": spec.min_outlets,
+            "schedule": spec.schedule or self.default_schedule,
+            "timezone": spec.timezone or self.default_timezone,
+            "form": spec.form,
+            "alerts": spec.alerts,
+            "alert_words": spec.alert_words,
+        }
+
+    def _info(self, row: Subscription, now: datetime) -> SubscriptionInfo:
+        configured = self._target(row) is not None
+        return SubscriptionInfo(
+            channel=f"{row.adapter}:{row.destination}",
+            description=describe(
+                row.kinds,
+                row.words,
+                row.min_outlets,
+                row.schedule,
+                row.timezone,
+                row.form,
+                row.alerts,
+            ),
+            next_post=next_post(row.schedule, row.timezone, now) if configured else None,
+            origin=row.origin,
+            created_by=row.created_by,
+            configured=configured,
+        )
+
+    def _target(self, row: Subscription) -> Target | None:
+        adapter = self.adapters.get(row.adapter)
+        return None if adapter is None else (adapter, row.destination)
+
+    # ------------------------------------------------------------------ posting
+    async def post_due(self) -> list[Digest]:
+        """Queue every subscription's due alert and post, then deliver them (``run`` calls
+        this after each poll and every minute)."""
+        digests = await asyncio.to_thread(self.queue_due)
+        if digests:
+            await self.outbox.deliver(max_wait_seconds=0)
+        return digests
+
+    def queue_due(self, now: datetime | None = None) -> list[Digest]:
+        """For every subscription: its alert when one is due, then its post when its
+        schedule fell since its last run (instant: whenever it has news). One transaction
+        per subscription, so one channel's trouble never holds up another's."""
+        moment = now or utc_now()
+        with self.sessions() as session:
+            ids = [row.id for row in all_subscriptions(session)]
+        queued: list[Digest] = []
+        for subscription_id in ids:
+            for step in (self._queue_alert, self._queue_post):
+                digest = step(subscription_id, moment)
+                if digest is not None:
+                    queued.append(digest)
+        return queued
+
+    def _queue_post(self, subscription_id: int, now: datetime) -> Digest | None:
+        with self.sessions.begin() as session:
+            begin_writing(session)
+            row = session.get(Subscription, subscription_id)
+            target = None if row is None else self._target(row)
+            if row is None or target is None:
+                return None
+            if cron_of(row.schedule) is not None:
+                if not is_due(row.schedule, row.timezone, row.last_run_at or row.created_at, now):
+                    return None
+                if not claim_run(session, row, now):
+                    return None  # another replica runs it
+            stories = self._selected(session, row, now)[: self.settings.max_stories]
+            updates = self._updates(session, row, now)
+            return self._queue(session, row, target, "digest", stories, updates, now)
+
+    def _queue_alert(self, subscription_id: int, now: datetime) -> Digest | None:
+        settings = self.settings
+        with self.sessions.begin() as session:
+            begin_writing(session)
+            row = session.get(Subscription, subscription_id)
+            target = None if row is None else self._target(row)
+            if row is None or target is None or not row.alerts or cron_of(row.schedule) is None:
+                return None
+            last = row.last_alert_at
+            if last is not None and now - last < timedelta(minutes=settings.alert_gap_minutes):
+                return None
+            window = timedelta(hours=settings.alert_hours)
+            alert_words = self._matching(session, row.alert_words, now - window)
+            due = [
+                story
+                for story in self._selected(session, row, now, since=now - window)
+                if reached(story, settings.alert_sources, window)
+                or (alert_words is not None and story.id in alert_words)
+            ][: settings.max_stories]
+            if not due or not claim_alert(session, row, now):
+                return None
+            return self._queue(session, row, target, "alert", due, [], now)
+
+    def _queue(
+        self,
+        session: Session,
+        row: Subscription,
+        target: Target,
+        kind: str,
+        stories: Sequence[Story],
+        updates: Sequence[tuple[int | None, StoryUpdate]],
+        now: datetime,
+    ) -> Digest | None:
+        """Record ``stories`` as posted to the subscription and queue them with ``updates``
+        for its channel, in the caller's transaction."""
+        if not stories and not updates:
+            return None
+        record = DigestRecord(created_at=now, kind=kind, payload={})
+        session.add(record)
+        session.flush()
+        recorded = record_posts(session, row.id, stories, record.id, now)
+        fresh = [story for story in stories if story.id in recorded]
+        if not fresh and not updates:
+            session.delete(record)
+            return None
+        if not fresh:
+            record.kind = "update"
+        digest = digest_of(fresh, now).model_copy(update={"kind": kind, "form": row.form})
+        shown = digest.model_copy(update={"updates": [update for _at, update in updates]})
+        record.payload = {**shown.to_json_dict(), "channel": f"{row.adapter}:{row.destination}"}
+        enqueue_digest(session, [target], digest, updates, record.id)
+        return shown
+
+    def _selected(
+        self, session: Session, row: Subscription, now: datetime, since: datetime | None = None
+    ) -> list[Story]:
+        """The stories not yet posted to the subscription that its filter selects."""
+        start = since or max(row.created_at - START_WINDOW, now - BACKLOG)
+        matching = self._matching(session, row.words, start)
+        return [
+            story
+            for story in unposted_for(session, row.id, start, CANDIDATES)
+            if story_selected(story.kind, outlet_count(story), row.kinds, row.min_outlets)
+            and (matching is None or story.id in matching)
+        ]
+
+    def _matching(self, session: Session, words: str, since: datetime) -> set[int] | None:
+        """Ids of the stories matching ``words`` (None: no words, every story matches)."""
+        terms = parse_query(words) if words.strip() else None
+        if not terms:
+            return None
+        return set(recent_story_ids(session, since - BACKLOG, CANDIDATES, terms))
+
+    def _updates(
+        self, session: Session, row: Subscription, now: datetime
+    ) -> list[tuple[int | None, StoryUpdate]]:
+        """The subscription's posted stories that gained sources, each claimed once."""
+        if not self.settings.show_new_sources:
+            return []
+        channel = f"{row.adapter}:{row.destination}"
+        updates = []
+        for story, post in grown_posts(session, row.id, now - GROWN_WINDOW):
+            sources = kept_sources(story)
+            if claim_growth(session, post, sources):
+                extra = sources - post.sources_announced
+                update = update_of(session, story, extra, post.digest_id, channel)
+                updates.append((post.digest_id, update))
+        return updates
+
+
+def outlet_count(story: Story) -> int:
+    """How many different outlets cover the story (what ``min_outlets`` counts)."""
+    return len({outlet_name(item) for item in story.items if item.kept})

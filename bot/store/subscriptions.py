@@ -1,0 +1,217 @@
+"""The subscriptions tables: each channel's subscription, and every story posted to it.
+
+Exactly once across replicas: a scheduled run is claimed by moving ``last_run_at`` with a
+conditional UPDATE (of two replicas, one moves it), and a story is recorded for a
+subscription with ``INSERT ... ON CONFLICT DO NOTHING`` on the primary key
+``(subscription_id, story_id)``, so a story is posted to a channel once however many
+processes try. An update moves ``sources_announced`` the same conditional way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.store.schema import Story, Subscription, SubscriptionPost
+from bot.store.stories import kept_sources, with_sources
+
+#: The columns a subscription's settings fill (the rest is bookkeeping).
+SETTINGS_COLUMNS = (
+    "kinds",
+    "words",
+    "min_outlets",
+    "schedule",
+    "timezone",
+    "form",
+    "alerts",
+    "alert_words",
+)
+
+
+def all_subscriptions(session: Session) -> list[Subscription]:
+    """Every subscription, in the order they were made."""
+    return list(session.scalars(select(Subscription).order_by(Subscription.id)))
+
+
+def subscription_of(session: Session, adapter: str, destination: str) -> Subscription | None:
+    """The channel's subscription, if it has one."""
+    return session.scalar(
+        select(Subscription).where(
+            Subscription.adapter == adapter, Subscription.destination == destination
+        )
+    )
+
+
+def save_subscription(
+    session: Session,
+    adapter: str,
+    destination: str,
+    settings: Mapping[str, Any],
+    *,
+    origin: str,
+    now: datetime,
+    by: str | None = None,
+) -> tuple[Subscription, bool]:
+    """Create the channel's subscription or replace its settings; True when created.
+
+    A replaced subscription keeps what it posted (no story is posted twice to the channel)
+    and its last run.
+    """
+    row = subscription_of(session, adapter, destination)
+    created = row is None
+    if row is None:
+        row = Subscription(adapter=adapter, destination=destination, created_at=now)
+        session.add(row)
+    for column in SETTINGS_COLUMNS:
+        setattr(row, column, settings[column])
+    row.origin = origin
+    row.created_by = by
+    session.flush()
+    return row, created
+
+
+def delete_subscription(session: Session, adapter: str, destination: str) -> bool:
+    """Remove the channel's subscription (and the record of its posts); True if it had one."""
+    row = subscription_of(session, adapter, destination)
+    if row is None:
+        return False
+    session.execute(delete(SubscriptionPost).where(SubscriptionPost.subscription_id == row.id))
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def claim_run(session: Session, row: Subscription, now: datetime) -> bool:
+    """Take the subscription's scheduled run; False when another process took it first."""
+    return _move(session, row, Subscription.last_run_at, row.last_run_at, now)
+
+
+def claim_alert(session: Session, row: Subscription, now: datetime) -> bool:
+    """Take the subscription's alert slot; False when another process took it first."""
+    return _move(session, row, Subscription.last_alert_at, row.last_alert_at, now)
+
+
+def _move(
+    session: Session, row: Subscription, column: Any, seen: datetime | None, now: datetime
+) -> bool:
+    unchanged = column.is_(None) if seen is None else column == seen
+    result = session.execute(
+        update(Subscription)
+        .where(Subscription.id == row.id, unchanged)
+        .values({column.key: now})
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def unposted_for(
+    session: Session, subscription_id: int, since: datetime, limit: int
+) -> list[Story]:
+    """Stories updated since ``since`` not yet posted to the subscription, oldest first."""
+    posted = exists().where(
+        SubscriptionPost.subscription_id == subscription_id,
+        SubscriptionPost.story_id == Story.id,
+    )
+    query = with_sources(
+        select(Story)
+        .where(Story.last_updated_at >= since, ~posted)
+        .order_by(Story.first_published_at, Story.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def record_posts(
+    session: Session,
+    subscription_id: int,
+    stories: Sequence[Story],
+    digest_id: int,
+    now: datetime,
+) -> set[int]:
+    """Record ``stories`` as posted to the subscription; the ids this call recorded (a
+    story another process recorded first is left out, and must not be posted again)."""
+    if not stories:
+        return set()
+    rows = [
+        {
+            "subscription_id": subscription_id,
+            "story_id": story.id,
+            "digest_id": digest_id,
+            "posted_at": now,
+            "sources_announced": kept_sources(story),
+        }
+        for story in stories
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(SubscriptionPost)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["subscription_id", "story_id"])
+        .returning(SubscriptionPost.story_id)
+    )
+    return set(session.scalars(statement))
+
+
+def grown_posts(
+    session: Session, subscription_id: int, since: datetime
+) -> list[tuple[Story, SubscriptionPost]]:
+    """Stories posted to the subscription that gained sources since, with their post."""
+    posts = {
+        post.story_id: post
+        for post in session.scalars(
+            select(SubscriptionPost)
+            .join(Story, SubscriptionPost.story_id == Story.id)
+            .where(
+                and_(
+                    SubscriptionPost.subscription_id == subscription_id,
+                    Story.last_updated_at >= since,
+                )
+            )
+        )
+    }
+    if not posts:
+        return []
+    stories = session.scalars(with_sources(select(Story).where(Story.id.in_(list(posts)))))
+    return [
+        (story, posts[story.id])
+        for story in stories
+        if kept_sources(story) > posts[story.id].sources_announced
+    ]
+
+
+def claim_growth(session: Session, post: SubscriptionPost, sources: int) -> bool:
+    """Move the post's announced sources to ``sources``; False when another process did."""
+    result = session.execute(
+        update(SubscriptionPost)
+        .where(
+            SubscriptionPost.subscription_id == post.subscription_id,
+            SubscriptionPost.story_id == post.story_id,
+            SubscriptionPost.sources_announced == post.sources_announced,
+        )
+        .values(sources_announced=sources)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def subscribed_channels(session: Session) -> set[tuple[str, str]]:
+    """Every ``(adapter, destination)`` that has a subscription."""
+    rows = session.execute(select(Subscription.adapter, Subscription.destination))
+    return {(adapter, destination) for adapter, destination in rows}
+
+
+def remove_config_subscriptions(session: Session, keep: Iterable[tuple[str, str]]) -> int:
+    """Delete the subscriptions the config file made that it no longer lists."""
+    kept = set(keep)
+    removed = 0
+    for row in all_subscriptions(session):
+        if row.origin == "config" and (row.adapter, row.destination) not in kept:
+            delete_subscription(session, row.adapter, row.destination)
+            removed += 1
+    return removed
