@@ -13,7 +13,7 @@ stores the rendered payloads in its outbox, then hands them one by one to
 :meth:`ChatAdapter.send`. That split is what makes delivery crash-safe.
 
 The helpers every platform needs (:func:`parse_retry_after`, :class:`Redactor` and
-:class:`RedactingFilter`, :func:`utf16_length`, :func:`escape_controls`,
+:class:`RedactingFilter`, :func:`utf16_length`, :func:`escape_controls`, :func:`plural`,
 :func:`validation_problems`) are
 defined once in :mod:`bot.common` and offered here, so that an adapter, built-in or
 third-party, still imports nothing else from the bot.
@@ -38,7 +38,7 @@ from bot.common.retry import parse_retry_after
 from bot.common.text import escape_controls, plural, utf16_length
 from bot.common.times import ago_words, utc_minute
 from bot.common.validation import validation_problems
-from bot.digest.model import Digest, FeedChange, FeedInfo, Notice, StoryUpdate
+from bot.digest.model import Digest, DigestStory, FeedChange, FeedInfo, Notice, StoryUpdate
 
 __all__ = [
     "COMMAND_HELP",
@@ -53,11 +53,13 @@ __all__ = [
     "RedactingFilter",
     "Redactor",
     "TransientDeliveryError",
+    "compact_line",
     "escape_controls",
     "feed_lines",
     "first_to_answer",
     "parse_command",
     "parse_retry_after",
+    "plural",
     "utc_minute",
     "utf16_length",
     "validation_problems",
@@ -235,6 +237,25 @@ def feed_lines(
         origin = "" if feed.source == "config" else ", added"
         lines.append(f"• {text(feed.name)} ({link(feed.url)}{origin}): {state}")
     return lines
+
+
+#: Between the details of a compact line: "(models · 3 outlets)".
+COMPACT_SEPARATOR = " · "
+
+
+def compact_line(story: DigestStory, *, title: str, kind: Callable[[str], str] = _same) -> str:
+    """One story of a compact digest (``Digest.form``): "• Title (models · 3 outlets)".
+
+    The wording is the same on every platform, so it lives here; each adapter passes the
+    ``title`` already made safe in its markup (a link where it can link) and how to show the
+    ``kind`` the way its full form shows it. A detail that renders empty is left out.
+    """
+    details = [kind(story.kind)] if story.kind else []
+    outlets = len(story.source_names())
+    if outlets:
+        details.append(plural(outlets, "outlet"))
+    shown = COMPACT_SEPARATOR.join(detail for detail in details if detail)
+    return f"• {title} ({shown})" if shown else f"• {title}"
 
 
 class ChatAdapter(ABC):

@@ -7,21 +7,26 @@ be complete and within Discord's limits on its own.
 
 Embeds are built with :class:`discord.Embed` (the same class the sender turns
 them back into), so the JSON is exactly what discord.py would send.
+
+A compact digest (``Digest.form``) is one line a story in embed descriptions, not
+in the message content: links in content would unfurl into a preview each, and the
+embeds keep the header, the colour and the packing of the full form.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import discord
 
-from bot.adapters.base import utf16_length
+from bot.adapters.base import compact_line, utf16_length
 from bot.adapters.discord.text import (
     clean_text,
     link_label,
-    link_target,
     markdown_text,
+    masked_link,
     neutralise_mentions,
     plain_text,
     truncate,
@@ -44,6 +49,7 @@ MAX_AUTHOR_NAME = 256
 # Our own, tighter per-part budgets: they add up to less than the 6,000
 # characters a message's embeds may hold, so any single story embed fits.
 FOOTER_BUDGET = 512
+KIND_LIMIT = FOOTER_BUDGET // 4
 SOURCES_FIELD_NAME = "Sources"
 STORY_EMBED_BUDGET = (
     MAX_TITLE + MAX_DESCRIPTION + len(SOURCES_FIELD_NAME) + MAX_FIELD_VALUE + FOOTER_BUDGET
@@ -64,7 +70,10 @@ def render_digest(digest: Digest) -> list[Payload]:
     if not digest.stories:
         text = plain_text(digest.empty_message or "", MAX_CONTENT).strip()
         return [{"content": text or DEFAULT_EMPTY_MESSAGE, "embeds": []}]
-    embeds = [story_embed(story) for story in digest.stories]
+    if digest.form == "compact":
+        embeds = compact_embeds(digest.stories)
+    else:
+        embeds = [story_embed(story) for story in digest.stories]
     batches = pack_embeds(embeds)
     header = digest_header(digest)
     messages: list[Payload] = []
@@ -109,6 +118,26 @@ def story_embed(story: DigestStory) -> Payload:
     if thumbnail:
         embed.set_thumbnail(url=thumbnail)
     return cast(Payload, embed.to_dict())
+
+
+def compact_embeds(stories: Sequence[DigestStory]) -> list[Payload]:
+    """A compact digest: a line a story, as many whole lines an embed description holds.
+
+    A line is at most a title label, a URL and a kind (about 2,500 characters), so the
+    description limit never cuts one; :func:`pack_embeds` then makes the messages.
+    """
+    lines = [
+        compact_line(
+            story,
+            title=masked_link(link_label(story.title, MAX_TITLE) or UNTITLED, web_url(story.url)),
+            kind=_markdown_kind,
+        )
+        for story in stories
+    ]
+    return [
+        cast(Payload, discord.Embed(description=chunk, colour=EMBED_COLOUR).to_dict())
+        for chunk in split_text("\n".join(lines), MAX_DESCRIPTION)
+    ]
 
 
 def pack_embeds(embeds: list[Payload]) -> list[list[Payload]]:
@@ -179,7 +208,7 @@ def _source_links(story: DigestStory) -> str:
     used = 0
     for index, (source, url) in enumerate(targets):
         label = link_label(source.feed, 100) or link_label(source.title, 100) or "link"
-        link = f"[{label}]({link_target(url)})"
+        link = masked_link(label, url)
         extra = utf16_length(link) + (utf16_length(SOURCE_SEPARATOR) if links else 0)
         if used + extra > MAX_FIELD_VALUE - _MORE_LINKS_ROOM:
             links.append(f"+{len(targets) - index} more")
@@ -199,7 +228,7 @@ def _footer(story: DigestStory) -> str:
     The names give way first when the footer budget runs out, so the notes survive.
     """
     notes: list[str] = []
-    kind = plain_text((story.kind or "").strip(), FOOTER_BUDGET // 4).strip()
+    kind = _kind_text(story.kind or "")
     if story.new_sources > 0:
         plural = "source" if story.new_sources == 1 else "sources"
         notes.append(f"+{story.new_sources} more {plural}")
@@ -216,6 +245,17 @@ def _footer(story: DigestStory) -> str:
     )
     head = lead + plain_text("Sources: " + ", ".join(names), room)
     return head + SOURCE_SEPARATOR + tail if tail else head
+
+
+def _kind_text(kind: str, text: Callable[[str, int], str] = plain_text) -> str:
+    """The story's kind on one line and bounded: verbatim text where Discord shows text
+    verbatim (the footer), escaped ``text`` where it renders markdown."""
+    return text(" ".join(kind.split()), KIND_LIMIT).strip()
+
+
+def _markdown_kind(kind: str) -> str:
+    """The kind inside a compact line, which Discord renders as markdown."""
+    return _kind_text(kind, markdown_text)
 
 
 def _as_utc(moment: datetime) -> datetime | None:

@@ -130,6 +130,21 @@ def link_target(url: str) -> str:
     return _AT_MENTION_IN_URL.sub("%40", url)
 
 
+def masked_link(label: str, url: str | None) -> str:
+    """``[label](target)`` to ``url`` (checked by :func:`web_url`), or just the label.
+
+    ``label`` must already be safe (:func:`link_label`). The label stands alone when there is
+    no usable URL, or when the escaped target would pass Discord's URL limit: half a link is
+    a broken link, and a cut one could swallow the text after it.
+    """
+    if url is None:
+        return label
+    target = link_target(url)
+    if utf16_length(target) > MAX_URL_LENGTH:
+        return label
+    return f"[{label}]({target})"
+
+
 def link_label(text: str, limit: int) -> str:
     """Feed text for the label of a markdown link: brackets would end the label early."""
     flattened = " ".join(text.replace("[", "(").replace("]", ")").split())

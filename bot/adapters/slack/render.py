@@ -5,7 +5,8 @@ an over-long header, section or context: a rendering bug fails loudly here
 instead of as an ``invalid_blocks`` error at 9 a.m. On top of the per-block
 limits this module enforces the per-message ones (50 blocks, a text budget) by
 splitting a long digest into several messages at story boundaries, and inside
-a story only between whole sentences.
+a story only between whole sentences. A compact digest (``Digest.form``) is one
+line a story, in sections split between lines and packed the same way.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.adapters.base import COMMAND_HELP, Payload, utf16_length
+from bot.adapters.base import COMMAND_HELP, Payload, compact_line, utf16_length
 from bot.adapters.slack.mrkdwn import (
     ELLIPSIS,
     date_token,
@@ -117,7 +118,7 @@ def _render(
         notes.append(f"Shared by <@{shared_by}>")
     if notes:
         intro.append(ContextBlock(elements=[_mrkdwn(note) for note in notes]))
-    groups = [story_blocks(story) for story in digest.stories]
+    groups = _story_groups(digest)
     if not groups:
         empty = one_line(digest.empty_message or "") or DEFAULT_EMPTY_MESSAGE
         groups = [[_section(shorten(one_line(empty), MAX_SECTION_TEXT))]]
@@ -136,6 +137,21 @@ def _header_text(digest: Digest) -> str:
     return f"{title} · {date}"[:MAX_HEADER_TEXT]
 
 
+def _story_groups(digest: Digest) -> list[list[Block]]:
+    """The stories as groups of blocks that :func:`_pack` keeps together where it can.
+
+    Full form: a group a story, divided from the next. Compact form: all the lines in one
+    group of sections, so no divider falls between one-line stories.
+    """
+    if digest.form == "compact":
+        lines = [
+            compact_line(story, title=_title_link(story), kind=_kind_text)
+            for story in digest.stories
+        ]
+        return [[_section(text) for text in _line_sections(lines)]] if lines else []
+    return [story_blocks(story) for story in digest.stories]
+
+
 def story_blocks(story: DigestStory) -> list[Block]:
     """One story: its linked title and summary sentences, then a context line."""
     blocks: list[Block] = [_section(text) for text in _story_sections(story)]
@@ -147,9 +163,8 @@ def story_blocks(story: DigestStory) -> list[Block]:
 
 def _story_sections(story: DigestStory) -> list[str]:
     """The title line and the sentences, split into section texts between sentences."""
-    title = shorten(one_line(story.title) or one_line(story.url) or "Untitled story", TITLE_LIMIT)
     sections: list[str] = []
-    current = f"*{link(story.url, title)}*"
+    current = f"*{_title_link(story)}*"
     separator = "\n"
     for sentence in story.summary:
         text = shorten(one_line(sentence), MAX_SECTION_TEXT)
@@ -164,11 +179,24 @@ def _story_sections(story: DigestStory) -> list[str]:
     return sections
 
 
+def _title_link(story: DigestStory) -> str:
+    """The story's title, escaped and bounded, as a link to the story when the link is safe."""
+    title = shorten(one_line(story.title) or one_line(story.url) or "Untitled story", TITLE_LIMIT)
+    return link(story.url, title)
+
+
+def _kind_text(kind: str) -> str:
+    """The story's kind in bold ("*deals*"), or nothing when it is blank."""
+    text = shorten(one_line(kind), SOURCE_NAME_LIMIT)
+    return f"*{text}*" if text else ""
+
+
 def _story_context(story: DigestStory) -> list[str]:
     """Context elements: kind, sources, time, sources gained since posting, a summary note."""
     elements: list[str] = []
-    if story.kind:
-        elements.append(f"*{shorten(one_line(story.kind), SOURCE_NAME_LIMIT)}*")
+    kind = _kind_text(story.kind or "")
+    if kind:
+        elements.append(kind)
     sources = _sources_line(story)
     if sources:
         elements.append(sources)
@@ -313,10 +341,17 @@ def _section(text: str) -> SectionBlock:
 
 def _text_blocks(text: str) -> list[Block]:
     """Plain text as sections, split between lines (or words for a giant line)."""
+    lines = text.splitlines() or [""]
+    pieces = [shorten(line.strip(), MAX_SECTION_TEXT) if line.strip() else "" for line in lines]
+    return [_section(section) for section in _line_sections(pieces)]
+
+
+def _line_sections(pieces: Iterable[str]) -> list[str]:
+    """Lines of mrkdwn (each already safe and within a section) joined into as few section
+    texts as fit, split only between lines."""
     sections: list[str] = []
     current = ""
-    for line in text.splitlines() or [""]:
-        piece = shorten(line.strip(), MAX_SECTION_TEXT) if line.strip() else ""
+    for piece in pieces:
         joined = f"{current}\n{piece}" if current else piece
         if utf16_length(joined) <= MAX_SECTION_TEXT:
             current = joined
@@ -325,7 +360,7 @@ def _text_blocks(text: str) -> list[Block]:
         current = piece
     if current or not sections:
         sections.append(current or "(no text)")
-    return [_section(section) for section in sections]
+    return sections
 
 
 def _payload(blocks: Sequence[Block], fallback: str) -> Payload:

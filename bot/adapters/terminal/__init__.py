@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.adapters.base import (
     ChatAdapter,
     Payload,
+    compact_line,
     escape_controls,
     utc_minute,
     validation_problems,
@@ -77,15 +78,30 @@ def render_story_text(number: int, story: DigestStory) -> list[str]:
     return lines
 
 
+def render_compact_story(story: DigestStory) -> list[str]:
+    """One story of a compact digest: a terminal cannot link, so the URL ends the line.
+
+    Wrapped at TEXT_WIDTH like every text line; the URL is never broken, so it stays
+    clickable.
+    """
+    return wrapped(f"{compact_line(story, title=story.title)} {story.url}", "", "  ")
+
+
 def render_text(digest: Digest) -> str:
     title = digest.title
     header = f"{title} — {utc_minute(digest.generated_at)}"
     if not digest.stories and not digest.updates:
         return f"{header}\n{digest.empty_message or 'Nothing new.'}"
     lines = [header, ""]
-    for number, story in enumerate(digest.stories, start=1):
-        lines.extend(render_story_text(number, story))
-        lines.append("")
+    if digest.form == "compact":
+        for story in digest.stories:
+            lines.extend(render_compact_story(story))
+        if digest.stories:
+            lines.append("")
+    else:
+        for number, story in enumerate(digest.stories, start=1):
+            lines.extend(render_story_text(number, story))
+            lines.append("")
     if digest.updates:
         lines.append("Updates of stories already posted:")
         for update in digest.updates:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import re
 import subprocess
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -105,6 +106,20 @@ async def test_webhook_posts_embeds_with_mentions_disabled(
     assert request.body["embeds"][0]["title"] == "@\u200beveryone Llama 0 is out"
     assert request.body["embeds"][0]["url"] == "https://ai.meta.com/blog/llama-0/"
     assert message_id == fake.messages[-1]["id"]
+
+
+async def test_webhook_posts_a_compact_digest(fake: FakeDiscord, webhook: DiscordAdapter) -> None:
+    [payload] = webhook.render(digest(3).model_copy(update={"form": "compact"}))
+
+    await webhook.send("webhook", payload, key="digest-2/0")
+
+    [request] = fake.made("POST", WEBHOOK)
+    assert request.body["allowed_mentions"] == {"parse": []}
+    [embed] = request.body["embeds"]
+    assert embed["description"].splitlines() == [
+        f"• [@\u200beveryone Llama {i} is out](https://ai.meta.com/blog/llama-{i}/) (1 outlet)"
+        for i in range(3)
+    ]
 
 
 async def test_webhook_waits_out_a_discord_429_and_delivers(
@@ -232,6 +247,24 @@ async def test_a_long_digest_is_accepted_by_discord_message_by_message_in_order(
     assert all(r.status == 200 for r in fake.made("POST", MESSAGES))
     titles = [e["title"] for m in fake.messages for e in m["embeds"]]
     assert titles == [f"@\u200beveryone Llama {i} is out" for i in range(12)]
+
+
+async def test_a_long_compact_digest_is_accepted_by_discord_message_by_message_in_order(
+    fake: FakeDiscord, bot: DiscordAdapter
+) -> None:
+    payloads = bot.render(digest(stories=300).model_copy(update={"form": "compact"}))
+
+    for index, payload in enumerate(payloads):
+        await bot.send(CHANNEL, payload, key=f"digest-10/{index}")
+
+    assert len(payloads) > 1
+    assert all(r.status == 200 for r in fake.made("POST", MESSAGES))
+    lines = [
+        line for m in fake.messages for e in m["embeds"] for line in e["description"].splitlines()
+    ]
+    assert [re.findall(r"Llama (\d+) is out", line) for line in lines] == [
+        [str(i)] for i in range(300)
+    ]
 
 
 async def test_notices_go_to_the_admin_channel_as_plain_text(fake: FakeDiscord) -> None:

@@ -26,6 +26,8 @@ LIVE_MENTION = re.compile(
     re.IGNORECASE,
 )
 MARKDOWN_LINK_TARGET = re.compile(r"\]\(([^)]*)\)")
+# A masked link Discord would render: "[label](target)" whose "[" is not escaped.
+LIVE_MASKED_LINK = re.compile(r"(?<!\\)\[[^\[\]]*\]\(([^)]*)\)")
 NOW = datetime(2025, 4, 5, 9, 0, tzinfo=UTC)
 
 
@@ -284,6 +286,93 @@ def test_truncation_never_splits_a_surrogate_pair_or_leaves_a_dangling_escape() 
     assert truncate("abc\\*def", 5) == "abc…"
 
 
+# --- the compact form ----------------------------------------------------------------------
+
+
+def compact_lines(messages: list[dict[str, Any]]) -> list[str]:
+    """Every line of the compact embeds' descriptions, in posting order."""
+    return [
+        line
+        for message in messages
+        for embed in message["embeds"]
+        for line in embed["description"].split("\n")
+    ]
+
+
+def test_a_compact_digest_is_one_line_a_story_with_link_kind_and_outlets() -> None:
+    one_outlet = story(1, sources=story(1).sources[:1])
+    digest = Digest(generated_at=NOW, stories=[story(kind="models"), one_outlet], form="compact")
+
+    [message] = render_digest(digest)
+
+    assert message["content"] == "**Meta AI digest** · 2025-04-05 · 2 stories"
+    [embed] = message["embeds"]
+    assert embed["description"] == (
+        "• [Meta releases Llama 0](https://ai.meta.com/blog/llama-0/) (models · 2 outlets)\n"
+        "• [Meta releases Llama 1](https://ai.meta.com/blog/llama-1/) (1 outlet)"
+    )
+    assert embed["color"] == 0x0866FF
+    assert "released" not in json.dumps(message)  # no summary sentence
+    assert "fields" not in embed and "title" not in embed
+
+
+def test_hostile_titles_stay_escaped_in_compact_form() -> None:
+    hostile = story(
+        title="**Llama** @everyone <@&123456789012345678> [click](https://evil.example) <t:1:R>",
+        kind="_<#42>_",
+    )
+    unsafe = story(1, title="Unsafe", url="javascript:alert(1)")
+    parens = story(2, title="Parens", url="https://ok.example.com/(c) @here")
+
+    [message] = render_digest(
+        Digest(generated_at=NOW, stories=[hostile, unsafe, parens], form="compact")
+    )
+
+    assert limit_violations(message) == []
+    first, second, third = compact_lines([message])
+    z = "\u200b"
+    assert first == (
+        f"• [\\*\\*Llama\\*\\* @{z}everyone <@{z}&123456789012345678> (click)"
+        f"(https://evil.example) <{z}t:1:R>](https://ai.meta.com/blog/llama-0/) "
+        f"(\\_<{z}#42>\\_ · 2 outlets)"
+    )
+    assert second == "• Unsafe (2 outlets)"
+    assert third == "• Parens (2 outlets)"  # a URL with a space is no web link
+    assert not any(LIVE_MENTION.search(part) for part in text_parts(message))
+    assert LIVE_MASKED_LINK.findall(first) == ["https://ai.meta.com/blog/llama-0/"]
+
+
+def test_a_compact_link_too_long_once_escaped_becomes_its_label() -> None:
+    url = "https://example.com/" + "()" * 1000  # 2,020 characters, 6,020 escaped
+    [message] = render_digest(
+        Digest(generated_at=NOW, stories=[story(title="Long", url=url)], form="compact")
+    )
+    assert compact_lines([message]) == ["• Long (2 outlets)"]
+
+
+def test_a_compact_digest_of_many_stories_splits_within_limits_in_order() -> None:
+    title = "Meta releases Llama {} " + "with a long headline " * 10
+    stories = [story(i, title=title.format(i), kind="models") for i in range(200)]
+
+    messages = render_digest(Digest(generated_at=NOW, stories=stories, form="compact"))
+
+    assert len(messages) > 1
+    assert all(limit_violations(m) == [] for m in messages)
+    count = len(messages)
+    assert [m["content"] for m in messages] == [
+        f"**Meta AI digest** · 2025-04-05 · 200 stories ({n}/{count})" for n in range(1, count + 1)
+    ]
+    lines = compact_lines(messages)
+    assert [re.findall(r"Llama (\d+) ", line) for line in lines] == [[str(i)] for i in range(200)]
+    assert all(line.endswith("(models · 2 outlets)") for line in lines)
+
+
+def test_an_empty_compact_digest_is_the_friendly_line() -> None:
+    digest = Digest(generated_at=NOW, empty_message="Nothing today.", form="compact")
+
+    assert render_digest(digest) == [{"content": "Nothing today.", "embeds": []}]
+
+
 # --- properties -----------------------------------------------------------------------------
 
 TRICKY = [
@@ -372,6 +461,7 @@ stories = st.builds(
     image=st.one_of(st.none(), urls),
     new_sources=st.integers(0, 10_000),
     summary_note=st.one_of(st.none(), any_text),
+    kind=st.one_of(st.none(), feed_text),
 )
 digests = st.builds(
     Digest,
@@ -404,6 +494,27 @@ def test_no_digest_renders_over_a_limit_or_with_a_live_mention_or_a_non_web_link
         for url in links(message):
             assert urlsplit(url).scheme in ("http", "https"), url
             assert not any(c.isspace() for c in url), url
+
+
+@PROPERTY_SETTINGS
+@given(digests)
+def test_no_compact_digest_renders_over_a_limit_or_with_a_live_mention_or_a_non_web_link(
+    digest: Digest,
+) -> None:
+    messages = render_digest(digest.model_copy(update={"form": "compact"}))
+
+    assert messages
+    if digest.stories:
+        assert len(compact_lines(messages)) == len(digest.stories)
+    for message in messages:
+        assert limit_violations(message) == []
+        json.dumps(message, ensure_ascii=False).encode("utf-8")
+        for part in text_parts(message):
+            assert not LIVE_MENTION.search(part), part
+        for embed in message["embeds"]:
+            for url in LIVE_MASKED_LINK.findall(embed["description"]):
+                assert urlsplit(url).scheme in ("http", "https"), url
+                assert not any(c.isspace() for c in url), url
 
 
 @PROPERTY_SETTINGS

@@ -254,6 +254,20 @@ async def test_a_digest_is_posted_message_by_message_in_order(slack: FakeSlack) 
     await adapter.close()
 
 
+async def test_a_compact_digest_is_accepted_by_slack_message_by_message(slack: FakeSlack) -> None:
+    adapter = make_adapter(bot_env(slack))
+    compact = digest(300).model_copy(update={"form": "compact"})
+    payloads = adapter.render(compact)
+    assert len(payloads) > 1
+    for n, payload in enumerate(payloads):
+        await adapter.send(DIGEST_CHANNEL, payload, key=f"k{n}")
+    posted = slack.bodies("chat.postMessage")
+    assert [body["blocks"] for body in posted] == [payload["blocks"] for payload in payloads]
+    texts = [b["text"]["text"] for body in posted for b in body["blocks"] if b["type"] == "section"]
+    assert "\n".join(texts).count("• <https://ai.meta.com/blog/") == 300
+    await adapter.close()
+
+
 async def test_a_notice_goes_to_the_admin_channel(slack: FakeSlack) -> None:
     adapter = make_adapter(bot_env(slack), admin_channel=OTHER_CHANNEL)
     notice = Notice(generated_at=datetime.now(UTC), text="Feed <!here> disabled after 10 failures")
@@ -358,7 +372,9 @@ async def test_webhook_posts_the_rendered_message(slack: FakeSlack) -> None:
     await adapter.start(commands=None)  # type: ignore[arg-type]  # no commands: nothing starts
     payload = adapter.render(digest())[0]
     assert await adapter.send("webhook", payload, key="k") is None
-    assert slack.bodies("webhook") == [payload]
+    compact = adapter.render(digest(3).model_copy(update={"form": "compact"}))[0]
+    assert await adapter.send("webhook", compact, key="k2") is None
+    assert slack.bodies("webhook") == [payload, compact]
     assert slack.calls_to("auth.test") == []
     await adapter.close()
 

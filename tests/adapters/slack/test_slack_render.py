@@ -309,6 +309,89 @@ def test_a_long_notice_is_split_within_limits() -> None:
     assert unescape(all_text(payloads)).count("was disabled") >= 400
 
 
+# --- the compact form ----------------------------------------------------------------
+
+
+def test_a_compact_digest_is_one_line_a_story_with_link_kind_and_outlets() -> None:
+    stories = [story(1, kind="models"), story(2, sources=story(2).sources[:1])]
+    digest = Digest(generated_at=NOW, stories=stories, form="compact")
+    [payload] = render_digest(digest)
+    header, section = payload["blocks"]
+    assert header["text"]["text"] == "Meta AI digest · 31 January 2025"
+    assert section["text"]["text"] == (
+        "• <https://ai.meta.com/blog/update-1|Meta ships Llama update 1> (*models* · 4 outlets)\n"
+        "• <https://ai.meta.com/blog/update-2|Meta ships Llama update 2> (1 outlet)"
+    )
+    assert section["text"]["verbatim"] is True
+    assert "announced" not in all_text([payload])  # no summary sentence
+    assert payload["text"] == (
+        "Meta AI digest · 31 January 2025: Meta ships Llama update 1; Meta ships Llama update 2"
+    )
+
+
+def test_a_compact_line_counts_outlets_not_articles() -> None:
+    sources = [
+        DigestSource(title=name, url=f"https://{name}.example/{n}", feed=name)
+        for n, name in enumerate(["A", "B", "A", "C", "B"])
+    ]
+    digest = Digest(generated_at=NOW, stories=[story(1, sources=sources)], form="compact")
+    assert render_digest(digest)[0]["blocks"][1]["text"]["text"].endswith("(3 outlets)")
+
+
+def test_hostile_titles_stay_escaped_in_compact_form() -> None:
+    hostile = story(
+        1,
+        title="<!channel> Llama <@U123> & <!here> <https://evil.example|click>",
+        kind="<!everyone>",
+    )
+    unsafe = story(2, title="Unsafe link", url="javascript:alert(1)")
+    digest = Digest(generated_at=NOW, stories=[hostile, unsafe], form="compact")
+    payloads = render_digest(digest)
+    for payload in payloads:
+        assert limit_problems(payload) == []
+        for text in mrkdwn_texts(payload):
+            assert control_sequence_problems(text) == [], text
+    text = all_text(payloads)
+    assert "&lt;!channel&gt; Llama &lt;@U123&gt; &amp; &lt;!here&gt;" in text
+    assert "(*&lt;!everyone&gt;* · 4 outlets)" in text
+    assert "javascript" not in text and "• Unsafe link (4 outlets)" in text
+
+
+def test_a_compact_digest_of_many_stories_splits_within_limits_in_order() -> None:
+    long_title = "Meta ships Llama update {} " + "with a long headline " * 12
+    stories = [story(index, title=long_title.format(index), kind="models") for index in range(200)]
+    payloads = render_digest(Digest(generated_at=NOW, stories=stories, form="compact"))
+    assert len(payloads) > 1
+    for payload in payloads:
+        assert limit_problems(payload) == []
+        assert sum(utf16_length(text) for text in mrkdwn_texts(payload)) <= 13_000
+    lines = [line for line in all_text(payloads).splitlines() if line.startswith("• ")]
+    assert len(lines) == 200
+    titles = re.findall(r"\|(Meta ships Llama update \d+) ", "\n".join(lines))
+    assert titles == [f"Meta ships Llama update {index}" for index in range(200)]
+    assert payloads[0]["blocks"][0]["type"] == "header"
+    assert payloads[-1]["text"].endswith(f"(part {len(payloads)} of {len(payloads)})")
+    assert all(block["type"] != "divider" for p in payloads for block in p["blocks"])
+
+
+def test_an_empty_compact_digest_shows_the_friendly_message() -> None:
+    digest = Digest(generated_at=NOW, form="compact", empty_message="Nothing today.")
+    [payload] = render_digest(digest)
+    assert [block["type"] for block in payload["blocks"]] == ["header", "section"]
+    assert payload["blocks"][1]["text"]["text"] == "Nothing today."
+
+
+def test_a_compact_answer_still_offers_sharing() -> None:
+    digest = Digest(generated_at=NOW, kind="latest", stories=[story(1)], form="compact")
+    [payload] = render_answer(digest, "llama", share=True)
+    assert [block["type"] for block in payload["blocks"]] == [
+        "header",
+        "context",
+        "section",
+        "actions",
+    ]
+
+
 # --- properties: any digest, however strange --------------------------------------
 
 _strange = st.lists(
@@ -347,6 +430,7 @@ _story = st.builds(
     sources=st.lists(_source, max_size=6),
     new_sources=st.integers(min_value=0, max_value=50),
     summary_note=st.one_of(st.none(), _strange),
+    kind=st.one_of(st.none(), _strange),
 )
 _digest = st.builds(
     Digest,
@@ -354,6 +438,7 @@ _digest = st.builds(
     stories=st.lists(_story, max_size=20),
     kind=st.sampled_from(["digest", "latest"]),
     empty_message=st.one_of(st.none(), _strange),
+    form=st.sampled_from(["full", "compact"]),
 )
 
 
