@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from bot.adapters.base import ChatAdapter
-    from bot.digest.model import Digest, FeedChange, FeedInfo
+    from bot.digest.model import CommandReply, Digest, FeedChange, FeedInfo
     from bot.digest.settings import DigestSettings
     from bot.digest.subscriptions import SubscriptionSpec
     from bot.feeds.poller import FeedOutcome
@@ -185,7 +185,13 @@ class DigestBot:
         """The adapters' channels, and test posts to them (``channels list|test``)."""
         from bot.services.channels import ChannelService
 
-        return ChannelService(self.sessions, self.adapters, self.outbox, self.digests.answer)
+        return ChannelService(
+            self.sessions,
+            self.adapters,
+            self.outbox,
+            self.digests.answer,
+            self.subscriptions.infos,
+        )
 
     @cached_property
     def reports(self) -> Reports:
@@ -310,6 +316,40 @@ class DigestBot:
         if change.ok:
             await self.digests.notify(f"{by} re-enabled the feed “{change.name}” ({change.url})")
         return change
+
+    # ------------------------------------------------------------------ subscriptions
+    async def subscribe(self, channel: str, words: str, *, by: str) -> CommandReply:
+        """``/meta-ai subscribe``: the channel's own subscription, read from ``words``; the
+        admin channels hear of it (the CommandHandler interface)."""
+        from bot.services.subscriptions import subscribe_from_words
+
+        reply = await asyncio.to_thread(
+            subscribe_from_words, self.subscriptions, channel, words, by
+        )
+        if reply.ok:
+            await self.digests.notify(f"{by}: {reply.message}")
+        return reply
+
+    async def unsubscribe(self, channel: str, *, by: str) -> CommandReply:
+        """``/meta-ai unsubscribe``: the channel gets the default digest again."""
+        from bot.digest.model import CommandReply
+
+        removed = await asyncio.to_thread(self.subscriptions.unsubscribe, channel)
+        if not removed:
+            return CommandReply(
+                ok=False,
+                message="This channel has no subscription of its own: it gets the default "
+                "digest. /meta-ai subscribe gives it one.",
+            )
+        message = "This channel's subscription is removed: it gets the default digest again."
+        await self.digests.notify(f"{by} removed the subscription of {channel}.")
+        return CommandReply(ok=True, message=message)
+
+    async def describe_channel(self, channel: str) -> CommandReply:
+        """``/meta-ai channel``: what this channel gets and when it next posts."""
+        from bot.services.subscriptions import channel_sentence
+
+        return await asyncio.to_thread(channel_sentence, self.subscriptions, channel)
 
     async def close_adapters(self, timeout: float = 2.0) -> None:
         """Close every adapter at once, each within ``timeout``; a failure is only logged.

@@ -104,6 +104,26 @@ class StartingGate:
                 process.wait(timeout=10)
 
 
+def kept_item(feed_id: int, story_id: int, url: str, title: str, published: datetime) -> Item:
+    """An article the topic rules kept, in its story, fetched now."""
+    return Item(
+        feed_id=feed_id,
+        guid=url,
+        url=url,
+        normalized_url=url,
+        title=title,
+        summary="",
+        content="",
+        published_at=published,
+        fetched_at=datetime.now(UTC),
+        kept=True,
+        topic_score=3.0,
+        topic_reasons=[],
+        backfill=False,
+        story_id=story_id,
+    )
+
+
 def add_pending_stories(
     sessions: sessionmaker[Session], count: int, *, feed_name: str = "Replica feed"
 ) -> list[int]:
@@ -130,26 +150,31 @@ def add_pending_stories(
             )
             session.add(story)
             session.flush()
-            session.add(
-                Item(
-                    feed_id=feed.id,
-                    guid=story.url,
-                    url=story.url,
-                    normalized_url=story.url,
-                    title=title,
-                    summary="",
-                    content="",
-                    published_at=published,
-                    fetched_at=now,
-                    kept=True,
-                    topic_score=3.0,
-                    topic_reasons=[],
-                    backfill=False,
-                    story_id=story.id,
-                )
-            )
+            session.add(kept_item(feed.id, story.id, story.url, title, published))
             ids.append(story.id)
         return ids
+
+
+def add_sources(
+    sessions: sessionmaker[Session], story_id: int, outlets: int, *, title: str | None = None
+) -> None:
+    """``outlets`` more articles on the story, each from an outlet (feed) of its own, as the
+    pipeline stores them; the story counts as updated now."""
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        story = session.get(Story, story_id)
+        assert story is not None
+        for _ in range(outlets):
+            feed = Feed(
+                name=f"Outlet {uuid.uuid4().hex[:8]}",
+                url=f"https://outlet.example/{uuid.uuid4().hex}.xml",
+                consecutive_failures=0,
+            )
+            session.add(feed)
+            session.flush()
+            url = f"https://outlet.example/{uuid.uuid4().hex}"
+            session.add(kept_item(feed.id, story.id, url, title or story.title, now))
+        story.last_updated_at = now
 
 
 def reset_posting(sessions: sessionmaker[Session]) -> None:

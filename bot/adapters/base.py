@@ -38,9 +38,19 @@ from bot.common.retry import parse_retry_after
 from bot.common.text import escape_controls, plural, utf16_length
 from bot.common.times import ago_words, utc_minute
 from bot.common.validation import validation_problems
-from bot.digest.model import Digest, DigestStory, FeedChange, FeedInfo, Notice, StoryUpdate
+from bot.digest.model import (
+    CommandReply,
+    Digest,
+    DigestStory,
+    FeedChange,
+    FeedInfo,
+    Notice,
+    StoryUpdate,
+)
 
 __all__ = [
+    "ADMIN_ACTIONS",
+    "CHANGE_ACTIONS",
     "COMMAND_HELP",
     "COMMAND_NAME",
     "REDACTED",
@@ -60,6 +70,7 @@ __all__ = [
     "parse_command",
     "parse_retry_after",
     "plural",
+    "run_change",
     "utc_minute",
     "utf16_length",
     "validation_problems",
@@ -81,6 +92,12 @@ COMMAND_HELP = (
     "/meta-ai feeds: the feeds the bot reads, and how each is doing.\n"
     "/meta-ai add <address> [name]: add a feed, from its address or its site's (admins).\n"
     "/meta-ai remove <name>: remove a feed added here or with `feeds add` (admins).\n"
+    "/meta-ai channel: what this channel gets and when it next posts.\n"
+    "/meta-ai subscribe [kinds] [schedule] [compact] [alerts] [3+] [tz=Zone] [words]: this "
+    "channel gets only those stories, e.g. /meta-ai subscribe research weekly compact "
+    "(admins; kinds: models, research, products, people, infrastructure, policy, deals; "
+    "schedules: instant, hourly, daily, weekdays, weekly or a quoted cron expression).\n"
+    "/meta-ai unsubscribe: this channel gets the default digest again (admins).\n"
     "/meta-ai help: this help.\n"
     "Answers are visible only to you; use the share option to post one in the channel."
 )
@@ -88,6 +105,11 @@ COMMAND_HELP = (
 #: The first words of ``/meta-ai`` that are commands, not a search.
 HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
 FEEDS_WORD, ADD_WORD, REMOVE_WORD = "feeds", "add", "remove"
+SUBSCRIBE_WORD, UNSUBSCRIBE_WORD, CHANNEL_WORD = "subscribe", "unsubscribe", "channel"
+#: The commands that change what the bot does: only admins may run them.
+ADMIN_ACTIONS = frozenset({"add", "remove", "subscribe", "unsubscribe"})
+#: The commands answered with one sentence from the core (:func:`run_change`).
+CHANGE_ACTIONS = ADMIN_ACTIONS | {"channel"}
 
 Payload = dict[str, Any]
 
@@ -157,6 +179,37 @@ class CommandHandler(Protocol):
         """Remove a feed added at run time."""
         ...
 
+    async def subscribe(self, channel: str, words: str, *, by: str) -> CommandReply:
+        """Give ``channel`` (``"<adapter name>:<channel id>"``) the subscription ``words``
+        describe (``/meta-ai subscribe``); the core reads the words."""
+        ...
+
+    async def unsubscribe(self, channel: str, *, by: str) -> CommandReply:
+        """Remove ``channel``'s subscription: it gets the default digest again."""
+        ...
+
+    async def describe_channel(self, channel: str) -> CommandReply:
+        """What ``channel`` gets and when it next posts (``/meta-ai channel``)."""
+        ...
+
+
+async def run_change(
+    commands: CommandHandler, request: ChatCommand, *, by: str, channel: str
+) -> str:
+    """The core's sentence for a command of :data:`CHANGE_ACTIONS`, asked by ``by`` in
+    ``channel``; the adapter has checked that ``by`` is an admin for :data:`ADMIN_ACTIONS`.
+    Errors propagate: the adapter answers them with its own "failed" sentence."""
+    if request.action == "add":
+        assert request.url is not None
+        return (await commands.add_feed(request.url, by=by, name=request.words)).message
+    if request.action == "remove":
+        return (await commands.remove_feed(request.words or "", by=by)).message
+    if request.action == "subscribe":
+        return (await commands.subscribe(channel, request.words or "", by=by)).message
+    if request.action == "unsubscribe":
+        return (await commands.unsubscribe(channel, by=by)).message
+    return (await commands.describe_channel(channel)).message
+
 
 async def first_to_answer(commands: CommandHandler, key: str | None, timeout: float) -> bool:
     """Claim ``key`` for this process; True when it should answer the command.
@@ -185,7 +238,9 @@ def _same(value: str) -> str:
 class ChatCommand:
     """What the words after ``/meta-ai`` ask for."""
 
-    action: Literal["latest", "help", "feeds", "add", "remove"]
+    action: Literal[
+        "latest", "help", "feeds", "add", "remove", "subscribe", "unsubscribe", "channel"
+    ]
     #: The search words (``latest``), the feed's name (``remove``, or ``add`` after the URL).
     words: str | None = None
     #: ``add``: the address to add.
@@ -193,7 +248,8 @@ class ChatCommand:
 
 
 def parse_command(text: str | None, *, max_query: int = 500) -> ChatCommand:
-    """``/meta-ai [words | help | feeds | add URL [NAME] | remove NAME]``.
+    """``/meta-ai [words | help | feeds | add URL [NAME] | remove NAME | channel |
+    subscribe [WORDS] | unsubscribe]``.
 
     The first word decides; anything else is a search. ``add`` and ``remove`` without
     their argument are help (a search for "add" would find nothing useful).
@@ -210,6 +266,10 @@ def parse_command(text: str | None, *, max_query: int = 500) -> ChatCommand:
         return ChatCommand("add", words=name or None, url=url) if url else ChatCommand("help")
     if keyword == REMOVE_WORD:
         return ChatCommand("remove", words=rest) if rest else ChatCommand("help")
+    if keyword == SUBSCRIBE_WORD:
+        return ChatCommand("subscribe", words=rest[:max_query])
+    if keyword in (UNSUBSCRIBE_WORD, CHANNEL_WORD) and not rest:
+        return ChatCommand("unsubscribe" if keyword == UNSUBSCRIBE_WORD else "channel")
     return ChatCommand("latest", words=words[:max_query] or None)
 
 

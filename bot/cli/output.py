@@ -57,6 +57,22 @@ def print_lines(lines: Sequence[str]) -> None:
         out.print(plain(line))
 
 
+def wrapped(text: str, indent: str = "  ", width: int = 80) -> list[str]:
+    """``text`` as lines of at most ``width`` columns, the first indented by ``indent`` and
+    the rest two columns deeper (a list item that reads at 80 columns); long words such as
+    addresses are never broken."""
+    import textwrap
+
+    return textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
 def print_error(message: str) -> None:
     err.print(Text.assemble(("error:", "bold red"), " ", plain(message, multiline=True)))
 

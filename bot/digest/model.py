@@ -165,3 +165,11 @@ class FeedChange(BaseModel):
     message: str
     name: str | None = None
     url: str | None = None
+
+
+class CommandReply(BaseModel):
+    """What ``/meta-ai subscribe``, ``unsubscribe`` and ``channel`` answer: a sentence for
+    the one who asked (what was done, or why not and what to do)."""
+
+    ok: bool
+    message: str

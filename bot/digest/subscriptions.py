@@ -125,6 +125,46 @@ class SubscriptionSpec(BaseModel):
         return [kind for kind in self.kinds if kind not in known]
 
 
+def spec_from_words(channel: str, text: str, known_kinds: Collection[str]) -> SubscriptionSpec:
+    """``/meta-ai subscribe [kinds] [schedule] [compact] [alerts] [N+] [tz=Zone] [words]``.
+
+    Each word is read by what it is: a kind name, a schedule word (instant, hourly, daily,
+    weekdays, weekly) or a quoted cron expression, ``compact`` or ``full``, ``alerts``,
+    ``3+`` (at least 3 outlets), ``tz=Europe/Berlin``; every other word is a search word.
+    ValueError (pydantic's, naming the field) when a value is wrong.
+    """
+    fields: dict[str, object] = {"channel": channel}
+    kinds: list[str] = []
+    words: list[str] = []
+    for position, piece in enumerate(text.split('"')):
+        if position % 2 == 1:  # quoted: a cron expression, or a phrase to search
+            quoted = piece.strip()
+            if len(quoted.split()) == 5 and "schedule" not in fields:
+                fields["schedule"] = quoted
+            elif quoted:
+                words.append(f'"{quoted}"')
+            continue
+        for word in piece.split():
+            lowered = word.lower()
+            if lowered in known_kinds:
+                kinds.append(lowered)
+            elif lowered == INSTANT or lowered in SCHEDULE_WORDS:
+                fields["schedule"] = lowered
+            elif lowered in ("compact", "full"):
+                fields["form"] = lowered
+            elif lowered == "alerts":
+                fields["alerts"] = True
+            elif lowered.endswith("+") and lowered[:-1].isdigit():
+                fields["min_outlets"] = int(lowered[:-1])
+            elif lowered.startswith("tz="):
+                fields["timezone"] = word[3:]
+            else:
+                words.append(word)
+    fields["kinds"] = kinds
+    fields["words"] = " ".join(words)
+    return SubscriptionSpec.model_validate(fields)
+
+
 def next_post(schedule: str, timezone: str, after: datetime) -> datetime | None:
     """When a subscription on ``schedule`` next posts after ``after``; None for instant."""
     cron = cron_of(schedule)

@@ -23,6 +23,8 @@ from bot.store.schema import utc_now
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from bot.services.subscriptions import SubscriptionInfo
+
 SAMPLE_TITLE = "meta-ai-digest test post: this channel receives the digests"
 SAMPLE_URL = "https://ai.meta.com/blog/"
 SAMPLE_SUMMARY = [
@@ -58,18 +60,28 @@ class ChannelService:
         adapters: Sequence[ChatAdapter],
         outbox: Outbox,
         latest: Callable[[], Digest],
+        subscriptions: Callable[[], list[SubscriptionInfo]],
     ) -> None:
         self.sessions = sessions
         self.adapters = list(adapters)
         self.outbox = outbox
         self.latest = latest
+        self.subscriptions = subscriptions
 
     def channels(self) -> list[Channel]:
-        """Every destination of every enabled adapter, once, with what it receives there."""
+        """Every destination of every enabled adapter, and every subscribed channel of
+        theirs, once, with what it receives there: the default digest, or its subscription."""
         receives: dict[tuple[str, str], list[str]] = {}
+        subscribed = {(info.adapter, info.destination): info for info in self.subscriptions()}
         for adapter in self.adapters:
             for destination in adapter.destinations():
-                receives.setdefault((adapter.name, destination), []).append("digests")
+                if (adapter.name, destination) not in subscribed:
+                    receives.setdefault((adapter.name, destination), []).append("digests")
+            for (name, destination), info in subscribed.items():
+                if name == adapter.name:
+                    receives.setdefault((name, destination), []).append(
+                        f"its subscription ({info.description})"
+                    )
             for destination in adapter.admin_destinations():
                 receives.setdefault((adapter.name, destination), []).append("admin notices")
         return [

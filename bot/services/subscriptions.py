@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.common.times import local_minute
+from bot.common.validation import describe_validation_error
 from bot.digest.builder import GROWN_WINDOW, digest_of, outlet_name, reached, update_of
-from bot.digest.model import Digest, StoryUpdate
+from bot.digest.model import CommandReply, Digest, StoryUpdate
 from bot.digest.subscriptions import (
     BACKLOG,
     START_WINDOW,
@@ -29,6 +31,7 @@ from bot.digest.subscriptions import (
     describe,
     is_due,
     next_post,
+    spec_from_words,
     story_selected,
 )
 from bot.outbox.delivery import Outbox, Target, enqueue_digest
@@ -67,9 +70,12 @@ class SubscriptionInfo:
     """One subscription as `channels list`, `status` and ``/meta-ai channel`` show it."""
 
     channel: str
+    adapter: str
+    destination: str
     description: str
-    #: None: at once (instant), or no adapter here posts to the channel.
+    #: None: at once (instant).
     next_post: datetime | None
+    timezone: str
     origin: str
     created_by: str | None
     #: False when no configured adapter is named by the channel (nothing is posted).
@@ -184,6 +190,8 @@ class SubscriptionService:
         configured = self._target(row) is not None
         return SubscriptionInfo(
             channel=f"{row.adapter}:{row.destination}",
+            adapter=row.adapter,
+            destination=row.destination,
             description=describe(
                 row.kinds,
                 row.words,
@@ -193,7 +201,8 @@ class SubscriptionService:
                 row.form,
                 row.alerts,
             ),
-            next_post=next_post(row.schedule, row.timezone, now) if configured else None,
+            next_post=next_post(row.schedule, row.timezone, now),
+            timezone=row.timezone,
             origin=row.origin,
             created_by=row.created_by,
             configured=configured,
@@ -336,3 +345,43 @@ class SubscriptionService:
 def outlet_count(story: Story) -> int:
     """How many different outlets cover the story (what ``min_outlets`` counts)."""
     return len({outlet_name(item) for item in story.items if item.kept})
+
+
+def subscribe_from_words(
+    service: SubscriptionService, channel: str, words: str, by: str
+) -> CommandReply:
+    """``/meta-ai subscribe <words>`` for ``channel``: saved, or why not in a sentence."""
+    from pydantic import ValidationError
+
+    try:
+        spec = spec_from_words(channel, words, service.known_kinds)
+        info, created = service.subscribe(spec, origin="chat", by=by)
+    except ValidationError as error:
+        return CommandReply(ok=False, message=describe_validation_error(error, "subscribe"))
+    except ValueError as error:
+        return CommandReply(ok=False, message=f"subscribe: {error}")
+    verb = "subscribed" if created else "changed the subscription of"
+    return CommandReply(ok=True, message=f"{verb} {info.channel}: {when_and_what(info)}")
+
+
+def channel_sentence(service: SubscriptionService, channel: str) -> CommandReply:
+    """``/meta-ai channel``: the channel's subscription, or the default digest."""
+    info = service.info(channel)
+    if info is None:
+        return CommandReply(
+            ok=True,
+            message="This channel has no subscription of its own: it gets the default digest "
+            "(if the bot is configured to post here). An admin can give it one: "
+            "/meta-ai subscribe research weekly compact",
+        )
+    return CommandReply(ok=True, message=f"This channel gets {when_and_what(info)}")
+
+
+def when_and_what(info: SubscriptionInfo) -> str:
+    """A subscription and its next post, in one sentence's words."""
+    when = (
+        "posted as soon as found"
+        if info.next_post is None
+        else f"next post {local_minute(info.next_post, info.timezone)}"
+    )
+    return f"{info.description}; {when}."

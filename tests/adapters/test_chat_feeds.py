@@ -240,6 +240,33 @@ def is_callback(request: Any) -> bool:
     return str(request.path).endswith("/callback")
 
 
+def interact_with(adapter: DiscordAdapter, query: str, permissions: int, number: int) -> None:
+    """``/meta-ai query`` typed by a member with ``permissions``, as the gateway delivers it."""
+    assert adapter.client is not None
+    payload = interaction_create(
+        {"query": query},
+        permissions=permissions,
+        interaction_id=number,
+        token=f"interaction-token-{number}-" + "x" * 40,
+    )
+    adapter.client._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+
+
+async def interaction_reply(discord_api: FakeDiscord, number: int) -> dict[str, Any]:
+    """The interaction's answer: its callback, or the follow-up after a deferral."""
+    callback = await discord_api.wait_for(
+        lambda r: is_callback(r) and f"/interactions/{number}/" in r.path
+    )
+    if callback.body["type"] == 4:
+        return dict(callback.body["data"])
+    followup = await discord_api.wait_for(
+        lambda r: (
+            r.method == "POST" and f"interaction-token-{number}-" in r.path and not is_callback(r)
+        )
+    )
+    return dict(followup.body)
+
+
 async def test_discord_manage_server_members_change_feeds_others_get_a_polite_no(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
@@ -254,33 +281,12 @@ async def test_discord_manage_server_members_change_feeds_others_get_a_polite_no
         assert isinstance(adapter, DiscordAdapter)
         try:
             await adapter.register_commands(bot)
-            assert adapter.client is not None
-            state = adapter.client._connection
 
             def interact(query: str, permissions: int, number: int) -> None:
-                payload = interaction_create(
-                    {"query": query},
-                    permissions=permissions,
-                    interaction_id=number,
-                    token=f"interaction-token-{number}-" + "x" * 40,
-                )
-                state.parse_interaction_create(payload)  # type: ignore[arg-type]
+                interact_with(adapter, query, permissions, number)
 
             async def reply_to(number: int) -> dict[str, Any]:
-                """The interaction's answer: its callback, or the follow-up after a deferral."""
-                callback = await discord_api.wait_for(
-                    lambda r: is_callback(r) and f"/interactions/{number}/" in r.path
-                )
-                if callback.body["type"] == 4:
-                    return dict(callback.body["data"])
-                followup = await discord_api.wait_for(
-                    lambda r: (
-                        r.method == "POST"
-                        and f"interaction-token-{number}-" in r.path
-                        and not is_callback(r)
-                    )
-                )
-                return dict(followup.body)
+                return await interaction_reply(discord_api, number)
 
             interact(f"add {feed_url}", MEMBER_PERMISSIONS, 1001)
             refusal = await reply_to(1001)

@@ -299,6 +299,51 @@ def test_status_shows_the_adapters_their_channels_and_the_schedule(tmp_path: Pat
     assert not [line for line in too_wide(shown) if not line.startswith("database: ")]
 
 
+def test_channels_add_list_remove_and_status_show_each_channels_subscription(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path / "c.toml", [], tmp_path / "bot.db")
+    env = {"DISCORD_TOKEN": "not-a-real-token", "DISCORD_CHANNEL_ID": DISCORD_CHANNELS}
+    first, second = DISCORD_CHANNELS.split(",")
+    add = ["--config", str(config), "channels", "add", f"discord:{first}"]
+    added = bot(
+        *add,
+        "--kinds",
+        "research,models",
+        "--schedule",
+        "weekly",
+        "--timezone",
+        "Asia/Tokyo",
+        "--form",
+        "compact",
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+    assert f"subscribed discord:{first}: research, models;" in added.stdout
+    assert re.search(r"next post: Mon .* 09:00 JST", added.stdout)
+
+    listing = bot("--config", str(config), "channels", "list", env=env).stdout
+    assert f"discord:{first}  its subscription (research, models;" in listing
+    assert f"discord:{second}  digests" in listing
+
+    shown = bot("--config", str(config), "status", env=env).stdout
+    assert "subscriptions (1; other channels get the default digest):" in shown
+    assert f"discord:{first} (cli): research, models;" in shown
+    assert not [line for line in too_wide(shown) if not line.startswith("database: ")]
+
+    wrong = bot(*add, "--kinds", "gossip", env=env)
+    assert wrong.returncode == 2 and "unknown kind gossip: use " in wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1
+    bad_zone = bot(*add, "--timezone", "Mars/Base", env=env)
+    assert bad_zone.returncode == 2 and "timezone" in bad_zone.stderr
+
+    removed = bot("--config", str(config), "channels", "remove", f"discord:{first}", env=env)
+    assert removed.returncode == 0 and "removed the subscription" in removed.stdout
+    again = bot("--config", str(config), "channels", "remove", f"discord:{first}", env=env)
+    assert again.returncode == 2 and "has no subscription" in again.stderr
+    assert "subscriptions: none" in bot("--config", str(config), "status", env=env).stdout
+
+
 def test_run_counts_every_polled_feed_and_names_its_jobs(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:

@@ -19,13 +19,16 @@ from tests.fakes.slack_api import DIGEST_CHANNEL, FakeSlack
 from tests.helpers import allow_local, write_config
 
 
-def scoop_bot(server: FeedServer, tmp_path: Path, env: dict[str, str], adapter: str) -> DigestBot:
-    """Three outlets in the config; the first two carry the scoop now, the third later."""
+def scoop_bot(
+    server: FeedServer, tmp_path: Path, env: dict[str, str], adapter: str, extra: str = ""
+) -> DigestBot:
+    """Three outlets in the config; the first two carry the scoop now, the third later.
+    ``extra``: more of the config file (``[[subscriptions]]``)."""
     feeds = [(f"Outlet {n}", server.url(f"/o{n}")) for n in range(3)]
     for n in range(2):
         serve_scoop(server, f"/o{n}", HEADLINES[n], 30 - n)
     server.serve("/o2", "<?xml version='1.0'?><rss version='2.0'><channel/></rss>")
-    extra = f'[adapters]\nenabled = ["{adapter}"]\n' + allow_local(server.port)
+    extra = f'[adapters]\nenabled = ["{adapter}"]\n' + allow_local(server.port) + "\n" + extra
     config = write_config(tmp_path / "c.toml", feeds, tmp_path / "bot.db", extra)
     settings = load_settings(config, env={})
     adapters = select_adapters(settings.adapters.enabled, settings.adapters.options_for, env)

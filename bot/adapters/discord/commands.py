@@ -24,6 +24,8 @@ from discord import app_commands
 from discord.utils import escape_markdown
 
 from bot.adapters.base import (
+    ADMIN_ACTIONS,
+    CHANGE_ACTIONS,
     COMMAND_HELP,
     COMMAND_NAME,
     ChatCommand,
@@ -32,6 +34,7 @@ from bot.adapters.base import (
     feed_lines,
     first_to_answer,
     parse_command,
+    run_change,
 )
 from bot.adapters.discord.errors import NETWORK_ERRORS
 from bot.adapters.discord.outgoing import OutgoingMessage
@@ -47,10 +50,11 @@ SHARE_DESCRIPTION = "Post the answer in the channel instead of only to you"
 HELP_QUERY = "help"
 LOOKUP_FAILED = "Sorry, the latest Meta AI news could not be loaded. Please try again in a minute."
 NOT_ADMIN = (
-    "Sorry, only members with the Manage Server permission can add or remove feeds. "
-    "`/meta-ai query: feeds` shows the list; ask a server admin to change it."
+    "Sorry, only members with the Manage Server permission can add or remove feeds or "
+    "change this channel's subscription. `/meta-ai query: feeds` shows the feeds and "
+    "`/meta-ai query: channel` what this channel gets; ask a server admin to change them."
 )
-CHANGE_FAILED = "Sorry, the feed list could not be changed right now. Please try again."
+CHANGE_FAILED = "Sorry, that could not be done right now. Please try again in a minute."
 
 # The least time a replica waits for its claim on an interaction (defer_after may be 0).
 CLAIM_FLOOR_SECONDS = 0.5
@@ -104,11 +108,12 @@ async def answer(
         elif request.action == "feeds":
             messages = await _within(interaction, _feeds(handler), not share, defer_after)
             await deliver(interaction, messages, ephemeral=not share)
-        elif request.action in ("add", "remove"):
-            if not is_admin(interaction):
+        elif request.action in CHANGE_ACTIONS:
+            if request.action in ADMIN_ACTIONS and not is_admin(interaction):
                 await deliver(interaction, [text_payload(NOT_ADMIN)], ephemeral=True)
                 return
-            change = _change(handler, request, who(interaction))
+            channel = f"discord:{interaction.channel_id}"
+            change = _change(handler, request, who(interaction), channel)
             messages = await _within(interaction, change, True, defer_after)
             await deliver(interaction, messages, ephemeral=True)
         else:
@@ -163,17 +168,15 @@ async def _feeds(handler: CommandHandler) -> list[Payload]:
     return [{"content": chunk, "embeds": []} for chunk in split_text("\n".join(lines), MAX_CONTENT)]
 
 
-async def _change(handler: CommandHandler, request: ChatCommand, by: str) -> list[Payload]:
+async def _change(
+    handler: CommandHandler, request: ChatCommand, by: str, channel: str
+) -> list[Payload]:
     try:
-        if request.action == "add":
-            assert request.url is not None
-            change = await handler.add_feed(request.url, by=by, name=request.words)
-        else:
-            change = await handler.remove_feed(request.words or "", by=by)
+        message = await run_change(handler, request, by=by, channel=channel)
     except Exception:
         log.exception("/%s %s failed", COMMAND_NAME, request.action)
         return [text_payload(CHANGE_FAILED)]
-    return [text_payload(_inert(change.message))]
+    return [text_payload(_inert(message))]
 
 
 def _inert(text: str) -> str:

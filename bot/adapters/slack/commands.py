@@ -32,6 +32,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.base import (
+    ADMIN_ACTIONS,
+    CHANGE_ACTIONS,
     COMMAND_NAME,
     ChatCommand,
     CommandHandler,
@@ -39,6 +41,7 @@ from bot.adapters.base import (
     feed_lines,
     first_to_answer,
     parse_command,
+    run_change,
 )
 from bot.adapters.slack.render import (
     QUERY_LIMIT,
@@ -56,9 +59,10 @@ BUSY_TEXT = "The news database is busy right now; please try /meta-ai again in a
 FAILED_TEXT = "Sorry, the latest summary is not available right now; please try again later."
 NOT_ADMIN_TEXT = (
     "Sorry, only workspace admins and owners (and the users the bot's config names) can "
-    "add or remove feeds. /meta-ai feeds shows the list; ask an admin to change it."
+    "add or remove feeds or change this channel's subscription. /meta-ai feeds shows the "
+    "feeds and /meta-ai channel what this channel gets; ask an admin to change them."
 )
-CHANGE_FAILED_TEXT = "Sorry, the feed list could not be changed right now; please try again."
+CHANGE_FAILED_TEXT = "Sorry, that could not be done right now; please try again in a minute."
 # Adding fetches the feed (bounded by [fetch] total_timeout_seconds per request, and a page
 # may lead to a few candidates); response_url answers for 30 minutes.
 CHANGE_TIMEOUT_SECONDS = 300.0
@@ -129,7 +133,7 @@ class SlashCommands:
                 payloads = [render_help()]
             elif request.action == "feeds":
                 payloads = await self._feeds()
-            elif request.action in ("add", "remove"):
+            elif request.action in CHANGE_ACTIONS:
                 payloads = await self._change(request, command, client)
             else:
                 payloads = await self._answer(request.words, share=True, shared_by=None)
@@ -151,20 +155,17 @@ class SlashCommands:
         self, request: ChatCommand, command: dict[str, Any], client: AsyncWebClient
     ) -> list[Payload]:
         user = str(command.get("user_id") or "")
-        if not await self.is_admin(client, user):
+        if request.action in ADMIN_ACTIONS and not await self.is_admin(client, user):
             return render_text(NOT_ADMIN_TEXT)
         who = f"Slack user {user} ({command.get('user_name') or 'unknown'})"
+        channel = f"slack:{command.get('channel_id') or ''}"
         try:
             async with asyncio.timeout(CHANGE_TIMEOUT_SECONDS):
-                if request.action == "add":
-                    assert request.url is not None
-                    change = await self.commands.add_feed(request.url, by=who, name=request.words)
-                else:
-                    change = await self.commands.remove_feed(request.words or "", by=who)
+                message = await run_change(self.commands, request, by=who, channel=channel)
         except Exception:
             log.exception("/meta-ai %s failed", request.action)
             return render_text(CHANGE_FAILED_TEXT)
-        return render_text(change.message)  # render_text escapes it
+        return render_text(message)  # render_text escapes it
 
     async def is_admin(self, client: AsyncWebClient, user: str) -> bool:
         """A configured admin, or a workspace admin or owner according to users.info."""

@@ -9,11 +9,12 @@ import typer
 from bot.cli.bootstrap import context_of, open_readonly
 from bot.cli.groups import TidyCommand
 from bot.cli.options import configured
-from bot.cli.output import fail, out, plain, print_lines
+from bot.cli.output import fail, out, plain, print_lines, wrapped
 from bot.common.times import local_minute
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.services.subscriptions import SubscriptionInfo
 
 commands = typer.Typer(add_completion=False)
 
@@ -33,7 +34,15 @@ def status(ctx: typer.Context) -> None:
     out.print(plain(f"database: {describe_database(settings.database_url(env))}"))
     with open_readonly(settings, env) as bot:
         lines = bot.reports.status()
-    print_lines([*lines, *adapter_lines(settings, env), *schedule_lines(settings)])
+        subscribed = bot.subscriptions.infos()
+    print_lines(
+        [
+            *lines,
+            *adapter_lines(settings, env),
+            *subscription_lines(subscribed, settings),
+            *schedule_lines(settings),
+        ]
+    )
 
 
 def adapter_lines(settings: Settings, env: dict[str, str]) -> list[str]:
@@ -51,6 +60,22 @@ def adapter_lines(settings: Settings, env: dict[str, str]) -> list[str]:
         admin = ", ".join(adapter.admin_destinations())
         lines.append(
             f"  {adapter.name}: digests to {channels}" + (f"; notices to {admin}" if admin else "")
+        )
+    return lines
+
+
+def subscription_lines(subscribed: list[SubscriptionInfo], settings: Settings) -> list[str]:
+    """Every channel's own subscription: what it gets, where it came from, its next post."""
+    if not subscribed:
+        return ["subscriptions: none (every channel gets the default digest)"]
+    lines = [f"subscriptions ({len(subscribed)}; other channels get the default digest):"]
+    for info in subscribed:
+        when = "at once" if info.next_post is None else local_minute(info.next_post, info.timezone)
+        # An empty list enables every installed adapter whose secrets are set.
+        enabled = not settings.adapters.enabled or info.adapter in settings.adapters.enabled
+        lines += wrapped(
+            f"{info.channel} ({info.origin}): {info.description}; next post {when}"
+            + ("" if enabled else f"; NOT POSTED: {info.adapter} is not in [adapters] enabled")
         )
     return lines
 
