@@ -21,6 +21,8 @@ from bot.common.cron import EXAMPLE
 from bot.digest.schedules import crontab_trigger
 
 INSTANT = "instant"
+# No scheduled post: the channel hears only alerts (an alerts-only channel).
+NEVER = "never"
 # Schedules by name, for chat where a cron expression is awkward to type.
 SCHEDULE_WORDS = {
     "hourly": "0 * * * *",
@@ -48,11 +50,18 @@ def split_channel(channel: str) -> tuple[str, str]:
 
 
 def cron_of(schedule: str) -> str | None:
-    """The cron expression a schedule stands for; None for ``instant``."""
+    """The cron expression a schedule stands for; None for ``instant`` and ``never``."""
     word = schedule.strip().lower()
-    if word == INSTANT:
+    if word in (INSTANT, NEVER):
         return None
     return SCHEDULE_WORDS.get(word, schedule.strip())
+
+
+def schedule_mode(schedule: str) -> str:
+    """``"instant"`` (stories go as soon as found), ``"never"`` (alerts only) or
+    ``"cron"``."""
+    word = schedule.strip().lower()
+    return word if word in (INSTANT, NEVER) else "cron"
 
 
 class SubscriptionSpec(BaseModel):
@@ -68,8 +77,8 @@ class SubscriptionSpec(BaseModel):
     #: Words every story must match, in the /meta-ai search syntax.
     words: str = Field(default="", max_length=MAX_WORDS_CHARS)
     min_outlets: int = Field(default=1, ge=1, le=100)
-    #: A cron expression, hourly/daily/weekdays/weekly, or "instant"; empty: the
-    #: ``[schedule] digest_cron``.
+    #: A cron expression, hourly/daily/weekdays/weekly, "instant", or "never" (alerts
+    #: only); empty: the ``[schedule] digest_cron``.
     schedule: str = Field(default="", max_length=100)
     #: An IANA time zone; empty: ``[schedule] timezone``.
     timezone: str = Field(default="", max_length=64)
@@ -96,7 +105,7 @@ class SubscriptionSpec(BaseModel):
             except ValueError as error:
                 raise ValueError(
                     f"schedule {schedule!r} is neither a cron expression ({EXAMPLE}) nor "
-                    f"one of instant, {', '.join(SCHEDULE_WORDS)}: {error}"
+                    f"one of instant, never, {', '.join(SCHEDULE_WORDS)}: {error}"
                 ) from error
         return schedule.strip()
 
@@ -148,7 +157,7 @@ def spec_from_words(channel: str, text: str, known_kinds: Collection[str]) -> Su
             lowered = word.lower()
             if lowered in known_kinds:
                 kinds.append(lowered)
-            elif lowered == INSTANT or lowered in SCHEDULE_WORDS:
+            elif lowered in (INSTANT, NEVER) or lowered in SCHEDULE_WORDS:
                 fields["schedule"] = lowered
             elif lowered in ("compact", "full"):
                 fields["form"] = lowered
@@ -166,7 +175,8 @@ def spec_from_words(channel: str, text: str, known_kinds: Collection[str]) -> Su
 
 
 def next_post(schedule: str, timezone: str, after: datetime) -> datetime | None:
-    """When a subscription on ``schedule`` next posts after ``after``; None for instant."""
+    """When a subscription on ``schedule`` next posts after ``after``; None for instant and
+    never."""
     cron = cron_of(schedule)
     if cron is None:
         return None
@@ -177,9 +187,13 @@ def next_post(schedule: str, timezone: str, after: datetime) -> datetime | None:
 
 
 def is_due(schedule: str, timezone: str, last_run: datetime, now: datetime) -> bool:
-    """True when a scheduled post fell between the last run and ``now`` (instant: always)."""
+    """True when a scheduled post fell between the last run and ``now`` (instant: always;
+    never: never)."""
+    mode = schedule_mode(schedule)
+    if mode != "cron":
+        return mode == INSTANT
     following = next_post(schedule, timezone, last_run)
-    return following is None or following <= now
+    return following is not None and following <= now
 
 
 def story_selected(
@@ -204,6 +218,7 @@ def describe(
         what += f" matching “{words}”"
     if min_outlets > 1:
         what += f", {min_outlets}+ outlets"
-    when = "at once" if cron_of(schedule) is None else f'"{schedule}" {timezone}'
-    extra = ", with alerts" if alerts and cron_of(schedule) is not None else ""
+    mode = schedule_mode(schedule)
+    when = {INSTANT: "at once", NEVER: "no scheduled post"}.get(mode, f'"{schedule}" {timezone}')
+    extra = ", with alerts" if alerts and mode != INSTANT else ""
     return f"{what}; {when}; {form}{extra}"

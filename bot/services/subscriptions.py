@@ -25,12 +25,13 @@ from bot.digest.builder import GROWN_WINDOW, digest_of, outlet_name, reached, up
 from bot.digest.model import CommandReply, Digest, StoryUpdate
 from bot.digest.subscriptions import (
     BACKLOG,
+    INSTANT,
     START_WINDOW,
     SubscriptionSpec,
-    cron_of,
     describe,
     is_due,
     next_post,
+    schedule_mode,
     spec_from_words,
     story_selected,
 )
@@ -243,11 +244,11 @@ class SubscriptionService:
             target = None if row is None else self._target(row)
             if row is None or target is None:
                 return None
-            if cron_of(row.schedule) is not None:
-                if not is_due(row.schedule, row.timezone, row.last_run_at or row.created_at, now):
-                    return None
-                if not claim_run(session, row, now):
-                    return None  # another replica runs it
+            last_run = row.last_run_at or row.created_at
+            if not is_due(row.schedule, row.timezone, last_run, now):
+                return None
+            if schedule_mode(row.schedule) == "cron" and not claim_run(session, row, now):
+                return None  # another replica runs it
             stories = self._selected(session, row, now)[: self.settings.max_stories]
             updates = self._updates(session, row, now)
             return self._queue(session, row, target, "digest", stories, updates, now)
@@ -258,8 +259,10 @@ class SubscriptionService:
             begin_writing(session)
             row = session.get(Subscription, subscription_id)
             target = None if row is None else self._target(row)
-            if row is None or target is None or not row.alerts or cron_of(row.schedule) is None:
+            if row is None or target is None or not row.alerts:
                 return None
+            if schedule_mode(row.schedule) == INSTANT:
+                return None  # every story goes at once: nothing waits to be alerted
             last = row.last_alert_at
             if last is not None and now - last < timedelta(minutes=settings.alert_gap_minutes):
                 return None
@@ -378,10 +381,8 @@ def channel_sentence(service: SubscriptionService, channel: str) -> CommandReply
 
 
 def when_and_what(info: SubscriptionInfo) -> str:
-    """A subscription and its next post, in one sentence's words."""
-    when = (
-        "posted as soon as found"
-        if info.next_post is None
-        else f"next post {local_minute(info.next_post, info.timezone)}"
-    )
-    return f"{info.description}; {when}."
+    """A subscription and its next post, in one sentence's words (the description says
+    "at once" or "no scheduled post" when there is no next post)."""
+    if info.next_post is None:
+        return f"{info.description}."
+    return f"{info.description}; next post {local_minute(info.next_post, info.timezone)}."

@@ -256,7 +256,8 @@ async def test_words_select_stories_as_the_meta_ai_search_does(
 async def test_an_alert_goes_at_once_when_a_story_reaches_its_outlets_at_most_hourly(
     tmp_path: Path, database_url: str
 ) -> None:
-    extra = subscription(schedule="weekly", alerts=True, alert_words="superintelligence")
+    """An alerts-only channel: no scheduled post, breaking stories and its words at once."""
+    extra = subscription(schedule="never", alerts=True, alert_words="superintelligence")
     async with FakeSlack() as slack:
         bot = make_bot(settings_with(tmp_path, database_url, extra), slack, database_url)
         try:
@@ -283,8 +284,9 @@ async def test_an_alert_goes_at_once_when_a_story_reaches_its_outlets_at_most_ho
 
 
 def alerts(digests: list[Digest]) -> list[Digest]:
-    """The alerts among what a run queued (a weekly post may fall in the test's hour)."""
-    return [digest for digest in digests if digest.kind == "alert"]
+    """What a run of an alerts-only subscription queued: alerts, never a scheduled post."""
+    assert all(digest.kind == "alert" for digest in digests)
+    return digests
 
 
 # ------------------------------------------------------------------ the config file
@@ -313,7 +315,7 @@ async def test_config_subscriptions_follow_the_file_and_chat_ones_stay(
     [
         (subscription(kinds=["gossip"]), "unknown kind gossip"),
         (subscription(channel="C0123"), "<adapter>:<destination>"),
-        (subscription(schedule="every day"), "instant, hourly, daily"),
+        (subscription(schedule="every day"), "instant, never, hourly, daily"),
         (subscription(timezone="Mars/Olympus"), "IANA time zone"),
         (subscription(form="tiny"), "form"),
         (subscription() + subscription(), "has two [[subscriptions]]"),

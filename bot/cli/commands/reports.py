@@ -70,11 +70,15 @@ def subscription_lines(subscribed: list[SubscriptionInfo], settings: Settings) -
         return ["subscriptions: none (every channel gets the default digest)"]
     lines = [f"subscriptions ({len(subscribed)}; other channels get the default digest):"]
     for info in subscribed:
-        when = "at once" if info.next_post is None else local_minute(info.next_post, info.timezone)
+        when = (
+            ""
+            if info.next_post is None
+            else f"; next post {local_minute(info.next_post, info.timezone)}"
+        )
         # An empty list enables every installed adapter whose secrets are set.
         enabled = not settings.adapters.enabled or info.adapter in settings.adapters.enabled
         lines += wrapped(
-            f"{info.channel} ({info.origin}): {info.description}; next post {when}"
+            f"{info.channel} ({info.origin}): {info.description}{when}"
             + ("" if enabled else f"; NOT POSTED: {info.adapter} is not in [adapters] enabled")
         )
     return lines
