@@ -1,5 +1,9 @@
 """Concurrent digests: N `meta-ai-digest digest` processes started together on one database.
 
+Two rows per database: the default digest, and a channel's own subscription (an instant
+``[[subscriptions]]`` on the terminal, so that the default digest goes nowhere and every
+story reaches the channel through the subscription's claims).
+
 Run:  .venv/bin/python -m bench.replicas [--trials 20] [--processes 3] [--stories 12]
                                          [--database sqlite|postgresql|both]
 
@@ -36,6 +40,8 @@ from tests.replicas import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
+# The channel of the subscription row: the terminal, whose messages each process prints.
+SUBSCRIBED = "terminal:stdout"
 
 
 def trial(url: str, directory: Path, processes: int, config: Path) -> tuple[int, int]:
@@ -57,10 +63,12 @@ def trial(url: str, directory: Path, processes: int, config: Path) -> tuple[int,
     return sum(n - 1 for n in counts.values()), len(counts)
 
 
-def queued_repeats(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
-    """(stories queued in more than one digest, digests queued, messages left pending)."""
+def queued_repeats(sessions: sessionmaker[Session], channel: str | None) -> tuple[int, int, int]:
+    """(stories queued in more than one digest, digests queued, messages left pending), of
+    the default digest (``channel`` None) or of the channel's subscription."""
     with sessions() as session:
-        payloads = list(session.scalars(select(DigestRecord.payload)))
+        records = session.scalars(select(DigestRecord.payload))
+        payloads = [payload for payload in records if payload.get("channel") == channel]
         pending = session.scalar(
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status != "sent")
         )
@@ -68,13 +76,18 @@ def queued_repeats(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
     return sum(1 for n in counts.values() if n > 1), len(payloads), pending or 0
 
 
-def run(database: str, trials: int, processes: int, stories: int, work: Path) -> None:
-    config = work / "config.toml"
+def run(
+    database: str, trials: int, processes: int, stories: int, work: Path, channel: str | None
+) -> None:
+    config = work / f"config-{channel is not None}.toml"
+    subscription = f'[[subscriptions]]\nchannel = "{channel}"\nschedule = "instant"\n'
     config.write_text(
         '[adapters]\nenabled = ["terminal"]\n[digest]\n'
-        f"max_stories = {stories * 2}\nshow_new_sources = false\n",
+        f"max_stories = {stories * 2}\nshow_new_sources = false\n"
+        + (subscription if channel else ""),
         encoding="utf-8",
     )
+    row = f"{database} ({'subscription' if channel else 'digest'})"
 
     def measure(url: str) -> None:
         engine = create_database_engine(url)
@@ -85,8 +98,9 @@ def run(database: str, trials: int, processes: int, stories: int, work: Path) ->
         try:
             for number in range(trials):
                 reset_posting(sessions)
-                repeated, seen = trial(url, work / f"{database}-{number}", processes, config)
-                twice, digests, pending = queued_repeats(sessions)
+                directory = work / f"{database}-{channel is not None}-{number}"
+                repeated, seen = trial(url, directory, processes, config)
+                twice, digests, pending = queued_repeats(sessions, channel)
                 left += pending
                 repeats += repeated
                 duplicated_trials += repeated > 0 or twice > 0
@@ -96,18 +110,18 @@ def run(database: str, trials: int, processes: int, stories: int, work: Path) ->
         finally:
             engine.dispose()
         print(
-            f"{database:10}  {trials} trials of {processes} concurrent digests, {stories} stories: "
+            f"{row:26}  {trials} trials of {processes} concurrent digests, {stories} stories: "
             f"{duplicated_trials} trials with duplicates ({queued_twice} stories queued twice, "
             f"{repeats} repeats printed), {lost_trials} with lost stories, "
             f"{split} with the stories split over several digests, {left} messages left pending"
         )
 
     if database == "sqlite":
-        measure(f"sqlite:///{work / 'bench.db'}")
+        measure(f"sqlite:///{work / f'bench-{channel is not None}.db'}")
         return
     reason = postgres_available()
     if reason:
-        print(f"postgresql  skipped: {reason}")
+        print(f"{row:26}  skipped: {reason}")
         return
     with scratch_postgres_database() as url:
         measure(url)
@@ -126,7 +140,8 @@ def main() -> None:
     databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     with tempfile.TemporaryDirectory(prefix="mad-replicas-") as work:
         for database in databases:
-            run(database, args.trials, args.processes, args.stories, Path(work))
+            for channel in (None, SUBSCRIBED):
+                run(database, args.trials, args.processes, args.stories, Path(work), channel)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,15 @@ from typing import IO, Any
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.schema import DigestRecord, Feed, Item, OutboxMessage, Story
+from bot.store.schema import (
+    DigestRecord,
+    Feed,
+    Item,
+    OutboxMessage,
+    Story,
+    Subscription,
+    SubscriptionPost,
+)
 
 # Runs in each gated process: say "ready", wait for the gate file, then become the command
 # (exec: the process the test started *is* the console script, no wrapper stays behind).
@@ -178,9 +186,12 @@ def add_sources(
 
 
 def reset_posting(sessions: sessionmaker[Session]) -> None:
-    """Every story unposted again, no digest and no message: a fresh trial on the same rows."""
+    """Every story unposted again, no digest and no message, no subscription run or post:
+    a fresh trial on the same rows."""
     with sessions.begin() as session:
         session.execute(delete(OutboxMessage))
+        session.execute(delete(SubscriptionPost))
+        session.execute(update(Subscription).values(last_run_at=None, last_alert_at=None))
         session.execute(
             update(Story).values(posted_at=None, posted_digest_id=None, sources_announced=0)
         )

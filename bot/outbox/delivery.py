@@ -230,6 +230,16 @@ class DeliveryReport:
     #: in this run.
     in_doubt: list[int] = field(default_factory=list)
 
+    def then(self, later: DeliveryReport) -> DeliveryReport:
+        """This pass followed by ``later``: what both sent and said; what still waits."""
+        return DeliveryReport(
+            sent=self.sent + later.sent,
+            waiting=later.waiting,
+            errors=[*self.errors, *later.errors],
+            retrying=[*self.retrying, *later.retrying],
+            in_doubt=[*self.in_doubt, *later.in_doubt],
+        )
+
 
 def release_dead_claims(session: Session, now: datetime) -> int:
     """Release leases whose holder died on this host (``kill -9``), so sending resumes at once."""

@@ -52,6 +52,9 @@ class DigestResult:
     digest: Digest
     queued_messages: int = 0
     delivery: DeliveryReport | None = None
+    #: Every channel has a subscription of its own: the default digest went nowhere, by
+    #: design (its stories are claimed so that none waits forever).
+    subscribed_only: bool = False
 
 
 def disabled_feed_notice(feed: Feed) -> str:
@@ -187,7 +190,13 @@ class DigestService:
         await self.outbox.deliver(max_wait_seconds=0)
         digest, queued = await asyncio.to_thread(self.queue)
         delivery = await self.outbox.deliver(max_wait_seconds=max_wait_seconds)
-        return DigestResult(digest=digest, queued_messages=queued, delivery=delivery)
+        targets, subscribed = await asyncio.to_thread(self.targets)
+        return DigestResult(
+            digest=digest,
+            queued_messages=queued,
+            delivery=delivery,
+            subscribed_only=not targets and bool(subscribed),
+        )
 
     async def latest(self, query: str | None) -> Digest:
         """The /meta-ai answer: the most recent stories, those matching ``query`` if given."""

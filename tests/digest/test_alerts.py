@@ -14,20 +14,26 @@ from bot.pipeline import DigestBot
 from bot.scheduler import BotJobs
 from bot.store.schema import Story
 from tests.fakes.feed_server import HEADLINES, FeedServer, serve_scoop
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import DIGEST_CHANNEL, OTHER_CHANNEL, FakeSlack
 from tests.helpers import allow_local, write_config
 
 
 def alerting_bot(
-    server: FeedServer, tmp_path: Path, env: dict[str, str], outlets: int, gap: int = 60
+    server: FeedServer,
+    tmp_path: Path,
+    env: dict[str, str],
+    outlets: int,
+    gap: int = 60,
+    alerts: str = "true",
+    extra_config: str = "",
 ) -> DigestBot:
     feeds = [
         (f"Outlet {n}", serve_scoop(server, f"/o{n}", HEADLINES[n], 10 * (n + 1)))
         for n in range(outlets)
     ]
     extra = (
-        f'[adapters]\nenabled = ["slack"]\n[digest]\nalerts = true\nalert_sources = 5\n'
-        f"alert_gap_minutes = {gap}\n" + allow_local(server.port)
+        f'[adapters]\nenabled = ["slack"]\n[digest]\nalerts = {alerts}\nalert_sources = 5\n'
+        f"alert_gap_minutes = {gap}\n" + allow_local(server.port) + extra_config
     )
     config = write_config(tmp_path / "c.toml", feeds, tmp_path / "bot.db", extra)
     settings = load_settings(config, env={})
@@ -87,6 +93,30 @@ async def test_a_second_alert_within_the_gap_waits(feed_server: FeedServer, tmp_
                 [due] = alert_candidates(session, bot.settings.digest, datetime.now(UTC))
                 assert "Foo Robotics" in session.get(Story, due).title
             assert bot.digests.queue_alert() is None
+        finally:
+            await bot.close_adapters()
+            bot.close()
+
+
+async def test_a_subscription_that_asks_for_alerts_gets_one_after_the_poll(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """Alerts off for the default digest; one channel's weekly subscription asks for them."""
+    subscription = (
+        f'[[subscriptions]]\nchannel = "slack:{OTHER_CHANNEL}"\nschedule = "weekly"\n'
+        "alerts = true\n"
+    )
+    async with FakeSlack() as slack:
+        env = slack.http_mode_env()
+        bot = alerting_bot(feed_server, tmp_path, env, 5, alerts="false", extra_config=subscription)
+        try:
+            await BotJobs(bot, bot.settings.schedule).poll()  # the poll's cycle posts it
+            [alert] = slack.bodies("chat.postMessage")
+            assert alert["channel"] == OTHER_CHANNEL
+            assert "Breaking Meta AI news" in str(alert["blocks"][0])
+            await bot.digests.post(max_wait_seconds=0)  # the default digest, elsewhere
+            channels = [body["channel"] for body in slack.bodies("chat.postMessage")]
+            assert channels == [OTHER_CHANNEL, DIGEST_CHANNEL]
         finally:
             await bot.close_adapters()
             bot.close()

@@ -46,7 +46,14 @@ from bot.store.database import (
     schema_revision,
     session_factory,
 )
-from bot.store.schema import Claim, DigestRecord, Item, OutboxMessage, Story
+from bot.store.schema import (
+    Claim,
+    DigestRecord,
+    Item,
+    OutboxMessage,
+    Story,
+    SubscriptionPost,
+)
 from tests.fakes.discord_api import FakeDiscord, interaction_create
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import APP_TOKEN as SLACK_APP_TOKEN
@@ -400,6 +407,15 @@ def tokens_in(message: object) -> list[str]:
     return [token(i) for i in range(len(WORDS)) if token(i) in dumped]
 
 
+def subscription_posts(database_url: str) -> int:
+    engine = create_database_engine(database_url, create=False)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(select(func.count()).select_from(SubscriptionPost)) or 0
+    finally:
+        engine.dispose()
+
+
 def pending_messages(database_url: str) -> int:
     engine = create_database_engine(database_url, create=False)
     try:
@@ -410,11 +426,15 @@ def pending_messages(database_url: str) -> int:
         engine.dispose()
 
 
+@pytest.mark.parametrize("route", ["default digest", "subscription"])
 def test_two_run_processes_post_each_story_once_and_run_each_firing_once(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, route: str
 ) -> None:
     """The replicas of the README: two `run` on one database, a poll every 3 s, a digest
-    every 1.2 s, stories arriving in two batches, and a manual `digest` in between."""
+    every 1.2 s, stories arriving in two batches, and a manual `digest` in between. The
+    channel gets the default digest, or has an instant subscription of its own (its posts
+    follow each poll, in whichever replica ran it)."""
+    subscription = ["[[subscriptions]]", 'channel = "slack:webhook"', 'schedule = "instant"']
     feeds = FeedServer().start()
     sink = SlackWebhookSink().start()
     logs = [tmp_path / "replica-0.log", tmp_path / "replica-1.log"]
@@ -438,6 +458,7 @@ def test_two_run_processes_post_each_story_once_and_run_each_firing_once(
                     "show_new_sources = false",
                     "[adapters.slack]",
                     "min_seconds_between_messages = 0",
+                    *(subscription if route == "subscription" else []),
                 ]
             ),
             encoding="utf-8",
@@ -508,6 +529,9 @@ def test_two_run_processes_post_each_story_once_and_run_each_firing_once(
     assert left[0] <= ran[1] and left[1] <= ran[0]
     # Both started together: one ran the start-up poll and the day's pruning, too.
     assert {job for job, _key in left[0] | left[1]} == {"poll", "post_digest", "prune"}
+    # The subscribed channel got every story through its subscription, recorded once each.
+    posted = subscription_posts(database_url)
+    assert posted == (len(WORDS) if route == "subscription" else 0)
 
 
 def test_a_firing_has_one_key_in_every_replica() -> None:

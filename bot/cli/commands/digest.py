@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -12,6 +12,11 @@ from bot.cli.groups import TidyCommand
 from bot.cli.options import FormatOption, configured, flag
 from bot.cli.output import err, out, plain
 from bot.common.text import plural
+
+if TYPE_CHECKING:
+    from bot.digest.model import Digest
+    from bot.pipeline import DigestBot
+    from bot.services.digests import DigestResult
 
 commands = typer.Typer(add_completion=False)
 
@@ -42,13 +47,16 @@ def digest(
             return
         # One attempt per message (each within its adapter's send timeout): what is left
         # pending is retried by `run` every minute, or by the next `digest`.
-        result = run_with_adapters(bot, bot.digests.post(max_wait_seconds=0))
+        result, subscribed = run_with_adapters(bot, post_everything(bot))
+    for posted in subscribed:
+        count = plural(len(posted.stories), "story")
+        err.print(plain(f"{posted.title}: {count} to a subscribed channel"))
     news = bool(result.digest.stories or result.digest.updates)
     if not news and not any(a.name == TerminalAdapter.name for a in bot.adapters):
         err.print("nothing new to post")
     elif not news:
         out.print(plain(render_digest(result.digest, output_format.value), multiline=True))
-    if news and not result.queued_messages:
+    if news and not result.queued_messages and not result.subscribed_only:
         err.print("no enabled adapter has a channel to post to; the stories stay pending")
         raise typer.Exit(1)
     delivery = result.delivery
@@ -65,3 +73,16 @@ def digest(
         )
     if delivery.errors or delivery.retrying:
         raise typer.Exit(1)
+
+
+async def post_everything(bot: DigestBot) -> tuple[DigestResult, list[Digest]]:
+    """The default digest, then each subscribed channel's post when due (what `run` does on
+    schedule); the delivery report covers both."""
+    import asyncio
+
+    result = await bot.digests.post(max_wait_seconds=0)
+    subscribed = await asyncio.to_thread(bot.subscriptions.queue_due)
+    if subscribed:
+        later = await bot.outbox.deliver(max_wait_seconds=0)
+        result.delivery = later if result.delivery is None else result.delivery.then(later)
+    return result, subscribed
