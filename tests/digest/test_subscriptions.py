@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -25,6 +26,7 @@ from bot.store.schema import DigestRecord, OutboxMessage, Story
 from bot.store.search import index_stories
 from tests.builders import slack_adapter
 from tests.digest.test_story_updates import scoop_bot
+from tests.fakes.discord_api import ADMIN_CHANNEL_ID, CHANNEL_ID, FakeDiscord
 from tests.fakes.feed_server import HEADLINES, FeedServer, serve_scoop
 from tests.fakes.slack_api import DIGEST_CHANNEL, OTHER_CHANNEL, FakeSlack
 from tests.helpers import scratch_postgres_database, write_config
@@ -328,3 +330,32 @@ def test_a_wrong_subscription_in_the_file_names_the_fix(
     with pytest.raises(ConfigError) as error:
         load_settings(config, env={})
     assert named in str(error.value)
+
+
+async def test_discord_a_subscribed_channel_gets_its_kinds_and_its_updates_as_replies(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """The real discord.py client: the subscribed channel gets the story and then a reply
+    to its own post; the configured channel gets the default digest."""
+    extra = subscription(f"discord:{ADMIN_CHANNEL_ID}", kinds=["models"], schedule="instant")
+    async with FakeDiscord() as discord_api:
+        env = discord_api.bot_env(guild=False)
+        bot = scoop_bot(feed_server, tmp_path, env, "discord", extra)
+        try:
+            await bot.poll()
+            await bot.subscriptions.post_due()
+            await bot.digests.post(max_wait_seconds=0)
+            serve_scoop(feed_server, "/o2", HEADLINES[2], 5)
+            await bot.poll(force=True)
+            await bot.subscriptions.post_due()
+        finally:
+            await bot.close_adapters()
+            bot.close()
+    by_channel: dict[str, list[dict[str, Any]]] = {}
+    for message in discord_api.messages:
+        by_channel.setdefault(str(message["channel_id"]), []).append(message)
+    post, reply = by_channel[str(ADMIN_CHANNEL_ID)]
+    assert "Llama 5" in json.dumps(post) and "message_reference" not in post
+    assert str(reply["message_reference"]["message_id"]) == post["id"]
+    assert "+1 source (Outlet 2)" in reply["content"]
+    assert len(by_channel[str(CHANNEL_ID)]) == 1  # the default digest only, not the update
