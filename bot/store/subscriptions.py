@@ -62,17 +62,43 @@ def save_subscription(
     A replaced subscription keeps what it posted (no story is posted twice to the channel)
     and its last run.
     """
+    created = _insert_if_missing(session, adapter, destination, settings, origin, now)
     row = subscription_of(session, adapter, destination)
-    created = row is None
-    if row is None:
-        row = Subscription(adapter=adapter, destination=destination, created_at=now)
-        session.add(row)
+    assert row is not None
     for column in SETTINGS_COLUMNS:
         setattr(row, column, settings[column])
     row.origin = origin
     row.created_by = by
     session.flush()
     return row, created
+
+
+def _insert_if_missing(
+    session: Session,
+    adapter: str,
+    destination: str,
+    settings: Mapping[str, Any],
+    origin: str,
+    now: datetime,
+) -> bool:
+    """Insert the channel's row unless it exists; True when this call inserted it. ``ON
+    CONFLICT DO NOTHING``: replicas starting together with one config file never collide."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {
+        "adapter": adapter,
+        "destination": destination,
+        "origin": origin,
+        "created_at": now,
+        **{column: settings[column] for column in SETTINGS_COLUMNS},
+    }
+    statement = (
+        insert(Subscription)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["adapter", "destination"])
+        .returning(Subscription.id)
+    )
+    return session.execute(statement).first() is not None
 
 
 def delete_subscription(session: Session, adapter: str, destination: str) -> bool:

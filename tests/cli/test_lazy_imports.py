@@ -124,6 +124,7 @@ READ_ONLY_COMMANDS = [
     ["feeds", "list", "--format", "json"],
     ["feeds", "export"],
     ["defaults"],
+    ["channels", "list"],
 ]
 
 
@@ -135,11 +136,15 @@ def test_read_only_commands_load_no_client_sdk_or_text_stage(
         tmp_path / "config.toml", [("Outlet", "https://news.example.com/feed")], tmp_path / "b.db"
     )
     env = {key: value for key, value in os.environ.items() if not key.startswith("META_AI")}
-    if command != ["status"]:
-        # A chat platform configured, as in production: still no SDK for a read-only
-        # command. `status` is the exception: it builds the adapters to show their
-        # channels, and building one loads its SDK (docs/architecture.md, what remains).
-        env["SLACK_WEBHOOK_URL"] = "https://hooks.slack.com/services/T0/B0/not-a-secret"
+    # Both chat platforms configured, as in production: still no SDK for a read-only
+    # command, `status` included (it builds the adapters to show their channels).
+    env |= {
+        "SLACK_BOT_TOKEN": "xoxb-not-a-secret",
+        "SLACK_APP_TOKEN": "xapp-not-a-secret",
+        "SLACK_CHANNEL_ID": "C0123ABCD",
+        "DISCORD_TOKEN": "not-a-real-token",
+        "DISCORD_CHANNEL_ID": "123456789012345678",
+    }
     base = [sys.executable, "-c", COMMAND_SCRIPT, "--config", str(config)]
     subprocess.run([*base, "migrate"], cwd=REPO, env=env, capture_output=True, check=True)
     run = subprocess.run(

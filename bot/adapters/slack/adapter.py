@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.adapters.base import (
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
     from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+    from bot.adapters.slack.commands import InFlight
+    from bot.adapters.slack.delivery import ChannelPacer
+
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
@@ -59,12 +63,9 @@ class SlackAdapter(ChatAdapter):
     supports_commands: ClassVar[bool] = True
 
     def __init__(self, settings: SlackSettings) -> None:
-        from slack_sdk.web.async_client import AsyncWebClient
-        from slack_sdk.webhook.async_client import AsyncWebhookClient
-
-        from bot.adapters.slack.commands import InFlight
-        from bot.adapters.slack.delivery import ChannelPacer, retry_handlers
-
+        # Nothing of slack_sdk or slack_bolt is imported here: `status` and `channels list`
+        # build the adapter to show its channels, and must not pay for the SDK. The clients
+        # are built on first use (the properties below).
         self.settings = settings
         for secret in (
             settings.bot_token,
@@ -74,32 +75,59 @@ class SlackAdapter(ChatAdapter):
         ):
             register_secret(secret)
         self._logger = library_logger()
-        options = settings.options
-        self._pacer = ChannelPacer(options.min_seconds_between_messages)
-        self._web_client: AsyncWebClient | None = None
-        self._webhook: AsyncWebhookClient | None = None
-        if settings.bot_token:
-            self._web_client = AsyncWebClient(
-                token=settings.bot_token,
-                base_url=settings.api_url or AsyncWebClient.BASE_URL,
-                timeout=options.request_timeout_seconds,
-                retry_handlers=retry_handlers(options),
-                logger=self._logger,
-            )
-        if settings.webhook_url:
-            self._webhook = AsyncWebhookClient(
-                url=settings.webhook_url,
-                timeout=options.request_timeout_seconds,
-                retry_handlers=retry_handlers(options),
-                logger=self._logger,
-            )
-        self._in_flight = InFlight()
         self._app: AsyncApp | None = None
         self._runner: web.AppRunner | None = None
         self._socket_handler: AsyncSocketModeHandler | None = None
         self._background: set[asyncio.Task[Any]] = set()
         #: HTTP mode: the port actually listened on (useful with http_port = 0).
         self.http_port: int | None = None
+
+    @cached_property
+    def _pacer(self) -> ChannelPacer:
+        from bot.adapters.slack.delivery import ChannelPacer
+
+        return ChannelPacer(self.settings.options.min_seconds_between_messages)
+
+    @cached_property
+    def _in_flight(self) -> InFlight:
+        from bot.adapters.slack.commands import InFlight
+
+        return InFlight()
+
+    @cached_property
+    def _web_client(self) -> AsyncWebClient | None:
+        """The Web API client of the bot modes (None for a webhook)."""
+        if not self.settings.bot_token:
+            return None
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        from bot.adapters.slack.delivery import retry_handlers
+
+        options = self.settings.options
+        return AsyncWebClient(
+            token=self.settings.bot_token,
+            base_url=self.settings.api_url or AsyncWebClient.BASE_URL,
+            timeout=options.request_timeout_seconds,
+            retry_handlers=retry_handlers(options),
+            logger=self._logger,
+        )
+
+    @cached_property
+    def _webhook(self) -> AsyncWebhookClient | None:
+        """The incoming webhook's client (None in the bot modes)."""
+        if not self.settings.webhook_url:
+            return None
+        from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+        from bot.adapters.slack.delivery import retry_handlers
+
+        options = self.settings.options
+        return AsyncWebhookClient(
+            url=self.settings.webhook_url,
+            timeout=options.request_timeout_seconds,
+            retry_handlers=retry_handlers(options),
+            logger=self._logger,
+        )
 
     # --- construction ----------------------------------------------------------
 
@@ -295,7 +323,8 @@ class SlackAdapter(ChatAdapter):
 
     async def close(self) -> None:
         """Stop serving and cancel unfinished answers; safe to call more than once."""
-        await self._in_flight.cancel_all()
+        if "_in_flight" in self.__dict__:  # built when serving started
+            await self._in_flight.cancel_all()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
