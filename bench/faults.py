@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import logging
 import os
 import signal
-import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -59,6 +59,7 @@ from tests.fakes.slack_api import (
     FakeSlack,
 )
 from tests.fakes.tcp_proxy import TcpProxy
+from tests.harness import BotProcess, descendants, eventually, is_running, pool_workers, run_bot
 from tests.replicas import add_pending_stories
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,12 +75,12 @@ def worker_killed(feeds: list[tuple[str, str]], items: int) -> Row:
     with tempfile.TemporaryDirectory() as name:
         config = config_for(Path(name), feeds, "[fetch]\nworkers = 2\n")
         bot = DigestBot.migrated(load_settings(config, env={}), [], env={})
-        done, killed = 0, []
+        done, killed = 0, list[int]()
 
         def kill_one(outcome: FeedOutcome) -> None:
             nonlocal done
             done += 1
-            workers = helpers.pool_workers()
+            workers = pool_workers()
             if not killed and workers and done >= len(feeds) // 5:
                 os.kill(workers[0], signal.SIGKILL)
                 killed.append(workers[0])
@@ -214,35 +215,24 @@ def stop(feeds: list[tuple[str, str]], phase: str) -> Row:
         directory = Path(name)
         config = config_for(directory, feeds)
         database, log = directory / "bot.db", directory / "run.log"
-        env = helpers.clean_env()
-        env["XDG_DATA_HOME"] = str(directory)
-        command = [*helpers.BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
-        with helpers.bot_process(command, env, log) as process:
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                if phase == "storing" and helpers.count_items(database) >= len(feeds) * 6:
-                    break
-                if phase == "grouping" and "fetched and stored" in log.read_text("utf-8"):
-                    break
-                time.sleep(0.05)
-            family = helpers.descendants(process.pid)
+        env = {"XDG_DATA_HOME": str(directory)}
+        run = ["--log-level", "INFO", "--config", str(config), "run"]
+        with BotProcess(run, log=log, env=env) as bot:
+
+            def ready() -> bool:
+                if phase == "storing":
+                    return helpers.count_items(database) >= len(feeds) * 6
+                return "fetched and stored" in bot.output()
+
+            eventually(ready, timeout=180, message=bot.tail)
+            family = descendants(bot.pid)
             stored = helpers.count_items(database)
-            signalled = time.monotonic()
-            process.send_signal(signal.SIGTERM)
-            code = process.wait(timeout=60)
-            took = time.monotonic() - signalled
-            settle = time.monotonic() + 5
-            while any(helpers.is_running(pid) for pid in family) and time.monotonic() < settle:
-                time.sleep(0.05)
-            left = sum(1 for pid in family if helpers.is_running(pid))
+            code, took = bot.stop(signal.SIGTERM, timeout=60)
+            with contextlib.suppress(AssertionError):
+                eventually(lambda: not any(is_running(pid) for pid in family), timeout=5)
+            left = sum(1 for pid in family if is_running(pid))
         ungrouped, after_stop = count_ungrouped(database), helpers.count_items(database)
-        subprocess.run(
-            [*helpers.BOT_COMMAND, "--config", str(config), "poll"],
-            env=env,
-            capture_output=True,
-            timeout=600,
-            check=False,
-        )
+        run_bot(["--config", str(config), "poll"], env=env, timeout=600)
         return {
             "phase": phase,
             "exit code": code,

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench import SMOKE_HELP
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import DigestRecord, OutboxMessage
-from tests.helpers import BOT_COMMAND, clean_env, postgres_available, scratch_postgres_database
+from tests.harness import BOT_COMMAND, clean_env
+from tests.helpers import postgres_available, scratch_postgres_database
 from tests.replicas import (
     StartingGate,
     add_pending_stories,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from tests.builders import serve_fixture_feeds
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import write_config
 
 ECHO_TOKEN = "echo-token-0123456789abcdef"
 

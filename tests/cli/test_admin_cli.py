@@ -20,13 +20,8 @@ from sqlalchemy.engine import make_url
 from bot.store.database import create_database_engine, migrate, session_factory
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.webhook_sink import SlackWebhookSink
-from tests.helpers import (
-    BOT_COMMAND,
-    POSTGRES_SERVER,
-    closed_port,
-    postgres_available,
-    write_config,
-)
+from tests.harness import BOT_COMMAND
+from tests.helpers import POSTGRES_SERVER, closed_port, postgres_available, write_config
 from tests.replicas import add_pending_stories
 
 WIDTH = 80

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, REPO, closed_port, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import REPO, closed_port, write_config
 
 ARTICLE = (
     "Meta has released Llama 4, a new family of open-weight AI models. "

@@ -15,7 +15,8 @@ import pytest
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.webhook_sink import wait_until
-from tests.helpers import BOT_COMMAND, fresh_feed, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import fresh_feed, write_config
 
 EMPTY_FEED = "<rss version='2.0'><channel><title>t</title></channel></rss>"
 

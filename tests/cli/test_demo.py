@@ -8,7 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.helpers import BOT_COMMAND, closed_port
+from tests.harness import BOT_COMMAND
+from tests.helpers import closed_port
 
 
 def test_demo_prints_a_real_digest_of_the_sample_feeds_and_leaves_nothing_behind(

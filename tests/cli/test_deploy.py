@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import BOT_COMMAND, REPO
+from tests.harness import BOT_COMMAND
+from tests.helpers import REPO
 
 UNIT = REPO / "deploy" / "meta-ai-digest.service"
 GUIDE = REPO / "docs" / "deploy.md"

@@ -83,7 +83,7 @@ def test_the_default_database_is_in_the_user_data_directory_wherever_the_bot_sta
     database, and `poll` there started a second one."""
     import subprocess
 
-    from tests.helpers import BOT_COMMAND
+    from tests.harness import BOT_COMMAND
 
     data_home, elsewhere = tmp_path / "xdg", tmp_path / "somewhere"
     elsewhere.mkdir()

@@ -17,7 +17,8 @@ import pytest
 
 from bot.common.cron import parse_crontab
 from bot.config import ConfigError, crontab_trigger, load_settings
-from tests.helpers import BOT_COMMAND, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import write_config
 
 WEEK = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # datetime.weekday() order
 # A Monday, 2026-12-07, at midnight (in the schedule's zone).

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from bot.store.database import create_database_engine
 from bot.store.schema import OutboxMessage
 from tests.fakes.slack_api import DIGEST_CHANNEL, FakeSlack, slack_error
-from tests.helpers import BOT_COMMAND, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import write_config
 
 
 async def bot(*args: str, env: dict[str, str]) -> tuple[int, str, str]:

@@ -54,7 +54,7 @@ from tests.fakes.slack_api import (
     slack_error,
 )
 from tests.fakes.webhook_sink import SlackWebhookSink
-from tests.helpers import BOT_COMMAND
+from tests.harness import BOT_COMMAND
 from tests.replicas import add_pending_stories
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from bot.common.redaction import redact_url, redact_urls
 from bot.feeds.opml import read_opml
-from tests.helpers import BOT_COMMAND, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import write_config
 
 PAID = "https://ada:hunter2-pass@paid.example/rss?apikey=KEY-0f1e2d3c&lang=en"
 SECRETS = ("ada:", "hunter2-pass", "KEY-0f1e2d3c")

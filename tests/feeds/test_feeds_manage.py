@@ -17,7 +17,8 @@ from bot.feeds.opml import OpmlError, OpmlFeed, read_opml, write_opml
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import Feed
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, allow_local, fresh_feed, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import allow_local, fresh_feed, write_config
 
 SITE_PAGE = """<!doctype html><html><head><title>Outlet A</title>
 <link rel="stylesheet" href="/style.css">

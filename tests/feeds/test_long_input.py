@@ -13,7 +13,8 @@ from bot.config import FetchSettings
 from bot.feeds.http import FailureKind, FetchError, HttpFetcher
 from bot.feeds.urls import MAX_URL_CHARS, feed_url_problem
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, allow_local, fresh_feed, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import allow_local, fresh_feed, write_config
 
 SETTINGS = FetchSettings(total_timeout_seconds=3, connect_timeout_seconds=1)
 

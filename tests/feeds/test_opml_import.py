@@ -22,7 +22,8 @@ from bot.services.feeds import IMPORT_BATCH, FeedCatalog
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import SOURCE_ADDED, Feed
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, fresh_feed, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import fresh_feed, write_config
 
 TARGET_SECONDS = 10.0
 

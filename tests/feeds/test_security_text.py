@@ -20,7 +20,8 @@ from bot.feeds.text import INVISIBLE, clean_text, strip_control_characters
 from bot.feeds.urls import safe_link
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import MisbehavingServer
-from tests.helpers import BOT_COMMAND, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import write_config
 
 REMOVED_CATEGORIES = {"Cc", "Cf", "Cs", "Co"}
 KEPT_CATEGORIES = {"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No"}

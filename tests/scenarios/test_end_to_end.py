@@ -23,7 +23,8 @@ from bot.cli import app
 from bot.feeds.text import clean_text
 from tests.builders import FEEDS, serve_fixture_feeds
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, DATA, closed_port, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import DATA, closed_port, write_config
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
 pytestmark = pytest.mark.scenario

@@ -9,8 +9,7 @@ import io
 import json
 import os
 import signal
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,17 +39,15 @@ from tests.builders import digest, slack_adapter
 from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds
 from tests.fakes.slack_api import DIGEST_CHANNEL, FakeSlack
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.fakes.webhook_sink import wait_until
-from tests.helpers import (
-    BOT_COMMAND,
-    bot_process,
-    clean_env,
-    count_items,
+from tests.harness import (
+    BotProcess,
     descendants,
+    eventually,
+    eventually_async,
     is_running,
     pool_workers,
-    write_config,
 )
+from tests.helpers import count_items, write_config
 from tests.replicas import add_pending_stories
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
@@ -86,7 +83,7 @@ def test_a_job_whose_worker_is_killed_runs_once_more_then_is_that_jobs_error(
     assert len(started) >= 5  # two deaths in run(), the fresh worker, two in map(), abs
     # Every worker this pool started, broken pools' survivors included, is gone.
     left = [pid for pid in started if is_running(pid)]
-    assert wait_until(lambda: not [pid for pid in left if is_running(pid)], timeout=30), left
+    eventually(lambda: not [pid for pid in left if is_running(pid)], timeout=30, message=str(left))
 
 
 def test_a_feed_whose_parse_kills_its_worker_twice_is_that_feeds_error_alone(
@@ -123,7 +120,9 @@ def test_a_feed_whose_parse_kills_its_worker_twice_is_that_feeds_error_alone(
     assert outcomes["feed 5"].status == "malformed"
     assert "died twice" in str(outcomes["feed 5"].error)
     assert all(outcomes[name].ok for name in outcomes if name != "feed 5")
-    assert wait_until(lambda: set(pool_workers()) <= before, timeout=10), pool_workers()
+    eventually(
+        lambda: set(pool_workers()) <= before, timeout=10, message=lambda: str(pool_workers())
+    )
 
 
 def test_a_worker_sigkilled_mid_cycle_does_not_abort_it(
@@ -169,7 +168,6 @@ def test_sigterm_in_the_middle_of_a_big_start_up_poll_exits_within_ten_seconds(
     feeds = serve_meta_ai_feeds(feed_server, 120, 25)
     database = tmp_path / "bot.db"
     config = write_config(tmp_path / "c.toml", feeds, database)
-    command = [*BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
     log = tmp_path / "run.log"
 
     def ready() -> bool:
@@ -177,20 +175,17 @@ def test_sigterm_in_the_middle_of_a_big_start_up_poll_exits_within_ten_seconds(
             return count_items(database) >= 750
         return "fetched and stored" in log.read_text(errors="replace")
 
-    with bot_process(command, clean_env(), log) as process:
-        assert wait_until(ready, timeout=120, interval=0.05), log.read_text()[-3000:]
-        family = descendants(process.pid)
+    with BotProcess(["--log-level", "INFO", "--config", str(config), "run"], log=log) as bot:
+        eventually(ready, timeout=120, message=bot.tail)
+        family = descendants(bot.pid)
         stored = count_items(database)
-        sent_signal = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=30)
-        stopped_after = time.monotonic() - sent_signal
+        code, stopped_after = bot.stop(signal.SIGTERM, timeout=30)
+        # The fork server, the resource tracker and the pool's workers end with it.
+        eventually(lambda: not any(is_running(pid) for pid in family), timeout=5)
     output_text = log.read_text(errors="replace")
     assert code == 0, output_text[-3000:]
     assert stopped_after < 10, output_text[-3000:]
     assert "Traceback" not in output_text
-    # The fork server, the resource tracker and the pool's workers end with it.
-    assert wait_until(lambda: not any(is_running(pid) for pid in family), timeout=5)
     assert count_items(database) >= stored
 
 
@@ -229,7 +224,7 @@ async def test_a_post_slack_accepted_is_not_sent_again_across_a_database_blip(
             proxy.cut()
             refused = proxy.refused
             # Slack answered, and recording it has failed since.
-            await wait_async(
+            await eventually_async(
                 lambda: proxy.refused > refused and (sending.done() or bool(outbox.unrecorded))
             )
             next_pass = asyncio.create_task(outbox.deliver(max_wait_seconds=0))
@@ -253,14 +248,6 @@ async def test_a_post_slack_accepted_is_not_sent_again_across_a_database_blip(
 
 def through(proxy: TcpProxy, url: str) -> str:
     return make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(False)
-
-
-async def wait_async(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Poll ``condition`` on the running loop (the fakes answer meanwhile) until it holds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
-        await asyncio.sleep(0.02)
 
 
 # --- (5) a database blip when a digest fires -----------------------------------------
@@ -302,7 +289,7 @@ async def test_a_digest_firing_whose_claim_meets_a_database_blip_runs_once_it_is
             finally:
                 FIRING.reset(token)
             # Both claims failed, and were tried again (and failed) at least once more.
-            await wait_async(lambda: proxy.refused >= refused + 4)
+            await eventually_async(lambda: proxy.refused >= refused + 4, timeout=15)
             assert not any(run.done() for run in runs)
             proxy.restore()
             await asyncio.wait_for(asyncio.gather(*runs), timeout=30)
@@ -339,7 +326,7 @@ async def test_a_digest_that_meets_a_database_blip_after_its_claim_is_posted_onc
                 posting = asyncio.create_task(jobs.post_digest())
             finally:
                 FIRING.reset(token)
-            await wait_async(lambda: proxy.refused >= refused + 2)
+            await eventually_async(lambda: proxy.refused >= refused + 2, timeout=15)
             assert not posting.done()
             proxy.restore()
             await asyncio.wait_for(posting, timeout=30)

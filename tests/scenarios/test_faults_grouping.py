@@ -19,7 +19,8 @@ import pytest
 
 from tests.builders import rss
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import write_config
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
 pytestmark = pytest.mark.scenario

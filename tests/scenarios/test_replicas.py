@@ -53,7 +53,8 @@ from tests.fakes.slack_api import APP_TOKEN as SLACK_APP_TOKEN
 from tests.fakes.slack_api import BOT_TOKEN as SLACK_BOT_TOKEN
 from tests.fakes.slack_api import DIGEST_CHANNEL, TEAM_ID, USER_ID, FakeSlack
 from tests.fakes.webhook_sink import SlackWebhookSink, wait_until
-from tests.helpers import BOT_COMMAND, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import write_config
 from tests.replicas import StartingGate, add_pending_stories, reset_posting, story_ids_in_json
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.

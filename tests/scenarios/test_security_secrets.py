@@ -44,7 +44,7 @@ from tests.fakes.webhook_sink import (
     ThreadedFakeSlack,
     wait_until,
 )
-from tests.helpers import BOT_COMMAND
+from tests.harness import BOT_COMMAND
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
 pytestmark = pytest.mark.scenario
@@ -453,7 +453,8 @@ def test_a_secret_is_masked_where_it_stands_whole_not_inside_a_longer_word() -> 
 
 
 def test_status_names_the_database_in_use_with_its_password_hidden(tmp_path: Path) -> None:
-    from tests.helpers import BOT_COMMAND, closed_port
+    from tests.harness import BOT_COMMAND
+    from tests.helpers import closed_port
 
     password = "pw-0123456789-secret"
     url = f"postgresql+psycopg://bot:{password}@127.0.0.1:{closed_port()}/meta_ai_digest"

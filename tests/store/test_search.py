@@ -51,7 +51,8 @@ from bot.store.search import (
 )
 from bot.store.stories import grown_stories, unposted_stories
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, fresh_feed, scratch_postgres_database, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import fresh_feed, scratch_postgres_database, write_config
 
 NOW = datetime.now(UTC)
 SETTINGS = DigestSettings()  # the shipped [digest]: at most 5 stories an answer

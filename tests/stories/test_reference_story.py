@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, SHARED, fresh_feed, write_config
+from tests.harness import BOT_COMMAND
+from tests.helpers import SHARED, fresh_feed, write_config
 
 SEEDS = SHARED / "corpus" / "seeds"
 HISTORY = SHARED / "corpus" / "stories" / "meta_ai_stories.jsonl"

@@ -35,7 +35,8 @@ from tests.fakes.discord_api import (
 )
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.webhook_sink import ThreadedFakeDiscord
-from tests.helpers import BOT_COMMAND, closed_port
+from tests.harness import BOT_COMMAND
+from tests.helpers import closed_port
 
 CHANNEL = str(CHANNEL_ID)
 MESSAGES = f"/channels/{CHANNEL_ID}/messages"
