@@ -5,7 +5,6 @@ installed console script."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -14,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.webhook_sink import wait_until
-from tests.harness import BOT_COMMAND
+from tests.harness import BotProcess, run_bot
 from tests.helpers import fresh_feed, write_config
 
 EMPTY_FEED = "<rss version='2.0'><channel><title>t</title></channel></rss>"
@@ -24,14 +22,7 @@ EMPTY_FEED = "<rss version='2.0'><channel><title>t</title></channel></rss>"
 def bot(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BOT_COMMAND, *args],
-        env={**os.environ, "COLUMNS": "100", **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_bot(args, env={"COLUMNS": "100", **(env or {})}, cwd=cwd)
 
 
 def test_version(tmp_path: Path) -> None:
@@ -150,21 +141,7 @@ def test_run_names_the_database_in_use_when_it_starts(
         tmp_path / "c.toml", [("Good", feed_server.serve("/g.xml", EMPTY_FEED))], tmp_path / "b.db"
     )
     log = tmp_path / "run.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*BOT_COMMAND, "run", "--config", str(config)],
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            cwd=tmp_path,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            assert wait_until(lambda: "database:" in log.read_text(), timeout=60)
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=15) == 0
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+    with BotProcess(["run", "--config", str(config)], log=log, cwd=tmp_path) as run:
+        run.wait_for("database:", timeout=60)
+        assert run.stop(signal.SIGTERM, timeout=15)[0] == 0
     assert f"database: sqlite:///{tmp_path / 'b.db'}" in log.read_text()
