@@ -59,7 +59,15 @@ from tests.fakes.slack_api import (
     FakeSlack,
 )
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.harness import BotProcess, descendants, eventually, is_running, pool_workers, run_bot
+from tests.harness import (
+    BotProcess,
+    descendants,
+    eventually,
+    eventually_async,
+    is_running,
+    pool_workers,
+    run_bot,
+)
 from tests.replicas import add_pending_stories
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,7 +124,7 @@ def through(proxy: TcpProxy, url: str) -> str:
 
 
 async def at(seconds: float, action: Callable[[], object]) -> None:
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(seconds)  # the fault's schedule: at this moment, on purpose
     action()
 
 
@@ -186,6 +194,7 @@ async def claim_blip(postgres_url: str, directory: Path) -> Row:
             add_pending_stories(bots[0].sessions, 3)
             firing = current_slot(datetime.now(UTC), timedelta(hours=1))
             proxy.cut()
+            refused = proxy.refused
             token = FIRING.set(firing)
             try:
                 runs = [
@@ -194,7 +203,8 @@ async def claim_blip(postgres_url: str, directory: Path) -> Row:
                 ]
             finally:
                 FIRING.reset(token)
-            await asyncio.sleep(3.0)
+            # Both claims failed, and were tried again (and failed) at least once more.
+            await eventually_async(lambda: proxy.refused >= refused + 4, timeout=30)
             proxy.restore()
             await asyncio.wait_for(asyncio.gather(*runs), timeout=60)
             with bots[0].sessions() as session:

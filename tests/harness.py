@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -71,13 +71,33 @@ def eventually(
         time.sleep(interval)
 
 
+@overload
 async def eventually_async(
-    condition: Callable[[], T | Awaitable[T]],
+    condition: Callable[[], Awaitable[T]],
     timeout: float = 10.0,
     *,
     interval: float = 0.01,
     message: str | Callable[[], str] = "",
-) -> T:
+) -> T: ...
+
+
+@overload
+async def eventually_async(
+    condition: Callable[[], T],
+    timeout: float = 10.0,
+    *,
+    interval: float = 0.01,
+    message: str | Callable[[], str] = "",
+) -> T: ...
+
+
+async def eventually_async(
+    condition: Callable[[], object],
+    timeout: float = 10.0,
+    *,
+    interval: float = 0.01,
+    message: str | Callable[[], str] = "",
+) -> object:
     """:func:`eventually` for async code: ``condition`` may be a plain or an async
     function; the event loop keeps running between polls."""
     deadline = time.monotonic() + timeout
@@ -86,7 +106,7 @@ async def eventually_async(
         if inspect.isawaitable(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if time.monotonic() >= deadline:
             raise AssertionError(f"still false after {timeout}s: {_describe(condition, message)}")
         await asyncio.sleep(interval)
@@ -191,6 +211,7 @@ class BotProcess:
         cwd: Path | None = None,
         command: Sequence[str] = BOT_COMMAND,
         inherit: bool = True,
+        pass_fds: Sequence[int] = (),
     ) -> None:
         self.args = [*command, *args]
         self.log = log
@@ -208,6 +229,7 @@ class BotProcess:
             stdout=self._files[0],
             stderr=self._files[1] if stderr_log is not None else subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=pass_fds,
         )
 
     @property
