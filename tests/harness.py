@@ -327,3 +327,35 @@ def run_bot(
         input=input,
         check=False,
     )
+
+
+async def run_bot_async(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120.0,
+    inherit: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """:func:`run_bot` for a test whose fakes serve on its own event loop: the loop keeps
+    running while the command does. Killed with its process group if it overruns."""
+    base = clean_env() if inherit else {}
+    process = await asyncio.create_subprocess_exec(
+        *BOT_COMMAND,
+        *args,
+        env={**base, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=timeout)
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+    code = process.returncode
+    assert code is not None
+    return subprocess.CompletedProcess(
+        [*BOT_COMMAND, *args], code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    )

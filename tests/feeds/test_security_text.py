@@ -3,8 +3,6 @@ HTML stripped, entities decoded, control and invisible characters removed."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import unicodedata
 from datetime import UTC, datetime
@@ -20,7 +18,7 @@ from bot.feeds.text import INVISIBLE, clean_text, strip_control_characters
 from bot.feeds.urls import safe_link
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import MisbehavingServer
-from tests.harness import BOT_COMMAND
+from tests.harness import clean_env, run_bot
 from tests.helpers import write_config
 
 REMOVED_CATEGORIES = {"Cc", "Cf", "Cs", "Co"}
@@ -186,7 +184,7 @@ def test_server_and_feed_text_is_printed_as_plain_text(
         [("failing", failing), ("hostile", hostile)],
         tmp_path / "bot.db",
     )
-    env = {**os.environ, "COLUMNS": "1000", "FORCE_COLOR": "1"}
+    env = clean_env({"COLUMNS": "1000", "FORCE_COLOR": "1"})
     env.pop("NO_COLOR", None)
     outputs = {}
     for command in (
@@ -196,13 +194,7 @@ def test_server_and_feed_text_is_printed_as_plain_text(
         ["status"],
         ["explain", "https://news.example/hostile"],
     ):
-        result = subprocess.run(
-            [*BOT_COMMAND, "--config", str(config), *command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_bot(["--config", str(config), *command], env=env, inherit=False)
         assert result.returncode in (0, 1), result.stderr
         outputs[" ".join(command[:2]) if command[0] == "feeds" else command[0]] = (
             result.stdout + result.stderr

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
-import subprocess
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -35,7 +33,7 @@ from tests.fakes.discord_api import (
 )
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.webhook_sink import ThreadedFakeDiscord
-from tests.harness import BOT_COMMAND
+from tests.harness import run_bot
 from tests.helpers import closed_port
 
 CHANNEL = str(CHANNEL_ID)
@@ -470,12 +468,7 @@ def test_the_digest_command_closes_what_it_opened(
         '[adapters]\nenabled = ["discord"]\n',
         encoding="utf-8",
     )
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
-    }
-    env["DISCORD_API_BASE"] = threaded_discord.fake.api_base
+    env = {"DISCORD_API_BASE": threaded_discord.fake.api_base}
     if mode == "bot":
         env |= {"DISCORD_TOKEN": BOT_TOKEN, "DISCORD_CHANNEL_ID": CHANNEL}
     else:
@@ -483,14 +476,7 @@ def test_the_digest_command_closes_what_it_opened(
     # Python's own ResourceWarnings on too, as a developer running with -W default sees them.
     env["PYTHONWARNINGS"] = "default"
     results = [
-        subprocess.run(
-            [*BOT_COMMAND, "--config", str(config), command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        for command in ("poll", "digest")
+        run_bot(["--config", str(config), command], env=env) for command in ("poll", "digest")
     ]
     for result in results:
         assert result.returncode == 0, result.stderr
