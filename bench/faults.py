@@ -49,7 +49,7 @@ from bot.feeds.poller import FeedOutcome
 from bot.pipeline import DigestBot
 from bot.scheduler import FIRING, BotJobs, current_slot
 from bot.store.schema import DigestRecord, Item, OutboxMessage
-from tests import helpers
+from tests import harness, helpers
 from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds
 from tests.fakes.slack_api import (
     BOT_TOKEN,
@@ -59,15 +59,6 @@ from tests.fakes.slack_api import (
     FakeSlack,
 )
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.harness import (
-    BotProcess,
-    descendants,
-    eventually,
-    eventually_async,
-    is_running,
-    pool_workers,
-    run_bot,
-)
 from tests.replicas import add_pending_stories
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,7 +79,7 @@ def worker_killed(feeds: list[tuple[str, str]], items: int) -> Row:
         def kill_one(outcome: FeedOutcome) -> None:
             nonlocal done
             done += 1
-            workers = pool_workers()
+            workers = harness.pool_workers()
             if not killed and workers and done >= len(feeds) // 5:
                 os.kill(workers[0], signal.SIGKILL)
                 killed.append(workers[0])
@@ -119,10 +110,6 @@ def worker_killed(feeds: list[tuple[str, str]], items: int) -> Row:
     }
 
 
-def through(proxy: TcpProxy, url: str) -> str:
-    return make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(False)
-
-
 async def at(seconds: float, action: Callable[[], object]) -> None:
     await asyncio.sleep(seconds)  # the fault's schedule: at this moment, on purpose
     action()
@@ -149,7 +136,7 @@ async def delivery_blip(postgres_url: str, directory: Path) -> Row:
             bot = DigestBot.migrated(
                 load_settings(config, env={}),
                 [adapter],
-                env={"DATABASE_URL": through(proxy, postgres_url)},
+                env={"DATABASE_URL": proxy.database_url(postgres_url)},
             )
             try:
                 add_pending_stories(bot.sessions, 12)
@@ -185,7 +172,7 @@ async def claim_blip(postgres_url: str, directory: Path) -> Row:
     config.write_text("feeds = []\n[schedule]\ndigest_interval_minutes = 60\n", encoding="utf-8")
     settings = load_settings(config, env={})
     with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        env = {"DATABASE_URL": through(proxy, postgres_url)}
+        env = {"DATABASE_URL": proxy.database_url(postgres_url)}
         bots = [
             DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env=env)
             for _ in range(2)
@@ -204,7 +191,7 @@ async def claim_blip(postgres_url: str, directory: Path) -> Row:
             finally:
                 FIRING.reset(token)
             # Both claims failed, and were tried again (and failed) at least once more.
-            await eventually_async(lambda: proxy.refused >= refused + 4, timeout=30)
+            await harness.eventually_async(lambda: proxy.refused >= refused + 4, timeout=30)
             proxy.restore()
             await asyncio.wait_for(asyncio.gather(*runs), timeout=60)
             with bots[0].sessions() as session:
@@ -220,6 +207,10 @@ def count_ungrouped(database: Path) -> int:
     return helpers.count_items(database, "WHERE kept AND story_id IS NULL")
 
 
+def alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if harness.is_running(pid)]
+
+
 def stop(feeds: list[tuple[str, str]], phase: str) -> Row:
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
@@ -227,22 +218,22 @@ def stop(feeds: list[tuple[str, str]], phase: str) -> Row:
         database, log = directory / "bot.db", directory / "run.log"
         env = {"XDG_DATA_HOME": str(directory)}
         run = ["--log-level", "INFO", "--config", str(config), "run"]
-        with BotProcess(run, log=log, env=env) as bot:
+        with harness.BotProcess(run, log=log, env=env) as bot:
 
             def ready() -> bool:
                 if phase == "storing":
                     return helpers.count_items(database) >= len(feeds) * 6
                 return "fetched and stored" in bot.output()
 
-            eventually(ready, timeout=180, message=bot.tail)
-            family = descendants(bot.pid)
+            harness.eventually(ready, timeout=180, message=bot.tail)
+            family = harness.descendants(bot.pid)
             stored = helpers.count_items(database)
             code, took = bot.stop(signal.SIGTERM, timeout=60)
             with contextlib.suppress(AssertionError):
-                eventually(lambda: not any(is_running(pid) for pid in family), timeout=5)
-            left = sum(1 for pid in family if is_running(pid))
+                harness.eventually(lambda: not alive(family), timeout=5)
+            left = len(alive(family))
         ungrouped, after_stop = count_ungrouped(database), helpers.count_items(database)
-        run_bot(["--config", str(config), "poll"], env=env, timeout=600)
+        harness.run_bot(["--config", str(config), "poll"], env=env, timeout=600)
         return {
             "phase": phase,
             "exit code": code,

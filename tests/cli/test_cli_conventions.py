@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import outlet_a_config
 from tests.fakes.feed_server import FeedServer
 from tests.harness import BotProcess, run_bot
-from tests.helpers import fresh_feed, write_config
+from tests.helpers import write_config
 
 EMPTY_FEED = "<rss version='2.0'><channel><title>t</title></channel></rss>"
 
@@ -118,12 +119,7 @@ def test_poll_exit_status_is_0_when_all_feeds_are_fine_1_when_one_failed_2_for_m
 def test_the_terminal_format_of_the_config_applies_to_latest_and_digest(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
-    config = write_config(
-        tmp_path / "c.toml",
-        [("Outlet A", feed_server.serve("/a.xml", fresh_feed("outlet-a-rss.xml")))],
-        tmp_path / "bot.db",
-        extra='[adapters.terminal]\nformat = "json"\n',
-    )
+    config = outlet_a_config(feed_server, tmp_path, '[adapters.terminal]\nformat = "json"\n')
     assert bot("poll", "--config", str(config), cwd=tmp_path).returncode == 0
     latest = bot("latest", "--config", str(config), cwd=tmp_path)
     assert latest.returncode == 0, latest.stderr

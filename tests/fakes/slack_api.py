@@ -233,15 +233,7 @@ class FakeSlack:
     async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
         """Push a Socket Mode envelope to the connected client; returns its id."""
         await self.wait_for(lambda: bool(self._sockets))
-        envelope_id = f"env-{next(self._envelopes)}"
-        envelope = {
-            "envelope_id": envelope_id,
-            "type": kind,
-            "accepts_response_payload": kind != "events_api",
-            "payload": payload,
-        }
-        await self._sockets[-1].send_str(json.dumps(envelope))
-        return envelope_id
+        return await self._send(kind, payload, self._sockets[-1:])
 
     async def send_envelope_to_all(
         self, kind: str, payload: dict[str, Any], connections: int
@@ -249,6 +241,11 @@ class FakeSlack:
         """The same envelope to each of ``connections`` connected clients (replicas of one
         app), as when Slack redelivers an envelope another connection did not ack in time."""
         await self.wait_for(lambda: len(self._sockets) >= connections)
+        return await self._send(kind, payload, list(self._sockets))
+
+    async def _send(
+        self, kind: str, payload: dict[str, Any], sockets: list[web.WebSocketResponse]
+    ) -> str:
         envelope_id = f"env-{next(self._envelopes)}"
         envelope = {
             "envelope_id": envelope_id,
@@ -256,7 +253,7 @@ class FakeSlack:
             "accepts_response_payload": kind != "events_api",
             "payload": payload,
         }
-        for socket in list(self._sockets):
+        for socket in sockets:
             await socket.send_str(json.dumps(envelope))
         return envelope_id
 

@@ -18,6 +18,7 @@ from bot.feeds.text import INVISIBLE, clean_text, strip_control_characters
 from bot.feeds.urls import safe_link
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import MisbehavingServer
+from tests.feeds.hostile_feeds import hostile_rss
 from tests.harness import clean_env, run_bot
 from tests.helpers import write_config
 
@@ -118,19 +119,8 @@ def test_web_links_are_kept(link: str) -> None:
 
 
 def test_a_hostile_feed_comes_out_clean() -> None:
-    document = b"""<?xml version="1.0"?>
-<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>T</title>
-<item>
-  <title>&lt;img src=x onerror=alert(1)&gt;Meta\xe2\x80\x8b AI &amp; Llama</title>
-  <link>javascript:alert(document.cookie)</link>
-  <guid isPermaLink="false">hostile-1</guid>
-  <comments>data:text/html,boom</comments>
-  <media:thumbnail url="file:///etc/passwd"/>
-  <description><![CDATA[<p onclick="x()">Text <script>alert(1)</script>with\x07 bell.</p>]]>
-  </description>
-</item>
-<item><title>Relative</title><link>/story</link></item>
-</channel></rss>"""
+    relative_item = b"<item><title>Relative</title><link>/story</link></item>\n"
+    document = hostile_rss(bell=b"\x07", then=relative_item)
     entries = parse_feed(document, {"content-location": "https://site.example/feed"}).entries
     hostile, relative = entries
     assert hostile.title == "Meta AI & Llama"

@@ -9,7 +9,6 @@ import io
 import json
 import os
 import signal
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -192,12 +191,6 @@ def test_sigterm_in_the_middle_of_a_big_start_up_poll_exits_within_ten_seconds(
 # --- (4) a database blip while a post is in flight -----------------------------------
 
 
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
 async def test_a_post_slack_accepted_is_not_sent_again_across_a_database_blip(
     slack: FakeSlack, postgres_url: str
 ) -> None:
@@ -209,7 +202,7 @@ async def test_a_post_slack_accepted_is_not_sent_again_across_a_database_blip(
     target = make_url(postgres_url)
     slack.slow("chat.postMessage", 1.5)  # Slack posts at once and says so 1.5 s later
     with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        engine = create_database_engine(through(proxy, postgres_url))
+        engine = create_database_engine(proxy.database_url(postgres_url))
         migrate(engine)
         sessions = session_factory(engine)
         with sessions.begin() as session:
@@ -246,10 +239,6 @@ async def test_a_post_slack_accepted_is_not_sent_again_across_a_database_blip(
     assert states == [("sent", None), ("sent", None)]
 
 
-def through(proxy: TcpProxy, url: str) -> str:
-    return make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(False)
-
-
 # --- (5) a database blip when a digest fires -----------------------------------------
 
 
@@ -274,7 +263,7 @@ async def test_a_digest_firing_whose_claim_meets_a_database_blip_runs_once_it_is
     the claim; once the database is back exactly one of them posts the digest."""
     target = make_url(postgres_url)
     with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        bots = replica_bots(tmp_path, through(proxy, postgres_url), 2)
+        bots = replica_bots(tmp_path, proxy.database_url(postgres_url), 2)
         try:
             add_pending_stories(bots[0].sessions, 3)
             schedule = bots[0].settings.schedule
@@ -315,7 +304,7 @@ async def test_a_digest_that_meets_a_database_blip_after_its_claim_is_posted_onc
     job tries again (queuing is one transaction) and posts it once the database is back."""
     target = make_url(postgres_url)
     with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        [bot] = replica_bots(tmp_path, through(proxy, postgres_url), 1)
+        [bot] = replica_bots(tmp_path, proxy.database_url(postgres_url), 1)
         try:
             add_pending_stories(bot.sessions, 3)
             jobs = BotJobs(bot, bot.settings.schedule)

@@ -66,12 +66,6 @@ def make_adapter(fake: FakeDiscord, **env: str) -> DiscordAdapter:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-
-
-@pytest.fixture
 async def bot(fake: FakeDiscord) -> AsyncIterator[DiscordAdapter]:
     adapter = make_adapter(fake, DISCORD_TOKEN=BOT_TOKEN, DISCORD_CHANNEL_ID=CHANNEL)
     yield adapter

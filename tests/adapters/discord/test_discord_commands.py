@@ -94,12 +94,6 @@ def make_adapter(fake: FakeDiscord, guild: bool = True, **options: Any) -> Disco
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-
-
-@pytest.fixture
 async def bot(fake: FakeDiscord) -> AsyncIterator[DiscordAdapter]:
     adapter = make_adapter(fake, defer_after_seconds=0.5)
     yield adapter
