@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import json
 import logging
 import os
@@ -35,7 +34,6 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -43,11 +41,10 @@ from sqlalchemy.engine import make_url
 
 from bench import SMOKE_HELP
 from bot.adapters.slack import SlackAdapter
-from bot.adapters.terminal import TerminalAdapter
 from bot.config import load_settings
 from bot.feeds.poller import FeedOutcome
 from bot.pipeline import DigestBot
-from bot.scheduler import FIRING, BotJobs, current_slot
+from bot.scheduler import BotJobs
 from bot.store.schema import DigestRecord, Item, OutboxMessage
 from tests import harness, helpers
 from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds
@@ -59,7 +56,7 @@ from tests.fakes.slack_api import (
     FakeSlack,
 )
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.replicas import add_pending_stories
+from tests.replicas import add_pending_stories, fire_digest_during_blip, replica_bots
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -168,30 +165,11 @@ async def delivery_blip(postgres_url: str, directory: Path) -> Row:
 
 async def claim_blip(postgres_url: str, directory: Path) -> Row:
     target = make_url(postgres_url)
-    config = directory / "claim.toml"
-    config.write_text("feeds = []\n[schedule]\ndigest_interval_minutes = 60\n", encoding="utf-8")
-    settings = load_settings(config, env={})
     with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        env = {"DATABASE_URL": proxy.database_url(postgres_url)}
-        bots = [
-            DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env=env)
-            for _ in range(2)
-        ]
+        bots = replica_bots(directory, proxy.database_url(postgres_url), 2)
         try:
             add_pending_stories(bots[0].sessions, 3)
-            firing = current_slot(datetime.now(UTC), timedelta(hours=1))
-            proxy.cut()
-            refused = proxy.refused
-            token = FIRING.set(firing)
-            try:
-                runs = [
-                    asyncio.create_task(BotJobs(bot, settings.schedule).run("post_digest"))
-                    for bot in bots
-                ]
-            finally:
-                FIRING.reset(token)
-            # Both claims failed, and were tried again (and failed) at least once more.
-            await harness.eventually_async(lambda: proxy.refused >= refused + 4, timeout=30)
+            _firing, runs = await fire_digest_during_blip(bots, proxy)
             proxy.restore()
             await asyncio.wait_for(asyncio.gather(*runs), timeout=60)
             with bots[0].sessions() as session:

@@ -6,7 +6,9 @@ Used by the replica tests and by ``bench/replicas.py``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import io
 import os
 import select
 import subprocess
@@ -21,8 +23,13 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.adapters.terminal import TerminalAdapter
+from bot.config import load_settings
+from bot.pipeline import DigestBot
+from bot.scheduler import FIRING, BotJobs, current_slot
 from bot.store.schema import DigestRecord, Feed, Item, OutboxMessage, Story
-from tests.harness import BOT_COMMAND, BotProcess
+from tests.fakes.tcp_proxy import TcpProxy
+from tests.harness import BOT_COMMAND, BotProcess, eventually_async
 
 # Runs in each gated process: say "ready" on one pipe, block reading the gate pipe until
 # the test writes a "go" byte for every process at once, then become the command (exec: the
@@ -189,3 +196,37 @@ def story_ids_in_json(output: str) -> list[str]:
             continue
         if isinstance(document, dict):
             found.extend(str(story["id"]) for story in document.get("stories", []))
+
+
+def replica_bots(directory: Path, url: str, count: int) -> list[DigestBot]:
+    """``count`` bots sharing one database, as replicas do, each printing to its own
+    terminal; a digest every hour (the firing under test is the current one)."""
+    config = directory / "c.toml"
+    config.write_text("feeds = []\n[schedule]\ndigest_interval_minutes = 60\n", encoding="utf-8")
+    settings = load_settings(config, env={})
+    env = {"DATABASE_URL": url}
+    return [
+        DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env=env)
+        for _ in range(count)
+    ]
+
+
+async def fire_digest_during_blip(
+    bots: list[DigestBot], proxy: TcpProxy
+) -> tuple[datetime, list[asyncio.Task[Any]]]:
+    """Cut the database ``proxy``, fire the current hourly digest in every bot, and return
+    (the firing, the bots' runs) once every claim failed and was tried again at least once
+    more; the database stays away until the caller restores it."""
+    firing = current_slot(datetime.now(UTC), timedelta(hours=1))
+    proxy.cut()
+    refused = proxy.refused
+    token = FIRING.set(firing)
+    try:
+        runs = [
+            asyncio.create_task(BotJobs(bot, bot.settings.schedule).run("post_digest"))
+            for bot in bots
+        ]
+    finally:
+        FIRING.reset(token)
+    await eventually_async(lambda: proxy.refused >= refused + 2 * len(bots), timeout=30)
+    return firing, runs

@@ -5,7 +5,6 @@ middle of a big poll. bench/faults.py prints the same faults with their counts."
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import signal
@@ -16,7 +15,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.adapters.terminal import TerminalAdapter
 from bot.common.workers import WorkerDied, WorkerPool
 from bot.config import load_settings
 from bot.feeds.http import HttpFetcher
@@ -47,7 +45,7 @@ from tests.harness import (
     pool_workers,
 )
 from tests.helpers import count_items, write_config
-from tests.replicas import add_pending_stories
+from tests.replicas import add_pending_stories, fire_digest_during_blip, replica_bots
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
 pytestmark = pytest.mark.scenario
@@ -242,19 +240,6 @@ async def test_a_post_slack_accepted_is_not_sent_again_across_a_database_blip(
 # --- (5) a database blip when a digest fires -----------------------------------------
 
 
-def replica_bots(tmp_path: Path, url: str, count: int) -> list[DigestBot]:
-    """``count`` bots sharing one database, as replicas do, each printing to its own
-    terminal; a digest every hour (the firing under test is the current one)."""
-    config = tmp_path / "c.toml"
-    config.write_text("feeds = []\n[schedule]\ndigest_interval_minutes = 60\n", encoding="utf-8")
-    settings = load_settings(config, env={})
-    env = {"DATABASE_URL": url}
-    return [
-        DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env=env)
-        for _ in range(count)
-    ]
-
-
 async def test_a_digest_firing_whose_claim_meets_a_database_blip_runs_once_it_is_back(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -266,19 +251,8 @@ async def test_a_digest_firing_whose_claim_meets_a_database_blip_runs_once_it_is
         bots = replica_bots(tmp_path, proxy.database_url(postgres_url), 2)
         try:
             add_pending_stories(bots[0].sessions, 3)
-            schedule = bots[0].settings.schedule
-            firing = current_slot(datetime.now(UTC), timedelta(hours=1))
-            proxy.cut()
-            refused = proxy.refused
-            token = FIRING.set(firing)
-            try:
-                runs = [
-                    asyncio.create_task(BotJobs(bot, schedule).run("post_digest")) for bot in bots
-                ]
-            finally:
-                FIRING.reset(token)
             # Both claims failed, and were tried again (and failed) at least once more.
-            await eventually_async(lambda: proxy.refused >= refused + 4, timeout=15)
+            firing, runs = await fire_digest_during_blip(bots, proxy)
             assert not any(run.done() for run in runs)
             proxy.restore()
             await asyncio.wait_for(asyncio.gather(*runs), timeout=30)
