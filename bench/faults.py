@@ -56,7 +56,7 @@ from tests.fakes.slack_api import (
     FakeSlack,
 )
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.replicas import add_pending_stories, fire_digest_during_blip, replica_bots
+from tests.replicas import add_pending_stories, fire_digest_during_blip, replicas_behind_proxy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -164,19 +164,12 @@ async def delivery_blip(postgres_url: str, directory: Path) -> Row:
 
 
 async def claim_blip(postgres_url: str, directory: Path) -> Row:
-    target = make_url(postgres_url)
-    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        bots = replica_bots(directory, proxy.database_url(postgres_url), 2)
-        try:
-            add_pending_stories(bots[0].sessions, 3)
-            _firing, runs = await fire_digest_during_blip(bots, proxy)
-            proxy.restore()
-            await asyncio.wait_for(asyncio.gather(*runs), timeout=60)
-            with bots[0].sessions() as session:
-                digests = session.scalar(select(func.count()).select_from(DigestRecord)) or 0
-        finally:
-            for bot in bots:
-                bot.close()
+    with replicas_behind_proxy(postgres_url, directory, 2) as (proxy, bots):
+        _firing, runs = await fire_digest_during_blip(bots, proxy)
+        proxy.restore()
+        await asyncio.wait_for(asyncio.gather(*runs), timeout=60)
+        with bots[0].sessions() as session:
+            digests = session.scalar(select(func.count()).select_from(DigestRecord)) or 0
     return {"firings": 1, "digests posted": digests, "skipped digests": 1 - min(digests, 1)}
 
 

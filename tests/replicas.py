@@ -15,12 +15,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.adapters.terminal import TerminalAdapter
@@ -209,6 +211,23 @@ def replica_bots(directory: Path, url: str, count: int) -> list[DigestBot]:
         DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env=env)
         for _ in range(count)
     ]
+
+
+@contextmanager
+def replicas_behind_proxy(
+    postgres_url: str, directory: Path, count: int, stories: int = 3
+) -> Iterator[tuple[TcpProxy, list[DigestBot]]]:
+    """``count`` :func:`replica_bots` reaching PostgreSQL through a :class:`TcpProxy` (to
+    cut and restore), ``stories`` pending stories stored; the bots closed afterwards."""
+    target = make_url(postgres_url)
+    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        bots = replica_bots(directory, proxy.database_url(postgres_url), count)
+        try:
+            add_pending_stories(bots[0].sessions, stories)
+            yield proxy, bots
+        finally:
+            for bot in bots:
+                bot.close()
 
 
 async def fire_digest_during_blip(

@@ -45,7 +45,7 @@ from tests.harness import (
     pool_workers,
 )
 from tests.helpers import count_items, write_config
-from tests.replicas import add_pending_stories, fire_digest_during_blip, replica_bots
+from tests.replicas import fire_digest_during_blip, replicas_behind_proxy
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
 pytestmark = pytest.mark.scenario
@@ -246,25 +246,18 @@ async def test_a_digest_firing_whose_claim_meets_a_database_blip_runs_once_it_is
     """Two replicas fire the digest while PostgreSQL is away: neither may skip it (the
     issue: "this process skips it", and the day's digest moved to tomorrow). Both retry
     the claim; once the database is back exactly one of them posts the digest."""
-    target = make_url(postgres_url)
-    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        bots = replica_bots(tmp_path, proxy.database_url(postgres_url), 2)
-        try:
-            add_pending_stories(bots[0].sessions, 3)
-            # Both claims failed, and were tried again (and failed) at least once more.
-            firing, runs = await fire_digest_during_blip(bots, proxy)
-            assert not any(run.done() for run in runs)
-            proxy.restore()
-            await asyncio.wait_for(asyncio.gather(*runs), timeout=30)
-            with bots[0].sessions() as session:
-                digests = session.scalar(select(func.count()).select_from(DigestRecord))
-                posted = session.scalar(
-                    select(func.count()).select_from(Story).where(Story.posted_at.is_not(None))
-                )
-                claims = list(session.scalars(select(Claim.key)))
-        finally:
-            for bot in bots:
-                bot.close()
+    with replicas_behind_proxy(postgres_url, tmp_path, 2) as (proxy, bots):
+        # Both claims failed, and were tried again (and failed) at least once more.
+        firing, runs = await fire_digest_during_blip(bots, proxy)
+        assert not any(run.done() for run in runs)
+        proxy.restore()
+        await asyncio.wait_for(asyncio.gather(*runs), timeout=30)
+        with bots[0].sessions() as session:
+            digests = session.scalar(select(func.count()).select_from(DigestRecord))
+            posted = session.scalar(
+                select(func.count()).select_from(Story).where(Story.posted_at.is_not(None))
+            )
+            claims = list(session.scalars(select(Claim.key)))
     assert digests == 1 and posted == 3
     assert claims == [firing_key("post_digest", firing, timedelta(hours=1))]
     shown = [adapter.stream.getvalue() for bot in bots for adapter in bot.adapters]
@@ -276,30 +269,24 @@ async def test_a_digest_that_meets_a_database_blip_after_its_claim_is_posted_onc
 ) -> None:
     """The firing is claimed, then PostgreSQL goes away before the digest is queued: the
     job tries again (queuing is one transaction) and posts it once the database is back."""
-    target = make_url(postgres_url)
-    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        [bot] = replica_bots(tmp_path, proxy.database_url(postgres_url), 1)
+    with replicas_behind_proxy(postgres_url, tmp_path, 1) as (proxy, [bot]):
+        jobs = BotJobs(bot, bot.settings.schedule)
+        proxy.cut()
+        refused = proxy.refused
+        token = FIRING.set(current_slot(datetime.now(UTC), timedelta(hours=1)))
         try:
-            add_pending_stories(bot.sessions, 3)
-            jobs = BotJobs(bot, bot.settings.schedule)
-            proxy.cut()
-            refused = proxy.refused
-            token = FIRING.set(current_slot(datetime.now(UTC), timedelta(hours=1)))
-            try:
-                posting = asyncio.create_task(jobs.post_digest())
-            finally:
-                FIRING.reset(token)
-            await eventually_async(lambda: proxy.refused >= refused + 2, timeout=15)
-            assert not posting.done()
-            proxy.restore()
-            await asyncio.wait_for(posting, timeout=30)
-            with bot.sessions() as session:
-                digests = session.scalar(select(func.count()).select_from(DigestRecord))
-                posted = session.scalar(
-                    select(func.count()).select_from(Story).where(Story.posted_at.is_not(None))
-                )
+            posting = asyncio.create_task(jobs.post_digest())
         finally:
-            bot.close()
+            FIRING.reset(token)
+        await eventually_async(lambda: proxy.refused >= refused + 2, timeout=15)
+        assert not posting.done()
+        proxy.restore()
+        await asyncio.wait_for(posting, timeout=30)
+        with bot.sessions() as session:
+            digests = session.scalar(select(func.count()).select_from(DigestRecord))
+            posted = session.scalar(
+                select(func.count()).select_from(Story).where(Story.posted_at.is_not(None))
+            )
     assert digests == 1 and posted == 3
 
 
