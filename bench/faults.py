@@ -25,17 +25,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
+import contextlib
 import json
 import logging
 import os
 import signal
-import subprocess
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -43,13 +41,12 @@ from sqlalchemy.engine import make_url
 
 from bench import SMOKE_HELP
 from bot.adapters.slack import SlackAdapter
-from bot.adapters.terminal import TerminalAdapter
 from bot.config import load_settings
 from bot.feeds.poller import FeedOutcome
 from bot.pipeline import DigestBot
-from bot.scheduler import FIRING, BotJobs, current_slot
+from bot.scheduler import BotJobs
 from bot.store.schema import DigestRecord, Item, OutboxMessage
-from tests import helpers
+from tests import harness, helpers
 from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds
 from tests.fakes.slack_api import (
     BOT_TOKEN,
@@ -59,7 +56,7 @@ from tests.fakes.slack_api import (
     FakeSlack,
 )
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.replicas import add_pending_stories
+from tests.replicas import add_pending_stories, fire_digest_during_blip, replicas_behind_proxy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -74,12 +71,12 @@ def worker_killed(feeds: list[tuple[str, str]], items: int) -> Row:
     with tempfile.TemporaryDirectory() as name:
         config = config_for(Path(name), feeds, "[fetch]\nworkers = 2\n")
         bot = DigestBot.migrated(load_settings(config, env={}), [], env={})
-        done, killed = 0, []
+        done, killed = 0, list[int]()
 
         def kill_one(outcome: FeedOutcome) -> None:
             nonlocal done
             done += 1
-            workers = helpers.pool_workers()
+            workers = harness.pool_workers()
             if not killed and workers and done >= len(feeds) // 5:
                 os.kill(workers[0], signal.SIGKILL)
                 killed.append(workers[0])
@@ -110,12 +107,8 @@ def worker_killed(feeds: list[tuple[str, str]], items: int) -> Row:
     }
 
 
-def through(proxy: TcpProxy, url: str) -> str:
-    return make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(False)
-
-
 async def at(seconds: float, action: Callable[[], object]) -> None:
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(seconds)  # the fault's schedule: at this moment, on purpose
     action()
 
 
@@ -140,7 +133,7 @@ async def delivery_blip(postgres_url: str, directory: Path) -> Row:
             bot = DigestBot.migrated(
                 load_settings(config, env={}),
                 [adapter],
-                env={"DATABASE_URL": through(proxy, postgres_url)},
+                env={"DATABASE_URL": proxy.database_url(postgres_url)},
             )
             try:
                 add_pending_stories(bot.sessions, 12)
@@ -171,36 +164,12 @@ async def delivery_blip(postgres_url: str, directory: Path) -> Row:
 
 
 async def claim_blip(postgres_url: str, directory: Path) -> Row:
-    target = make_url(postgres_url)
-    config = directory / "claim.toml"
-    config.write_text("feeds = []\n[schedule]\ndigest_interval_minutes = 60\n", encoding="utf-8")
-    settings = load_settings(config, env={})
-    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        env = {"DATABASE_URL": through(proxy, postgres_url)}
-        bots = [
-            DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env=env)
-            for _ in range(2)
-        ]
-        try:
-            add_pending_stories(bots[0].sessions, 3)
-            firing = current_slot(datetime.now(UTC), timedelta(hours=1))
-            proxy.cut()
-            token = FIRING.set(firing)
-            try:
-                runs = [
-                    asyncio.create_task(BotJobs(bot, settings.schedule).run("post_digest"))
-                    for bot in bots
-                ]
-            finally:
-                FIRING.reset(token)
-            await asyncio.sleep(3.0)
-            proxy.restore()
-            await asyncio.wait_for(asyncio.gather(*runs), timeout=60)
-            with bots[0].sessions() as session:
-                digests = session.scalar(select(func.count()).select_from(DigestRecord)) or 0
-        finally:
-            for bot in bots:
-                bot.close()
+    with replicas_behind_proxy(postgres_url, directory, 2) as (proxy, bots):
+        _firing, runs = await fire_digest_during_blip(bots, proxy)
+        proxy.restore()
+        await asyncio.wait_for(asyncio.gather(*runs), timeout=60)
+        with bots[0].sessions() as session:
+            digests = session.scalar(select(func.count()).select_from(DigestRecord)) or 0
     return {"firings": 1, "digests posted": digests, "skipped digests": 1 - min(digests, 1)}
 
 
@@ -209,40 +178,33 @@ def count_ungrouped(database: Path) -> int:
     return helpers.count_items(database, "WHERE kept AND story_id IS NULL")
 
 
+def alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if harness.is_running(pid)]
+
+
 def stop(feeds: list[tuple[str, str]], phase: str) -> Row:
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
         config = config_for(directory, feeds)
         database, log = directory / "bot.db", directory / "run.log"
-        env = helpers.clean_env()
-        env["XDG_DATA_HOME"] = str(directory)
-        command = [*helpers.BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
-        with helpers.bot_process(command, env, log) as process:
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                if phase == "storing" and helpers.count_items(database) >= len(feeds) * 6:
-                    break
-                if phase == "grouping" and "fetched and stored" in log.read_text("utf-8"):
-                    break
-                time.sleep(0.05)
-            family = helpers.descendants(process.pid)
+        env = {"XDG_DATA_HOME": str(directory)}
+        run = ["--log-level", "INFO", "--config", str(config), "run"]
+        with harness.BotProcess(run, log=log, env=env) as bot:
+
+            def ready() -> bool:
+                if phase == "storing":
+                    return helpers.count_items(database) >= len(feeds) * 6
+                return "fetched and stored" in bot.output()
+
+            harness.eventually(ready, timeout=180, message=bot.tail)
+            family = harness.descendants(bot.pid)
             stored = helpers.count_items(database)
-            signalled = time.monotonic()
-            process.send_signal(signal.SIGTERM)
-            code = process.wait(timeout=60)
-            took = time.monotonic() - signalled
-            settle = time.monotonic() + 5
-            while any(helpers.is_running(pid) for pid in family) and time.monotonic() < settle:
-                time.sleep(0.05)
-            left = sum(1 for pid in family if helpers.is_running(pid))
+            code, took = bot.stop(signal.SIGTERM, timeout=60)
+            with contextlib.suppress(AssertionError):
+                harness.eventually(lambda: not alive(family), timeout=5)
+            left = len(alive(family))
         ungrouped, after_stop = count_ungrouped(database), helpers.count_items(database)
-        subprocess.run(
-            [*helpers.BOT_COMMAND, "--config", str(config), "poll"],
-            env=env,
-            capture_output=True,
-            timeout=600,
-            check=False,
-        )
+        harness.run_bot(["--config", str(config), "poll"], env=env, timeout=600)
         return {
             "phase": phase,
             "exit code": code,

@@ -39,7 +39,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -63,10 +62,12 @@ from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.search import document, parse_query, recent_story_ids
 from tests.fakes import slack_api
 from tests.fakes.slack_api import FakeSlack
+from tests.harness import BOT_COMMAND, BotProcess, eventually_async
+from tests.helpers import closed_port
 
 REPO = Path(__file__).resolve().parents[1]
 
-COMMAND = Path(sys.executable).with_name("meta-ai-digest")
+COMMAND = Path(BOT_COMMAND[0])
 POSTGRES_SERVER = os.environ.get(
     "META_AI_DIGEST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -438,17 +439,11 @@ class PostgresStore(Store):
 
 
 # ----------------------------------------------------------------------------- the bot
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class BotProcess:
+class SlackBot:
     """``meta-ai-digest run`` in Slack HTTP mode against the fake Slack."""
 
     def __init__(self, database_url: str, slack: FakeSlack, scratch: Path) -> None:
-        self.port = free_port()
+        self.port = closed_port()
         config = scratch / f"bench-{self.port}.toml"
         config.write_text(
             'feeds = []\n[schedule]\ndigest_cron = "0 0 1 1 *"\n'  # no digest during the run
@@ -459,42 +454,36 @@ class BotProcess:
             encoding="utf-8",
         )
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))},
+            **slack.http_mode_env(),
             "META_AI_DIGEST_CONFIG": str(config),
             "DATABASE_URL": database_url,
-            "SLACK_BOT_TOKEN": slack_api.BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": slack_api.SIGNING_SECRET,
-            "SLACK_CHANNEL_ID": slack_api.DIGEST_CHANNEL,
-            "SLACK_API_URL": slack.api_url,
-            "SLACK_HTTP_HOST": "127.0.0.1",
             "SLACK_HTTP_PORT": str(self.port),
         }
-        self.process = subprocess.Popen(
-            [str(COMMAND), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        self.process = BotProcess(["run"], log=scratch / f"bench-{self.port}.log", env=env)
 
     async def ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the bot exited: {self.process.stderr.read().decode()}")  # type: ignore[union-attr]
+        async def listening() -> bool:
+            if not self.process.running():
+                raise RuntimeError(f"the bot exited: {self.process.tail()}")
             try:
                 _reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                await writer.wait_closed()
-                return
             except OSError:
-                await asyncio.sleep(0.05)  # polling a port that is not open yet
-        raise TimeoutError("the bot did not open its Slack endpoint")
+                return False  # not open yet
+            writer.close()
+            await writer.wait_closed()
+            return True
+
+        message = "the bot did not open its Slack endpoint"
+        await eventually_async(listening, timeout, interval=0.05, message=message)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout=15)
+            if self.process.running():
+                self.process.stop(signal.SIGTERM, timeout=15)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            pass  # killed below
+        finally:
+            self.process.close()
 
 
 def signed_command(query: str, response_url: str) -> tuple[bytes, dict[str, str]]:
@@ -531,7 +520,7 @@ class Target:
     url: str
     build_seconds: float
     samples: list[Sample] = field(default_factory=list)
-    bot: BotProcess | None = None
+    bot: SlackBot | None = None
 
 
 def window_matches(url: str, now: datetime) -> dict[str, int]:
@@ -581,7 +570,7 @@ async def measure(targets: list[Target], requests: int, warmup: int, scratch: Pa
     async with FakeSlack() as slack, aiohttp.ClientSession() as client:
         try:
             for target in targets:
-                target.bot = BotProcess(target.url, slack, scratch)
+                target.bot = SlackBot(target.url, slack, scratch)
             for target in targets:
                 assert target.bot is not None
                 await target.bot.ready()

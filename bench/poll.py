@@ -51,26 +51,25 @@ import email.utils
 import hashlib
 import json
 import os
-import queue
 import re
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import NoReturn
 
 from bench import SMOKE_HELP
+from tests.harness import BOT_COMMAND, BotProcess, clean_env, eventually, run_bot
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = "bench.poll"  # its own children run as `python -m bench.poll` from ROOT
 FEEDS_DIR = ROOT.parent / "shared" / "corpus" / "feeds"
-COMMAND = Path(sys.executable).with_name("meta-ai-digest")
+COMMAND = Path(BOT_COMMAND[0])
 LAST_MODIFIED = email.utils.formatdate(1_700_000_000, usegmt=True)
 # The rows that measure the bot (the others are baselines).
 BOT_ROWS = ("bot cold", "bot warm", "bot warm, running")
@@ -177,11 +176,9 @@ def serve(origins: int) -> None:
         app.router.add_get("/feed/{number}", feed)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        ports = []
         for _ in range(origins):
-            site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-            await site.start()
-            ports.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+            await web.TCPSite(runner, "127.0.0.1", 0, backlog=1024).start()
+        ports = [address[1] for address in runner.addresses]
         print(json.dumps(ports), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         await runner.cleanup()
@@ -300,12 +297,13 @@ def run_size(
                 [sys.executable, "-m", MODULE, "--naive", str(urls_file)], dict(os.environ)
             )
             runs["naive loop"].detail = f"{entries.strip()} entries parsed"
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{directory / 'bot.db'}",
-            "META_AI_DIGEST_CONFIG": str(poll_config(directory, urls)),
-        }
-        subprocess.run([str(COMMAND), "migrate"], env=env, check=True, capture_output=True)
+        env = clean_env(
+            {
+                "DATABASE_URL": f"sqlite:///{directory / 'bot.db'}",
+                "META_AI_DIGEST_CONFIG": str(poll_config(directory, urls)),
+            }
+        )
+        run_bot(["migrate"], env=env, inherit=False).check_returncode()
         for label in ("bot cold",) if smoke else ("bot cold", "bot warm"):
             runs[label], output = measure([str(COMMAND), "poll", "--force"], env)
             runs[label].detail = poll_counts(output)
@@ -423,34 +421,26 @@ def running_cycle(env: dict[str, str], count: int) -> Run:
     In its own session: the bench's Ctrl-C reaches only the bench, which then stops the bot,
     and a bot that will not stop is killed with anything it started.
     """
-    bot = subprocess.Popen(
-        [str(COMMAND), "run", "--log-level", "INFO"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        return first_cycle(bot, count)
-    finally:
-        stop(bot)
+    with tempfile.TemporaryDirectory() as scratch:
+        out, err = Path(scratch) / "run.out", Path(scratch) / "run.err"
+        run = ["run", "--log-level", "INFO"]
+        with BotProcess(run, log=out, stderr_log=err, env=env, inherit=False) as bot:
+            try:
+                return first_cycle(bot, count)
+            finally:
+                stop(bot)
 
 
-def first_cycle(bot: subprocess.Popen[str], count: int) -> Run:
+def first_cycle(bot: BotProcess, count: int) -> Run:
     """Read the bot's log until its first cycle's two closing lines; the cycle's time is the
     sum of their figures (fetch and store, article pages, grouping and summarizing)."""
-    assert bot.stderr is not None
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=read_lines, args=(bot.stderr, lines), daemon=True).start()
     deadline = time.monotonic() + FIRST_CYCLE_TIMEOUT
     seen: list[str] = []
     began: float | None = None
     began_usage: tuple[float, float] | None = None
     fetched: re.Match[str] | None = None
     while True:
-        line = next_line(lines, deadline, seen)
+        line = next_line(bot, deadline, seen)
         if RUNNING in line:
             began, began_usage = time.monotonic(), proc_usage(bot.pid)
         elif CYCLE_FAILED in line:
@@ -473,24 +463,23 @@ def first_cycle(bot: subprocess.Popen[str], count: int) -> Run:
     return Run(wall, usage[0] - began_usage[0], usage[1], detail)
 
 
-def read_lines(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    """Reader thread: every line of the bot's stderr, then None at its end. Reading to the
-    end keeps the pipe drained, so the bot never blocks on its log while it shuts down."""
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
+def next_line(bot: BotProcess, deadline: float, seen: list[str]) -> str:
+    """The bot's next complete log line; the bench fails, never hangs, if none comes in time."""
 
+    def written() -> str:
+        lines = bot.errors().splitlines(keepends=True)
+        if len(lines) > len(seen) and lines[len(seen)].endswith("\n"):
+            return lines[len(seen)]
+        if not bot.running():
+            fail("the running bot exited before its first poll cycle ended", seen)
+        return ""  # no new complete line yet
 
-def next_line(lines: queue.Queue[str | None], deadline: float, seen: list[str]) -> str:
-    """The bot's next log line; the bench fails, never hangs, if none comes in time."""
     try:
-        line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-    except queue.Empty:
+        line = eventually(written, max(0.0, deadline - time.monotonic()), interval=0.01)
+    except AssertionError:
         fail(
             f"no first poll cycle in the running bot's log within {FIRST_CYCLE_TIMEOUT:.0f} s", seen
         )
-    if line is None:
-        fail("the running bot exited before its first poll cycle ended", seen)
     seen.append(line)
     return line
 
@@ -514,16 +503,14 @@ def proc_usage(pid: int) -> tuple[float, float] | None:
     return cpu, peak_kb / 1024
 
 
-def stop(bot: subprocess.Popen[str]) -> None:
+def stop(bot: BotProcess) -> None:
     """SIGTERM, as a service manager stops it; killed with its whole session if it lingers."""
-    if bot.poll() is None:
-        bot.send_signal(signal.SIGTERM)
     try:
-        bot.wait(timeout=STOP_TIMEOUT)
+        if bot.running():
+            bot.stop(signal.SIGTERM, timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
         print(f"  (the running bot ignored SIGTERM for {STOP_TIMEOUT:.0f} s: killed)")
-        os.killpg(bot.pid, signal.SIGKILL)
-        bot.wait()
+    bot.close()
 
 
 def print_size(count: int, runs: dict[str, Run]) -> None:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench import SMOKE_HELP
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import DigestRecord, OutboxMessage
-from tests.helpers import BOT_COMMAND, clean_env, postgres_available, scratch_postgres_database
+from tests.helpers import postgres_available, scratch_postgres_database
 from tests.replicas import (
     StartingGate,
     add_pending_stories,
@@ -47,10 +47,10 @@ SUBSCRIBED = "terminal:stdout"
 def trial(url: str, directory: Path, processes: int, config: Path) -> tuple[int, int]:
     """(story repeats in the printed messages, distinct stories printed)."""
     gate = StartingGate(directory)
-    env = {**clean_env(), "DATABASE_URL": url}
     try:
         for _ in range(processes):
-            gate.spawn([*BOT_COMMAND, "--config", str(config), "digest", "--format", "json"], env)
+            args = ["--config", str(config), "digest", "--format", "json"]
+            gate.spawn(args, {"DATABASE_URL": url})
         gate.open()
         results = gate.communicate()
     finally:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -31,10 +30,11 @@ from pathlib import Path
 
 from bench import SMOKE_HELP
 from bench.summarize import load_articles, require_baselines, sumy_methods
+from tests.harness import BOT_COMMAND, clean_env
 
 REPO = Path(__file__).resolve().parents[1]
 
-COMMAND = Path(sys.executable).with_name("meta-ai-digest")
+COMMAND = Path(BOT_COMMAND[0])
 HELP_SECONDS, HELP_MB, LATEST_SECONDS, LEXRANK_FACTOR = 0.3, 60, 0.6, 10
 
 
@@ -108,11 +108,12 @@ def main() -> None:
     ).encode()
 
     with tempfile.TemporaryDirectory() as scratch:
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{Path(scratch) / 'empty.db'}",
-            "META_AI_DIGEST_CONFIG": "",
-        }
+        env = clean_env(
+            {
+                "DATABASE_URL": f"sqlite:///{Path(scratch) / 'empty.db'}",
+                "META_AI_DIGEST_CONFIG": "",
+            }
+        )
         run_with_usage(["migrate"], env)
         help_s, help_mb = median_run(["--help"], env, args.runs)
         latest_s, latest_mb = median_run(["latest"], env, args.runs)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 
 from bot.adapters.slack import SlackAdapter
 from bot.digest.model import Digest, DigestSource, DigestStory
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.helpers import fresh_feed
+from tests.helpers import fresh_feed, write_config
 
 
 def rss(items: list[tuple[str, str, str, str, datetime]]) -> str:
@@ -31,6 +32,12 @@ FEEDS = {
     "/b.xml": ("Outlet B", "outlet-b-atom.xml", "application/atom+xml"),
     "/c.json": ("Outlet C", "outlet-c-json.json", "application/feed+json"),
 }
+
+
+def outlet_a_config(server: FeedServer, tmp_path: Path, extra: str = "") -> Path:
+    """A config (tmp_path/c.toml, database tmp_path/bot.db) of Outlet A alone, served fresh."""
+    feed = ("Outlet A", server.serve("/a.xml", fresh_feed("outlet-a-rss.xml")))
+    return write_config(tmp_path / "c.toml", [feed], tmp_path / "bot.db", extra)
 
 
 def serve_fixture_feeds(server: FeedServer) -> list[tuple[str, str]]:

@@ -1,16 +1,17 @@
-"""Shared fixtures: a local feed server, a CLI runner, a scratch PostgreSQL database, and no
-leaked platform credentials."""
+"""Shared fixtures: a local feed server, the fake Slack, a CLI runner, a scratch PostgreSQL
+database, and no leaked platform credentials."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from typer.testing import CliRunner
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import MisbehavingServer
+from tests.fakes.slack_api import FakeSlack
 from tests.helpers import scratch_postgres_database
 
 # Chat platform variables a developer may have set; tests never see them.
@@ -37,6 +38,13 @@ def feed_server() -> Iterator[FeedServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    """The fake Slack Web API (and webhook, response URLs, Socket Mode) on this test's loop."""
+    async with FakeSlack() as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -1,14 +1,11 @@
 """Helpers for tests: fixture feeds with fresh dates, isolated configs, the shared corpus,
-the bot's command."""
+scratch databases. Bot processes have their own module, :mod:`tests.harness`."""
 
 from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,12 +21,6 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 SHARED = REPO.parent / "shared"
 FEED_CORPUS = SHARED / "corpus" / "feeds"
-# The installed console script, as an admin runs it (it goes through bot.cli:main).
-BOT_COMMAND = (
-    [str(Path(sys.executable).parent / "meta-ai-digest")]
-    if (Path(sys.executable).parent / "meta-ai-digest").exists()
-    else [sys.executable, "-m", "bot"]
-)
 # The PostgreSQL server of the tests: the local trust-auth one unless set.
 POSTGRES_SERVER = os.environ.get(
     "META_AI_DIGEST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -64,34 +55,6 @@ def write_config(
     lines.append(extra)
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
-
-
-def clean_env() -> dict[str, str]:
-    """This process's environment without the bot's own settings (chat tokens, config path,
-    database URL), for a bot process that must read only the config it is given."""
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
-    }
-
-
-@contextmanager
-def bot_process(
-    command: list[str], env: dict[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """The bot started in a session of its own, its output in ``log``; killed with its
-    process group on the way out if it is still running."""
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
 
 
 def count_items(database: Path, where: str = "") -> int:
@@ -163,46 +126,3 @@ def scratch_postgres_database() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
-
-
-def parent_of(pid: int) -> int | None:
-    """The parent process of ``pid`` (Linux /proc), None when it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    # Field 4; the command name (field 2) may hold spaces, so count from its ")".
-    return int(stat.rsplit(")", 1)[-1].split()[1])
-
-
-def descendants(pid: int) -> list[int]:
-    """Every living process descending from ``pid`` (Linux /proc), in no particular order."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            parent = parent_of(int(entry.name))
-            if parent is not None:
-                parents[int(entry.name)] = parent
-    found, frontier = [], [pid]
-    while frontier:
-        current = frontier.pop()
-        children = [child for child, parent in parents.items() if parent == current]
-        found += children
-        frontier += children
-    return found
-
-
-def pool_workers(pid: int | None = None) -> list[int]:
-    """The worker processes of ``pid``'s process pools: forked by its fork server, so its
-    grandchildren (its children are the fork server and the resource tracker)."""
-    pid = pid or os.getpid()
-    return [process for process in descendants(pid) if parent_of(process) not in (pid, None)]
-
-
-def is_running(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie waiting to be reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

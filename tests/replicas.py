@@ -6,19 +6,29 @@ Used by the replica tests and by ``bench/replicas.py``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import os
+import select
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import delete, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.adapters.terminal import TerminalAdapter
+from bot.config import load_settings
+from bot.pipeline import DigestBot
+from bot.scheduler import FIRING, BotJobs, current_slot
 from bot.store.schema import (
     DigestRecord,
     Feed,
@@ -28,88 +38,95 @@ from bot.store.schema import (
     Subscription,
     SubscriptionPost,
 )
+from tests.fakes.tcp_proxy import TcpProxy
+from tests.harness import BOT_COMMAND, BotProcess, eventually_async
 
-# Runs in each gated process: say "ready", wait for the gate file, then become the command
-# (exec: the process the test started *is* the console script, no wrapper stays behind).
+# Runs in each gated process: say "ready" on one pipe, block reading the gate pipe until
+# the test writes a "go" byte for every process at once, then become the command (exec: the
+# process the test started *is* the console script). An end of file instead of "go": the
+# test went away, and so does the process.
 GATE_LAUNCHER = """
-import os, sys, time
-ready, gate, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
-open(ready, "w").close()
-deadline = time.monotonic() + 120
-while not os.path.exists(gate):
-    if time.monotonic() > deadline:
-        sys.exit("the starting gate never opened")
-    time.sleep(0.002)
+import os, sys
+ready, gate, argv = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+os.write(ready, b".")
+os.close(ready)
+if os.read(gate, 1) != b"g":
+    sys.exit("the starting gate closed without opening")
+os.close(gate)
 os.execv(argv[0], argv)
 """
 
 
 class StartingGate:
-    """Processes that all start their command at the same moment.
+    """Bot processes that all start their command at the same moment.
 
-    Each process announces itself with a file, then waits for the gate file; ``open``
-    waits until every process is waiting and creates the gate, releasing them together.
+    Each process writes a byte to a "ready" pipe and then blocks on a "gate" pipe; ``open``
+    waits for every byte, then writes a byte a process to the gate in one write, releasing
+    them together.
+    Processes are :class:`~tests.harness.BotProcess` es, their output in ``directory``.
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.gate = directory / "gate"
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.bots: list[BotProcess] = []
+        self._ready_read, self._ready_write = os.pipe()
+        self._gate_read, self._gate_write = os.pipe()
 
-    def spawn(
-        self,
-        argv: Sequence[str],
-        env: Mapping[str, str],
-        stdout: IO[bytes] | int | None = subprocess.PIPE,
-        stderr: IO[bytes] | int | None = subprocess.PIPE,
-    ) -> subprocess.Popen[bytes]:
-        ready = self.directory / f"ready-{len(self.processes)}"
-        process = subprocess.Popen(
-            [sys.executable, "-c", GATE_LAUNCHER, str(ready), str(self.gate), *argv],
-            env=dict(env),
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
+    @property
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        return [bot.process for bot in self.bots]
+
+    def spawn(self, args: Sequence[str], env: Mapping[str, str] | None = None) -> BotProcess:
+        """``meta-ai-digest <args>`` (with :func:`~tests.harness.clean_env` and ``env``),
+        held at the gate."""
+        index = len(self.bots)
+        pipes = (self._ready_write, self._gate_read)
+        launcher = [sys.executable, "-c", GATE_LAUNCHER, *map(str, pipes), *BOT_COMMAND]
+        bot = BotProcess(
+            args,
+            log=self.directory / f"out-{index}.log",
+            stderr_log=self.directory / f"err-{index}.log",
+            env=env,
+            command=launcher,
+            pass_fds=pipes,
         )
-        self.processes.append(process)
-        return process
+        self.bots.append(bot)
+        return bot
 
     def open(self, timeout: float = 60.0) -> None:
         """Wait until every spawned process waits at the gate, then let them all go."""
+        os.close(self._ready_write)  # an end of file once every process has said ready
+        os.close(self._gate_read)
+        count, said = len(self.bots), b""
         deadline = time.monotonic() + timeout
-        count = len(self.processes)
-        while len(list(self.directory.glob("ready-*"))) < count:
-            exited = [p.returncode for p in self.processes if p.poll() is not None]
-            if exited:
-                raise RuntimeError(f"a gated process exited before the gate opened: {exited}")
-            if time.monotonic() > deadline:
+        while len(said) < count:
+            remaining = deadline - time.monotonic()
+            readable, _, _ = select.select([self._ready_read], [], [], max(0.0, remaining))
+            if not readable:
                 raise TimeoutError("the gated processes did not all reach the gate")
-            time.sleep(0.01)
-        staged = self.directory / "gate.tmp"
-        staged.write_text("go", encoding="utf-8")
-        staged.rename(self.gate)  # appears at once, for everyone
+            chunk = os.read(self._ready_read, count)
+            if not chunk:
+                codes = [bot.process.poll() for bot in self.bots]
+                raise RuntimeError(f"a gated process exited before the gate opened: {codes}")
+            said += chunk
+        os.close(self._ready_read)
+        os.write(self._gate_write, b"g" * count)  # one write: every process wakes on it
+        os.close(self._gate_write)
 
     def communicate(self, timeout: float = 120.0) -> list[tuple[int, str, str]]:
         """Exit code, stdout and stderr of every process, in spawn order."""
-        results = []
-        for process in self.processes:
-            out, err = process.communicate(timeout=timeout)
-            results.append(
-                (
-                    process.returncode,
-                    (out or b"").decode("utf-8", "replace"),
-                    (err or b"").decode("utf-8", "replace"),
-                )
-            )
-        return results
+        return [
+            (bot.process.wait(timeout=timeout), bot.output(), bot.errors()) for bot in self.bots
+        ]
 
     def kill_all(self) -> None:
         """Leave nothing behind (for ``finally``)."""
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, 9)
-                process.wait(timeout=10)
+        for bot in self.bots:
+            bot.close()
+        for end in (self._ready_read, self._ready_write, self._gate_read, self._gate_write):
+            with contextlib.suppress(OSError):  # closed already
+                os.close(end)
 
 
 def kept_item(feed_id: int, story_id: int, url: str, title: str, published: datetime) -> Item:
@@ -217,3 +234,54 @@ def story_ids_in_json(output: str) -> list[str]:
             continue
         if isinstance(document, dict):
             found.extend(str(story["id"]) for story in document.get("stories", []))
+
+
+def replica_bots(directory: Path, url: str, count: int) -> list[DigestBot]:
+    """``count`` bots sharing one database, as replicas do, each printing to its own
+    terminal; a digest every hour (the firing under test is the current one)."""
+    config = directory / "c.toml"
+    config.write_text("feeds = []\n[schedule]\ndigest_interval_minutes = 60\n", encoding="utf-8")
+    settings = load_settings(config, env={})
+    env = {"DATABASE_URL": url}
+    return [
+        DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env=env)
+        for _ in range(count)
+    ]
+
+
+@contextmanager
+def replicas_behind_proxy(
+    postgres_url: str, directory: Path, count: int, stories: int = 3
+) -> Iterator[tuple[TcpProxy, list[DigestBot]]]:
+    """``count`` :func:`replica_bots` reaching PostgreSQL through a :class:`TcpProxy` (to
+    cut and restore), ``stories`` pending stories stored; the bots closed afterwards."""
+    target = make_url(postgres_url)
+    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        bots = replica_bots(directory, proxy.database_url(postgres_url), count)
+        try:
+            add_pending_stories(bots[0].sessions, stories)
+            yield proxy, bots
+        finally:
+            for bot in bots:
+                bot.close()
+
+
+async def fire_digest_during_blip(
+    bots: list[DigestBot], proxy: TcpProxy
+) -> tuple[datetime, list[asyncio.Task[Any]]]:
+    """Cut the database ``proxy``, fire the current hourly digest in every bot, and return
+    (the firing, the bots' runs) once every claim failed and was tried again at least once
+    more; the database stays away until the caller restores it."""
+    firing = current_slot(datetime.now(UTC), timedelta(hours=1))
+    proxy.cut()
+    refused = proxy.refused
+    token = FIRING.set(firing)
+    try:
+        runs = [
+            asyncio.create_task(BotJobs(bot, bot.settings.schedule).run("post_digest"))
+            for bot in bots
+        ]
+    finally:
+        FIRING.reset(token)
+    await eventually_async(lambda: proxy.refused >= refused + 2 * len(bots), timeout=30)
+    return firing, runs

@@ -10,13 +10,13 @@ plug-in is discovered exactly as in production.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 from tests.builders import serve_fixture_feeds
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, write_config
+from tests.harness import run_bot
+from tests.helpers import write_config
 
 ECHO_TOKEN = "echo-token-0123456789abcdef"
 
@@ -76,18 +76,12 @@ def install_echo_plugin(root: Path) -> Path:
 
 
 def bot_environment(site: Path, **extra: str) -> dict[str, str]:
-    """conftest's environment (no chat tokens, no DATABASE_URL) with the plug-in on the path."""
-    return {**os.environ, "PYTHONPATH": str(site), **extra}
+    """A clean environment's additions: the plug-in on the path, and ``extra``."""
+    return {"PYTHONPATH": str(site), **extra}
 
 
-def run_bot(config: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BOT_COMMAND, "--config", str(config), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def bot(config: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return run_bot(["--config", str(config), *args], env=env)
 
 
 def test_an_installed_third_party_adapter_posts_the_digest(
@@ -103,7 +97,7 @@ def test_an_installed_third_party_adapter_posts_the_digest(
     )
     env = bot_environment(site, ECHO_TOKEN=ECHO_TOKEN)
     for command in (["poll"], ["digest"], ["digest"]):
-        result = run_bot(config, env, *command)
+        result = bot(config, env, *command)
         assert result.returncode == 0, result.stderr
 
     messages = [json.loads(line) for line in posted.read_text(encoding="utf-8").splitlines()]
@@ -123,7 +117,7 @@ def test_an_unexpected_error_shows_its_traceback_without_the_secret(
         tmp_path / "bot.db",
         extra=f'[adapters.echo]\npath = "{tmp_path / "posted.jsonl"}"\n',
     )
-    result = run_bot(config, bot_environment(site, ECHO_TOKEN=ECHO_TOKEN, ECHO_CRASH="1"), "digest")
+    result = bot(config, bot_environment(site, ECHO_TOKEN=ECHO_TOKEN, ECHO_CRASH="1"), "digest")
     assert result.returncode == 1
     assert "Traceback" in result.stderr and "echo_adapter.py" in result.stderr
     assert "the echo service refused token [redacted]" in result.stderr

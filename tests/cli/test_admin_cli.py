@@ -4,7 +4,6 @@ errors that name the fix, output that reads at 80 columns, a configuration one c
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import signal
 import subprocess
@@ -20,13 +19,8 @@ from sqlalchemy.engine import make_url
 from bot.store.database import create_database_engine, migrate, session_factory
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.webhook_sink import SlackWebhookSink
-from tests.helpers import (
-    BOT_COMMAND,
-    POSTGRES_SERVER,
-    closed_port,
-    postgres_available,
-    write_config,
-)
+from tests.harness import BotProcess, run_bot
+from tests.helpers import POSTGRES_SERVER, closed_port, postgres_available, write_config
 from tests.replicas import add_pending_stories
 
 WIDTH = 80
@@ -37,18 +31,7 @@ def bot(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """The installed command, at 80 columns, without any chat platform of the developer's."""
-    clean = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
-    }
-    return subprocess.run(
-        [*BOT_COMMAND, *args],
-        env={**clean, "COLUMNS": str(WIDTH), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_bot(args, env={"COLUMNS": str(WIDTH), **(env or {})}, timeout=timeout)
 
 
 def too_wide(output: str) -> list[str]:
@@ -361,26 +344,13 @@ def test_run_counts_every_polled_feed_and_names_its_jobs(
     imported = bot("--config", str(config), "feeds", "import", str(opml))
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.startswith("2 feeds added")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
-    process = subprocess.Popen(
-        [*BOT_COMMAND, "--config", str(config), "--log-level", "INFO", "run"],
-        env={**clean, "COLUMNS": str(WIDTH)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stderr is not None
-        seen: list[str] = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = process.stderr.readline()
-            if not line:
-                break
-            seen.append(line)
-            if 'Added job "retry deliveries"' in line:
-                break
-        output = "".join(seen)
+    run = ["--config", str(config), "--log-level", "INFO", "run"]
+    env = {"COLUMNS": str(WIDTH)}
+    with BotProcess(
+        run, log=tmp_path / "run.out", stderr_log=tmp_path / "run.err", env=env
+    ) as bot_run:
+        output = bot_run.wait_for('Added job "retry deliveries"', stderr=True)
+        seen = output.splitlines()
         start = next(index for index, line in enumerate(seen) if line.startswith("meta-ai-digest:"))
         banner = seen[start : start + 2]
         assert banner[0].startswith("meta-ai-digest: 4 feeds, polled every 30 minutes, posting")
@@ -389,10 +359,4 @@ def test_run_counts_every_polled_feed_and_names_its_jobs(
         for name in ("poll feeds", "post digest", "prune old rows", "retry deliveries"):
             assert f'Added job "{name}"' in output
         assert "BotJobs.run" not in output
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=10)
-        assert process.returncode == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        assert bot_run.stop(signal.SIGTERM, timeout=10)[0] == 0

@@ -4,7 +4,6 @@ what an admin sees when the database cannot be used."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,8 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, REPO, closed_port, write_config
+from tests.harness import run_bot
+from tests.helpers import REPO, closed_port, write_config
 
 ARTICLE = (
     "Meta has released Llama 4, a new family of open-weight AI models. "
@@ -127,14 +127,7 @@ def test_a_database_that_cannot_be_used_is_one_clear_line(
         "empty sqlite path": "sqlite:///",
         "in-memory sqlite": "sqlite:///:memory:",
     }[case]
-    result = subprocess.run(
-        [*BOT_COMMAND, "migrate"],
-        env={**os.environ, "DATABASE_URL": url},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bot(["migrate"], env={"DATABASE_URL": url}, cwd=tmp_path, timeout=60)
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # no traceback
@@ -154,18 +147,11 @@ def test_a_postgresql_url_without_its_driver_installed_names_the_extra(
         "raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n"
     )
     password = "pw-0123456789-secret"
-    result = subprocess.run(
-        [*BOT_COMMAND, "migrate"],
-        env={
-            **os.environ,
-            "DATABASE_URL": f"{scheme}://bot:{password}@127.0.0.1:{closed_port()}/digest",
-            "PYTHONPATH": str(shadow.parent),
-        },
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = {
+        "DATABASE_URL": f"{scheme}://bot:{password}@127.0.0.1:{closed_port()}/digest",
+        "PYTHONPATH": str(shadow.parent),
+    }
+    result = run_bot(["migrate"], env=env, cwd=tmp_path, timeout=60)
     assert result.returncode == 2, result.stderr
     assert "pip install 'meta-ai-digest[postgres]'" in result.stderr
     assert "postgresql+psycopg://bot:***@127.0.0.1" in result.stderr
@@ -196,13 +182,12 @@ def test_every_config_mistake_is_one_line_naming_the_key_for_every_command(
     toml, message = CONFIG_MISTAKES[mistake]
     config = tmp_path / "bad.toml"
     config.write_text(toml, encoding="utf-8")
-    result = subprocess.run(
-        [*BOT_COMMAND, *command, "--config", str(config)],
-        env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"},
+    result = bot(
+        *command,
+        "--config",
+        str(config),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
     )
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
@@ -210,15 +195,8 @@ def test_every_config_mistake_is_one_line_naming_the_key_for_every_command(
     assert not (tmp_path / "bot.db").exists()
 
 
-def run_bot(*args: str, cwd: Path, database_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BOT_COMMAND, *args],
-        env={**os.environ, "DATABASE_URL": database_url},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def bot(*args: str, cwd: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    return run_bot(args, env={"DATABASE_URL": database_url}, cwd=cwd, timeout=60)
 
 
 READ_ONLY_COMMANDS = [
@@ -234,7 +212,7 @@ def test_a_read_only_command_never_creates_a_database(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
     database = tmp_path / "data" / "bot.db"
-    result = run_bot(*command, cwd=tmp_path, database_url=f"sqlite:///{database}")
+    result = bot(*command, cwd=tmp_path, database_url=f"sqlite:///{database}")
     assert result.returncode == 1, result.stderr
     assert f"no database at {database} yet" in result.stderr
     assert "meta-ai-digest migrate" in result.stderr
@@ -251,7 +229,7 @@ def test_a_read_only_command_says_when_the_schema_is_behind_and_leaves_it(
     url = f"sqlite:///{tmp_path / 'bot.db'}"
     engine = create_database_engine(url)
     migrate(engine, "0001")
-    result = run_bot(*command, cwd=tmp_path, database_url=url)
+    result = bot(*command, cwd=tmp_path, database_url=url)
     assert result.returncode == 1, result.stderr
     assert "is at schema revision 0001" in result.stderr
     assert "run `meta-ai-digest migrate`" in result.stderr
@@ -266,12 +244,12 @@ def test_migrate_creates_then_upgrades_and_reads_work_after_it(tmp_path: Path) -
     engine = create_database_engine(url)
     migrate(engine, "0001")
     engine.dispose()
-    first = run_bot("migrate", cwd=tmp_path, database_url=url)
+    first = bot("migrate", cwd=tmp_path, database_url=url)
     assert first.returncode == 0, first.stderr
     assert f"schema {SCHEMA_HEAD}, migrated from 0001" in first.stdout
-    again = run_bot("migrate", cwd=tmp_path, database_url=url)
+    again = bot("migrate", cwd=tmp_path, database_url=url)
     assert f"schema {SCHEMA_HEAD}, up to date" in again.stdout
-    latest = run_bot("latest", cwd=tmp_path, database_url=url)
+    latest = bot("latest", cwd=tmp_path, database_url=url)
     assert latest.returncode == 0 and "No Meta AI news" in latest.stdout
 
 

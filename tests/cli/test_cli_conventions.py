@@ -5,7 +5,6 @@ installed console script."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -13,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import outlet_a_config
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.webhook_sink import wait_until
-from tests.helpers import BOT_COMMAND, fresh_feed, write_config
+from tests.harness import BotProcess, run_bot
+from tests.helpers import write_config
 
 EMPTY_FEED = "<rss version='2.0'><channel><title>t</title></channel></rss>"
 
@@ -23,14 +23,7 @@ EMPTY_FEED = "<rss version='2.0'><channel><title>t</title></channel></rss>"
 def bot(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BOT_COMMAND, *args],
-        env={**os.environ, "COLUMNS": "100", **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_bot(args, env={"COLUMNS": "100", **(env or {})}, cwd=cwd)
 
 
 def test_version(tmp_path: Path) -> None:
@@ -126,12 +119,7 @@ def test_poll_exit_status_is_0_when_all_feeds_are_fine_1_when_one_failed_2_for_m
 def test_the_terminal_format_of_the_config_applies_to_latest_and_digest(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
-    config = write_config(
-        tmp_path / "c.toml",
-        [("Outlet A", feed_server.serve("/a.xml", fresh_feed("outlet-a-rss.xml")))],
-        tmp_path / "bot.db",
-        extra='[adapters.terminal]\nformat = "json"\n',
-    )
+    config = outlet_a_config(feed_server, tmp_path, '[adapters.terminal]\nformat = "json"\n')
     assert bot("poll", "--config", str(config), cwd=tmp_path).returncode == 0
     latest = bot("latest", "--config", str(config), cwd=tmp_path)
     assert latest.returncode == 0, latest.stderr
@@ -149,21 +137,7 @@ def test_run_names_the_database_in_use_when_it_starts(
         tmp_path / "c.toml", [("Good", feed_server.serve("/g.xml", EMPTY_FEED))], tmp_path / "b.db"
     )
     log = tmp_path / "run.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*BOT_COMMAND, "run", "--config", str(config)],
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            cwd=tmp_path,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            assert wait_until(lambda: "database:" in log.read_text(), timeout=60)
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=15) == 0
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+    with BotProcess(["run", "--config", str(config)], log=log, cwd=tmp_path) as run:
+        run.wait_for("database:", timeout=60)
+        assert run.stop(signal.SIGTERM, timeout=15)[0] == 0
     assert f"database: sqlite:///{tmp_path / 'b.db'}" in log.read_text()

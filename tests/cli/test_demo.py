@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 
-from tests.helpers import BOT_COMMAND, closed_port
+from tests.harness import run_bot
+from tests.helpers import closed_port
 
 
 def test_demo_prints_a_real_digest_of_the_sample_feeds_and_leaves_nothing_behind(
@@ -20,16 +19,13 @@ def test_demo_prints_a_real_digest_of_the_sample_feeds_and_leaves_nothing_behind
     broken_config = tmp_path / "broken.toml"
     broken_config.write_text("[digest]\nmax_storys = 1\n", encoding="utf-8")
     env = {
-        **os.environ,
         "XDG_DATA_HOME": str(data_home),
         "SLACK_WEBHOOK_URL": f"http://127.0.0.1:{closed_port()}/services/T0/B0/xxxxxxxxxxxxxxxx",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'must-not-exist.db'}",
         "META_AI_DIGEST_CONFIG": str(broken_config),
     }
     started = time.monotonic()
-    result = subprocess.run(
-        [*BOT_COMMAND, "demo"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
+    result = run_bot(["demo"], env=env, cwd=tmp_path)
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert elapsed < 30, elapsed  # about a second on a developer machine
@@ -48,12 +44,7 @@ def test_demo_prints_a_real_digest_of_the_sample_feeds_and_leaves_nothing_behind
 
 
 def test_demo_as_json() -> None:
-    result = subprocess.run(
-        [*BOT_COMMAND, "demo", "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_bot(["demo", "--format", "json"])
     assert result.returncode == 0, result.stderr
     stories = json.loads(result.stdout)["stories"]
     assert len(stories) == 4

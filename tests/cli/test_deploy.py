@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import BOT_COMMAND, REPO
+from tests.harness import BOT_COMMAND, run_bot
+from tests.helpers import REPO
 
 UNIT = REPO / "deploy" / "meta-ai-digest.service"
 GUIDE = REPO / "docs" / "deploy.md"
@@ -78,14 +79,8 @@ def test_the_unit_environment_puts_the_database_where_the_guide_says(tmp_path: P
     state = tmp_path / environment["XDG_DATA_HOME"].lstrip("/")
     secrets = tmp_path / "secrets.env"
     secrets.write_text("# no chat platform\nSLACK_SIGNING_SECRET=not-used-here-0123456789\n")
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "META_AI_DIGEST_CONFIG"},
-        "XDG_DATA_HOME": str(state),
-        "META_AI_DIGEST_SECRETS_FILE": str(secrets),
-    }
-    result = subprocess.run(
-        [*BOT_COMMAND, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
+    env = {"XDG_DATA_HOME": str(state), "META_AI_DIGEST_SECRETS_FILE": str(secrets)}
+    result = run_bot(["migrate"], env=env, cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     database = state / "meta-ai-digest" / "meta-ai-digest.db"
     assert database.is_file()

@@ -81,26 +81,19 @@ def test_the_default_database_is_in_the_user_data_directory_wherever_the_bot_sta
 ) -> None:
     """Not data/ under the working directory: `latest` run from another directory found no
     database, and `poll` there started a second one."""
-    import subprocess
-
-    from tests.helpers import BOT_COMMAND
+    from tests.harness import run_bot
 
     data_home, elsewhere = tmp_path / "xdg", tmp_path / "somewhere"
     elsewhere.mkdir()
-    env = {**os.environ, "XDG_DATA_HOME": str(data_home)}
-    env.pop("META_AI_DIGEST_CONFIG", None)
+    env = {"XDG_DATA_HOME": str(data_home)}  # and no META_AI_DIGEST_CONFIG (clean_env)
     database = data_home / "meta-ai-digest" / "meta-ai-digest.db"
     for cwd in (tmp_path, elsewhere):
-        result = subprocess.run(
-            [*BOT_COMMAND, "migrate"], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
-        )
+        result = run_bot(["migrate"], env=env, cwd=cwd, timeout=60)
         assert result.returncode == 0, result.stderr
         assert f"sqlite:///{database}: schema" in result.stdout
     assert database.is_file()
     assert list(elsewhere.iterdir()) == []
-    status = subprocess.run(
-        [*BOT_COMMAND, "status"], env=env, cwd=elsewhere, capture_output=True, text=True, timeout=60
-    )
+    status = run_bot(["status"], env=env, cwd=elsewhere, timeout=60)
     assert f"database: sqlite:///{database}" in status.stdout
 
 

@@ -8,7 +8,6 @@ from crontab(5), as weekday names, and checked against the firings of a real tri
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +16,8 @@ import pytest
 
 from bot.common.cron import parse_crontab
 from bot.config import ConfigError, crontab_trigger, load_settings
-from tests.helpers import BOT_COMMAND, write_config
+from tests.harness import run_bot
+from tests.helpers import write_config
 
 WEEK = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # datetime.weekday() order
 # A Monday, 2026-12-07, at midnight (in the schedule's zone).
@@ -138,13 +138,10 @@ def test_status_of_the_installed_command_shows_the_next_digest_on_a_crontab_day(
             tmp_path / "bot.db",
             f'[schedule]\ndigest_cron = "0 9 * * {weekdays}"\ntimezone = "Europe/Berlin"\n',
         )
-        subprocess.run([*BOT_COMMAND, "--config", str(config), "migrate"], check=True)
-        shown = subprocess.run(
-            [*BOT_COMMAND, "--config", str(config), "status"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        run_bot(["--config", str(config), "migrate"]).check_returncode()
+        status = run_bot(["--config", str(config), "status"])
+        status.check_returncode()
+        shown = status.stdout
         assert "schedule (times in Europe/Berlin)" in shown
         digest = next(line for line in shown.splitlines() if "post digest" in line)
         assert f'cron "0 9 * * {weekdays}"' in digest

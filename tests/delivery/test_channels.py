@@ -3,8 +3,6 @@ installed command, against the fake Slack Web API on 127.0.0.1 (the real slack-s
 
 from __future__ import annotations
 
-import asyncio
-import os
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -12,26 +10,14 @@ from sqlalchemy import func, select
 from bot.store.database import create_database_engine
 from bot.store.schema import OutboxMessage
 from tests.fakes.slack_api import DIGEST_CHANNEL, FakeSlack, slack_error
-from tests.helpers import BOT_COMMAND, write_config
+from tests.harness import run_bot_async
+from tests.helpers import write_config
 
 
 async def bot(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     """The installed command, without any chat platform of the developer's environment."""
-    clean = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
-    }
-    process = await asyncio.create_subprocess_exec(
-        *BOT_COMMAND,
-        *args,
-        env={**clean, "COLUMNS": "80", **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
+    done = await run_bot_async(args, env={"COLUMNS": "80", **env}, timeout=60)
+    return done.returncode, done.stdout, done.stderr
 
 
 def slack_config(tmp_path: Path) -> tuple[Path, Path]:

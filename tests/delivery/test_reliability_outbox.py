@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -54,7 +54,7 @@ from tests.fakes.slack_api import (
     slack_error,
 )
 from tests.fakes.webhook_sink import SlackWebhookSink
-from tests.helpers import BOT_COMMAND
+from tests.harness import run_bot_async
 from tests.replicas import add_pending_stories
 
 
@@ -66,12 +66,6 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
         yield session_factory(engine)
     finally:
         engine.dispose()
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
 
 
 def queue(sessions: sessionmaker[Session], adapters: list[ChatAdapter], *items: Digest) -> None:
@@ -417,33 +411,19 @@ async def test_digest_does_not_post_again_what_slack_answered_too_late(
         "min_seconds_between_messages = 0\n",
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
-    env |= {
+    env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,  # HTTP mode; `digest` serves no commands
         "SLACK_API_URL": slack.api_url,
         "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
     }
     slack.slow("chat.postMessage", 1.6)
-    process = await asyncio.create_subprocess_exec(
-        *BOT_COMMAND,
-        "--config",
-        str(config),
-        "digest",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        _out, errors = await asyncio.wait_for(process.communicate(), timeout=60)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+    done = await run_bot_async(["--config", str(config), "digest"], env=env, timeout=60)
+    errors = done.stderr
     # Not delivered for sure: exit 1 with the reason, and the message stays pending.
-    assert process.returncode == 1, errors.decode()
-    assert "1 message still pending" in errors.decode()
+    assert done.returncode == 1, errors
+    assert "1 message still pending" in errors
     # The SDK's request timeout or the outbox's send bound, whichever ends it first.
-    assert "not delivered: slack C0DIGEST1: " in errors.decode()
-    assert "may have posted" in errors.decode()
+    assert "not delivered: slack C0DIGEST1: " in errors
+    assert "may have posted" in errors
     assert len(slack.calls_to("chat.postMessage")) == 1

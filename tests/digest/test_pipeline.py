@@ -15,7 +15,7 @@ from bot.adapters.registry import AdapterConfigError, discover_adapters, select_
 from bot.adapters.terminal import TerminalAdapter
 from bot.config import Settings, load_settings
 from bot.pipeline import DigestBot
-from tests.builders import rss
+from tests.builders import outlet_a_config, rss
 from tests.fakes.feed_server import FeedServer
 from tests.helpers import allow_local, fresh_feed, write_config
 
@@ -237,11 +237,7 @@ class NowhereAdapter(TerminalAdapter):
 def test_stories_stay_pending_when_no_adapter_has_a_destination(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
-    config = write_config(
-        tmp_path / "c.toml",
-        [("Outlet A", feed_server.serve("/a.xml", fresh_feed("outlet-a-rss.xml")))],
-        tmp_path / "bot.db",
-    )
+    config = outlet_a_config(feed_server, tmp_path)
     settings = load_settings(config, env={})
     bot = DigestBot.migrated(settings, [NowhereAdapter("json", io.StringIO())], env={})
     asyncio.run(bot.poll())

@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.fakes.server import start_app
 
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1_420_070_400_000
@@ -92,26 +95,21 @@ class FakeDiscord:
     _scripted: dict[tuple[str, str], deque[Canned]] = field(default_factory=dict)
     _nonces: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
     _sequence: int = 0
-    _runner: web.AppRunner | None = None
+    _server: TestServer | None = None
     _port: int = 0
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def __aenter__(self) -> FakeDiscord:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._server = await start_app(app)
+        self._port = self._server.port or 0
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            await self._server.close()
+            self._server = None
 
     def bot_env(self, *, guild: bool = True) -> dict[str, str]:
         """The environment of a bot posting to ``CHANNEL_ID`` through this fake (its /meta-ai

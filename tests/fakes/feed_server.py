@@ -6,14 +6,15 @@ request, and runs in its own thread so synchronous CLI code can poll it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.fakes.server import LoopThread, start_app
 
 LAST_MODIFIED = "Sat, 05 Apr 2025 12:00:00 GMT"
 
@@ -47,9 +48,8 @@ class FeedServer:
     conditional: bool = True
 
     def __post_init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
+        self._thread: LoopThread | None = None
+        self._server: TestServer | None = None
 
     def serve(
         self,
@@ -98,25 +98,21 @@ class FeedServer:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        self._server = await start_app(app)
+        self.port = self._server.port or 0
 
     def start(self) -> FeedServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        self._thread = LoopThread()
+        self._thread.run(self._start())
         return self
 
     def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+        if self._thread is None:
+            return
+        if self._server is not None:
+            self._thread.run(self._server.close())
+        self._thread.close()
+        self._thread = None
 
 
 META_TITLES = (

@@ -34,7 +34,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from aiohttp import WSMsgType, web
+from aiohttp.test_utils import TestServer
 from slack_sdk.signature import SignatureVerifier
+
+from tests.fakes.server import start_app
 
 BOT_TOKEN = "xoxb-1111-2222-fAkEbOtToKeNfOrTeStSoNlY"
 APP_TOKEN = "xapp-1-A0001-3333-fAkEaPpToKeNfOrTeStS"
@@ -154,7 +157,7 @@ class FakeSlack:
         self._changed = asyncio.Event()
         self._ts = itertools.count(1)
         self._envelopes = itertools.count(1)
-        self._runner: web.AppRunner | None = None
+        self._server: TestServer | None = None
         self.port = 0
 
     # --- lifecycle -------------------------------------------------------------
@@ -165,18 +168,15 @@ class FakeSlack:
         app.router.add_get("/socket", self._socket)
         app.router.add_post("/response/{name}", self._response_url)
         app.router.add_post(WEBHOOK_PATH, self._webhook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._server = await start_app(app)
+        self.port = self._server.port or 0
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         for socket in list(self._sockets):
             await socket.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            await self._server.close()
 
     # --- addresses ---------------------------------------------------------------
 
@@ -233,15 +233,7 @@ class FakeSlack:
     async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
         """Push a Socket Mode envelope to the connected client; returns its id."""
         await self.wait_for(lambda: bool(self._sockets))
-        envelope_id = f"env-{next(self._envelopes)}"
-        envelope = {
-            "envelope_id": envelope_id,
-            "type": kind,
-            "accepts_response_payload": kind != "events_api",
-            "payload": payload,
-        }
-        await self._sockets[-1].send_str(json.dumps(envelope))
-        return envelope_id
+        return await self._send(kind, payload, self._sockets[-1:])
 
     async def send_envelope_to_all(
         self, kind: str, payload: dict[str, Any], connections: int
@@ -249,6 +241,11 @@ class FakeSlack:
         """The same envelope to each of ``connections`` connected clients (replicas of one
         app), as when Slack redelivers an envelope another connection did not ack in time."""
         await self.wait_for(lambda: len(self._sockets) >= connections)
+        return await self._send(kind, payload, list(self._sockets))
+
+    async def _send(
+        self, kind: str, payload: dict[str, Any], sockets: list[web.WebSocketResponse]
+    ) -> str:
         envelope_id = f"env-{next(self._envelopes)}"
         envelope = {
             "envelope_id": envelope_id,
@@ -256,7 +253,7 @@ class FakeSlack:
             "accepts_response_payload": kind != "events_api",
             "payload": payload,
         }
-        for socket in list(self._sockets):
+        for socket in sockets:
             await socket.send_str(json.dumps(envelope))
         return envelope_id
 

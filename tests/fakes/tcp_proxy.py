@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from types import TracebackType
 from typing import Self
+
+from sqlalchemy.engine import make_url
+
+from tests.fakes.server import LoopThread
 
 
 class TcpProxy:
@@ -23,13 +26,12 @@ class TcpProxy:
         self._cut = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread: LoopThread | None = None
         self._server: asyncio.Server | None = None
 
     def __enter__(self) -> Self:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        self._thread = LoopThread()
+        self._thread.run(self._start())
         return self
 
     def __exit__(
@@ -38,17 +40,21 @@ class TcpProxy:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+        assert self._thread is not None
+        self._thread.run(self._stop())
+        self._thread.close()
 
     def cut(self) -> None:
         """Drop every connection now and refuse new ones until :meth:`restore`."""
-        asyncio.run_coroutine_threadsafe(self._drop(), self._loop).result(timeout=10)
+        assert self._thread is not None
+        self._thread.run(self._drop())
 
     def restore(self) -> None:
         self._cut = False
+
+    def database_url(self, url: str) -> str:
+        """The database ``url`` with this proxy's address in place of the server's."""
+        return make_url(url).set(host="127.0.0.1", port=self.port).render_as_string(False)
 
     async def _start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)

@@ -22,37 +22,21 @@ import asyncio
 import json
 import random
 import threading
-import time
+import urllib.error
+import urllib.request
 from collections import deque
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.server import LoopThread, start_app
 from tests.fakes.slack_api import FakeSlack, Reply
-
-T = TypeVar("T")
+from tests.harness import wait_until as wait_until  # where older tests import it from
 
 SLACK_WEBHOOK_PATH = "/services/T0SINK001/B0SINK001/sInKwEbHoOkSeCrEt0123456789"
-
-
-class LoopThread:
-    """An event loop in a daemon thread, for servers that must outlive one test step."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-
-    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
 
 
 @dataclass
@@ -78,7 +62,7 @@ class SlackWebhookSink:
         self._failures: deque[Failure] = deque()
         self._lock = threading.Lock()
         self._thread = LoopThread()
-        self._runner: web.AppRunner | None = None
+        self._server: TestServer | None = None
 
     @property
     def url(self) -> str:
@@ -111,9 +95,19 @@ class SlackWebhookSink:
         return self
 
     def stop(self) -> None:
-        if self._runner is not None:
-            self._thread.run(self._runner.cleanup())
+        if self._server is not None:
+            self._thread.run(self._server.close())
         self._thread.close()
+
+    def mark(self, text: str = "marker") -> None:
+        """Post a marker as the bot posts (answered at once, whatever the latency) and
+        return once it is recorded: what reached the sink before it is recorded too, so a
+        test can assert that nothing more came without waiting for nothing."""
+        body = json.dumps({"text": text, "marker": True}).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -123,13 +117,8 @@ class SlackWebhookSink:
         app = web.Application()
         app.router.add_post(SLACK_WEBHOOK_PATH, self._post)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._server = await start_app(app)
+        self.port = self._server.port or 0
 
     async def _post(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -150,7 +139,8 @@ class SlackWebhookSink:
             # Posted (visible in the channel) before the answer travels back: a client
             # killed during ``latency`` never learns that its message arrived.
             self.received.append(payload)
-        await asyncio.sleep(delay)
+        if not payload.get("marker"):
+            await asyncio.sleep(delay)  # the latency this sink was given: slow on purpose
         return web.Response(text="ok")
 
     async def _unknown(self, _request: web.Request) -> web.Response:
@@ -171,6 +161,15 @@ class ThreadedFakeDiscord:
     def stop(self) -> None:
         self._thread.run(self.fake.__aexit__(None, None, None))
         self._thread.close()
+
+    def mark(self) -> None:
+        """A request of the test's own (``GET /marker``, a 404), returned once the fake has
+        recorded it: requests that reached the fake before it are recorded too."""
+        url = self.fake.api_base + "/marker"
+        try:
+            urllib.request.urlopen(url, timeout=10).close()
+        except urllib.error.HTTPError as error:
+            error.close()
 
     def message_posts(self) -> int:
         """POSTs of channel messages received, duplicates (same nonce) included."""
@@ -219,13 +218,3 @@ class ThreadedFakeSlack:
             return self.fake.bodies(endpoint)
 
         return self._thread.run(copy())
-
-
-def wait_until(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
-    """Poll ``predicate()`` until it is true or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())

@@ -14,6 +14,32 @@ from hypothesis import strategies as st
 
 from tests.helpers import FEED_CORPUS
 
+
+def hostile_rss(*, bell: bytes, then: bytes) -> bytes:
+    """An RSS feed whose first item attacks in every field (markup in the title, a
+    ``javascript:`` link, ``data:`` comments, a ``file:`` thumbnail, a script and an
+    ``onclick`` in the description, whose text ends "with<bell> bell."), then the items
+    ``then``."""
+    return (
+        b"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>T</title>
+<item>
+  <title>&lt;img src=x onerror=alert(1)&gt;Meta\xe2\x80\x8b AI &amp; Llama</title>
+  <link>javascript:alert(document.cookie)</link>
+  <guid isPermaLink="false">hostile-1</guid>
+  <comments>data:text/html,boom</comments>
+  <media:thumbnail url="file:///etc/passwd"/>
+  <description><![CDATA[<p onclick="x()">Text <script>alert(1)</script>with"""
+        + bell
+        + b""" bell.</p>]]>
+  </description>
+</item>
+"""
+        + then
+        + b"</channel></rss>"
+    )
+
+
 CORPUS_PREFIX_BYTES = 100_000  # long documents are cut: a cut is one of the mutations anyway
 HOSTILE_SNIPPETS = [
     b"&",

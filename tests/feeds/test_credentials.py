@@ -5,7 +5,6 @@ and `feeds export` keeps them only with --with-credentials."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -13,7 +12,8 @@ import pytest
 
 from bot.common.redaction import redact_url, redact_urls
 from bot.feeds.opml import read_opml
-from tests.helpers import BOT_COMMAND, write_config
+from tests.harness import run_bot
+from tests.helpers import write_config
 
 PAID = "https://ada:hunter2-pass@paid.example/rss?apikey=KEY-0f1e2d3c&lang=en"
 SECRETS = ("ada:", "hunter2-pass", "KEY-0f1e2d3c")
@@ -57,13 +57,7 @@ def test_an_error_quoting_an_address_is_masked_and_keeps_its_punctuation() -> No
 
 
 def bot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BOT_COMMAND, *args, "--config", str(config)],
-        env={**os.environ, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_bot([*args, "--config", str(config)], env={"COLUMNS": "200"})
 
 
 def test_feeds_list_and_export_mask_credentials_unless_asked(tmp_path: Path) -> None:

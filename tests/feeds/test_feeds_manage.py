@@ -5,7 +5,6 @@ command is the installed console script; feeds come from a local server."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,8 @@ from bot.feeds.opml import OpmlError, OpmlFeed, read_opml, write_opml
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import Feed
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, allow_local, fresh_feed, write_config
+from tests.harness import run_bot
+from tests.helpers import allow_local, fresh_feed, write_config
 
 SITE_PAGE = """<!doctype html><html><head><title>Outlet A</title>
 <link rel="stylesheet" href="/style.css">
@@ -27,14 +27,7 @@ SITE_PAGE = """<!doctype html><html><head><title>Outlet A</title>
 
 
 def bot(config: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BOT_COMMAND, *args, "--config", str(config)],
-        env={**os.environ, "COLUMNS": "200"},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_bot([*args, "--config", str(config)], env={"COLUMNS": "200"}, input=stdin)
 
 
 @pytest.fixture
@@ -264,13 +257,7 @@ def test_feeds_list_rows_stay_short_at_80_columns(tmp_path: Path) -> None:
             for i, name in enumerate(names)
         )
     engine.dispose()
-    result = subprocess.run(
-        [*BOT_COMMAND, "feeds", "list", "--config", str(config)],
-        env={**os.environ, "COLUMNS": "80"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bot(["feeds", "list", "--config", str(config)], env={"COLUMNS": "80"})
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert all(len(line) <= 80 for line in lines), result.stdout

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from bot.config import FetchSettings
 from bot.feeds.http import FailureKind, FetchError, HttpFetcher
 from bot.feeds.urls import MAX_URL_CHARS, feed_url_problem
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, allow_local, fresh_feed, write_config
+from tests.harness import run_bot
+from tests.helpers import allow_local, fresh_feed, write_config
 
 SETTINGS = FetchSettings(total_timeout_seconds=3, connect_timeout_seconds=1)
 
@@ -24,13 +24,7 @@ def long_url(server: FeedServer, length: int = 20_000) -> str:
 
 
 def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BOT_COMMAND, *args, "--config", str(config)],
-        env={**os.environ, "COLUMNS": "80"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_bot([*args, "--config", str(config)], env={"COLUMNS": "80"})
 
 
 def test_an_address_at_the_limit_is_fine_and_one_over_is_too_long() -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +20,8 @@ from bot.services.feeds import IMPORT_BATCH, FeedCatalog
 from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.schema import SOURCE_ADDED, Feed
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, fresh_feed, write_config
+from tests.harness import BotProcess
+from tests.helpers import fresh_feed, write_config
 
 TARGET_SECONDS = 10.0
 
@@ -91,18 +90,18 @@ def test_polls_and_digests_keep_working_during_an_import(
             count = select(func.count()).select_from(Feed).where(Feed.source == SOURCE_ADDED)
             return int(session.scalar(count) or 0)
 
+    importer: BotProcess | None = None
     try:
         asyncio.run(bot.poll())  # the database exists and Outlet A is stored
-        importer = subprocess.Popen(
-            [*BOT_COMMAND, "feeds", "import", str(source), "--config", str(config)],
-            env={**os.environ, "COLUMNS": "200"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        importer = BotProcess(
+            ["feeds", "import", str(source), "--config", str(config)],
+            log=tmp_path / "import.out",
+            stderr_log=tmp_path / "import.err",
+            env={"COLUMNS": "200"},
         )
         # (feeds added when it began, when it ended, seconds)
         during: list[tuple[int, int, float]] = []
-        while importer.poll() is None:
+        while importer.running():
             before = added()
             started = time.perf_counter()
             report = asyncio.run(bot.poll(force=True))
@@ -110,10 +109,11 @@ def test_polls_and_digests_keep_working_during_an_import(
             during.append((before, added(), time.perf_counter() - started))
             statuses = [line.status for line in report.feeds if line.name == "Outlet A"]
             assert statuses in (["ok"], ["not-modified"])
-        out, err = importer.communicate(timeout=60)
-        assert importer.returncode == 0, err
-        assert "10000 feeds added, 0 already there, 0 refused." in out
+        assert importer.process.wait(timeout=60) == 0, importer.errors()
+        assert "10000 feeds added, 0 already there, 0 refused." in importer.output()
     finally:
+        if importer is not None:
+            importer.close()
         bot.close()
     # A poll overlapped the writing: it began before the last feed was in and ended after
     # the first (on a loaded machine the whole import may fit inside one poll).

@@ -22,7 +22,7 @@ from bot.feeds.errors import ParseError
 from bot.feeds.fastpath import claims, parse_fast
 from bot.feeds.parser import ParsedFeed, finish_entry, parse_feed, parse_xml_feed
 from tests.fakes.misbehaving_server import billion_laughs, entity_bomb, inline_entity_bomb
-from tests.feeds.hostile_feeds import BUILDERS, ITEMS, corpus_documents, mutated
+from tests.feeds.hostile_feeds import BUILDERS, ITEMS, corpus_documents, hostile_rss, mutated
 from tests.helpers import FEED_CORPUS, require_shared_corpus
 
 ENTRY_FIELDS = (
@@ -161,20 +161,12 @@ UTF8_RSS = (
     "<item><title>Caf\u00e9 \u201cLlama\u201d \u4e2d\u6587</title><link>https://a.example/1</link>"
     "<description>Cr\u00e8me &amp; br\u00fbl\u00e9e</description></item></channel></rss>"
 )
-HOSTILE_RSS = b"""<?xml version="1.0"?>
-<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>T</title>
-<item>
-  <title>&lt;img src=x onerror=alert(1)&gt;Meta\xe2\x80\x8b AI &amp; Llama</title>
-  <link>javascript:alert(document.cookie)</link>
-  <guid isPermaLink="false">hostile-1</guid>
-  <comments>data:text/html,boom</comments>
-  <media:thumbnail url="file:///etc/passwd"/>
-  <description><![CDATA[<p onclick="x()">Text <script>alert(1)</script>with a bell.</p>]]>
-  </description>
-</item>
-<item><title>Private</title><link>http://169.254.169.254/latest/meta-data/</link>
+HOSTILE_RSS = hostile_rss(
+    bell=b" a",
+    then=b"""<item><title>Private</title><link>http://169.254.169.254/latest/meta-data/</link>
 <media:content url="http://127.0.0.1/x.jpg" medium="image"/></item>
-</channel></rss>"""
+""",
+)
 RELATIVE_RSS = (
     b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
     b"<item><title>Relative</title><link>/story</link></item></channel></rss>"

@@ -26,6 +26,7 @@ from bot.feeds.records import Validators
 from bot.feeds.settings import FetchSettings
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import RETRY_AFTER_SECONDS, MisbehavingServer, entity_bomb
+from tests.harness import eventually_async
 from tests.helpers import closed_port
 
 SETTINGS = FetchSettings(
@@ -431,7 +432,8 @@ def test_cancelling_a_cycle_leaves_no_task_behind(misbehaving_server: Misbehavin
             run = asyncio.ensure_future(
                 poll_feeds(fetcher, [FeedTask("s", misbehaving_server.url("/slow-drip"))])
             )
-            await asyncio.sleep(0.3)
+            # Mid-fetch: the server has the request and is dripping its body.
+            await eventually_async(lambda: misbehaving_server.hits["/slow-drip"] >= 1)
             run.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await run

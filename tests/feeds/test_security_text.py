@@ -3,8 +3,6 @@ HTML stripped, entities decoded, control and invisible characters removed."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import unicodedata
 from datetime import UTC, datetime
@@ -20,7 +18,9 @@ from bot.feeds.text import INVISIBLE, clean_text, strip_control_characters
 from bot.feeds.urls import safe_link
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import MisbehavingServer
-from tests.helpers import BOT_COMMAND, write_config
+from tests.feeds.hostile_feeds import hostile_rss
+from tests.harness import clean_env, run_bot
+from tests.helpers import write_config
 
 REMOVED_CATEGORIES = {"Cc", "Cf", "Cs", "Co"}
 KEPT_CATEGORIES = {"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No"}
@@ -119,19 +119,8 @@ def test_web_links_are_kept(link: str) -> None:
 
 
 def test_a_hostile_feed_comes_out_clean() -> None:
-    document = b"""<?xml version="1.0"?>
-<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>T</title>
-<item>
-  <title>&lt;img src=x onerror=alert(1)&gt;Meta\xe2\x80\x8b AI &amp; Llama</title>
-  <link>javascript:alert(document.cookie)</link>
-  <guid isPermaLink="false">hostile-1</guid>
-  <comments>data:text/html,boom</comments>
-  <media:thumbnail url="file:///etc/passwd"/>
-  <description><![CDATA[<p onclick="x()">Text <script>alert(1)</script>with\x07 bell.</p>]]>
-  </description>
-</item>
-<item><title>Relative</title><link>/story</link></item>
-</channel></rss>"""
+    relative_item = b"<item><title>Relative</title><link>/story</link></item>\n"
+    document = hostile_rss(bell=b"\x07", then=relative_item)
     entries = parse_feed(document, {"content-location": "https://site.example/feed"}).entries
     hostile, relative = entries
     assert hostile.title == "Meta AI & Llama"
@@ -185,7 +174,7 @@ def test_server_and_feed_text_is_printed_as_plain_text(
         [("failing", failing), ("hostile", hostile)],
         tmp_path / "bot.db",
     )
-    env = {**os.environ, "COLUMNS": "1000", "FORCE_COLOR": "1"}
+    env = clean_env({"COLUMNS": "1000", "FORCE_COLOR": "1"})
     env.pop("NO_COLOR", None)
     outputs = {}
     for command in (
@@ -195,13 +184,7 @@ def test_server_and_feed_text_is_printed_as_plain_text(
         ["status"],
         ["explain", "https://news.example/hostile"],
     ):
-        result = subprocess.run(
-            [*BOT_COMMAND, "--config", str(config), *command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_bot(["--config", str(config), *command], env=env, inherit=False)
         assert result.returncode in (0, 1), result.stderr
         outputs[" ".join(command[:2]) if command[0] == "feeds" else command[0]] = (
             result.stdout + result.stderr

@@ -13,11 +13,9 @@ test counts what each platform received.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,10 +25,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.fakes.discord_api import BOT_TOKEN, CHANNEL_ID
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.webhook_sink import SlackWebhookSink, ThreadedFakeDiscord, wait_until
-from tests.helpers import BOT_COMMAND
+from tests.fakes.webhook_sink import SlackWebhookSink, ThreadedFakeDiscord
+from tests.harness import BotProcess, eventually
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
 pytestmark = pytest.mark.scenario
@@ -80,31 +77,12 @@ def outbox_states(database: Path) -> dict[str, int]:
         engine.dispose()
 
 
-class Bot:
-    """One ``meta-ai-digest run`` process; never outlives the test."""
-
-    def __init__(self, config: Path, env: dict[str, str], log: Path) -> None:
-        self._log = log.open("ab")
-        self.process = subprocess.Popen(
-            [*BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self._log.close()
-
-    def terminate(self, timeout: float) -> tuple[float, int]:
-        started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=timeout)
-        self._log.close()
-        return time.monotonic() - started, code
+def kill_after(bot: BotProcess, seconds: float) -> None:
+    """``kill -9`` at a chosen moment: the bot runs ``seconds`` more (and must not exit on
+    its own meanwhile), then it and its process group are killed."""
+    with pytest.raises(subprocess.TimeoutExpired):
+        bot.process.wait(timeout=seconds)
+    bot.kill()
 
 
 World = tuple[Path, dict[str, str], SlackWebhookSink, ThreadedFakeDiscord]
@@ -141,18 +119,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             ),
             encoding="utf-8",
         )
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
-        }
-        env |= {
-            **slack.env,
-            "DISCORD_TOKEN": BOT_TOKEN,
-            "DISCORD_CHANNEL_ID": str(CHANNEL_ID),
-            "DISCORD_API_BASE": discord.fake.api_base,
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = {**slack.env, **discord.fake.bot_env(guild=False)}
         yield config, env, slack, discord
     finally:
         discord.stop()
@@ -166,44 +133,45 @@ def test_sigkill_at_random_moments_loses_nothing_and_duplicates_only_in_flight(
     config, env, slack, discord = world
     rng = random.Random(SEED)
     log = tmp_path / "bot.log"
+    args = ["--log-level", "INFO", "--config", str(config), "run"]
     kills: list[str] = []
-    bot: Bot | None = None
-    try:
-        for run in range(KILLS):
-            received_before = len(slack.snapshot())
-            bot = Bot(config, env, log)
+    for run in range(KILLS):
+        received_before = len(slack.snapshot())
+        with BotProcess(args, log=log, env=env) as bot:
             if run % 2 == 0:
                 # Right after Slack accepted a message: while its answer is on the way.
-                wait_until(lambda n=received_before: len(slack.snapshot()) > n, timeout=25)
+                eventually(
+                    lambda n=received_before: len(slack.snapshot()) > n,  # type: ignore[misc]
+                    timeout=25,
+                    message=bot.tail,
+                )
                 pause = rng.uniform(0.0, 0.12)
                 kills.append(f"run {run}: {pause:.2f}s after Slack accepted a message")
             else:
                 pause = rng.uniform(0.5, 7.0)  # anywhere: start-up, polling, posting
                 kills.append(f"run {run}: {pause:.2f}s after start")
-            time.sleep(pause)
-            bot.kill()
+            kill_after(bot, pause)
 
-        started_at = log.stat().st_size
-        bot = Bot(config, env, log)
-        everything = {token(i) for i in range(STORIES)}
-        database = tmp_path / "bot.db"
-        done = wait_until(
+    everything = {token(i) for i in range(STORIES)}
+    database = tmp_path / "bot.db"
+    with BotProcess(args, log=log, env=env) as bot:
+        eventually(
             lambda: (
                 everything <= set().union(*map(tokens_in, slack.snapshot()))
                 and everything <= set().union(*map(tokens_in, discord.messages()))
-                and "meta-ai-digest running" in log.read_text(errors="replace")[started_at:]
+                and "meta-ai-digest running" in bot.output()
                 and outbox_states(database).get("pending", 0) == 0
             ),
             timeout=45,
+            message=lambda: f"not everything arrived; bot log tail:\n{bot.tail()}",
         )
-        time.sleep(1.0)  # a last retry or duplicate would show up now
-        stop_seconds, exit_code = bot.terminate(timeout=15)
-        bot = None
-    finally:
-        if bot is not None:
-            bot.kill()
+        exit_code, stop_seconds = bot.stop(signal.SIGTERM, timeout=15)
+    # A last retry or duplicate from the bot has arrived by now: the fakes recorded a
+    # marker of the test's own, sent after the bot exited. Only bot messages count below.
+    slack.mark()
+    discord.mark()
 
-    slack_messages = slack.snapshot()
+    slack_messages = [message for message in slack.snapshot() if not message.get("marker")]
     discord_messages = discord.messages()
     slack_counts = Counter(json.dumps(message, sort_keys=True) for message in slack_messages)
     slack_repeats = sum(count - 1 for count in slack_counts.values())
@@ -216,8 +184,6 @@ def test_sigkill_at_random_moments_loses_nothing_and_duplicates_only_in_flight(
         f"{len(discord_messages)} messages created for {len(discord_stories)} stories; "
         f"SIGTERM exit in {stop_seconds:.1f}s",
     )
-    log_text = log.read_text(errors="replace")
-    assert done, f"not everything arrived; bot log tail:\n{log_text[-3000:]}"
     # Nothing lost, nothing twice: each story is in exactly one distinct message per platform ...
     assert slack_story_messages == Counter(dict.fromkeys(sorted(everything), 1))
     assert discord_stories == Counter(dict.fromkeys(sorted(everything), 1))

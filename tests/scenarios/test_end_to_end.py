@@ -8,12 +8,8 @@ summary made only of the articles' own sentences, and nothing else.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +19,8 @@ from bot.cli import app
 from bot.feeds.text import clean_text
 from tests.builders import FEEDS, serve_fixture_feeds
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, DATA, closed_port, write_config
+from tests.harness import BotProcess, eventually
+from tests.helpers import DATA, closed_port, write_config
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
 pytestmark = pytest.mark.scenario
@@ -166,40 +163,25 @@ def test_run_shows_the_latest_news_on_the_terminal_then_stops_on_sigterm(
 ) -> None:
     """The README's first command, in miniature: no tokens, terminal output, SQLite file."""
     config = fixture_config(feed_server, tmp_path)
-    # conftest's isolated_environment already removed any chat platform variables.
-    env = {**os.environ, "META_AI_DIGEST_CONFIG": str(config)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
-        assert process.stdout is not None
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("   ") and "via " in line:  # an entry's last line
-                break
-        output = "".join(lines)
+    # The config comes from the environment, as the README's ``meta-ai-digest run`` has it.
+    env = {"META_AI_DIGEST_CONFIG": str(config)}
+    out, err = tmp_path / "run.out", tmp_path / "run.err"
+    with BotProcess(["run"], log=out, stderr_log=err, env=env, cwd=tmp_path) as bot:
+
+        def an_entry_printed() -> bool:  # an entry's last line: "   via <source>"
+            lines = bot.output().splitlines()
+            return any(line.startswith("   ") and "via " in line for line in lines)
+
+        eventually(an_entry_printed, timeout=60, message=lambda: bot.output() + bot.errors())
+        output = bot.output()
         assert "Latest Meta AI news" in output and "Llama 4" in output
         assert "MacBook" not in output
-        process.send_signal(signal.SIGTERM)
-        _out, errors = process.communicate(timeout=10)
-        assert process.returncode == 0, errors
-        assert "meta-ai-digest: 3 feeds" in errors and "Ctrl-C stops" in errors
-        assert "Traceback" not in errors
-        assert "failed on the first poll" not in errors  # every feed answered
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        code, _seconds = bot.stop(signal.SIGTERM, timeout=10)
+        errors = bot.errors()
+    assert code == 0, errors
+    assert "meta-ai-digest: 3 feeds" in errors and "Ctrl-C stops" in errors
+    assert "Traceback" not in errors
+    assert "failed on the first poll" not in errors  # every feed answered
 
 
 def test_run_says_once_which_feeds_failed_on_its_first_poll(
@@ -209,24 +191,10 @@ def test_run_says_once_which_feeds_failed_on_its_first_poll(
     closed = closed_port()
     feeds = [*serve_fixture_feeds(feed_server), ("Gone", f"http://127.0.0.1:{closed}/feed.xml")]
     config = write_config(tmp_path / "config.toml", feeds, tmp_path / "bot.db")
-    log = tmp_path / "stderr.log"
-    with log.open("w") as stderr:
-        process = subprocess.Popen(  # inherits conftest's environment, free of chat tokens
-            [*BOT_COMMAND, "--config", str(config), "run"],
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "first poll" not in log.read_text():
-            time.sleep(0.2)
-        warning = next((line for line in log.read_text().splitlines() if "first poll" in line), "")
+    log = tmp_path / "run.log"
+    with BotProcess(["--config", str(config), "run"], log=log, cwd=tmp_path) as bot:
+        bot.wait_for("first poll", timeout=60)
+        warning = next(line for line in bot.output().splitlines() if "first poll" in line)
         assert "1 of 4 feeds failed on the first poll (connection 1)" in warning
         assert "meta-ai-digest feeds list" in warning
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        assert bot.stop(signal.SIGTERM, timeout=10)[0] == 0

@@ -5,12 +5,9 @@ middle of a big poll. bench/faults.py prints the same faults with their counts."
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import signal
-import time
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +15,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.adapters.terminal import TerminalAdapter
 from bot.common.workers import WorkerDied, WorkerPool
 from bot.config import load_settings
 from bot.feeds.http import HttpFetcher
@@ -40,18 +36,16 @@ from tests.builders import digest, slack_adapter
 from tests.fakes.feed_server import FeedServer, serve_meta_ai_feeds
 from tests.fakes.slack_api import DIGEST_CHANNEL, FakeSlack
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.fakes.webhook_sink import wait_until
-from tests.helpers import (
-    BOT_COMMAND,
-    bot_process,
-    clean_env,
-    count_items,
+from tests.harness import (
+    BotProcess,
     descendants,
+    eventually,
+    eventually_async,
     is_running,
     pool_workers,
-    write_config,
 )
-from tests.replicas import add_pending_stories
+from tests.helpers import count_items, write_config
+from tests.replicas import fire_digest_during_blip, replicas_behind_proxy
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
 pytestmark = pytest.mark.scenario
@@ -86,7 +80,7 @@ def test_a_job_whose_worker_is_killed_runs_once_more_then_is_that_jobs_error(
     assert len(started) >= 5  # two deaths in run(), the fresh worker, two in map(), abs
     # Every worker this pool started, broken pools' survivors included, is gone.
     left = [pid for pid in started if is_running(pid)]
-    assert wait_until(lambda: not [pid for pid in left if is_running(pid)], timeout=30), left
+    eventually(lambda: not [pid for pid in left if is_running(pid)], timeout=30, message=str(left))
 
 
 def test_a_feed_whose_parse_kills_its_worker_twice_is_that_feeds_error_alone(
@@ -123,7 +117,9 @@ def test_a_feed_whose_parse_kills_its_worker_twice_is_that_feeds_error_alone(
     assert outcomes["feed 5"].status == "malformed"
     assert "died twice" in str(outcomes["feed 5"].error)
     assert all(outcomes[name].ok for name in outcomes if name != "feed 5")
-    assert wait_until(lambda: set(pool_workers()) <= before, timeout=10), pool_workers()
+    eventually(
+        lambda: set(pool_workers()) <= before, timeout=10, message=lambda: str(pool_workers())
+    )
 
 
 def test_a_worker_sigkilled_mid_cycle_does_not_abort_it(
@@ -169,7 +165,6 @@ def test_sigterm_in_the_middle_of_a_big_start_up_poll_exits_within_ten_seconds(
     feeds = serve_meta_ai_feeds(feed_server, 120, 25)
     database = tmp_path / "bot.db"
     config = write_config(tmp_path / "c.toml", feeds, database)
-    command = [*BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
     log = tmp_path / "run.log"
 
     def ready() -> bool:
@@ -177,30 +172,21 @@ def test_sigterm_in_the_middle_of_a_big_start_up_poll_exits_within_ten_seconds(
             return count_items(database) >= 750
         return "fetched and stored" in log.read_text(errors="replace")
 
-    with bot_process(command, clean_env(), log) as process:
-        assert wait_until(ready, timeout=120, interval=0.05), log.read_text()[-3000:]
-        family = descendants(process.pid)
+    with BotProcess(["--log-level", "INFO", "--config", str(config), "run"], log=log) as bot:
+        eventually(ready, timeout=120, message=bot.tail)
+        family = descendants(bot.pid)
         stored = count_items(database)
-        sent_signal = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=30)
-        stopped_after = time.monotonic() - sent_signal
+        code, stopped_after = bot.stop(signal.SIGTERM, timeout=30)
+        # The fork server, the resource tracker and the pool's workers end with it.
+        eventually(lambda: not any(is_running(pid) for pid in family), timeout=5)
     output_text = log.read_text(errors="replace")
     assert code == 0, output_text[-3000:]
     assert stopped_after < 10, output_text[-3000:]
     assert "Traceback" not in output_text
-    # The fork server, the resource tracker and the pool's workers end with it.
-    assert wait_until(lambda: not any(is_running(pid) for pid in family), timeout=5)
     assert count_items(database) >= stored
 
 
 # --- (4) a database blip while a post is in flight -----------------------------------
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
 
 
 async def test_a_post_slack_accepted_is_not_sent_again_across_a_database_blip(
@@ -214,7 +200,7 @@ async def test_a_post_slack_accepted_is_not_sent_again_across_a_database_blip(
     target = make_url(postgres_url)
     slack.slow("chat.postMessage", 1.5)  # Slack posts at once and says so 1.5 s later
     with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        engine = create_database_engine(through(proxy, postgres_url))
+        engine = create_database_engine(proxy.database_url(postgres_url))
         migrate(engine)
         sessions = session_factory(engine)
         with sessions.begin() as session:
@@ -229,7 +215,7 @@ async def test_a_post_slack_accepted_is_not_sent_again_across_a_database_blip(
             proxy.cut()
             refused = proxy.refused
             # Slack answered, and recording it has failed since.
-            await wait_async(
+            await eventually_async(
                 lambda: proxy.refused > refused and (sending.done() or bool(outbox.unrecorded))
             )
             next_pass = asyncio.create_task(outbox.deliver(max_wait_seconds=0))
@@ -251,32 +237,7 @@ async def test_a_post_slack_accepted_is_not_sent_again_across_a_database_blip(
     assert states == [("sent", None), ("sent", None)]
 
 
-def through(proxy: TcpProxy, url: str) -> str:
-    return make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(False)
-
-
-async def wait_async(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Poll ``condition`` on the running loop (the fakes answer meanwhile) until it holds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
-        await asyncio.sleep(0.02)
-
-
 # --- (5) a database blip when a digest fires -----------------------------------------
-
-
-def replica_bots(tmp_path: Path, url: str, count: int) -> list[DigestBot]:
-    """``count`` bots sharing one database, as replicas do, each printing to its own
-    terminal; a digest every hour (the firing under test is the current one)."""
-    config = tmp_path / "c.toml"
-    config.write_text("feeds = []\n[schedule]\ndigest_interval_minutes = 60\n", encoding="utf-8")
-    settings = load_settings(config, env={})
-    env = {"DATABASE_URL": url}
-    return [
-        DigestBot.migrated(settings, [TerminalAdapter("json", io.StringIO())], env=env)
-        for _ in range(count)
-    ]
 
 
 async def test_a_digest_firing_whose_claim_meets_a_database_blip_runs_once_it_is_back(
@@ -285,36 +246,18 @@ async def test_a_digest_firing_whose_claim_meets_a_database_blip_runs_once_it_is
     """Two replicas fire the digest while PostgreSQL is away: neither may skip it (the
     issue: "this process skips it", and the day's digest moved to tomorrow). Both retry
     the claim; once the database is back exactly one of them posts the digest."""
-    target = make_url(postgres_url)
-    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        bots = replica_bots(tmp_path, through(proxy, postgres_url), 2)
-        try:
-            add_pending_stories(bots[0].sessions, 3)
-            schedule = bots[0].settings.schedule
-            firing = current_slot(datetime.now(UTC), timedelta(hours=1))
-            proxy.cut()
-            refused = proxy.refused
-            token = FIRING.set(firing)
-            try:
-                runs = [
-                    asyncio.create_task(BotJobs(bot, schedule).run("post_digest")) for bot in bots
-                ]
-            finally:
-                FIRING.reset(token)
-            # Both claims failed, and were tried again (and failed) at least once more.
-            await wait_async(lambda: proxy.refused >= refused + 4)
-            assert not any(run.done() for run in runs)
-            proxy.restore()
-            await asyncio.wait_for(asyncio.gather(*runs), timeout=30)
-            with bots[0].sessions() as session:
-                digests = session.scalar(select(func.count()).select_from(DigestRecord))
-                posted = session.scalar(
-                    select(func.count()).select_from(Story).where(Story.posted_at.is_not(None))
-                )
-                claims = list(session.scalars(select(Claim.key)))
-        finally:
-            for bot in bots:
-                bot.close()
+    with replicas_behind_proxy(postgres_url, tmp_path, 2) as (proxy, bots):
+        # Both claims failed, and were tried again (and failed) at least once more.
+        firing, runs = await fire_digest_during_blip(bots, proxy)
+        assert not any(run.done() for run in runs)
+        proxy.restore()
+        await asyncio.wait_for(asyncio.gather(*runs), timeout=30)
+        with bots[0].sessions() as session:
+            digests = session.scalar(select(func.count()).select_from(DigestRecord))
+            posted = session.scalar(
+                select(func.count()).select_from(Story).where(Story.posted_at.is_not(None))
+            )
+            claims = list(session.scalars(select(Claim.key)))
     assert digests == 1 and posted == 3
     assert claims == [firing_key("post_digest", firing, timedelta(hours=1))]
     shown = [adapter.stream.getvalue() for bot in bots for adapter in bot.adapters]
@@ -326,30 +269,24 @@ async def test_a_digest_that_meets_a_database_blip_after_its_claim_is_posted_onc
 ) -> None:
     """The firing is claimed, then PostgreSQL goes away before the digest is queued: the
     job tries again (queuing is one transaction) and posts it once the database is back."""
-    target = make_url(postgres_url)
-    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        [bot] = replica_bots(tmp_path, through(proxy, postgres_url), 1)
+    with replicas_behind_proxy(postgres_url, tmp_path, 1) as (proxy, [bot]):
+        jobs = BotJobs(bot, bot.settings.schedule)
+        proxy.cut()
+        refused = proxy.refused
+        token = FIRING.set(current_slot(datetime.now(UTC), timedelta(hours=1)))
         try:
-            add_pending_stories(bot.sessions, 3)
-            jobs = BotJobs(bot, bot.settings.schedule)
-            proxy.cut()
-            refused = proxy.refused
-            token = FIRING.set(current_slot(datetime.now(UTC), timedelta(hours=1)))
-            try:
-                posting = asyncio.create_task(jobs.post_digest())
-            finally:
-                FIRING.reset(token)
-            await wait_async(lambda: proxy.refused >= refused + 2)
-            assert not posting.done()
-            proxy.restore()
-            await asyncio.wait_for(posting, timeout=30)
-            with bot.sessions() as session:
-                digests = session.scalar(select(func.count()).select_from(DigestRecord))
-                posted = session.scalar(
-                    select(func.count()).select_from(Story).where(Story.posted_at.is_not(None))
-                )
+            posting = asyncio.create_task(jobs.post_digest())
         finally:
-            bot.close()
+            FIRING.reset(token)
+        await eventually_async(lambda: proxy.refused >= refused + 2, timeout=15)
+        assert not posting.done()
+        proxy.restore()
+        await asyncio.wait_for(posting, timeout=30)
+        with bot.sessions() as session:
+            digests = session.scalar(select(func.count()).select_from(DigestRecord))
+            posted = session.scalar(
+                select(func.count()).select_from(Story).where(Story.posted_at.is_not(None))
+            )
     assert digests == 1 and posted == 3
 
 

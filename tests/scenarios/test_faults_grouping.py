@@ -19,7 +19,8 @@ import pytest
 
 from tests.builders import rss
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, write_config
+from tests.harness import run_bot
+from tests.helpers import write_config
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
 pytestmark = pytest.mark.scenario
@@ -32,14 +33,7 @@ ARTICLES = [
 
 
 def bot(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BOT_COMMAND, *args, "--config", str(config)],
-        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-        cwd=config.parent,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_bot([*args, "--config", str(config)], cwd=config.parent)
 
 
 def ungrouped(database: Path) -> int:

@@ -8,14 +8,11 @@ started together behind a starting gate.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
-import os
 import re
 import signal
-import subprocess
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -59,8 +56,9 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import APP_TOKEN as SLACK_APP_TOKEN
 from tests.fakes.slack_api import BOT_TOKEN as SLACK_BOT_TOKEN
 from tests.fakes.slack_api import DIGEST_CHANNEL, TEAM_ID, USER_ID, FakeSlack
-from tests.fakes.webhook_sink import SlackWebhookSink, wait_until
-from tests.helpers import BOT_COMMAND, write_config
+from tests.fakes.webhook_sink import SlackWebhookSink
+from tests.harness import eventually, eventually_async, run_bot
+from tests.helpers import write_config
 from tests.replicas import StartingGate, add_pending_stories, reset_posting, story_ids_in_json
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
@@ -237,12 +235,11 @@ def test_concurrent_digest_processes_post_every_story_once(
         "[digest]\nmax_stories = 50\nshow_new_sources = false\n",
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
-    env["DATABASE_URL"] = database_url
+    env = {"DATABASE_URL": database_url}
     gate = StartingGate(tmp_path / "gate")
     try:
         for _ in range(PROCESSES):
-            gate.spawn([*BOT_COMMAND, "--config", str(config), "digest", "--format", "json"], env)
+            gate.spawn(["--config", str(config), "digest", "--format", "json"], env)
         gate.open()
         results = gate.communicate(timeout=90)
     finally:
@@ -267,12 +264,10 @@ def test_processes_migrating_a_fresh_database_together_all_succeed(
     database_url: str, tmp_path: Path
 ) -> None:
     """One migrates under the lock; the others wait for it, then find the schema current."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
-    env["DATABASE_URL"] = database_url
     gate = StartingGate(tmp_path / "gate")
     try:
         for _ in range(3):
-            gate.spawn([*BOT_COMMAND, "migrate"], env)
+            gate.spawn(["migrate"], {"DATABASE_URL": database_url})
         gate.open()
         results = gate.communicate(timeout=90)
     finally:
@@ -301,13 +296,6 @@ def two_bots(database_url: str, tmp_path: Path) -> Iterator[tuple[DigestBot, Dig
     finally:
         first.close()
         second.close()
-
-
-async def wait_for_log(caplog: pytest.LogCaptureFixture, text: str, timeout: float = 5.0) -> None:
-    """Until a log record contains ``text`` (how a replica says it left a command alone)."""
-    async with asyncio.timeout(timeout):
-        while not any(text in record.getMessage() for record in caplog.records):
-            await asyncio.sleep(0.01)
 
 
 async def test_two_socket_mode_replicas_answer_a_slash_command_once(
@@ -341,7 +329,7 @@ async def test_two_socket_mode_replicas_answer_a_slash_command_once(
             envelope = await slack.send_envelope_to_all("slash_commands", command, connections=2)
             await slack.wait_for(lambda: slack.acks_of(envelope) == 2, timeout=3)  # both ack
             await slack.wait_for(lambda: bool(slack.calls_to("response")))
-            await wait_for_log(caplog, "another replica answers it")
+            await eventually_async(lambda: "another replica answers it" in caplog.text, timeout=5)
         finally:
             for adapter in adapters:
                 if adapter is not None:
@@ -365,7 +353,7 @@ async def test_two_gateway_replicas_answer_an_interaction_once(
             for adapter in adapters:
                 assert adapter is not None and adapter.client is not None
                 adapter.client._connection.parse_interaction_create(dict(event))  # type: ignore[arg-type]
-            await wait_for_log(caplog, "another replica answers it")
+            await eventually_async(lambda: "another replica answers it" in caplog.text, timeout=5)
             await discord_api.wait_for(lambda r: r.path.endswith("/callback"))
         finally:
             for adapter in adapters:
@@ -437,7 +425,6 @@ def test_two_run_processes_post_each_story_once_and_run_each_firing_once(
     subscription = ["[[subscriptions]]", 'channel = "slack:webhook"', 'schedule = "instant"']
     feeds = FeedServer().start()
     sink = SlackWebhookSink().start()
-    logs = [tmp_path / "replica-0.log", tmp_path / "replica-1.log"]
     gate = StartingGate(tmp_path / "gate")
     half = len(WORDS) // 2
     try:
@@ -463,59 +450,46 @@ def test_two_run_processes_post_each_story_once_and_run_each_firing_once(
             ),
             encoding="utf-8",
         )
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_"))
-        }
-        env |= {"DATABASE_URL": database_url, **sink.env}
-        run = [*BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
-        handles = [log.open("wb") for log in logs]
-        for handle in handles:
-            gate.spawn(run, env, stdout=subprocess.DEVNULL, stderr=handle)
+        env = {"DATABASE_URL": database_url, **sink.env}
+        run = ["--log-level", "INFO", "--config", str(config), "run"]
+        bots = [gate.spawn(run, env) for _ in range(2)]
         gate.open()
 
         def received() -> Counter[str]:
             return Counter(t for message in sink.snapshot() for t in tokens_in(message))
 
         def tails() -> str:
-            return "\n---\n".join(log.read_text(errors="replace")[-3000:] for log in logs)
+            return "\n---\n".join(bot.errors()[-3000:] for bot in bots)
 
         first = {token(i) for i in range(half)}
-        assert wait_until(lambda: first <= set(received()), timeout=40), tails()
+        eventually(lambda: first <= set(received()), timeout=40, message=tails)
         feeds.serve("/replicas.xml", replica_feed(len(WORDS)))
-        manual = subprocess.run(
-            [*BOT_COMMAND, "--config", str(config), "digest"],
-            env=env,
-            capture_output=True,
-            timeout=60,
-        )
+        manual = run_bot(["--config", str(config), "digest"], env=env, timeout=60)
         assert manual.returncode == 0, manual.stderr
         everything = {token(i) for i in range(len(WORDS))}
 
         def skipped_digests() -> int:
-            text = "".join(log.read_text(errors="replace") for log in logs)
+            text = "".join(bot.errors() for bot in bots)
             return sum(1 for job, _key in LEFT.findall(text) if job == "post_digest")
 
-        assert wait_until(
+        eventually(
             lambda: (
                 everything <= set(received())
                 and pending_messages(database_url) == 0
                 and skipped_digests() >= 3
             ),
             timeout=60,
-        ), tails()
-        for process in gate.processes:
-            process.send_signal(signal.SIGTERM)
-        codes = [process.wait(timeout=15) for process in gate.processes]
-        for handle in handles:
-            handle.close()
+            message=tails,
+        )
+        for bot in bots:
+            bot.process.send_signal(signal.SIGTERM)
+        codes = [bot.process.wait(timeout=15) for bot in bots]
+        texts = [bot.errors() for bot in bots]
     finally:
         gate.kill_all()
         sink.stop()
         feeds.stop()
 
-    texts = [log.read_text(errors="replace") for log in logs]
     assert codes == [0, 0], texts
     assert "Traceback" not in "".join(texts)
     # Every story arrived once, and no message twice.

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -42,9 +39,9 @@ from tests.fakes.webhook_sink import (
     SlackWebhookSink,
     ThreadedFakeDiscord,
     ThreadedFakeSlack,
-    wait_until,
 )
-from tests.helpers import BOT_COMMAND
+from tests.harness import BotProcess, clean_env, eventually, run_bot
+from tests.helpers import closed_port
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
 pytestmark = pytest.mark.scenario
@@ -104,41 +101,25 @@ def test_debug_run_prints_no_secret(
     )
     secrets_file = tmp_path / "secrets.env"
     secrets_file.write_text(f"# Discord\nDISCORD_TOKEN='{DISCORD_TOKEN}'\n", encoding="utf-8")
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
-    }
-    env |= {
-        **slack.env,
-        SECRETS_FILE_ENV_VAR: str(secrets_file),
-        "DISCORD_CHANNEL_ID": str(CHANNEL_ID),
-        "DISCORD_API_BASE": discord.fake.api_base,
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = clean_env(
+        {
+            **slack.env,
+            SECRETS_FILE_ENV_VAR: str(secrets_file),
+            "DISCORD_CHANNEL_ID": str(CHANNEL_ID),
+            "DISCORD_API_BASE": discord.fake.api_base,
+        }
+    )
     log = tmp_path / "run.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*BOT_COMMAND, "--log-level", "DEBUG", "--config", str(config), "run"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    with BotProcess(
+        ["--log-level", "DEBUG", "--config", str(config), "run"], log=log, env=env
+    ) as bot:
+        eventually(
+            lambda: len(slack.snapshot()) >= 1 and len(discord.messages()) >= 1,
+            timeout=40,
+            message=bot.tail,
         )
-        try:
-            delivered = wait_until(
-                lambda: len(slack.snapshot()) >= 1 and len(discord.messages()) >= 1, timeout=40
-            )
-            interrupted = time.monotonic()
-            process.send_signal(signal.SIGINT)  # Ctrl-C
-            code = process.wait(timeout=15)
-            stopped_after = time.monotonic() - interrupted
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        code, stopped_after = bot.stop(signal.SIGINT, timeout=15)  # Ctrl-C
     printed = log.read_text(errors="replace")
-    assert delivered, printed[-3000:]
     assert code == 0 and stopped_after < 10, printed[-3000:]
 
     status = CliRunner().invoke(
@@ -260,12 +241,7 @@ def echoing_slack_config(tmp_path: Path, feed_url: str) -> Path:
 
 
 def slack_env(slack: ThreadedFakeSlack) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
-    }
-    return env | {
+    return clean_env() | {
         "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN,
         "SLACK_APP_TOKEN": SLACK_APP_TOKEN,
         "SLACK_CHANNEL_ID": DIGEST_CHANNEL,
@@ -303,13 +279,7 @@ def test_a_slack_rate_limit_echoing_the_token_is_stored_and_shown_redacted(
     )
     outputs = []
     for command in (["poll"], ["digest"], ["status"]):
-        result = subprocess.run(
-            [*BOT_COMMAND, "--config", str(config), *command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_bot(["--config", str(config), *command], env=env, inherit=False)
         # `digest` exits 1: Slack did not take the message (it stays pending).
         assert result.returncode == (1 if command == ["digest"] else 0), result.stderr
         outputs.append(result.stdout + result.stderr)
@@ -453,18 +423,9 @@ def test_a_secret_is_masked_where_it_stands_whole_not_inside_a_longer_word() -> 
 
 
 def test_status_names_the_database_in_use_with_its_password_hidden(tmp_path: Path) -> None:
-    from tests.helpers import BOT_COMMAND, closed_port
-
     password = "pw-0123456789-secret"
     url = f"postgresql+psycopg://bot:{password}@127.0.0.1:{closed_port()}/meta_ai_digest"
-    result = subprocess.run(
-        [*BOT_COMMAND, "status"],
-        env={**os.environ, "DATABASE_URL": url},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bot(["status"], env={"DATABASE_URL": url}, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "database: postgresql+psycopg://bot:***@127.0.0.1:" in result.stdout
     assert "/meta_ai_digest" in result.stdout

@@ -3,10 +3,7 @@ process exits within 10 seconds. Runs the real ``meta-ai-digest run``."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -16,8 +13,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.webhook_sink import SlackWebhookSink, wait_until
-from tests.helpers import BOT_COMMAND
+from tests.fakes.webhook_sink import SlackWebhookSink
+from tests.harness import BotProcess, eventually
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
 pytestmark = pytest.mark.scenario
@@ -53,14 +50,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[list[str], dict[str, str], SlackWebh
             "[adapters.slack]\nmin_seconds_between_messages = 0\n",
             encoding="utf-8",
         )
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
-        }
-        env |= {**slack.env, "PYTHONUNBUFFERED": "1"}
-        command = [*BOT_COMMAND, "--log-level", "INFO", "--config", str(config), "run"]
-        yield command, env, slack
+        yield ["--log-level", "INFO", "--config", str(config), "run"], slack.env, slack
     finally:
         slack.stop()
         feeds.stop()
@@ -80,30 +70,20 @@ def outbox_states(database: Path) -> dict[str, int]:
 def test_stop_signal_lets_the_post_in_flight_finish_and_exits_within_ten_seconds(
     setup: tuple[list[str], dict[str, str], SlackWebhookSink], tmp_path: Path, signum: int
 ) -> None:
-    command, env, slack = setup
-    log = tmp_path / "run.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            # Slack has posted the first message and takes 3 s to say so.
-            assert wait_until(lambda: len(slack.snapshot()) == 1, timeout=40), log.read_text()
-            sent_signal = time.monotonic()
-            process.send_signal(signum)
-            code = process.wait(timeout=15)
-            stopped_after = time.monotonic() - sent_signal
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-    output_text = log.read_text(errors="replace")
+    args, env, slack = setup
+    with BotProcess(args, log=tmp_path / "run.log", env=env) as bot:
+        # Slack has posted the first message and takes 3 s to say so.
+        eventually(lambda: len(slack.snapshot()) == 1, timeout=40, message=bot.tail)
+        code, stopped_after = bot.stop(signum, timeout=15)
+        output_text = bot.output()
     assert code == 0, output_text[-3000:]
     assert stopped_after < 10
     assert stopped_after >= SLOW_POST_SECONDS - 0.5  # it did wait for Slack's answer
     assert "stopping" in output_text, output_text[-3000:]
     assert "Traceback" not in output_text, output_text[-6000:]
-    time.sleep(0.5)
-    assert len(slack.snapshot()) == 1  # no new message was started after the signal
+    # No new message was started after the signal: a marker posted now, after the exit,
+    # is the next thing the sink recorded.
+    slack.mark()
+    assert [bool(message.get("marker")) for message in slack.snapshot()] == [False, True]
     states = outbox_states(tmp_path / "bot.db")
     assert states.get("sent") == 1  # the one in flight was confirmed and recorded

@@ -3,8 +3,8 @@ SQLite runs in WAL mode with a busy timeout, so two processes can share it."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, event, inspect, select, text
 
 from bot.adapters.slack import SlackAdapter
 from bot.outbox.delivery import Outbox
@@ -152,35 +152,52 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(engine: Engine) -> None:
 def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     first, second = create_database_engine(url), create_database_engine(url)
-    try:
-        migrate(first)
-        holding = threading.Event()
+    second.dispose()  # its connections are made from here on, each with the trace below
+    second_inserting = threading.Event()
 
-        def hold_the_write_lock() -> None:
-            with first.begin() as connection:
-                connection.execute(
-                    text(
-                        "INSERT INTO digests (created_at, kind, payload)"
-                        f" VALUES ('{WHEN}', 'digest', '{{}}')"
-                    )
-                )
-                holding.set()
-                time.sleep(0.5)
+    @event.listens_for(second, "connect")
+    def trace(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        # sqlite3 calls this as a statement starts to run, before it asks for any lock.
+        def started(statement: str) -> None:
+            if statement.startswith("INSERT"):
+                second_inserting.set()
 
-        writer = threading.Thread(target=hold_the_write_lock)
-        writer.start()
-        assert holding.wait(5)
-        with second.begin() as connection:  # blocks until the first commits, then succeeds
+        dbapi_connection.set_trace_callback(started)
+
+    order: list[str] = []
+
+    def second_writer() -> None:
+        with second.begin() as connection:  # waits for the first to commit, then succeeds
             connection.execute(
                 text(
                     "INSERT INTO digests (created_at, kind, payload)"
                     f" VALUES ('{WHEN}', 'latest', '{{}}')"
                 )
             )
-        writer.join()
+        order.append("second committed")
+
+    writer = threading.Thread(target=second_writer)
+    try:
+        migrate(first)
+        with first.begin() as connection:  # holds the write lock until the block ends
+            connection.execute(
+                text(
+                    "INSERT INTO digests (created_at, kind, payload)"
+                    f" VALUES ('{WHEN}', 'digest', '{{}}')"
+                )
+            )
+            writer.start()
+            # The second writer is running its INSERT against the held lock.
+            assert second_inserting.wait(10)
+            assert writer.is_alive()
+            order.append("first committing")
+        writer.join(timeout=40)
+        assert order == ["first committing", "second committed"]
         with second.connect() as connection:
             assert connection.execute(text("SELECT count(*) FROM digests")).scalar() == 2
     finally:
+        if writer.is_alive():
+            writer.join(timeout=40)
         first.dispose()
         second.dispose()
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -51,7 +49,8 @@ from bot.store.search import (
 )
 from bot.store.stories import grown_stories, unposted_stories
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, fresh_feed, scratch_postgres_database, write_config
+from tests.harness import run_bot
+from tests.helpers import fresh_feed, scratch_postgres_database, write_config
 
 NOW = datetime.now(UTC)
 SETTINGS = DigestSettings()  # the shipped [digest]: at most 5 stories an answer
@@ -529,15 +528,8 @@ def test_latest_words_on_the_command_line_finds_and_writes_nothing(tmp_path: Pat
         migrate(engine)
         add_stories(session_factory(engine))
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    run = subprocess.run(
-        [*BOT_COMMAND, "latest", "--format", "json", "llamas"],
-        env={**os.environ, "DATABASE_URL": f"sqlite:///{path}"},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {"DATABASE_URL": f"sqlite:///{path}"}
+    run = run_bot(["latest", "--format", "json", "llamas"], env=env, cwd=tmp_path, timeout=60)
     assert run.returncode == 0, run.stderr
     titles = [story["title"] for story in json.loads(run.stdout)["stories"]]
     assert titles == [next(s.title for s in STORIES if s.key == key) for key in EXPECTED["llama"]]

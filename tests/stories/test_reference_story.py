@@ -18,7 +18,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import subprocess
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -26,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import BOT_COMMAND, SHARED, fresh_feed, write_config
+from tests.harness import run_bot
+from tests.helpers import SHARED, fresh_feed, write_config
 
 SEEDS = SHARED / "corpus" / "seeds"
 HISTORY = SHARED / "corpus" / "stories" / "meta_ai_stories.jsonl"
@@ -81,13 +81,7 @@ def last_week(now: datetime) -> str:
 
 
 def bot(config: Path, *args: str) -> str:
-    done = subprocess.run(
-        [*BOT_COMMAND, "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_bot(["--config", str(config), *args])
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import re
-import subprocess
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -36,7 +34,8 @@ from tests.fakes.discord_api import (
 )
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.webhook_sink import ThreadedFakeDiscord
-from tests.helpers import BOT_COMMAND, closed_port
+from tests.harness import run_bot
+from tests.helpers import closed_port
 
 CHANNEL = str(CHANNEL_ID)
 MESSAGES = f"/channels/{CHANNEL_ID}/messages"
@@ -65,12 +64,6 @@ def make_adapter(fake: FakeDiscord, **env: str) -> DiscordAdapter:
     adapter = DiscordAdapter.from_environment({"DISCORD_API_BASE": fake.api_base, **env}, {})
     assert adapter is not None
     return adapter
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
 
 
 @pytest.fixture
@@ -502,12 +495,7 @@ def test_the_digest_command_closes_what_it_opened(
         '[adapters]\nenabled = ["discord"]\n',
         encoding="utf-8",
     )
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "META_AI_DIGEST_", "DATABASE_URL"))
-    }
-    env["DISCORD_API_BASE"] = threaded_discord.fake.api_base
+    env = {"DISCORD_API_BASE": threaded_discord.fake.api_base}
     if mode == "bot":
         env |= {"DISCORD_TOKEN": BOT_TOKEN, "DISCORD_CHANNEL_ID": CHANNEL}
     else:
@@ -515,14 +503,7 @@ def test_the_digest_command_closes_what_it_opened(
     # Python's own ResourceWarnings on too, as a developer running with -W default sees them.
     env["PYTHONWARNINGS"] = "default"
     results = [
-        subprocess.run(
-            [*BOT_COMMAND, "--config", str(config), command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        for command in ("poll", "digest")
+        run_bot(["--config", str(config), command], env=env) for command in ("poll", "digest")
     ]
     for result in results:
         assert result.returncode == 0, result.stderr

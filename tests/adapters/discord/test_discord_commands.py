@@ -32,6 +32,7 @@ from tests.fakes.discord_api import (
     RecordedRequest,
     interaction_create,
 )
+from tests.harness import eventually_async
 from tests.helpers import closed_port
 
 NOW = datetime(2025, 4, 5, 9, 0, tzinfo=UTC)
@@ -65,7 +66,7 @@ class Latest:
 
     async def latest(self, query: str | None = None) -> Digest:
         self.queries.append(query)
-        await asyncio.sleep(self.delay)
+        await asyncio.sleep(self.delay)  # a slow core, when a test asks for one
         if not self.found:
             return Digest(generated_at=NOW, kind="latest", empty_message=EMPTY)
         return Digest(generated_at=NOW, kind="latest", stories=self.found)
@@ -93,12 +94,6 @@ def make_adapter(fake: FakeDiscord, guild: bool = True, **options: Any) -> Disco
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-
-
-@pytest.fixture
 async def bot(fake: FakeDiscord) -> AsyncIterator[DiscordAdapter]:
     adapter = make_adapter(fake, defer_after_seconds=0.5)
     yield adapter
@@ -112,6 +107,7 @@ async def invoke(
     await adapter.register_commands(handler)
     assert adapter.client is not None
     adapter.client._connection.parse_interaction_create(interaction_create(options))  # type: ignore[arg-type]
+    assert command_tasks(), "the interaction started no command handler"
 
 
 def is_callback(request: RecordedRequest) -> bool:
@@ -120,6 +116,13 @@ def is_callback(request: RecordedRequest) -> bool:
 
 def is_followup(request: RecordedRequest) -> bool:
     return request.method == "POST" and request.path.startswith(f"/webhooks/{APPLICATION_ID}/")
+
+
+def command_tasks() -> list[asyncio.Task[Any]]:
+    """discord.py's tasks running a slash command's handler, while they run."""
+    return [
+        t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker" and not t.done()
+    ]
 
 
 # --- registration -----------------------------------------------------------------------------
@@ -186,7 +189,8 @@ async def test_a_quick_answer_is_the_interaction_response_visible_only_to_the_us
         "Llama story 0 @\u200bhere",
         "Llama story 1 @\u200bhere",
     ]
-    await asyncio.sleep(0.05)
+    # The command's handler has run to its end (a follow-up is sent from within it).
+    await eventually_async(lambda: not command_tasks())
     assert not [r for r in fake.requests if is_followup(r)]
 
 
@@ -310,11 +314,7 @@ async def test_start_registers_returns_keeps_retrying_the_gateway_and_close_ends
         assert fake.commands[GUILD_ID][0]["name"] == "meta-ai"
         assert len(gateway_tasks()) == 1
 
-        for _ in range(100):
-            if "Discord gateway connection failed" in caplog.text:
-                break
-            await asyncio.sleep(0.05)
-        assert "Discord gateway connection failed" in caplog.text
+        await eventually_async(lambda: "Discord gateway connection failed" in caplog.text)
         assert len(gateway_tasks()) == 1, "the gateway task must outlive a failed connection"
     finally:
         await adapter.close()

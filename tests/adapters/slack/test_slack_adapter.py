@@ -6,7 +6,6 @@ import itertools
 import logging
 import re
 import tomllib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,12 +36,6 @@ from tests.fakes.slack_api import (
 REPO = Path(__file__).resolve().parents[3]
 # Fast retries: the SDK's handlers are tuned through the adapter's own options.
 FAST = {"min_seconds_between_messages": 0, "retry_backoff_seconds": 0.01}
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
 
 
 def bot_env(fake: FakeSlack, **extra: str) -> dict[str, str]:
