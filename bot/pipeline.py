@@ -43,12 +43,12 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from bot.adapters.base import ChatAdapter
-    from bot.digest.model import CommandReply, Digest, FeedChange, FeedInfo
     from bot.digest.settings import DigestSettings
     from bot.digest.subscriptions import SubscriptionSpec
     from bot.feeds.poller import FeedOutcome
     from bot.feeds.settings import FeedConfig, FetchSettings
     from bot.services.channels import ChannelService
+    from bot.services.commands import ChatCommands
     from bot.services.feeds import FeedCatalog
     from bot.services.grouping import GroupingService
     from bot.services.ingest import IngestService
@@ -194,6 +194,15 @@ class DigestBot:
         )
 
     @cached_property
+    def commands(self) -> ChatCommands:
+        """What the chat adapters serve ``/meta-ai`` with, and the CLI's feed changes."""
+        from bot.services.commands import ChatCommands
+
+        return ChatCommands(
+            self.digests, lambda: self.catalog, lambda: self.subscriptions, self._claim
+        )
+
+    @cached_property
     def reports(self) -> Reports:
         """The read-only reports (``status``, ``explain``, ``feeds list``)."""
         from bot.services.reports import Reports
@@ -283,74 +292,6 @@ class DigestBot:
         with self.sessions() as session:
             return bool(ungrouped_item_ids(session, 1))
 
-    # ---------------------------------------------------------------- stories → chat
-    async def latest(self, query: str | None = None) -> Digest:
-        """The /meta-ai answer (the CommandHandler interface the adapters call)."""
-        return await self.digests.latest(query)
-
-    # ------------------------------------------------------------------ the feed list
-    async def feeds(self) -> list[FeedInfo]:
-        """Every feed with its health (the CommandHandler interface: ``/meta-ai feeds``)."""
-        return await asyncio.to_thread(lambda: self.catalog.infos())
-
-    async def add_feed(self, url: str, *, by: str, name: str | None = None) -> FeedChange:
-        """Add a feed from its address or its site's; the admin channels hear of it."""
-        catalog = await asyncio.to_thread(lambda: self.catalog)
-        change = await catalog.add(url, added_by=by, name=name)
-        if change.ok:
-            await self.digests.notify(f"{by} added the feed “{change.name}”: {change.url}")
-        return change
-
-    async def remove_feed(self, name: str, *, by: str) -> FeedChange:
-        """Remove a feed added at run time; the admin channels hear of it."""
-        catalog = await asyncio.to_thread(lambda: self.catalog)
-        change = await asyncio.to_thread(catalog.remove, name, removed_by=by)
-        if change.ok:
-            await self.digests.notify(f"{by} removed the feed “{change.name}” ({change.url})")
-        return change
-
-    async def enable_feed(self, name: str, *, by: str) -> FeedChange:
-        """Re-enable a feed disabled after repeated failures; the admin channels hear of it."""
-        catalog = await asyncio.to_thread(lambda: self.catalog)
-        change = await asyncio.to_thread(catalog.enable, name, enabled_by=by)
-        if change.ok:
-            await self.digests.notify(f"{by} re-enabled the feed “{change.name}” ({change.url})")
-        return change
-
-    # ------------------------------------------------------------------ subscriptions
-    async def subscribe(self, channel: str, words: str, *, by: str) -> CommandReply:
-        """``/meta-ai subscribe``: the channel's own subscription, read from ``words``; the
-        admin channels hear of it (the CommandHandler interface)."""
-        from bot.services.subscriptions import subscribe_from_words
-
-        reply = await asyncio.to_thread(
-            subscribe_from_words, self.subscriptions, channel, words, by
-        )
-        if reply.ok:
-            await self.digests.notify(f"{by}: {reply.message}")
-        return reply
-
-    async def unsubscribe(self, channel: str, *, by: str) -> CommandReply:
-        """``/meta-ai unsubscribe``: the channel gets the default digest again."""
-        from bot.digest.model import CommandReply
-
-        removed = await asyncio.to_thread(self.subscriptions.unsubscribe, channel)
-        if not removed:
-            return CommandReply(
-                ok=False,
-                message="This channel has no subscription of its own: it gets the default "
-                "digest. /meta-ai subscribe gives it one.",
-            )
-        message = "This channel's subscription is removed: it gets the default digest again."
-        await self.digests.notify(f"{by} removed the subscription of {channel}.")
-        return CommandReply(ok=True, message=message)
-
-    async def describe_channel(self, channel: str) -> CommandReply:
-        """``/meta-ai channel``: what this channel gets and when it next posts."""
-        from bot.services.subscriptions import channel_sentence
-
-        return await asyncio.to_thread(channel_sentence, self.subscriptions, channel)
-
     async def close_adapters(self, timeout: float = 2.0) -> None:
         """Close every adapter at once, each within ``timeout``; a failure is only logged.
 
@@ -378,9 +319,9 @@ class DigestBot:
     async def claim(self, key: str) -> bool:
         """True when this process takes ``key`` (a job's firing, a command's id) first.
 
-        Replicas sharing the database call this before a scheduled job or before
-        answering a command; only the first to claim a key does the work (the
-        CommandHandler interface the adapters call).
+        Replicas sharing the database call this before a scheduled job (and
+        :class:`~bot.services.commands.ChatCommands` before answering a command); only the
+        first to claim a key does the work.
         """
         return await asyncio.to_thread(self._claim, key)
 

@@ -623,7 +623,7 @@ async def start_adapters(bot: DigestBot) -> None:
     """Start every adapter's command serving; one that fails to start is logged, not fatal."""
     for adapter in bot.adapters:
         try:
-            await adapter.start(bot)
+            await adapter.start(bot.commands)
         except Exception as error:
             log.error("adapter %s could not start serving /meta-ai: %s", adapter.name, error)
 

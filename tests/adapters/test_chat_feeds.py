@@ -106,7 +106,7 @@ async def test_slack_admins_add_and_remove_feeds_members_list_them_and_get_a_pol
         bot = make_bot(tmp_path, env, extra, feed_server.port)
         [adapter] = bot.adapters
         assert isinstance(adapter, SlackAdapter)
-        await adapter.start(bot)
+        await adapter.start(bot.commands)
         try:
             # A member may not add: a kind refusal, nothing stored, nothing announced.
             await slash(adapter, slack, USER_ID, f"add {feed_server.url('/site')}", "member")
@@ -162,9 +162,9 @@ async def test_re_enabling_a_feed_tells_the_admin_channel_as_adding_and_removing
         adapters = select_adapters(settings.adapters.enabled, settings.adapters.options_for, env)
         bot = DigestBot.migrated(settings, adapters, env=env)
         try:
-            missing = await bot.enable_feed("Nope", by="ada (command line)")
+            missing = await bot.commands.enable_feed("Nope", by="ada (command line)")
             assert not missing.ok and "no feed named 'Nope'" in missing.message
-            change = await bot.enable_feed("Gone", by="ada (command line)")
+            change = await bot.commands.enable_feed("Gone", by="ada (command line)")
             assert change.ok, change.message
             await slack.wait_for(lambda: bool(slack.bodies("chat.postMessage")))
             [notice] = slack.bodies("chat.postMessage")
@@ -187,7 +187,7 @@ async def slack_with_a_configured_admin(
         bot = make_bot(tmp_path, slack.http_mode_env(), admins, feed_server.port)
         [adapter] = bot.adapters
         assert isinstance(adapter, SlackAdapter)
-        await adapter.start(bot)
+        await adapter.start(bot.commands)
         try:
             yield slack, adapter, bot, feed_url
         finally:
@@ -211,7 +211,7 @@ async def test_slack_configured_admins_may_change_feeds_and_a_missing_scope_refu
         slack.script("users.info", slack_error("missing_scope", needed="users:read"))
         await slash(adapter, slack, ADMIN_ID, "remove My outlet", "no-scope")
         assert text_of(await answer(slack, "no-scope")) == NOT_ADMIN_TEXT
-        assert "My outlet" in {info.name for info in await bot.feeds()}
+        assert "My outlet" in {info.name for info in await bot.commands.feeds()}
 
 
 async def test_slack_answers_escape_a_feeds_name_once(
@@ -280,7 +280,7 @@ async def test_discord_manage_server_members_change_feeds_others_get_a_polite_no
         [adapter] = bot.adapters
         assert isinstance(adapter, DiscordAdapter)
         try:
-            await adapter.register_commands(bot)
+            await adapter.register_commands(bot.commands)
 
             def interact(query: str, permissions: int, number: int) -> None:
                 interact_with(adapter, query, permissions, number)
@@ -311,7 +311,7 @@ async def test_discord_manage_server_members_change_feeds_others_get_a_polite_no
 
             interact("remove Outlet A Technology", MEMBER_PERMISSIONS | MANAGE_GUILD, 1004)
             assert "Removed the feed" in (await reply_to(1004))["content"]
-            assert [info.name for info in await bot.feeds()] == []
+            assert [info.name for info in await bot.commands.feeds()] == []
         finally:
             await adapter.close()
             bot.close()
@@ -331,7 +331,7 @@ async def test_slack_feeds_list_shows_no_credential_of_a_feed_address(
         bot = make_bot(tmp_path, slack.http_mode_env(), extra, feed_server.port)
         [adapter] = bot.adapters
         assert isinstance(adapter, SlackAdapter)
-        await adapter.start(bot)
+        await adapter.start(bot.commands)
         try:
             await slash(adapter, slack, USER_ID, "feeds", "list")
             listing = text_of(await answer(slack, "list"))

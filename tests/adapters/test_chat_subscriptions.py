@@ -40,7 +40,7 @@ async def test_slack_admins_subscribe_the_channel_members_ask_what_it_gets(
         bot = make_bot(tmp_path, slack.http_mode_env(), extra, feed_server.port)
         [adapter] = bot.adapters
         assert isinstance(adapter, SlackAdapter)
-        await adapter.start(bot)
+        await adapter.start(bot.commands)
         try:
             await slash(adapter, slack, USER_ID, "channel", "before")
             assert "no subscription of its own" in text_of(await answer(slack, "before"))
@@ -93,7 +93,7 @@ async def test_discord_manage_server_members_subscribe_the_channel(
         [adapter] = bot.adapters
         assert isinstance(adapter, DiscordAdapter)
         try:
-            await adapter.register_commands(bot)
+            await adapter.register_commands(bot.commands)
             interact_with(adapter, "subscribe people instant", MEMBER_PERMISSIONS, 2001)
             refusal = await interaction_reply(discord_api, 2001)
             assert refusal["content"] == NOT_ADMIN and bot.subscriptions.infos() == []

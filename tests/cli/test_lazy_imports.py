@@ -27,7 +27,7 @@ before = set(sys.modules)
 from bot.pipeline import DigestBot
 
 bot = DigestBot.migrated(settings, env={})
-answer = asyncio.run(bot.latest())
+answer = asyncio.run(bot.commands.latest())
 after_latest = set(sys.modules)
 bot.ingest, bot.grouping  # what the first poll builds
 bot.close()

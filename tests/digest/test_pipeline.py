@@ -195,7 +195,7 @@ def test_first_poll_stores_old_history_as_seen_but_never_posts_it(
     report = asyncio.run(bot.poll())
     assert report.new_items == 1
     assert bot.digests.preview().stories == []
-    assert asyncio.run(bot.latest()).stories == []
+    assert asyncio.run(bot.commands.latest()).stories == []
 
 
 def test_terminal_is_the_fallback_and_enabled_names_must_exist() -> None:

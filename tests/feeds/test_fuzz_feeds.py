@@ -155,7 +155,7 @@ def test_whatever_the_parser_accepts_travels_to_every_adapter() -> None:
                 for render in render_all:
                     for payload in render(digest):  # type: ignore[attr-defined]
                         json.dumps(payload)  # storable in the outbox
-                asyncio.run(bot.latest("llama"))
+                asyncio.run(bot.commands.latest("llama"))
                 travelled.append(len(digest.stories))
 
             check()

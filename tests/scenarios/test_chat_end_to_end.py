@@ -89,7 +89,7 @@ async def test_slack_digest_and_meta_ai_command_through_the_real_core(
         bot = bot_with_adapters(tmp_path, llama_feeds(feed_server), env)
         assert [adapter.name for adapter in bot.adapters] == ["slack"]
         adapter = bot.adapters[0]
-        await adapter.start(bot)
+        await adapter.start(bot.commands)
         try:
             # An empty database answers kindly.
             assert await slash_command(adapter.http_port, "", slack.response_url("empty")) == 200  # type: ignore[attr-defined]
@@ -115,7 +115,7 @@ async def test_slack_digest_and_meta_ai_command_through_the_real_core(
             )  # type: ignore[attr-defined]
             await slack.wait_for(lambda: len(slack.bodies("response")) == 2)
             answer = message_text(slack.bodies("response")[1])
-            latest = await bot.latest("maverick")
+            latest = await bot.commands.latest("maverick")
             assert latest.stories and latest.stories[0].title.split(",")[0] in answer
         finally:
             await adapter.close()
@@ -130,7 +130,7 @@ async def test_slack_searches_whole_words_and_survives_any_input(
         env = slack.http_mode_env()
         bot = bot_with_adapters(tmp_path, llama_feeds(feed_server), env)
         adapter = bot.adapters[0]
-        await adapter.start(bot)
+        await adapter.start(bot.commands)
         queries = {
             "stemmed": "llamas",
             "phrase": '"llama 4 scout"',
@@ -206,7 +206,7 @@ async def test_discord_digest_and_meta_ai_command_through_the_real_core(
             assert all(post.body.get("nonce") for post in posts)
 
             # /meta-ai: the real callback asks the real core.
-            await adapter.register_commands(bot)
+            await adapter.register_commands(bot.commands)
             assert adapter.client is not None
             adapter.client._connection.parse_interaction_create(  # type: ignore[arg-type]
                 interaction_create({"query": "scout"})
@@ -221,7 +221,7 @@ async def test_discord_digest_and_meta_ai_command_through_the_real_core(
                     )
                 )
                 titles = [e["title"] for e in followup.body.get("embeds", [])]
-            latest = await bot.latest("scout")
+            latest = await bot.commands.latest("scout")
             assert titles == [story.title for story in latest.stories] != []
         finally:
             await adapter.close()

@@ -315,7 +315,7 @@ async def test_two_socket_mode_replicas_answer_a_slash_command_once(
         try:
             for adapter, bot in zip(adapters, two_bots, strict=True):
                 assert adapter is not None
-                await adapter.start(bot)
+                await adapter.start(bot.commands)
             command = {
                 "team_id": TEAM_ID,
                 "channel_id": DIGEST_CHANNEL,
@@ -348,7 +348,7 @@ async def test_two_gateway_replicas_answer_an_interaction_once(
         try:
             for adapter, bot in zip(adapters, two_bots, strict=True):
                 assert adapter is not None
-                await adapter.register_commands(bot)
+                await adapter.register_commands(bot.commands)
             event = interaction_create()  # what the gateway hands to every connection
             for adapter in adapters:
                 assert adapter is not None and adapter.client is not None

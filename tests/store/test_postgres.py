@@ -43,7 +43,7 @@ def test_poll_digest_and_latest_on_postgresql(
         assert len(result.digest.stories) == 1
         assert sorted(s.feed for s in result.digest.stories[0].sources) == ["Outlet A", "Outlet B"]
         assert asyncio.run(bot.digests.post(max_wait_seconds=0)).digest.stories == []
-        assert len(asyncio.run(bot.latest("scout")).stories) == 1
+        assert len(asyncio.run(bot.commands.latest("scout")).stories) == 1
         assert asyncio.run(bot.poll(force=True)).new_items == 0
     finally:
         bot.close()

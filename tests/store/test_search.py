@@ -495,18 +495,18 @@ def test_a_story_is_found_by_its_new_source_after_the_next_poll(
     bot = DigestBot.migrated(settings, [TerminalAdapter("json")], env={})
     try:
         asyncio.run(bot.poll())
-        first = asyncio.run(bot.latest("llama")).stories
+        first = asyncio.run(bot.commands.latest("llama")).stories
         assert [story.title for story in first] == [
             "Meta releases Llama 4, its new family of open-weight AI models"
         ]
-        assert asyncio.run(bot.latest("launches")).stories == []  # only outlet B says it
+        assert asyncio.run(bot.commands.latest("launches")).stories == []  # only outlet B says it
 
         feed_server.serve("/b.xml", fresh_feed("outlet-b-atom.xml"), "application/atom+xml")
         report = asyncio.run(bot.poll(force=True))
         assert report.new_items == 2 and report.new_stories == 0  # B joined A's story
-        launched = asyncio.run(bot.latest("launches")).stories
+        launched = asyncio.run(bot.commands.latest("launches")).stories
         assert [story.id for story in launched] == [first[0].id]
-        assert asyncio.run(bot.latest("vermont")).stories == []  # dropped: never a story
+        assert asyncio.run(bot.commands.latest("vermont")).stories == []  # dropped: never a story
     finally:
         bot.close()
 

@@ -41,7 +41,9 @@ def feeds_add(
     if problem is not None:
         raise fail(f"{shown_url(url)!r} {problem}")
     with open_app(settings, env) as bot:
-        change = run_with_adapters(bot, bot.add_feed(url, by=command_line_user(), name=name))
+        change = run_with_adapters(
+            bot, bot.commands.add_feed(url, by=command_line_user(), name=name)
+        )
     if not change.ok:
         raise fail(change.message, code=1)
     out.print(plain(change.message))
@@ -60,7 +62,7 @@ def feeds_remove(
     """
     settings, env = context_of(ctx)
     with open_app(settings, env) as bot:
-        change = run_with_adapters(bot, bot.remove_feed(name, by=command_line_user()))
+        change = run_with_adapters(bot, bot.commands.remove_feed(name, by=command_line_user()))
     if not change.ok:
         raise fail(change.message)
     out.print(plain(change.message))
@@ -132,7 +134,7 @@ def feeds_enable(
 
     settings, env = context_of(ctx)
     with open_app(settings, env) as bot:
-        change = run_with_adapters(bot, bot.enable_feed(name, by=command_line_user()))
+        change = run_with_adapters(bot, bot.commands.enable_feed(name, by=command_line_user()))
     if not change.ok:
         raise fail(change.message)
     out.print(plain(change.message))
