@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -67,3 +68,12 @@ def postgres_url() -> Iterator[str]:
     """A new, empty database on the test server, dropped afterwards; a skip when none answers."""
     with scratch_postgres_database() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test twice: on a new SQLite file, and on a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+    else:
+        yield request.getfixturevalue("postgres_url")

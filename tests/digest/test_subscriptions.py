@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from tests.digest.test_story_updates import scoop_bot
 from tests.fakes.discord_api import ADMIN_CHANNEL_ID, CHANNEL_ID, FakeDiscord
 from tests.fakes.feed_server import HEADLINES, FeedServer, serve_scoop
 from tests.fakes.slack_api import DIGEST_CHANNEL, OTHER_CHANNEL, FakeSlack
-from tests.helpers import scratch_postgres_database, write_config
+from tests.helpers import write_config
 from tests.replicas import add_pending_stories, add_sources
 
 SUBSCRIBED = f"slack:{OTHER_CHANNEL}"
@@ -132,15 +131,6 @@ async def test_a_subscriptions_update_replies_in_the_thread_of_its_own_post(
 
 
 # ------------------------------------------------------------------ the rules, on stored stories
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'bot.db'}"
-    else:
-        with scratch_postgres_database() as url:
-            yield url
-
-
 def settings_with(tmp_path: Path, database_url: str, extra: str = "") -> Settings:
     config = write_config(tmp_path / "c.toml", [], None, extra)
     return load_settings(config, env={"DATABASE_URL": database_url})

@@ -68,14 +68,6 @@ ROUNDS = 8
 PROCESSES = 4
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
-    else:
-        yield request.getfixturevalue("postgres_url")
-
-
 @pytest.fixture
 def engines(database_url: str) -> Iterator[Callable[[], Engine]]:
     """Engines on the shared database, one per simulated process, disposed afterwards."""

@@ -40,19 +40,10 @@ from bot.store.schema import (
     Subscription,
 )
 from tests.fakes.feed_server import FeedServer
-from tests.helpers import fresh_feed, scratch_postgres_database, write_config
+from tests.helpers import fresh_feed, write_config
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 MAPPED = (Feed, Item, Story, DigestRecord, OutboxMessage, Claim, Subscription)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'bot.db'}"
-    else:
-        with scratch_postgres_database() as url:
-            yield url
 
 
 @pytest.fixture
