@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 from bench import SMOKE_HELP
 from bot.adapters.slack import SlackAdapter
 from bot.config import load_settings
-from bot.feeds.poller import FeedOutcome
+from bot.feeds.records import FeedOutcome
 from bot.pipeline import DigestBot
 from bot.scheduler import BotJobs
 from bot.store.schema import DigestRecord, Item, OutboxMessage

@@ -344,7 +344,7 @@ def split_cycle(count: int) -> None:
     from bot.config import load_settings
     from bot.feeds.http import HttpFetcher, response_headers_for_parser
     from bot.feeds.parser import parse_feed
-    from bot.feeds.poller import FeedOutcome
+    from bot.feeds.records import FeedOutcome
     from bot.pipeline import DigestBot
     from bot.services.ingest import STORE_BATCH
     from bot.topic.classifier import TopicClassifier

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from bot.adapters.base import ChatAdapter
     from bot.digest.settings import DigestSettings
     from bot.digest.subscriptions import SubscriptionSpec
-    from bot.feeds.poller import FeedOutcome
+    from bot.feeds.records import FeedOutcome
     from bot.feeds.settings import FeedConfig, FetchSettings
     from bot.services.channels import ChannelService
     from bot.services.commands import ChatCommands

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from bot.feeds.errors import FailureKind, FetchError, ParseError
+from bot.feeds.errors import FailureKind, ParseError
 from bot.feeds.http import (
     FetchResult,
     HttpFetcher,
@@ -29,7 +29,7 @@ from bot.feeds.http import (
     classify_client_error,
     response_headers_for_parser,
 )
-from bot.feeds.records import ParsedFeed
+from bot.feeds.records import FeedOutcome, ParsedFeed
 
 
 @dataclass(frozen=True)
@@ -50,38 +50,6 @@ class FeedTask:
 # default, in a worker process when the caller has a pool. Entries come with their texts
 # deferred (parse_feed's defer_text): the caller cleans those it keeps (finish_entry).
 Parse = Callable[[bytes, dict[str, Any], int], Awaitable[ParsedFeed]]
-
-
-@dataclass
-class FeedOutcome:
-    """What happened to one feed in this cycle."""
-
-    name: str
-    url: str
-    parsed: ParsedFeed | None = None
-    not_modified: bool = False
-    # The server sent the same document as last time (it ignored conditional GET).
-    unchanged: bool = False
-    body_sha256: str | None = None
-    validators: Validators = field(default_factory=Validators)
-    # A ParseError when the document arrived but held no usable feed.
-    error: FetchError | None = None
-    # Seconds the publisher asked us to wait (Cache-Control max-age or <ttl>);
-    # None after a 304 without max-age: the floor stored earlier still holds.
-    min_interval: float | None = None
-    elapsed: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def status(self) -> str:
-        if self.error is not None:
-            return str(self.error.kind)
-        if self.not_modified:
-            return "not-modified"
-        return "unchanged" if self.unchanged else "ok"
 
 
 async def poll_one(fetcher: HttpFetcher, task: FeedTask, parse: Parse | None = None) -> FeedOutcome:

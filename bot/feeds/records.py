@@ -1,5 +1,5 @@
-"""What the fetcher and the parser hand on: a parsed document and its entries, and a
-server's cache validators, as plain records.
+"""What the fetcher and the parser hand on: a parsed document and its entries, a server's
+cache validators, and what happened to one feed in a cycle, as plain records.
 
 A module of their own, so the store, the poller and the services can name them without
 importing feedparser or aiohttp (the parser runs in worker processes; the rest only
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.common.bounds import fit_key
+from bot.feeds.errors import FetchError
 from bot.feeds.urls import normalize_url
 
 
@@ -97,3 +98,35 @@ class ParsedFeed:
     # The site the feed belongs to (RSS <link>, Atom's alternate link, JSON Feed's
     # home_page_url), an absolute http(s) URL or None.
     link: str | None = None
+
+
+@dataclass
+class FeedOutcome:
+    """What happened to one feed in this cycle."""
+
+    name: str
+    url: str
+    parsed: ParsedFeed | None = None
+    not_modified: bool = False
+    # The server sent the same document as last time (it ignored conditional GET).
+    unchanged: bool = False
+    body_sha256: str | None = None
+    validators: Validators = field(default_factory=Validators)
+    # A ParseError when the document arrived but held no usable feed.
+    error: FetchError | None = None
+    # Seconds the publisher asked us to wait (Cache-Control max-age or <ttl>);
+    # None after a 304 without max-age: the floor stored earlier still holds.
+    min_interval: float | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return str(self.error.kind)
+        if self.not_modified:
+            return "not-modified"
+        return "unchanged" if self.unchanged else "ok"

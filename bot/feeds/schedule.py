@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from bot.common.retry import capped_backoff
 
 if TYPE_CHECKING:
-    from bot.feeds.poller import FeedOutcome
+    from bot.feeds.records import FeedOutcome
     from bot.feeds.settings import FetchSettings
 
 # A publisher's interval is a floor measured between our requests; it is applied

@@ -41,7 +41,7 @@ from bot.store.schema import Feed, utc_now
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from bot.feeds.poller import FeedOutcome
+    from bot.feeds.records import FeedOutcome
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from bot.common.hosts import is_aggregator_url
 from bot.common.workers import WorkerDied, WorkerPool
 from bot.feeds.errors import FailureKind, FetchError, ParseError
 from bot.feeds.http import HttpFetcher
-from bot.feeds.poller import FeedOutcome, FeedTask, Parse, poll_in_batches
-from bot.feeds.records import FeedEntry, ParsedFeed
+from bot.feeds.poller import FeedTask, Parse, poll_in_batches
+from bot.feeds.records import FeedEntry, FeedOutcome, ParsedFeed
 from bot.feeds.schedule import NextPoll, is_due, next_poll
 from bot.services.articles import article_text
 from bot.services.entries import Prepared, prepare_entry, prepare_in_worker

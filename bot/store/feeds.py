@@ -22,7 +22,7 @@ from bot.store.bounds import fit_values
 from bot.store.schema import SOURCE_ADDED, SOURCE_CONFIG, Feed
 
 if TYPE_CHECKING:
-    from bot.feeds.poller import FeedOutcome
+    from bot.feeds.records import FeedOutcome
     from bot.feeds.schedule import NextPoll
     from bot.feeds.settings import FeedConfig
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import FetchSettings
 from bot.feeds.errors import FailureKind, FetchError, ParseError
-from bot.feeds.poller import FeedOutcome
+from bot.feeds.records import FeedOutcome
 from bot.feeds.schedule import (
     FeedHealth,
     NextPoll,

@@ -30,7 +30,7 @@ from bot.config import load_settings
 from bot.feeds.errors import ParseError
 from bot.feeds.http import FetchError
 from bot.feeds.parser import ParsedFeed, parse_feed
-from bot.feeds.poller import FeedOutcome
+from bot.feeds.records import FeedOutcome
 from bot.feeds.text import INVISIBLE
 from bot.pipeline import DigestBot
 from tests.feeds.hostile_feeds import BUILDERS, ITEMS, corpus_documents, mutated, rss_document

@@ -21,8 +21,7 @@ from bot.adapters.slack import SlackAdapter
 from bot.cli import app
 from bot.config import FetchSettings, Settings, load_settings
 from bot.feeds.http import FailureKind, FetchError
-from bot.feeds.poller import FeedOutcome
-from bot.feeds.records import Validators
+from bot.feeds.records import FeedOutcome, Validators
 from bot.feeds.schedule import backoff_delay, is_due
 from bot.pipeline import DigestBot
 from bot.services.ingest import record_outcome

@@ -21,8 +21,8 @@ from bot.feeds.article import fetch_article_html
 from bot.feeds.errors import PARSE_FAILURES, ParseError
 from bot.feeds.http import FailureKind, FetchError, HttpFetcher
 from bot.feeds.parser import finish_entry, parse_feed
-from bot.feeds.poller import FeedOutcome, FeedTask, poll_feeds, poll_one
-from bot.feeds.records import Validators
+from bot.feeds.poller import FeedTask, poll_feeds, poll_one
+from bot.feeds.records import FeedOutcome, Validators
 from bot.feeds.settings import FetchSettings
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import RETRY_AFTER_SECONDS, MisbehavingServer, entity_bomb

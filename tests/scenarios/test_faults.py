@@ -18,7 +18,8 @@ from sqlalchemy.engine import make_url
 from bot.common.workers import WorkerDied, WorkerPool
 from bot.config import load_settings
 from bot.feeds.http import HttpFetcher
-from bot.feeds.poller import FeedOutcome, FeedTask, poll_in_batches
+from bot.feeds.poller import FeedTask, poll_in_batches
+from bot.feeds.records import FeedOutcome
 from bot.outbox.delivery import Outbox, enqueue
 from bot.pipeline import DigestBot
 from bot.scheduler import (

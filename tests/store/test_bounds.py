@@ -257,7 +257,7 @@ def test_a_guid_holding_a_nul_is_known_at_the_next_poll(tmp_path: Path, database
     """Before: looked up with its NUL, stored without it, so the next poll of the same
     document inserted it again and failed on the unique guid (found by test_fuzz_feeds)."""
     from bot.feeds.parser import parse_feed
-    from bot.feeds.poller import FeedOutcome
+    from bot.feeds.records import FeedOutcome
 
     document = (
         b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>F</title>'

@@ -17,7 +17,7 @@ from bot.cli.output import err, out, plain
 from bot.common.text import plural
 
 if TYPE_CHECKING:
-    from bot.feeds.poller import FeedOutcome
+    from bot.feeds.records import FeedOutcome
     from bot.services.poll_report import FeedReport, PollReport
 
 commands = typer.Typer(add_completion=False)
