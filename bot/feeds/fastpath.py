@@ -253,8 +253,16 @@ def parse_fast(body: bytes, headers: dict[str, Any]) -> ParsedFeed | None:
     if not items:
         return None
     try:
-        # Bytes, never a str: fastfeedparser fetches a str that looks like a URL.
-        parsed = fastfeedparser.parse(body)
+        # Bytes, never a str: fastfeedparser fetches a str that looks like a URL. Only its
+        # titles, RSS links and comments are read (the rest comes from the lxml tree), so
+        # it skips contents, tags, media and enclosures: a third of its time.
+        parsed = fastfeedparser.parse(
+            body,
+            include_content=False,
+            include_tags=False,
+            include_media=False,
+            include_enclosures=False,
+        )
     except Exception:
         return None
     raw_entries = parsed.get("entries") or []
@@ -564,8 +572,10 @@ def atom_links(entry: Any, bases: Bases) -> tuple[str | None, list[str]]:
         attributes = atom_link_attributes(link)
         if "href" not in attributes:
             raise Unmappable("an Atom link without href (feedparser reads its text)")
-        href = bases.resolve(link, attributes["href"])
         if attributes["rel"] == "alternate":
+            # Only alternate links are ever read: resolving the others (replies, edit,
+            # self: five of six links of a Blogger entry) was a tenth of a parse.
+            href = bases.resolve(link, attributes["href"])
             alternates.append(href)
             if attributes["type"] in HTML_LINK_TYPES:
                 chosen = href
