@@ -512,7 +512,8 @@ def entry_from_fast(item: Any, *, atom: bool, bases: Bases | None = None) -> Fee
         markup=EntryMarkup(summary=summary, content=content),
         published=published,
         image=entry_image(item, atom=atom),
-        comments=None if atom else absolute_link(single_text(item, atom=False, name="comments")),
+        # feedparser reads an Atom entry's <comments> as an RSS item's.
+        comments=absolute_link(single_text(item, atom=atom, name="comments")),
         author=clean_text(atom_author(item) if atom else rss_author(item)) or None,
     )
 

@@ -507,6 +507,19 @@ def test_rss090_is_parsed_by_the_fast_path_as_feedparser_parses_it() -> None:
     assert [(entry.title, entry.link) for entry in parsed.entries] == [("a", "https://a.example/1")]
 
 
+def test_an_atom_entrys_comments_are_read_as_feedparser_reads_them() -> None:
+    """feedparser reads <comments> in an Atom entry as in an RSS item (the fast path once
+    dropped it)."""
+    atom = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        b"<title>T</title><entry><title>a</title><id>tag:x,2026:1</id>"
+        b'<link href="https://a.example/1"/><comments>https://a.example/c</comments>'
+        b"</entry></feed>"
+    )
+    assert compare("Atom comments", atom)
+    assert parse_feed(atom).entries[0].comments == "https://a.example/c"
+
+
 def test_utf8_text_is_the_same_both_ways() -> None:
     body = UTF8_RSS.format(encoding="utf-8").encode()
     assert compare("utf-8", body)
