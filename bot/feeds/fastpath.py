@@ -1,11 +1,12 @@
-"""The fast path of feed parsing: fastfeedparser on the documents it is claimed for.
+"""The fast path of feed parsing: one strict lxml parse, read with feedparser's rules, on
+the documents it is claimed for.
 
-feedparser spends about 20 ms on a typical document; fastfeedparser (lxml plus a
-native extractor) about half a millisecond. It is used only where it gives the same
-entries as feedparser (tests/feeds/test_parser_sameness.py compares both, field by field,
-on the real, hostile and fuzzed documents). :func:`claims` decides before parsing;
-:func:`parse_fast` returns None wherever the result could differ, and the caller then
-parses with feedparser, the universal parser.
+feedparser spends about 20 ms on a typical document; one lxml parse a fraction of a
+millisecond. The fast path is used only where it gives the same entries as feedparser
+(tests/feeds/test_parser_sameness.py compares both, field by field, on the real, hostile
+and fuzzed documents). :func:`claims` decides before parsing; :func:`parse_fast` returns
+None wherever the result could differ, and the caller then parses with feedparser, the
+universal parser.
 
 Documents the fast path does not claim (feedparser parses them):
 
@@ -18,24 +19,24 @@ Documents the fast path does not claim (feedparser parses them):
   it stands for in mislabelled text);
 * a document that is not well-formed XML (control characters, undefined entities,
   truncation...), so feedparser reports what it forgave as before;
-* RSS 0.90 (fastfeedparser finds no item in it), an RSS 1.0 document with an item
-  elsewhere than beside its channel, and any root but RSS's <rss>, RSS 1.0's <rdf:RDF>
-  and Atom 1.0's <feed>;
+* an RSS 1.0 or 0.90 document with an item elsewhere than beside its channel, and any
+  root but RSS's <rss>, RSS 1.0's and 0.90's <rdf:RDF> and Atom 1.0's <feed>;
 * JSON (JSON Feed keeps the bot's own parser).
 
-After parsing it declines (None) when no entry came out, when the two parsers see a
-different number of entries, or when an entry has what feedparser reads its own way: a
-relative or empty RSS link, markup inside a text, an out-of-line Atom text (xhtml ones are
+After parsing it declines (None) when no entry came out, or when an entry has what
+feedparser reads its own way: a relative or empty RSS link, markup inside a text, several
+titles, links or comments, an out-of-line Atom text (xhtml ones are
 serialised by lxml, their wrapping div dropped as feedparser drops it), several summaries
 or contents, an author element with child elements, a dc:title other than the title, an
 rdf:about and a guid, an Atom link or a permalink guid without <link> in an RSS item, a
 media:description beside other text, a media:title in an item without a title, a
 dc:description, or a date element other than the ones feedparser's rules are copied for.
-Summaries, contents, authors, images, ids, dates and Atom links come from the strict lxml
-tree the claim check built, with feedparser's rules (dates through feedparser's own date
-parser; permalink ids and Atom links resolved against their xml:base and the feed's URL
-with feedparser's own URL functions, see :class:`Bases`); titles and RSS links from
-fastfeedparser.
+Every field comes from the strict lxml tree the claim check built, with feedparser's rules
+(dates through feedparser's own date parser; permalink ids and Atom links resolved against
+their xml:base and the feed's URL with feedparser's own URL functions, see :class:`Bases`).
+fastfeedparser used to give the titles, RSS links and comments: it parsed every document a
+second time (and its dates, never read) for three fields the tree holds, a tenth of a
+parse; without it RSS 0.90, where it found no item, is claimed too.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse, urlunparse, uses_netloc, uses_relative
 
-import fastfeedparser
 import feedparser
 from feedparser.datetimes import _parse_date as feedparser_date
 from feedparser.encodings import convert_to_utf8
@@ -91,6 +91,8 @@ XHTML = "{http://www.w3.org/1999/xhtml}"
 # (feedparser reads them as RSS's own), each item's id in its rdf:about.
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 RSS1 = "{http://purl.org/rss/1.0/}"
+# RSS 0.90's namespace, which feedparser reads as RSS's own too (as RSS 1.0's).
+RSS090 = "{http://my.netscape.com/rdf/simple/0.9/}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 # Elements of an RSS item whose text feedparser also reads as the summary or content.
 MEDIA = "{http://search.yahoo.com/mrss/}"
@@ -144,7 +146,8 @@ ATOM_TEXT_TYPES = frozenset({None, "text", "html", "text/html", "text/plain"})
 
 class WellFormedParser(threading.local):
     """A strict parser that never resolves entities, reads no DTD and opens no network:
-    it only says whether the document is well-formed, before fastfeedparser sees it.
+    it only says whether the document is well-formed, and builds the tree the fields are
+    read from.
     One per thread: lxml holds a parser's lock for a whole parse, and a poll without
     worker processes parses in several threads."""
 
@@ -225,17 +228,17 @@ def claims(body: bytes, headers: dict[str, Any]) -> bool:
 def feed_items(root: Any) -> list[Any] | None:
     """RSS 0.9x/1.0/2.0 items or Atom 1.0 entries, in document order; None for other kinds.
 
-    An RSS 1.0 document's elements of the RSS 1.0 namespace lose it (feedparser reads them
-    as RSS 2.0's), so the RSS rules below read it; its items must all be the root's
-    children (feedparser would count one anywhere)."""
+    An RSS 1.0 (or 0.90) document's elements of the RSS 1.0 (0.90) namespace lose it
+    (feedparser reads them as RSS 2.0's), so the RSS rules below read it; its items must
+    all be the root's children (feedparser would count one anywhere)."""
     if root.tag == "rss":
         channel = root.find("channel")
         return None if channel is None else channel.findall("item")
     if root.tag == ATOM + "feed":
         return list(root.iterchildren(ATOM + "entry"))
     if root.tag == RDF + "RDF":
-        for element in root.iter(RSS1 + "*"):
-            element.tag = element.tag[len(RSS1) :]
+        for element in root.iter(RSS1 + "*", RSS090 + "*"):
+            element.tag = element.tag.partition("}")[2]
         items = list(root.iter("item"))
         if any(item.getparent() is not root for item in items) or root.find("channel") is None:
             return None
@@ -244,7 +247,7 @@ def feed_items(root: Any) -> list[Any] | None:
 
 
 def parse_fast(body: bytes, headers: dict[str, Any]) -> ParsedFeed | None:
-    """``body`` parsed by fastfeedparser, or None where feedparser must parse it."""
+    """``body`` parsed by the fast path, or None where feedparser must parse it."""
     claimed = claimed_document(body, headers)
     if claimed is None:
         return None
@@ -252,33 +255,25 @@ def parse_fast(body: bytes, headers: dict[str, Any]) -> ParsedFeed | None:
     items = feed_items(root)
     if not items:
         return None
-    try:
-        # Bytes, never a str: fastfeedparser fetches a str that looks like a URL.
-        parsed = fastfeedparser.parse(body)
-    except Exception:
-        return None
-    raw_entries = parsed.get("entries") or []
-    if len(raw_entries) != len(items):
-        return None
     atom = root.tag == ATOM + "feed"
     entries: list[FeedEntry] = []
     try:
         bases = Bases(root, headers)
-        for raw, item in zip(raw_entries, items, strict=True):
-            entry = entry_from_fast(raw, item, atom=atom, bases=bases)
+        for item in items:
+            entry = entry_from_fast(item, atom=atom, bases=bases)
             if entry is not None:
                 entries.append(entry)
         link = atom_feed_link(root, bases) if atom else rss_feed_link(root.find("channel"))
+        title = clean_text(single_text(root if atom else root.find("channel"), atom=atom))
     except Unmappable:
         return None
     except Exception:
         return None
     if not entries:
         return None
-    feed_info = parsed.get("feed") or {}
     return ParsedFeed(
         entries=entries,
-        title=clean_text(feed_info.get("title")),
+        title=title,
         warning=None,
         ttl_minutes=channel_ttl(body),
         link=link,
@@ -421,7 +416,7 @@ def is_permalink(guid: Any) -> bool:
 
 
 def entry_id(item: Any, *, atom: bool, bases: Bases | None = None) -> str | None:
-    """feedparser's id: an RSS <guid> (an Atom <id>); fastfeedparser falls back to the link.
+    """feedparser's id: an RSS <guid> (an Atom <id>); the caller falls back to the link.
     A permalink guid and an Atom id are resolved against their base, as feedparser
     resolves them (a relative id becomes a URL under the feed's).
 
@@ -452,8 +447,8 @@ def entry_id(item: Any, *, atom: bool, bases: Bases | None = None) -> str | None
 
 def entry_date(item: Any, *, atom: bool) -> datetime | None:
     """feedparser's date of the entry (published, else updated), read by feedparser's own
-    date parser from the element feedparser reads: fastfeedparser's parser is laxer (it
-    reads "yesterday" as a date)."""
+    date parser from the element feedparser reads (fastfeedparser's parser was laxer: it
+    read "yesterday" as a date)."""
     published: list[str] = []
     updated: list[str] = []
     for child in item.iterchildren(tag=etree.Element):
@@ -481,16 +476,25 @@ def struct_to_datetime(value: time.struct_time | None) -> datetime | None:
         return None
 
 
-def entry_from_fast(
-    raw: Any, item: Any, *, atom: bool, bases: Bases | None = None
-) -> FeedEntry | None:
+def single_text(parent: Any, *, atom: bool, name: str = "title") -> str:
+    """The text of ``parent``'s one child ``name`` (an Atom text in Atom), "" when it has
+    none; several are left to feedparser."""
+    found = list(parent.iterchildren(ATOM + name if atom else name))
+    if len(found) > 1:
+        raise Unmappable(f"several <{name}>")
+    if not found:
+        return ""
+    return atom_text(found[0]) if atom else only_text(found[0])
+
+
+def entry_from_fast(item: Any, *, atom: bool, bases: Bases | None = None) -> FeedEntry | None:
     # An RSS link is an element's text, which feedparser repairs; an Atom one an attribute,
     # chosen and resolved against its base as feedparser does.
     if atom:
         link = atom_entry_link(item, bases or Bases(item.getroottree().getroot(), {}))
     else:
-        link = absolute_link(undo_double_utf8(raw.get("link") or ""))
-    title = clean_text(undo_double_utf8(raw.get("title") or ""))
+        link = absolute_link(single_text(item, atom=False, name="link"))
+    title = clean_text(single_text(item, atom=atom))
     summary, content = atom_texts(item) if atom else rss_texts(item)
     guid = str(entry_id(item, atom=atom, bases=bases) or link or "").strip()
     if not guid and not title:
@@ -508,7 +512,8 @@ def entry_from_fast(
         markup=EntryMarkup(summary=summary, content=content),
         published=published,
         image=entry_image(item, atom=atom),
-        comments=absolute_link(undo_double_utf8(raw.get("comments") or "")),
+        # feedparser reads an Atom entry's <comments> as an RSS item's.
+        comments=absolute_link(single_text(item, atom=atom, name="comments")),
         author=clean_text(atom_author(item) if atom else rss_author(item)) or None,
     )
 
@@ -564,8 +569,10 @@ def atom_links(entry: Any, bases: Bases) -> tuple[str | None, list[str]]:
         attributes = atom_link_attributes(link)
         if "href" not in attributes:
             raise Unmappable("an Atom link without href (feedparser reads its text)")
-        href = bases.resolve(link, attributes["href"])
         if attributes["rel"] == "alternate":
+            # Only alternate links are ever read: resolving the others (replies, edit,
+            # self: five of six links of a Blogger entry) was a tenth of a parse.
+            href = bases.resolve(link, attributes["href"])
             alternates.append(href)
             if attributes["type"] in HTML_LINK_TYPES:
                 chosen = href

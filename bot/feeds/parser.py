@@ -1,10 +1,10 @@
 """Feed documents to clean entries.
 
-fastfeedparser parses the RSS and Atom documents it gives feedparser's entries for
-(bot/feeds/fastpath.py); feedparser does all other RSS/RDF/Atom parsing (charsets,
-xml:base, dates, bozo recovery). feedparser 6.0 has no JSON Feed support (it exists only on its
-unreleased development branch), so JSON Feed 1.0/1.1 documents are validated
-with a small pydantic model of the spec and mapped to the same entry type.
+The fast path (one strict lxml parse, bot/feeds/fastpath.py) parses the RSS and Atom
+documents it gives feedparser's entries for; feedparser does all other RSS/RDF/Atom parsing
+(charsets, xml:base, dates, bozo recovery). feedparser 6.0 has no JSON Feed support (it
+exists only on its unreleased development branch), so JSON Feed 1.0/1.1 documents are
+validated with a small pydantic model of the spec and mapped to the same entry type.
 
 Every text field leaves this module cleaned (no HTML, no control characters)
 and every link is an absolute http(s) URL or None. With ``defer_text`` the

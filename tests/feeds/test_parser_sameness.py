@@ -1,4 +1,4 @@
-"""The fast parser (fastfeedparser, bot/feeds/fastpath.py) gives feedparser's entries.
+"""The fast parser (lxml, bot/feeds/fastpath.py) gives feedparser's entries.
 
 parse_feed parses a document with the fast parser where it claims it and falls back to
 feedparser otherwise. These tests parse each document both ways and compare every field
@@ -46,7 +46,6 @@ CORPUS_FALLBACKS = {
     "atom-incomplete-fields-truncated.xml": "not well-formed (cut off)",
     "malformed-rss2-invalid-dc-date-missing-rss-close-tag.xml": "not well-formed",
     "malformed-rss2-reuters-most-read.xml": "not well-formed",
-    "rss090-rdf-heise-newsticker.xml": "RSS 0.90 is not claimed (fastfeedparser finds no item)",
     "rss2-huffpost-canada-cdata-whitespace-media.xml": (
         "several media:description beside a description (feedparser makes one the content)"
     ),
@@ -283,7 +282,6 @@ NOT_CLAIMED: dict[str, tuple[bytes, dict[str, str]]] = {
     "a control character": (CONTROL_RSS, {}),
     "an undefined (HTML) entity": (UNDEFINED_ENTITY_RSS, {}),
     "not well-formed": (BROKEN_RSS, {}),
-    "RSS 0.90": (RSS090, {}),
     "RSS 1.0 with an item inside its channel": (
         RDF_HEAD.replace(
             b"</channel>",
@@ -491,6 +489,27 @@ def test_rss1_is_parsed_by_the_fast_path_as_feedparser_parses_it() -> None:
         entry.published is not None and entry.published.isoformat() == "2026-01-02T03:04:05+00:00"
     )
     assert parse_feed(RDF).link == "https://a.example/"
+
+
+def test_rss090_is_parsed_by_the_fast_path_as_feedparser_parses_it() -> None:
+    """RSS 0.90 (heise's newsticker): its namespace is RSS's own to feedparser, as RSS 1.0's."""
+    assert compare("RSS 0.90", RSS090)
+    parsed = parse_feed(RSS090)
+    assert parsed.title == "T"
+    assert [(entry.title, entry.link) for entry in parsed.entries] == [("a", "https://a.example/1")]
+
+
+def test_an_atom_entrys_comments_are_read_as_feedparser_reads_them() -> None:
+    """feedparser reads <comments> in an Atom entry as in an RSS item (the fast path once
+    dropped it)."""
+    atom = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        b"<title>T</title><entry><title>a</title><id>tag:x,2026:1</id>"
+        b'<link href="https://a.example/1"/><comments>https://a.example/c</comments>'
+        b"</entry></feed>"
+    )
+    assert compare("Atom comments", atom)
+    assert parse_feed(atom).entries[0].comments == "https://a.example/c"
 
 
 def test_utf8_text_is_the_same_both_ways() -> None:
