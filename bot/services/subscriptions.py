@@ -26,6 +26,7 @@ from bot.digest.model import CommandReply, Digest, StoryUpdate
 from bot.digest.subscriptions import (
     BACKLOG,
     INSTANT,
+    NEVER,
     START_WINDOW,
     SubscriptionSpec,
     describe,
@@ -244,6 +245,11 @@ class SubscriptionService:
             target = None if row is None else self._target(row)
             if row is None or target is None:
                 return None
+            if schedule_mode(row.schedule) == NEVER:
+                # An alerts-only channel: no scheduled post, but the stories it was alerted
+                # to still get their updates in its threads.
+                updates = self._updates(session, row, now)
+                return self._queue(session, row, target, "digest", [], updates, now)
             last_run = row.last_run_at or row.created_at
             if not is_due(row.schedule, row.timezone, last_run, now):
                 return None

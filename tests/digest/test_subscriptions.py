@@ -267,8 +267,11 @@ async def test_an_alert_goes_at_once_when_a_story_reaches_its_outlets_at_most_ho
             within_the_hour = alerts(bot.subscriptions.queue_due())
             in_an_hour = datetime.now(UTC) + timedelta(minutes=61)
             [next_alert] = alerts(bot.subscriptions.queue_due(in_an_hour))
+            add_sources(bot.sessions, big, 1)  # an alerted story grows: its update follows
+            [grown] = bot.subscriptions.queue_due(in_an_hour)
         finally:
             bot.close()
+    assert grown.stories == [] and [u.story.id for u in grown.updates] == [str(big)]
     assert {s.id for s in alert.stories} == {str(big), str(named)}
     assert within_the_hour == []  # [digest] alert_gap_minutes
     assert [s.id for s in next_alert.stories] == [str(later_big)]
@@ -276,7 +279,8 @@ async def test_an_alert_goes_at_once_when_a_story_reaches_its_outlets_at_most_ho
 
 
 def alerts(digests: list[Digest]) -> list[Digest]:
-    """What a run of an alerts-only subscription queued: alerts, never a scheduled post."""
+    """What a run of an alerts-only subscription queued: alerts, never a scheduled post
+    (and no update here: no alerted story grew)."""
     assert all(digest.kind == "alert" for digest in digests)
     return digests
 
