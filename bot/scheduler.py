@@ -443,6 +443,13 @@ def next_firings(
     ]
 
 
+# How late a firing may still run (seconds): a poll is soon superseded by the next; a
+# digest or pruning should still happen after a late start. The others: APScheduler's default.
+MISFIRE_GRACE = {
+    "poll": {"misfire_grace_time": 300},
+    "digest": {"misfire_grace_time": 3600},
+    "prune": {"misfire_grace_time": 3600},
+}
 # The scheduled jobs' method names (BotJobs) and their ids in the scheduler.
 JOB_IDS = {
     "poll": "poll",
@@ -479,54 +486,17 @@ def build_scheduler(jobs: BotJobs, schedule: ScheduleSettings) -> AsyncIOSchedul
         timezone=schedule.timezone, executors={"default": FiringExecutor()}
     )
     triggers = job_triggers(schedule)
-    scheduler.add_job(
-        jobs.run,
-        triggers["poll"],
-        args=["poll"],
-        id="poll",
-        name=JOB_NAMES["poll"],
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=300,
-    )
-    scheduler.add_job(
-        jobs.run,
-        triggers["digest"],
-        args=["post_digest"],
-        id="digest",
-        name=JOB_NAMES["digest"],
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=3600,
-    )
-    scheduler.add_job(
-        jobs.run,
-        triggers["prune"],
-        args=["prune"],
-        id="prune",
-        name=JOB_NAMES["prune"],
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=3600,
-    )
-    scheduler.add_job(
-        jobs.run,
-        triggers["deliver"],
-        args=["deliver"],
-        id="deliver",
-        name=JOB_NAMES["deliver"],
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        jobs.run,
-        triggers["subscriptions"],
-        args=["subscriptions"],
-        id="subscriptions",
-        name=JOB_NAMES["subscriptions"],
-        max_instances=1,
-        coalesce=True,
-    )
+    for method, job_id in JOB_IDS.items():
+        scheduler.add_job(
+            jobs.run,
+            triggers[job_id],
+            args=[method],
+            id=job_id,
+            name=JOB_NAMES[job_id],
+            max_instances=1,
+            coalesce=True,
+            **MISFIRE_GRACE.get(job_id, {}),
+        )
     return scheduler
 
 
