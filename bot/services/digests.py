@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The default digest's channels, and the channels with a subscription of their own.
+Routes = tuple[list[Target], set[tuple[str, str]]]
+
 
 @dataclass
 class DigestResult:
@@ -88,14 +91,15 @@ class DigestService:
             digest, _stories = build_digest(session, self.settings, utc_now())
             return digest
 
-    def queue(self) -> tuple[Digest, int]:
+    def queue(self, routes: Routes | None = None) -> tuple[Digest, int]:
         """Claim the next digest's stories, store its messages in the outbox, in one transaction.
 
         The claim is atomic (see :func:`claim_unposted`): however many processes queue a
         digest at the same moment, each story goes into exactly one of their digests, and a
-        process that finds its stories already claimed queues nothing.
+        process that finds its stories already claimed queues nothing. ``routes``: what
+        :meth:`targets` answered, when the caller has read it already.
         """
-        targets, subscribed = self.targets()
+        targets, subscribed = routes or self.targets()
         if not targets and not subscribed:
             digest = self.preview()
             if digest.stories:
@@ -171,7 +175,7 @@ class DigestService:
             enqueue(session, self.adapters, digest, digest_id=record.id, skip=subscribed)
             return digest
 
-    def targets(self) -> tuple[list[Target], set[tuple[str, str]]]:
+    def targets(self) -> Routes:
         """The default digest's channels (every adapter's, but those with a subscription of
         their own, which get only that), and the subscribed ones."""
         with self.sessions() as session:
@@ -188,9 +192,10 @@ class DigestService:
     async def post(self, max_wait_seconds: float = 60.0) -> DigestResult:
         """Deliver anything pending, then queue and deliver the next digest."""
         await self.outbox.deliver(max_wait_seconds=0)
-        digest, queued = await asyncio.to_thread(self.queue)
+        routes = await asyncio.to_thread(self.targets)
+        digest, queued = await asyncio.to_thread(self.queue, routes)
         delivery = await self.outbox.deliver(max_wait_seconds=max_wait_seconds)
-        targets, subscribed = await asyncio.to_thread(self.targets)
+        targets, subscribed = routes
         return DigestResult(
             digest=digest,
             queued_messages=queued,
