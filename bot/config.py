@@ -134,12 +134,9 @@ class Settings(ShippedSettings):
         known = self.kinds.names()
         seen: set[str] = set()
         for spec in self.subscriptions:
-            unknown = spec.unknown_kinds(known)
-            if unknown:
-                raise ValueError(
-                    f"subscription {spec.channel!r}: unknown kind {', '.join(unknown)}; "
-                    f"the [kinds] table defines {', '.join(known)}"
-                )
+            problem = spec.kinds_problem(known)
+            if problem is not None:
+                raise ValueError(f"subscription {spec.channel!r}: {problem}")
             if spec.channel in seen:
                 raise ValueError(
                     f"channel {spec.channel!r} has two [[subscriptions]]; one a channel"

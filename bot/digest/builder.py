@@ -106,6 +106,12 @@ def alert_candidates(session: Session, settings: DigestSettings, now: datetime) 
     ]
 
 
+def outlet_count(story: Story) -> int:
+    """How many different outlets cover the story (what a subscription's ``min_outlets``
+    counts; :func:`reached` counts the same outlets within a time window)."""
+    return len({outlet_name(item) for item in story.items if item.kept})
+
+
 def reached(story: Story, outlets: int, window: timedelta) -> bool:
     """True when ``outlets`` different outlets published on the story within ``window``."""
     first: dict[str, datetime] = {}

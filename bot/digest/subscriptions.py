@@ -49,6 +49,11 @@ def split_channel(channel: str) -> tuple[str, str]:
     return adapter.strip(), destination.strip()
 
 
+def channel_of(adapter: str, destination: str) -> str:
+    """The channel as every admin-facing text and record names it: ``"slack:C0123"``."""
+    return f"{adapter}:{destination}"
+
+
 def cron_of(schedule: str) -> str | None:
     """The cron expression a schedule stands for; None for ``instant`` and ``never``."""
     word = schedule.strip().lower()
@@ -92,8 +97,7 @@ class SubscriptionSpec(BaseModel):
     @field_validator("channel")
     @classmethod
     def _channel(cls, channel: str) -> str:
-        adapter, destination = split_channel(channel)
-        return f"{adapter}:{destination}"
+        return channel_of(*split_channel(channel))
 
     @field_validator("schedule")
     @classmethod
@@ -129,9 +133,15 @@ class SubscriptionSpec(BaseModel):
     def destination(self) -> str:
         return split_channel(self.channel)[1]
 
-    def unknown_kinds(self, known: Collection[str]) -> list[str]:
-        """The kinds this subscription names that ``[kinds]`` does not define."""
-        return [kind for kind in self.kinds if kind not in known]
+    def kinds_problem(self, known: Collection[str]) -> str | None:
+        """Why the kinds this subscription names are wrong (those ``[kinds]`` does not
+        define), naming the ones it does; None when they are all known."""
+        unknown = [kind for kind in self.kinds if kind not in known]
+        if not unknown:
+            return None
+        return (
+            f"unknown kind {', '.join(unknown)}: use {', '.join(sorted(known))} (the [kinds] table)"
+        )
 
 
 def spec_from_words(channel: str, text: str, known_kinds: Collection[str]) -> SubscriptionSpec:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from bot.common.times import local_minute
 from bot.common.validation import describe_validation_error
-from bot.digest.builder import GROWN_WINDOW, digest_of, outlet_name, reached, update_of
+from bot.digest.builder import GROWN_WINDOW, digest_of, outlet_count, reached, update_of
 from bot.digest.model import CommandReply, Digest, StoryUpdate
 from bot.digest.subscriptions import (
     BACKLOG,
@@ -29,11 +29,13 @@ from bot.digest.subscriptions import (
     NEVER,
     START_WINDOW,
     SubscriptionSpec,
+    channel_of,
     describe,
     is_due,
     next_post,
     schedule_mode,
     spec_from_words,
+    split_channel,
     story_selected,
 )
 from bot.outbox.delivery import Outbox, Target, enqueue_digest
@@ -106,22 +108,12 @@ class SubscriptionService:
         self.known_kinds = frozenset(known_kinds)
 
     # ------------------------------------------------------------------ managing
-    def check(self, spec: SubscriptionSpec) -> str | None:
-        """Why ``spec`` cannot be saved (a sentence naming the fix), or None."""
-        unknown = spec.unknown_kinds(self.known_kinds)
-        if unknown:
-            return (
-                f"unknown kind {', '.join(unknown)}: use "
-                f"{', '.join(sorted(self.known_kinds))} (the [kinds] table)"
-            )
-        return None
-
     def subscribe(
         self, spec: SubscriptionSpec, *, origin: str, by: str | None = None
     ) -> tuple[SubscriptionInfo, bool]:
         """Save the channel's subscription (replacing its settings); True when new.
         ValueError when ``spec`` names a kind ``[kinds]`` does not define."""
-        problem = self.check(spec)
+        problem = spec.kinds_problem(self.known_kinds)
         if problem is not None:
             raise ValueError(problem)
         with self.sessions.begin() as session:
@@ -138,8 +130,9 @@ class SubscriptionService:
             return self._info(row, utc_now()), created
 
     def unsubscribe(self, channel: str) -> bool:
-        """Remove the channel's subscription; False when it had none."""
-        adapter, _, destination = channel.partition(":")
+        """Remove the channel's subscription; False when it had none. ValueError when
+        ``channel`` is not ``<adapter>:<destination>``."""
+        adapter, destination = split_channel(channel)
         with self.sessions.begin() as session:
             begin_writing(session)
             return delete_subscription(session, adapter, destination)
@@ -170,8 +163,9 @@ class SubscriptionService:
             return [self._info(row, now) for row in all_subscriptions(session)]
 
     def info(self, channel: str) -> SubscriptionInfo | None:
-        """The channel's subscription, if it has one."""
-        adapter, _, destination = channel.partition(":")
+        """The channel's subscription, if it has one. ValueError when ``channel`` is not
+        ``<adapter>:<destination>``."""
+        adapter, destination = split_channel(channel)
         with self.sessions() as session:
             row = subscription_of(session, adapter, destination)
             return None if row is None else self._info(row, utc_now())
@@ -191,7 +185,7 @@ class SubscriptionService:
     def _info(self, row: Subscription, now: datetime) -> SubscriptionInfo:
         configured = self._target(row) is not None
         return SubscriptionInfo(
-            channel=f"{row.adapter}:{row.destination}",
+            channel=channel_of(row.adapter, row.destination),
             adapter=row.adapter,
             destination=row.destination,
             description=describe(
@@ -241,10 +235,10 @@ class SubscriptionService:
     def _queue_post(self, subscription_id: int, now: datetime) -> Digest | None:
         with self.sessions.begin() as session:
             begin_writing(session)
-            row = session.get(Subscription, subscription_id)
-            target = None if row is None else self._target(row)
-            if row is None or target is None:
+            loaded = self._loaded(session, subscription_id)
+            if loaded is None:
                 return None
+            row, target = loaded
             if schedule_mode(row.schedule) == NEVER:
                 # An alerts-only channel: no scheduled post, but the stories it was alerted
                 # to still get their updates in its threads.
@@ -263,10 +257,10 @@ class SubscriptionService:
         settings = self.settings
         with self.sessions.begin() as session:
             begin_writing(session)
-            row = session.get(Subscription, subscription_id)
-            target = None if row is None else self._target(row)
-            if row is None or target is None or not row.alerts:
+            loaded = self._loaded(session, subscription_id)
+            if loaded is None or not loaded[0].alerts:
                 return None
+            row, target = loaded
             if schedule_mode(row.schedule) == INSTANT:
                 return None  # every story goes at once: nothing waits to be alerted
             last = row.last_alert_at
@@ -283,6 +277,13 @@ class SubscriptionService:
             if not due or not claim_alert(session, row, now):
                 return None
             return self._queue(session, row, target, "alert", due, [], now)
+
+    def _loaded(self, session: Session, subscription_id: int) -> tuple[Subscription, Target] | None:
+        """The subscription and its channel, or None when it was removed meanwhile or no
+        enabled adapter posts to it."""
+        row = session.get(Subscription, subscription_id)
+        target = None if row is None else self._target(row)
+        return None if row is None or target is None else (row, target)
 
     def _queue(
         self,
@@ -310,7 +311,10 @@ class SubscriptionService:
             record.kind = "update"
         digest = digest_of(fresh, now).model_copy(update={"kind": kind, "form": row.form})
         shown = digest.model_copy(update={"updates": [update for _at, update in updates]})
-        record.payload = {**shown.to_json_dict(), "channel": f"{row.adapter}:{row.destination}"}
+        record.payload = {
+            **shown.to_json_dict(),
+            "channel": channel_of(row.adapter, row.destination),
+        }
         enqueue_digest(session, [target], digest, updates, record.id)
         return shown
 
@@ -340,7 +344,7 @@ class SubscriptionService:
         """The subscription's posted stories that gained sources, each claimed once."""
         if not self.settings.show_new_sources:
             return []
-        channel = f"{row.adapter}:{row.destination}"
+        channel = channel_of(row.adapter, row.destination)
         updates = []
         for story, post in grown_posts(session, row.id, now - GROWN_WINDOW):
             sources = kept_sources(story)
@@ -349,11 +353,6 @@ class SubscriptionService:
                 update = update_of(session, story, extra, post.digest_id, channel)
                 updates.append((post.digest_id, update))
         return updates
-
-
-def outlet_count(story: Story) -> int:
-    """How many different outlets cover the story (what ``min_outlets`` counts)."""
-    return len({outlet_name(item) for item in story.items if item.kept})
 
 
 def subscribe_from_words(
@@ -370,7 +369,7 @@ def subscribe_from_words(
     except ValueError as error:
         return CommandReply(ok=False, message=f"subscribe: {error}")
     verb = "subscribed" if created else "changed the subscription of"
-    return CommandReply(ok=True, message=f"{verb} {info.channel}: {when_and_what(info)}")
+    return CommandReply(ok=True, message=f"{verb} {info.channel}: {when_and_what(info)}.")
 
 
 def channel_sentence(service: SubscriptionService, channel: str) -> CommandReply:
@@ -383,12 +382,12 @@ def channel_sentence(service: SubscriptionService, channel: str) -> CommandReply
             "(if the bot is configured to post here). An admin can give it one: "
             "/meta-ai subscribe research weekly compact",
         )
-    return CommandReply(ok=True, message=f"This channel gets {when_and_what(info)}")
+    return CommandReply(ok=True, message=f"This channel gets {when_and_what(info)}.")
 
 
 def when_and_what(info: SubscriptionInfo) -> str:
-    """A subscription and its next post, in one sentence's words (the description says
-    "at once" or "no scheduled post" when there is no next post)."""
+    """A subscription and its next post, in words (the description says "at once" or "no
+    scheduled post" when there is no next post): chat's answers and `status` share them."""
     if info.next_post is None:
-        return f"{info.description}."
-    return f"{info.description}; next post {local_minute(info.next_post, info.timezone)}."
+        return info.description
+    return f"{info.description}; next post {local_minute(info.next_post, info.timezone)}"

@@ -167,7 +167,10 @@ def channels_remove(
     """
     settings, env = context_of(ctx)
     with open_app(settings, env) as bot:
-        removed = bot.subscriptions.unsubscribe(channel)
+        try:
+            removed = bot.subscriptions.unsubscribe(channel)
+        except ValueError as error:
+            raise fail(f"channels remove: {error}") from error
         run_with_adapters(bot, _nothing())
     if not removed:
         raise fail(f"{channel} has no subscription; `meta-ai-digest channels list` shows them")

@@ -66,19 +66,16 @@ def adapter_lines(settings: Settings, env: dict[str, str]) -> list[str]:
 
 def subscription_lines(subscribed: list[SubscriptionInfo], settings: Settings) -> list[str]:
     """Every channel's own subscription: what it gets, where it came from, its next post."""
+    from bot.services.subscriptions import when_and_what
+
     if not subscribed:
         return ["subscriptions: none (every channel gets the default digest)"]
     lines = [f"subscriptions ({len(subscribed)}; other channels get the default digest):"]
     for info in subscribed:
-        when = (
-            ""
-            if info.next_post is None
-            else f"; next post {local_minute(info.next_post, info.timezone)}"
-        )
         # An empty list enables every installed adapter whose secrets are set.
         enabled = not settings.adapters.enabled or info.adapter in settings.adapters.enabled
         lines += wrapped(
-            f"{info.channel} ({info.origin}): {info.description}{when}"
+            f"{info.channel} ({info.origin}): {when_and_what(info)}"
             + ("" if enabled else f"; NOT POSTED: {info.adapter} is not in [adapters] enabled")
         )
     return lines
