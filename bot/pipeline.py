@@ -26,6 +26,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from bot.common.redaction import Redactor
+from bot.common.times import utc_now
 from bot.environment import secret_values
 from bot.outbox.delivery import Outbox
 from bot.services.digests import DigestResult, DigestService
@@ -37,7 +38,6 @@ from bot.store.database import (
     migrate,
     session_factory,
 )
-from bot.store.schema import utc_now
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

@@ -5,8 +5,13 @@ The CLI, the reports and the chat adapters all show times; each format lives her
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+
+def utc_now() -> datetime:
+    """The current moment, timezone-aware in UTC: what the store writes and compares."""
+    return datetime.now(UTC)
 
 
 def utc_minute(moment: datetime | None, missing: str = "never") -> str:

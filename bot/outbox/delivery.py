@@ -58,6 +58,7 @@ from bot.adapters.base import (
     TransientDeliveryError,
 )
 from bot.common.retry import capped_backoff
+from bot.common.times import utc_now
 from bot.digest.model import Digest, Notice, StoryUpdate
 from bot.store.outbox import (
     due_messages,
@@ -70,7 +71,7 @@ from bot.store.outbox import (
     thread_of,
     unblock_messages,
 )
-from bot.store.schema import OutboxMessage, utc_now
+from bot.store.schema import OutboxMessage
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.adapters.base import ChatAdapter
+from bot.common.times import utc_now
 from bot.digest.model import Digest, DigestSource, DigestStory
 from bot.outbox.delivery import Outbox
 from bot.store.outbox import messages_by_id, store_messages, withdraw_messages
-from bot.store.schema import utc_now
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.common.times import utc_now
 from bot.digest.builder import (
     GROWN_WINDOW,
     alert_candidates,
@@ -34,7 +35,7 @@ from bot.outbox.delivery import (
 from bot.store.database import begin_writing
 from bot.store.digests import last_posted_at
 from bot.store.feeds import feed_named
-from bot.store.schema import DigestRecord, Feed, Story, utc_now
+from bot.store.schema import DigestRecord, Feed, Story
 from bot.store.stories import claim_grown, claim_unposted, has_unposted
 from bot.store.subscriptions import subscribed_channels
 

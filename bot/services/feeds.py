@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from bot.common.bounds import cut_text
 from bot.common.redaction import redact_url
 from bot.common.text import plural
+from bot.common.times import utc_now
 from bot.digest.model import FeedChange, FeedInfo
 from bot.feeds.opml import OpmlFeed, read_opml, write_opml
 from bot.feeds.settings import FeedConfig, FetchSettings
@@ -36,7 +37,7 @@ from bot.store.feeds import (
     remove_feed,
     sync_feeds,
 )
-from bot.store.schema import Feed, utc_now
+from bot.store.schema import Feed
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.common.times import utc_now
 from bot.store.database import begin_writing
 from bot.store.items import (
     claim_ungrouped,
@@ -16,7 +17,7 @@ from bot.store.items import (
     recent_texts,
     ungrouped_item_ids,
 )
-from bot.store.schema import Item, Story, utc_now
+from bot.store.schema import Item, Story
 from bot.store.search import forget_stories, index_stories
 from bot.stories.index import ArticleRef, StoryIndex
 from bot.stories.kinds import KindRules

@@ -22,6 +22,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from bot.common.hosts import is_aggregator_url
+from bot.common.times import utc_now
 from bot.common.workers import WorkerDied, WorkerPool
 from bot.feeds.errors import FailureKind, FetchError, ParseError
 from bot.feeds.http import HttpFetcher
@@ -42,7 +43,7 @@ from bot.store.feeds import (
     validators_of,
 )
 from bot.store.items import SeenEntries, fresh_items, is_backfill, new_item
-from bot.store.schema import SOURCE_ADDED, Feed, Item, utc_now
+from bot.store.schema import SOURCE_ADDED, Feed, Item
 from bot.topic.classifier import TopicClassifier, TopicVerdict, use_in_worker
 
 if TYPE_CHECKING:

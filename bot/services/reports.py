@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from bot.common.redaction import redact_url, redact_urls
 from bot.common.times import utc_minute as when
+from bot.common.times import utc_now
 from bot.digest.model import FeedInfo
 from bot.feeds.settings import FeedConfig
 from bot.store.digests import last_digest as newest_digest
@@ -23,7 +24,7 @@ from bot.store.reports import (
     size_of_database,
     unposted_count,
 )
-from bot.store.schema import SOURCE_ADDED, SOURCE_CONFIG, Feed, Item, Story, utc_now
+from bot.store.schema import SOURCE_ADDED, SOURCE_CONFIG, Feed, Item, Story
 from bot.stories.settings import KindSettings
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.common.times import local_minute
+from bot.common.times import local_minute, utc_now
 from bot.common.validation import describe_validation_error
 from bot.digest.builder import GROWN_WINDOW, digest_of, outlet_count, reached, update_of
 from bot.digest.model import CommandReply, Digest, StoryUpdate
@@ -40,7 +40,7 @@ from bot.digest.subscriptions import (
 )
 from bot.outbox.delivery import Outbox, Target, enqueue_digest
 from bot.store.database import begin_writing
-from bot.store.schema import DigestRecord, Story, Subscription, utc_now
+from bot.store.schema import DigestRecord, Story, Subscription
 from bot.store.search import parse_query, recent_story_ids
 from bot.store.stories import kept_sources
 from bot.store.subscriptions import (

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.store.schema import OutboxMessage, utc_now
+from bot.common.times import utc_now
+from bot.store.schema import OutboxMessage
 
 if TYPE_CHECKING:
     from bot.adapters.base import Payload

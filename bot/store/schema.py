@@ -78,10 +78,6 @@ SOURCE_CONFIG: Final = "config"
 SOURCE_ADDED: Final = "added"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on every backend."""
 
