@@ -35,6 +35,7 @@ from bot.services.poll_report import FeedReport, PollReport
 from bot.store.bounds import UnstorableValueError
 from bot.store.database import DataError, IntegrityError
 from bot.store.feeds import (
+    SOURCE_ADDED,
     feeds_named,
     health_of,
     is_active,
@@ -43,7 +44,7 @@ from bot.store.feeds import (
     validators_of,
 )
 from bot.store.items import SeenEntries, fresh_items, is_backfill, new_item
-from bot.store.schema import SOURCE_ADDED, Feed, Item
+from bot.store.schema import Feed, Item
 from bot.topic.classifier import TopicClassifier, TopicVerdict, use_in_worker
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from bot.common.times import utc_now
 from bot.digest.model import FeedInfo
 from bot.feeds.settings import FeedConfig
 from bot.store.digests import last_digest as newest_digest
-from bot.store.feeds import active_feeds, is_active
+from bot.store.feeds import SOURCE_ADDED, SOURCE_CONFIG, active_feeds, is_active
 from bot.store.reports import (
     all_feeds,
     items_at,
@@ -24,7 +24,7 @@ from bot.store.reports import (
     size_of_database,
     unposted_count,
 )
-from bot.store.schema import SOURCE_ADDED, SOURCE_CONFIG, Feed, Item, Story
+from bot.store.schema import Feed, Item, Story
 from bot.stories.settings import KindSettings
 
 if TYPE_CHECKING:

@@ -21,6 +21,8 @@ from bot.feeds.schedule import FeedHealth
 from bot.store.bounds import fit_values
 from bot.store.schema import SOURCE_ADDED, SOURCE_CONFIG, Feed
 
+__all__ = ["SOURCE_ADDED", "SOURCE_CONFIG"]  # where a feed came from, for the layers above
+
 if TYPE_CHECKING:
     from bot.feeds.records import FeedOutcome
     from bot.feeds.schedule import NextPoll
