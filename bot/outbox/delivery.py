@@ -61,6 +61,7 @@ from bot.common.retry import capped_backoff
 from bot.common.times import utc_now
 from bot.digest.model import Digest, Notice, StoryUpdate
 from bot.store.outbox import (
+    OutboxRecord,
     due_messages,
     live_leases,
     mark_failed,
@@ -71,7 +72,6 @@ from bot.store.outbox import (
     thread_of,
     unblock_messages,
 )
-from bot.store.schema import OutboxMessage
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -307,23 +307,25 @@ class Outbox:
         messages = await asyncio.to_thread(self._load, now)
         if only is not None:
             messages = [message for message in messages if message.id in only]
-        queues: dict[tuple[str, str], list[OutboxMessage]] = {}
+        queues: dict[tuple[str, str], list[OutboxRecord]] = {}
         for message in messages:
             queues.setdefault((message.adapter, message.destination), []).append(message)
+        sent_before = report.sent
         results = await asyncio.gather(
             *(self._drain(queue, report, now) for queue in queues.values())
         )
         pending_waits = [wait for wait in results if wait is not None]
-        report.waiting = sum(1 for queue in queues.values() for m in queue if m.status == "pending")
+        # Every message loaded was pending; those this pass sent are not any more.
+        report.waiting = len(messages) - (report.sent - sent_before)
         return min(pending_waits) if pending_waits else None
 
-    def _load(self, now: datetime) -> list[OutboxMessage]:
+    def _load(self, now: datetime) -> list[OutboxRecord]:
         with self.sessions.begin() as session:
             release_dead_claims(session, now)
             return due_messages(session, list(self.adapters), now)
 
     async def _drain(
-        self, queue: list[OutboxMessage], report: DeliveryReport, now: datetime
+        self, queue: list[OutboxRecord], report: DeliveryReport, now: datetime
     ) -> float | None:
         """Send one destination's messages in order; stop at the first failure."""
         for message in queue:
@@ -341,17 +343,19 @@ class Outbox:
                     message.id,
                 )
                 return None
-            if not await self._send(message, report):
-                return None if message.id in report.in_doubt else self._retry_wait(message)
+            failed = await self._send(message, report)
+            if failed is not None:
+                return None if message.id in report.in_doubt else self._retry_wait(failed)
         return None
 
-    def _retry_wait(self, message: OutboxMessage) -> float | None:
+    def _retry_wait(self, message: OutboxRecord) -> float | None:
         if message.blocked or message.next_attempt_at is None:
             return None
         return max(0.0, (message.next_attempt_at - utc_now()).total_seconds())
 
-    async def _send(self, message: OutboxMessage, report: DeliveryReport) -> bool:
-        """Send one claimed message and record the result; True when it was delivered."""
+    async def _send(self, message: OutboxRecord, report: DeliveryReport) -> OutboxRecord | None:
+        """Send one claimed message and record the result: None when it was delivered, else
+        the message as its failure was recorded (attempts, blocked, next attempt)."""
         adapter = self.adapters[message.adapter]
         bound = adapter.send_timeout_seconds
         try:
@@ -366,12 +370,12 @@ class Outbox:
                     maybe_delivered=True,
                 ) from None
         except PermanentDeliveryError as error:
-            await asyncio.to_thread(
+            failed = await asyncio.to_thread(
                 self._mark_failed, message, str(error), BLOCKED_RETRY.total_seconds(), True
             )
             report.errors.append(f"{message.adapter} {message.destination}: {error}")
             log.error("delivery to %s %s blocked: %s", message.adapter, message.destination, error)
-            return False
+            return failed
         except Exception as error:  # transient: a platform hiccup or an adapter bug
             retry_after = error.retry_after if isinstance(error, TransientDeliveryError) else None
             delay = retry_delay(message.attempts + 1, retry_after)
@@ -382,7 +386,7 @@ class Outbox:
                 delay = max(delay, lease_seconds(adapter))
                 report.in_doubt.append(message.id)
                 detail += "; not sent again before the retry time"
-            await asyncio.to_thread(self._mark_failed, message, detail, delay, False)
+            failed = await asyncio.to_thread(self._mark_failed, message, detail, delay, False)
             report.retrying.append(f"{message.adapter} {message.destination}: {error}")
             log.warning(
                 "delivery to %s %s failed, retry in %.0fs: %s",
@@ -391,11 +395,10 @@ class Outbox:
                 delay,
                 error,
             )
-            return False
-        message.status = "sent"
+            return failed
         await self._record_sent(message.id, platform_id)
         report.sent += 1
-        return True
+        return None
 
     async def _record_sent(self, message_id: int, platform_id: str | None) -> None:
         """Record a message the platform accepted as sent, retrying until the database
@@ -422,7 +425,7 @@ class Outbox:
                 log.warning("outbox message %d recorded as sent", message_id)
             return
 
-    def _claim(self, message: OutboxMessage) -> bool:
+    def _claim(self, message: OutboxRecord) -> bool:
         """Take the lease on a pending message, unless another live process holds it."""
         now = utc_now()
         until = now + timedelta(seconds=lease_seconds(self.adapters[message.adapter]))
@@ -435,13 +438,13 @@ class Outbox:
         with self.sessions.begin() as session:
             mark_sent(session, message_id, platform_id)
 
-    def _mark_failed(self, message: OutboxMessage, error: str, delay: float, blocked: bool) -> None:
+    def _mark_failed(
+        self, message: OutboxRecord, error: str, delay: float, blocked: bool
+    ) -> OutboxRecord:
+        """Record a failed attempt; the message as recorded (as loaded, if it is gone)."""
         with self.sessions.begin() as session:
             next_attempt_at = utc_now() + timedelta(seconds=delay)
-            row = mark_failed(session, message.id, error, next_attempt_at, blocked)
-            if row is not None:
-                message.attempts, message.blocked = row.attempts, blocked
-                message.next_attempt_at = row.next_attempt_at
+            return mark_failed(session, message.id, error, next_attempt_at, blocked) or message
 
 
 def unblock_all(session: Session) -> int:

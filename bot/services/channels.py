@@ -125,8 +125,9 @@ class ChannelService:
         with self.sessions.begin() as session:
             for channel in channels:
                 payloads = adapters[channel.adapter].render(sample)
-                messages = store_messages(session, channel.adapter, channel.destination, payloads)
-                queued[channel] = [message.id for message in messages]
+                queued[channel] = store_messages(
+                    session, channel.adapter, channel.destination, payloads
+                )
         return queued
 
     def _outcomes(self, queued: dict[Channel, list[int]]) -> list[TestOutcome]:

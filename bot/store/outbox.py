@@ -2,17 +2,20 @@
 two processes from sending one message at once, and what each send did.
 
 bot/outbox/delivery.py holds the outbox's logic (order, retries, leases' lengths, which
-holder is dead); every statement it runs on the database is here.
+holder is dead); every statement it runs on the database is here. Reads return
+:class:`OutboxRecord`, plain values that stay valid after their session ends (delivery
+holds them across the sends of a pass, each outcome recorded in a transaction of its own).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.common.times import utc_now
@@ -20,6 +23,55 @@ from bot.store.schema import OutboxMessage
 
 if TYPE_CHECKING:
     from bot.adapters.base import Payload
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """One outbox message as delivery, ``channels test`` and ``status`` read it: where it
+    goes, what it says, how its attempts went and who holds its lease."""
+
+    id: int
+    digest_id: int | None
+    adapter: str
+    destination: str
+    payload: dict[str, Any]
+    status: str
+    blocked: bool
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    platform_message_id: str | None
+    nonce: str | None
+    claimed_by: str | None
+    claimed_until: datetime | None
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across retries and restarts: the platform can drop a duplicate."""
+        return idempotency_key(self.nonce, self.id)
+
+
+def idempotency_key(nonce: str | None, message_id: int) -> str:
+    """The key a message is sent with: its random nonce, or its id when it was stored before
+    nonces were (revision 0002)."""
+    return f"mad-{nonce}" if nonce else f"mad-{message_id}"
+
+
+_FIELDS = tuple(field.name for field in fields(OutboxRecord))
+
+
+def _record(row: Any) -> OutboxRecord:
+    """The record of a row of :func:`_select` (or of the ORM row, after a write)."""
+    return OutboxRecord(**{name: getattr(row, name) for name in _FIELDS})
+
+
+def _select() -> Select[Any]:
+    """The columns an :class:`OutboxRecord` carries."""
+    return select(*(getattr(OutboxMessage, name) for name in _FIELDS))
+
+
+def _records(session: Session, query: Select[Any]) -> list[OutboxRecord]:
+    return [_record(row) for row in session.execute(query)]
 
 
 def thread_of(
@@ -48,8 +100,8 @@ def store_messages(
     destination: str,
     payloads: Sequence[Payload],
     digest_id: int | None = None,
-) -> list[OutboxMessage]:
-    """One destination's rendered messages, stored pending in posting order (ids flushed)."""
+) -> list[int]:
+    """Store one destination's rendered messages, pending, in posting order; their ids."""
     now = utc_now()
     messages = [
         OutboxMessage(
@@ -68,19 +120,25 @@ def store_messages(
     ]
     session.add_all(messages)
     session.flush()
-    return messages
+    return [message.id for message in messages]
 
 
 def due_messages(
     session: Session, adapter_names: Sequence[str], now: datetime
-) -> list[OutboxMessage]:
+) -> list[OutboxRecord]:
     """Pending messages of the given adapters, oldest first (``now`` kept for callers)."""
     query = (
-        select(OutboxMessage)
+        _select()
         .where(OutboxMessage.status == "pending", OutboxMessage.adapter.in_(adapter_names))
         .order_by(OutboxMessage.id)
     )
-    return list(session.scalars(query))
+    return _records(session, query)
+
+
+def pending_messages(session: Session) -> list[OutboxRecord]:
+    """Every outbox message not sent yet, of any adapter, oldest first (``status``)."""
+    query = _select().where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
+    return _records(session, query)
 
 
 def live_leases(session: Session, now: datetime) -> list[tuple[int, str | None]]:
@@ -143,9 +201,9 @@ def mark_sent(session: Session, message_id: int, platform_id: str | None) -> Non
 
 def mark_failed(
     session: Session, message_id: int, error: str, next_attempt_at: datetime, blocked: bool
-) -> OutboxMessage | None:
+) -> OutboxRecord | None:
     """Record a failed attempt (its error, when to try again, whether the queue is blocked)
-    and release the lease; the row as recorded, or None when it is gone."""
+    and release the lease; the message as recorded, or None when it is gone."""
     row = session.get(OutboxMessage, message_id)
     if row is not None:
         row.attempts += 1
@@ -153,7 +211,7 @@ def mark_failed(
         row.blocked = blocked
         row.next_attempt_at = next_attempt_at
         row.claimed_by = row.claimed_until = None
-    return row
+    return None if row is None else _record(row)
 
 
 def unblock_messages(session: Session) -> int:
@@ -172,9 +230,10 @@ def unblock_messages(session: Session) -> int:
     return len(rows)
 
 
-def messages_by_id(session: Session, ids: Collection[int]) -> list[OutboxMessage]:
-    """The outbox messages with these ids (those still stored)."""
-    return list(session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))))
+def messages_by_id(session: Session, ids: Collection[int]) -> list[OutboxRecord]:
+    """The outbox messages with these ids (those still stored), oldest first."""
+    query = _select().where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+    return _records(session, query)
 
 
 def withdraw_messages(session: Session, ids: Collection[int]) -> None:

@@ -290,8 +290,11 @@ class OutboxMessage(Base):
 
     @property
     def idempotency_key(self) -> str:
-        """Stable across retries and restarts: the platform can drop a duplicate."""
-        return f"mad-{self.nonce}" if self.nonce else f"mad-{self.id}"
+        """Stable across retries and restarts: the platform can drop a duplicate
+        (:func:`bot.store.outbox.idempotency_key`, the one rule, which imports this module)."""
+        from bot.store.outbox import idempotency_key
+
+        return idempotency_key(self.nonce, self.id)
 
 
 class Claim(Base):
