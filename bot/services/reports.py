@@ -8,7 +8,8 @@ already hold one.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.common.redaction import redact_url, redact_urls
 from bot.common.times import utc_minute as when
@@ -16,19 +17,42 @@ from bot.common.times import utc_now
 from bot.digest.model import FeedInfo
 from bot.feeds.settings import FeedConfig
 from bot.store.digests import last_digest as newest_digest
-from bot.store.feeds import SOURCE_ADDED, SOURCE_CONFIG, active_feeds, is_active
+from bot.store.feeds import SOURCE_ADDED, SOURCE_CONFIG, active_feeds
+from bot.store.outbox import pending_messages
 from bot.store.reports import (
+    ExplainedItem,
+    ExplainedStory,
     all_feeds,
     items_at,
-    pending_messages,
     size_of_database,
     unposted_count,
 )
-from bot.store.schema import Feed, Item, Story
 from bot.stories.settings import KindSettings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
+
+
+class StoredFeed(Protocol):
+    """What the reports read of a stored feed: a :class:`bot.store.reports.ReportedFeed`, or
+    a feed as :func:`bot.store.feeds.active_feeds` returns it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def last_status(self) -> str | None: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def consecutive_failures(self) -> int: ...
+    @property
+    def last_success_at(self) -> datetime | None: ...
+    @property
+    def next_poll_at(self) -> datetime | None: ...
+    @property
+    def disabled_at(self) -> datetime | None: ...
+    @property
+    def added_by(self) -> str | None: ...
 
 
 class Reports:
@@ -68,7 +92,6 @@ def feed_infos(session: Session, configured: Sequence[FeedConfig]) -> list[FeedI
     from the config or removed are not listed.
     """
     stored = {feed.name: feed for feed in all_feeds(session)}
-    names = {config.name for config in configured}
     infos: list[FeedInfo] = []
     for config in configured:
         feed = stored.get(config.name)
@@ -76,7 +99,7 @@ def feed_infos(session: Session, configured: Sequence[FeedConfig]) -> list[FeedI
             feed = None  # a new URL starts a new history when the next poll syncs the row
         infos.append(feed_info(config.name, config.url, SOURCE_CONFIG, config.enabled, feed))
     added = sorted(
-        (row for row in stored.values() if row.source == SOURCE_ADDED and is_active(row, names)),
+        (row for row in active_feeds(session, configured) if row.source == SOURCE_ADDED),
         key=lambda row: row.name.lower(),
     )
     infos.extend(feed_info(row.name, row.url, SOURCE_ADDED, True, row) for row in added)
@@ -95,7 +118,7 @@ def human_size(size: int | None) -> str:
 
 
 def feed_info(
-    name: str, url: str, source: Literal["config", "added"], enabled: bool, feed: Feed | None
+    name: str, url: str, source: Literal["config", "added"], enabled: bool, feed: StoredFeed | None
 ) -> FeedInfo:
     """One feed's health; ``feed`` is its stored row, None before its first poll.
 
@@ -130,7 +153,9 @@ def status_lines(session: Session, configured: Sequence[FeedConfig] | None = Non
     With ``configured``, only the feeds the bot has now (see :func:`feed_infos`): a feed
     dropped from the config file or removed keeps its row, but is no longer reported.
     """
-    feeds = all_feeds(session) if configured is None else active_feeds(session, configured)
+    feeds: Sequence[StoredFeed] = (
+        all_feeds(session) if configured is None else active_feeds(session, configured)
+    )
     failing = [feed for feed in feeds if feed.consecutive_failures and not feed.disabled_at]
     disabled = [feed for feed in feeds if feed.disabled_at]
     waiting = unposted_count(session)
@@ -162,21 +187,17 @@ def status_lines(session: Session, configured: Sequence[FeedConfig] | None = Non
 def explain_url(session: Session, url: str, kinds: KindSettings | None = None) -> list[str]:
     """All the bot knows of an article: kept or dropped and why, its story, when posted;
     nothing when no feed ever carried it."""
-    items = items_at(session, url)
-    lines: list[str] = []
-    for item in items:
-        lines.extend(explain_item(session, item, kinds))
-    return lines
+    return [line for item in items_at(session, url) for line in explain_item(item, kinds)]
 
 
-def explain_item(session: Session, item: Item, kinds: KindSettings | None = None) -> list[str]:
+def explain_item(item: ExplainedItem, kinds: KindSettings | None = None) -> list[str]:
     verdict = "KEPT" if item.kept else "DROPPED"
     lines = [
         f"{item.title}",
-        f"  feed: {item.feed.name}; published {when(item.published_at)}; "
+        f"  feed: {item.feed_name}; published {when(item.published_at)}; "
         f"first seen {when(item.fetched_at)}",
         f"  topic: {verdict} (score {item.topic_score:g})",
-        *(f"    - {reason}" for reason in item.topic_reasons or []),
+        *(f"    - {reason}" for reason in item.topic_reasons),
     ]
     if item.backfill:
         lines.append(
@@ -185,7 +206,7 @@ def explain_item(session: Session, item: Item, kinds: KindSettings | None = None
         )
     if not item.kept:
         return [*lines, "  not posted: dropped by the topic rules."]
-    story = session.get(Story, item.story_id) if item.story_id else None
+    story = item.story
     if story is None:
         return [*lines, "  not grouped into a story yet (the next poll cycle does it)."]
     lines.append(f"  story #{story.id}: {story.title} ({item.story_reason})")
@@ -206,12 +227,12 @@ def explain_item(session: Session, item: Item, kinds: KindSettings | None = None
     return lines
 
 
-def kind_evidence(story: Story, kinds: KindSettings | None) -> str:
-    """The story's kind and each kind's score over its articles, as the rules see them now."""
+def kind_evidence(story: ExplainedStory, kinds: KindSettings | None) -> str:
+    """The story's kind and each kind's score over its kept articles, as the rules see them
+    now."""
     from bot.stories.kinds import KindRules
 
-    articles = [(item.title, item.text) for item in story.items if item.kept]
-    verdict = KindRules(kinds).story_kind(articles)
+    verdict = KindRules(kinds).story_kind(story.articles)
     stored = (
         f" (stored: {story.kind}, from before the rules changed)"
         if (story.kind and story.kind != verdict.name)

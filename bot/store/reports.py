@@ -1,23 +1,82 @@
 """The reads behind the admins' reports (``status``, ``explain``, ``feeds list``).
 
-bot/services/reports.py turns these rows into lines and feed health; it builds no query.
+bot/services/reports.py turns these records into lines and feed health; it builds no query.
+The outbox's pending messages come from :func:`bot.store.outbox.pending_messages`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import Engine, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from bot.common.bounds import fit_key
 from bot.feeds.records import MAX_KEY_CHARS
 from bot.feeds.urls import normalize_url
 from bot.store.database import database_size
-from bot.store.schema import Feed, Item, OutboxMessage, Story
+from bot.store.schema import Feed, Item, Story
 
 
-def all_feeds(session: Session) -> list[Feed]:
-    """Every feed row, the dropped and removed ones too, by name."""
-    return list(session.scalars(select(Feed).order_by(Feed.name)))
+@dataclass(frozen=True, slots=True)
+class ReportedFeed:
+    """A feed's stored health, as ``status`` and the feed list show it."""
+
+    name: str
+    url: str
+    last_status: str | None
+    last_error: str | None
+    consecutive_failures: int
+    last_success_at: datetime | None
+    next_poll_at: datetime | None
+    disabled_at: datetime | None
+    added_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedStory:
+    """The story an explained article was grouped into, with the title and text of each of
+    its kept articles (oldest first): what its kind is judged on."""
+
+    id: int
+    title: str
+    representative_item_id: int | None
+    kind: str | None
+    posted_digest_id: int | None
+    posted_at: datetime | None
+    articles: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedItem:
+    """One stored article as ``explain`` tells it: its feed's name, the topic verdict, and
+    its story (None while it has none)."""
+
+    id: int
+    title: str
+    feed_name: str
+    published_at: datetime
+    fetched_at: datetime
+    kept: bool
+    topic_score: float
+    topic_reasons: tuple[Any, ...]
+    backfill: bool
+    story_reason: str | None
+    story: ExplainedStory | None
+
+
+def _names(record: type[Any], skip: Collection[str] = ()) -> list[str]:
+    """The fields of ``record`` (but ``skip``): the columns of the same names it carries."""
+    return [field.name for field in fields(record) if field.name not in skip]
+
+
+def all_feeds(session: Session) -> list[ReportedFeed]:
+    """Every feed, the dropped and removed ones too, by name."""
+    query = select(*(getattr(Feed, name) for name in _names(ReportedFeed))).order_by(Feed.name)
+    return [ReportedFeed(*row) for row in session.execute(query)]
 
 
 def unposted_count(session: Session) -> int:
@@ -26,36 +85,79 @@ def unposted_count(session: Session) -> int:
     return session.scalar(waiting) or 0
 
 
-def pending_messages(session: Session) -> list[OutboxMessage]:
-    """Every outbox message not sent yet, oldest first."""
-    return list(
-        session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == "pending")
-            .order_by(OutboxMessage.id)
-        )
-    )
-
-
 def size_of_database(session: Session) -> int | None:
     """The size in bytes of the database ``session`` is bound to, when it can be told."""
     engine = session.get_bind()
     return database_size(engine) if isinstance(engine, Engine) else None
 
 
-def items_at(session: Session, url: str) -> list[Item]:
-    """The items (with their feeds) any feed carried for ``url``: by normalized URL, by
-    guid, or by the URL exactly as stored."""
-    return list(
-        session.scalars(
-            select(Item)
-            .where(
-                or_(
-                    Item.normalized_url == fit_key(normalize_url(url), MAX_KEY_CHARS),
-                    Item.guid == fit_key(url, MAX_KEY_CHARS),
-                    Item.url == url,
-                )
-            )
-            .options(selectinload(Item.feed))
+_ITEM_FIELDS = _names(ExplainedItem, skip={"feed_name", "story"})
+_STORY_FIELDS = _names(ExplainedStory, skip={"articles"})
+
+
+def items_at(session: Session, url: str) -> list[ExplainedItem]:
+    """The items any feed carried for ``url`` (by normalized URL, by guid, or by the URL
+    exactly as stored), in the order stored, each with its feed's name and its story: one query
+    for the items, their feeds and stories, one for those stories' kept articles."""
+    query = (
+        select(
+            *(getattr(Item, name) for name in _ITEM_FIELDS),
+            Feed.name,
+            *(getattr(Story, name) for name in _STORY_FIELDS),
         )
+        .join(Feed, Feed.id == Item.feed_id)
+        .outerjoin(Story, Story.id == Item.story_id)
+        .where(
+            or_(
+                Item.normalized_url == fit_key(normalize_url(url), MAX_KEY_CHARS),
+                Item.guid == fit_key(url, MAX_KEY_CHARS),
+                Item.url == url,
+            )
+        )
+        .order_by(Item.id)
     )
+    rows = [_split(row) for row in session.execute(query)]
+    story_ids = {story["id"] for _, _, story in rows if story["id"] is not None}
+    articles = _kept_articles(session, story_ids)
+    return [_explained(item, feed_name, story, articles) for item, feed_name, story in rows]
+
+
+def _split(row: Sequence[Any]) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """A row of :func:`items_at` as its item's columns, its feed's name, its story's columns
+    (all None when it has no story)."""
+    width = len(_ITEM_FIELDS)
+    item = dict(zip(_ITEM_FIELDS, row[:width], strict=True))
+    story = dict(zip(_STORY_FIELDS, row[width + 1 :], strict=True))
+    return item, row[width], story
+
+
+def _explained(
+    item: dict[str, Any],
+    feed_name: str,
+    story: dict[str, Any],
+    articles: dict[int, tuple[tuple[str, str], ...]],
+) -> ExplainedItem:
+    """The record of one split row of :func:`items_at`, its story's articles from ``articles``."""
+    explained_story = None
+    if story["id"] is not None:
+        explained_story = ExplainedStory(**story, articles=articles.get(story["id"], ()))
+    reasons = tuple(item.pop("topic_reasons") or ())
+    return ExplainedItem(**item, topic_reasons=reasons, feed_name=feed_name, story=explained_story)
+
+
+def _kept_articles(
+    session: Session, story_ids: Collection[int]
+) -> dict[int, tuple[tuple[str, str], ...]]:
+    """(title, best text) of the kept items of each story, by publication, in one query."""
+    if not story_ids:
+        return {}
+    query = (
+        select(Item)
+        .where(Item.story_id.in_(story_ids), Item.kept)
+        .order_by(Item.published_at, Item.id)
+    )
+    articles: dict[int, list[tuple[str, str]]] = {}
+    for item in session.scalars(query):
+        if item.story_id is not None:
+            articles.setdefault(item.story_id, []).append((item.title, item.text))
+    return {story_id: tuple(texts) for story_id, texts in articles.items()}
