@@ -71,6 +71,7 @@ def _select() -> Select[Any]:
 
 
 def _records(session: Session, query: Select[Any]) -> list[OutboxRecord]:
+    """The records of a :func:`_select` query, in its order."""
     return [_record(row) for row in session.execute(query)]
 
 
