@@ -3,7 +3,8 @@
 Two questions are answered here: which stories go into the next digest (not
 yet posted), and which answer ``latest`` / ``/meta-ai`` (the most recent ones,
 posted or not, optionally matching words). The queries behind both live in
-bot/store/stories.py and bot/store/search.py; this module turns their rows into models.
+bot/store/stories.py and bot/store/search.py; this module turns the story records they
+return into models.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import TYPE_CHECKING
 from bot.common.hosts import GOOGLE_NEWS_HOST, host_of
 from bot.digest.model import Digest, DigestSource, DigestStory, StoryUpdate
 from bot.digest.settings import DigestSettings
-from bot.store.schema import Item, Story
+from bot.store.digests import digest_payloads_since
 from bot.store.search import parse_query, query_too_long, recent_story_ids
 from bot.store.stories import (
-    digest_payloads_since,
+    StoryRecord,
+    StorySource,
     stories_by_id,
     unposted_changed_since,
     unposted_stories,
@@ -38,15 +40,15 @@ QUERY_WINDOW_DAYS = 30
 GROWN_WINDOW = timedelta(days=7)
 
 
-def outlet_name(item: Item) -> str:
+def outlet_name(item: StorySource) -> str:
     """The outlet behind an item: an aggregator's " - Outlet" suffix, else the feed name."""
-    title, feed_name = item.title, item.feed.name
+    title, feed_name = item.title, item.feed_name
     if host_of(item.url) == GOOGLE_NEWS_HOST and " - " in title:
         return title.rsplit(" - ", 1)[1].strip() or feed_name
     return feed_name
 
 
-def story_to_model(story: Story) -> DigestStory:
+def story_to_model(story: StoryRecord) -> DigestStory:
     items = [item for item in story.items if item.kept]
     sources = [
         DigestSource(
@@ -64,7 +66,7 @@ def story_to_model(story: Story) -> DigestStory:
         title=story.title,
         url=story.url,
         published=story.first_published_at,
-        summary=list(story.summary or []),
+        summary=list(story.summary),
         sources=sources,
         image=image,
         summary_note=story.summary_note,
@@ -74,7 +76,7 @@ def story_to_model(story: Story) -> DigestStory:
 
 def build_digest(
     session: Session, settings: DigestSettings, now: datetime
-) -> tuple[Digest, list[Story]]:
+) -> tuple[Digest, list[StoryRecord]]:
     """The next digest as it would be posted now (newest first), and its stories; marks nothing.
     Updates of posted stories are not entries: they go in the thread of each story's post.
 
@@ -83,10 +85,10 @@ def build_digest(
     instead, so that two processes never post the same story.
     """
     stories = unposted_stories(session, settings.max_stories)
-    return digest_of(stories, now), list(stories)
+    return digest_of(stories, now), stories
 
 
-def digest_of(stories: Sequence[Story], now: datetime) -> Digest:
+def digest_of(stories: Sequence[StoryRecord], now: datetime) -> Digest:
     """New stories as one digest, newest first (posted stories' news goes as updates)."""
     models = [story_to_model(story) for story in stories]
     models.sort(key=lambda model: model.published or now, reverse=True)
@@ -106,13 +108,13 @@ def alert_candidates(session: Session, settings: DigestSettings, now: datetime) 
     ]
 
 
-def outlet_count(story: Story) -> int:
+def outlet_count(story: StoryRecord) -> int:
     """How many different outlets cover the story (what a subscription's ``min_outlets``
     counts; :func:`reached` counts the same outlets within a time window)."""
     return len({outlet_name(item) for item in story.items if item.kept})
 
 
-def reached(story: Story, outlets: int, window: timedelta) -> bool:
+def reached(story: StoryRecord, outlets: int, window: timedelta) -> bool:
     """True when ``outlets`` different outlets published on the story within ``window``."""
     first: dict[str, datetime] = {}
     for item in story.items:
@@ -127,7 +129,7 @@ def reached(story: Story, outlets: int, window: timedelta) -> bool:
 
 def update_of(
     session: Session,
-    story: Story,
+    story: StoryRecord,
     extra: int,
     posted_in: int | None = None,
     channel: str | None = None,
@@ -150,7 +152,7 @@ def update_of(
 
 
 def said_sentences(
-    session: Session, story: Story, posted_in: int | None, channel: str | None = None
+    session: Session, story: StoryRecord, posted_in: int | None, channel: str | None = None
 ) -> set[str]:
     """Every summary sentence of ``story`` posted so far: in the digest or alert
     ``posted_in`` that carried it, and in its updates since (each recorded in the digests

@@ -33,10 +33,9 @@ from bot.outbox.delivery import (
     enqueue_digest,
 )
 from bot.store.database import begin_writing
-from bot.store.digests import last_posted_at
-from bot.store.feeds import feed_named
-from bot.store.schema import DigestRecord, Feed, Story
-from bot.store.stories import claim_grown, claim_unposted, has_unposted
+from bot.store.digests import delete_digest, fill_digest, last_posted_at, new_digest
+from bot.store.feeds import feed_named, mark_disabled_notice_sent
+from bot.store.stories import StoryRecord, claim_grown, claim_unposted, has_unposted
 from bot.store.subscriptions import subscribed_channels
 
 if TYPE_CHECKING:
@@ -61,13 +60,12 @@ class DigestResult:
     subscribed_only: bool = False
 
 
-def disabled_feed_notice(feed: Feed) -> str:
+def disabled_feed_notice(name: str, failures: int, last_error: str | None) -> str:
     """What an admin reads when a feed is disabled, with the command that brings it back."""
     return (
-        f"meta-ai-digest disabled the feed “{feed.name}” after "
-        f"{feed.consecutive_failures} "
-        f"consecutive failures (last: {feed.last_error}). "
-        f'Re-enable it with: meta-ai-digest feeds enable "{feed.name}"'
+        f"meta-ai-digest disabled the feed “{name}” after {failures} "
+        f"consecutive failures (last: {last_error}). "
+        f'Re-enable it with: meta-ai-digest feeds enable "{name}"'
     )
 
 
@@ -115,12 +113,10 @@ class DigestService:
         with self.sessions.begin() as session:
             begin_writing(session)
             now = utc_now()
-            record = DigestRecord(created_at=now, kind="digest", payload={})
-            session.add(record)
-            session.flush()
-            stories: list[Story] = []
+            digest_id = new_digest(session, "digest", now)
+            stories: list[StoryRecord] = []
             if has_unposted(session):
-                stories = claim_unposted(session, record.id, self.settings.max_stories, now)
+                stories = claim_unposted(session, digest_id, self.settings.max_stories, now)
             updates: list[tuple[int | None, StoryUpdate]] = []
             if self.settings.show_new_sources:
                 claimed = [story.id for story in stories]
@@ -130,17 +126,17 @@ class DigestService:
                 ]
             digest = digest_of(stories, now)
             if not stories and not updates:  # nothing new, or another process claimed it
-                session.delete(record)
+                delete_digest(session, digest_id)
                 return digest, 0
-            record.kind = "digest" if stories else "update"
             digest = digest.model_copy(update={"updates": [update for _at, update in updates]})
-            record.payload = digest.to_json_dict()
+            kind = "digest" if stories else "update"
+            fill_digest(session, digest_id, kind, digest.to_json_dict())
             queued = enqueue_digest(
                 session,
                 targets,
                 digest.model_copy(update={"updates": []}),
                 updates,
-                record.id,
+                digest_id,
             )
             return digest, queued
 
@@ -164,16 +160,14 @@ class DigestService:
             due = alert_candidates(session, settings, now)
             if not due:
                 return None
-            record = DigestRecord(created_at=now, kind="alert", payload={})
-            session.add(record)
-            session.flush()
-            stories = claim_unposted(session, record.id, settings.max_stories, now, only=due)
+            digest_id = new_digest(session, "alert", now)
+            stories = claim_unposted(session, digest_id, settings.max_stories, now, only=due)
             if not stories:
-                session.delete(record)
+                delete_digest(session, digest_id)
                 return None
             digest = digest_of(stories, now).model_copy(update={"kind": "alert"})
-            record.payload = digest.to_json_dict()
-            enqueue(session, self.adapters, digest, digest_id=record.id, skip=subscribed)
+            fill_digest(session, digest_id, "alert", digest.to_json_dict())
+            enqueue(session, self.adapters, digest, digest_id=digest_id, skip=subscribed)
             return digest
 
     def targets(self) -> Routes:
@@ -246,7 +240,8 @@ class DigestService:
                 feed = feed_named(session, name)
                 if feed is None or feed.disabled_notice_sent:
                     continue
-                notice = Notice(generated_at=utc_now(), text=disabled_feed_notice(feed))
+                text = disabled_feed_notice(feed.name, feed.consecutive_failures, feed.last_error)
+                notice = Notice(generated_at=utc_now(), text=text)
                 count += enqueue(session, self.adapters, notice, admin=True)
-                feed.disabled_notice_sent = True
+                mark_disabled_notice_sent(session, feed.id)
             return count

@@ -40,10 +40,11 @@ from bot.digest.subscriptions import (
 )
 from bot.outbox.delivery import Outbox, Target, enqueue_digest
 from bot.store.database import begin_writing
-from bot.store.schema import DigestRecord, Story, Subscription
+from bot.store.digests import delete_digest, fill_digest, new_digest
 from bot.store.search import parse_query, recent_story_ids
-from bot.store.stories import kept_sources
+from bot.store.stories import StoryRecord
 from bot.store.subscriptions import (
+    SubscriptionRecord,
     all_subscriptions,
     claim_alert,
     claim_growth,
@@ -53,6 +54,7 @@ from bot.store.subscriptions import (
     record_posts,
     remove_config_subscriptions,
     save_subscription,
+    subscription_by_id,
     subscription_of,
     unposted_for,
 )
@@ -172,7 +174,7 @@ class SubscriptionService:
 
     def _columns(self, spec: SubscriptionSpec) -> dict[str, object]:
         return {
-            "kinds": list(dict.fromkeys(spec.kinds)),
+            "kinds": tuple(dict.fromkeys(spec.kinds)),
             "words": spec.words,
             "min_outlets": spec.min_outlets,
             "schedule": spec.schedule or self.default_schedule,
@@ -182,7 +184,7 @@ class SubscriptionService:
             "alert_words": spec.alert_words,
         }
 
-    def _info(self, row: Subscription, now: datetime) -> SubscriptionInfo:
+    def _info(self, row: SubscriptionRecord, now: datetime) -> SubscriptionInfo:
         configured = self._target(row) is not None
         return SubscriptionInfo(
             channel=channel_of(row.adapter, row.destination),
@@ -204,7 +206,7 @@ class SubscriptionService:
             configured=configured,
         )
 
-    def _target(self, row: Subscription) -> Target | None:
+    def _target(self, row: SubscriptionRecord) -> Target | None:
         adapter = self.adapters.get(row.adapter)
         return None if adapter is None else (adapter, row.destination)
 
@@ -278,20 +280,22 @@ class SubscriptionService:
                 return None
             return self._queue(session, row, target, "alert", due, [], now)
 
-    def _loaded(self, session: Session, subscription_id: int) -> tuple[Subscription, Target] | None:
+    def _loaded(
+        self, session: Session, subscription_id: int
+    ) -> tuple[SubscriptionRecord, Target] | None:
         """The subscription and its channel, or None when it was removed meanwhile or no
         enabled adapter posts to it."""
-        row = session.get(Subscription, subscription_id)
+        row = subscription_by_id(session, subscription_id)
         target = None if row is None else self._target(row)
         return None if row is None or target is None else (row, target)
 
     def _queue(
         self,
         session: Session,
-        row: Subscription,
+        row: SubscriptionRecord,
         target: Target,
         kind: str,
-        stories: Sequence[Story],
+        stories: Sequence[StoryRecord],
         updates: Sequence[tuple[int | None, StoryUpdate]],
         now: datetime,
     ) -> Digest | None:
@@ -299,28 +303,26 @@ class SubscriptionService:
         for its channel, in the caller's transaction."""
         if not stories and not updates:
             return None
-        record = DigestRecord(created_at=now, kind=kind, payload={})
-        session.add(record)
-        session.flush()
-        recorded = record_posts(session, row.id, stories, record.id, now)
+        digest_id = new_digest(session, kind, now)
+        recorded = record_posts(session, row.id, stories, digest_id, now)
         fresh = [story for story in stories if story.id in recorded]
         if not fresh and not updates:
-            session.delete(record)
+            delete_digest(session, digest_id)
             return None
-        if not fresh:
-            record.kind = "update"
         digest = digest_of(fresh, now).model_copy(update={"kind": kind, "form": row.form})
         shown = digest.model_copy(update={"updates": [update for _at, update in updates]})
-        record.payload = {
-            **shown.to_json_dict(),
-            "channel": channel_of(row.adapter, row.destination),
-        }
-        enqueue_digest(session, [target], digest, updates, record.id)
+        payload = {**shown.to_json_dict(), "channel": channel_of(row.adapter, row.destination)}
+        fill_digest(session, digest_id, kind if fresh else "update", payload)
+        enqueue_digest(session, [target], digest, updates, digest_id)
         return shown
 
     def _selected(
-        self, session: Session, row: Subscription, now: datetime, since: datetime | None = None
-    ) -> list[Story]:
+        self,
+        session: Session,
+        row: SubscriptionRecord,
+        now: datetime,
+        since: datetime | None = None,
+    ) -> list[StoryRecord]:
         """The stories not yet posted to the subscription that its filter selects."""
         start = since or max(row.created_at - START_WINDOW, now - BACKLOG)
         matching = self._matching(session, row.words, start)
@@ -339,7 +341,7 @@ class SubscriptionService:
         return set(recent_story_ids(session, since - BACKLOG, CANDIDATES, terms))
 
     def _updates(
-        self, session: Session, row: Subscription, now: datetime
+        self, session: Session, row: SubscriptionRecord, now: datetime
     ) -> list[tuple[int | None, StoryUpdate]]:
         """The subscription's posted stories that gained sources, each claimed once."""
         if not self.settings.show_new_sources:
@@ -347,7 +349,7 @@ class SubscriptionService:
         channel = channel_of(row.adapter, row.destination)
         updates = []
         for story, post in grown_posts(session, row.id, now - GROWN_WINDOW):
-            sources = kept_sources(story)
+            sources = story.kept_sources
             if claim_growth(session, post, sources):
                 extra = sources - post.sources_announced
                 update = update_of(session, story, extra, post.digest_id, channel)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.feeds.records import Validators
@@ -301,3 +301,9 @@ def enable_feed(session: Session, name: str) -> Feed | None:
         return None
     reset_health(feed)
     return feed
+
+
+def mark_disabled_notice_sent(session: Session, feed_id: int) -> None:
+    """Remember that admins were told the feed was disabled (they are told once); a row
+    of it already read in this session is updated too."""
+    session.execute(update(Feed).where(Feed.id == feed_id).values(disabled_notice_sent=True))

@@ -1,41 +1,154 @@
 """The story queries: which stories wait for a digest, which grew since they were posted,
 and the atomic claims that mark them for exactly one digest.
 
-The digest stage (bot/digest/builder.py) turns the rows returned here into the
-platform-neutral Digest model; it builds no query itself.
+Every read returns :class:`StoryRecord`: a story's columns a digest shows, with its items
+(:class:`StorySource`) loaded in bulk, one query for the stories and one for all their
+sources, so a digest of any length costs the same two queries. The digest stage
+(bot/digest/builder.py) turns these records into the platform-neutral Digest model; it
+builds no query itself.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from bot.store.schema import DigestRecord, Item, Story
+from bot.store.schema import Feed, Item, Story
 
-
-def with_sources(query: Select[Story]) -> Select[Story]:
-    """``query`` loading each story's items and their feeds (what a digest entry shows)."""
-    return query.options(selectinload(Story.items).selectinload(Item.feed))
-
-
-def kept_sources(story: Story) -> int:
-    """How many of the story's items were kept (the sources a digest counts)."""
-    return sum(1 for item in story.items if item.kept)
+#: Story ids per query of their sources: as many as SQLAlchemy's selectinload sent in one
+#: IN list, far below any database's limit on bound parameters.
+SOURCES_CHUNK = 500
 
 
-def unposted_stories(session: Session, limit: int) -> list[Story]:
+@dataclass(frozen=True, slots=True)
+class StorySource:
+    """One item of a story as a digest shows it: the article, its outlet's feed name, and
+    whether the topic rules kept it (only kept items are sources)."""
+
+    id: int
+    title: str
+    url: str | None
+    image: str | None
+    kept: bool
+    published_at: datetime
+    fetched_at: datetime
+    feed_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRecord:
+    """A story as the digest, its updates and the subscriptions read it, with its items
+    oldest first (the order of ``Story.items``)."""
+
+    id: int
+    title: str
+    url: str
+    first_published_at: datetime
+    summary: tuple[str, ...]
+    summary_note: str | None
+    kind: str | None
+    posted_digest_id: int | None
+    sources_announced: int
+    items: tuple[StorySource, ...]
+
+    @property
+    def kept_sources(self) -> int:
+        """How many of the story's items were kept (the sources a digest counts)."""
+        return sum(1 for item in self.items if item.kept)
+
+
+_STORY_COLUMNS = (
+    Story.id,
+    Story.title,
+    Story.url,
+    Story.first_published_at,
+    Story.summary,
+    Story.summary_note,
+    Story.kind,
+    Story.posted_digest_id,
+    Story.sources_announced,
+)
+
+
+def story_select() -> Select[Any]:
+    """The columns of a :class:`StoryRecord`, for a query to narrow and order, then read
+    with :func:`load_stories`."""
+    return select(*_STORY_COLUMNS)
+
+
+def load_stories(session: Session, query: Select[Any]) -> list[StoryRecord]:
+    """The stories ``query`` (a :func:`story_select`) selects, in its order, with their
+    sources read in bulk."""
+    rows = session.execute(query).all()
+    sources = _sources_of(session, [row.id for row in rows])
+    return [
+        StoryRecord(
+            id=row.id,
+            title=row.title,
+            url=row.url,
+            first_published_at=row.first_published_at,
+            summary=tuple(row.summary or ()),
+            summary_note=row.summary_note,
+            kind=row.kind,
+            posted_digest_id=row.posted_digest_id,
+            sources_announced=row.sources_announced,
+            items=tuple(sources.get(row.id, ())),
+        )
+        for row in rows
+    ]
+
+
+def _sources_of(session: Session, story_ids: Sequence[int]) -> dict[int, list[StorySource]]:
+    """The items of these stories with their feed's name, by story, oldest first."""
+    by_story: dict[int, list[StorySource]] = defaultdict(list)
+    for start in range(0, len(story_ids), SOURCES_CHUNK):
+        query = (
+            select(
+                Item.story_id,
+                Item.id,
+                Item.title,
+                Item.url,
+                Item.image,
+                Item.kept,
+                Item.published_at,
+                Item.fetched_at,
+                Feed.name,
+            )
+            .join(Feed, Feed.id == Item.feed_id)
+            .where(Item.story_id.in_(story_ids[start : start + SOURCES_CHUNK]))
+            .order_by(Item.published_at, Item.id)
+        )
+        for row in session.execute(query):
+            by_story[row.story_id].append(
+                StorySource(
+                    id=row.id,
+                    title=row.title,
+                    url=row.url,
+                    image=row.image,
+                    kept=row.kept,
+                    published_at=row.published_at,
+                    fetched_at=row.fetched_at,
+                    feed_name=row.name,
+                )
+            )
+    return by_story
+
+
+def unposted_stories(session: Session, limit: int) -> list[StoryRecord]:
     """The oldest stories not yet posted first, so none starves when there are too many."""
-    query = with_sources(
-        select(Story)
+    query = (
+        story_select()
         .where(Story.posted_at.is_(None))
         .order_by(Story.first_published_at, Story.id)
         .limit(limit)
     )
-    return list(session.scalars(query))
+    return load_stories(session, query)
 
 
 def has_unposted(session: Session) -> bool:
@@ -43,41 +156,36 @@ def has_unposted(session: Session) -> bool:
     return session.scalar(select(Story.id).where(Story.posted_at.is_(None)).limit(1)) is not None
 
 
-def grown_stories(session: Session, since: datetime) -> list[tuple[Story, int]]:
+def grown_stories(session: Session, since: datetime) -> list[tuple[StoryRecord, int]]:
     """Posted stories that gained sources since they were announced, with the count."""
-    query = with_sources(
-        select(Story).where(Story.posted_digest_id.is_not(None), Story.last_updated_at >= since)
+    query = story_select().where(
+        Story.posted_digest_id.is_not(None), Story.last_updated_at >= since
     )
     grown = []
-    for story in session.scalars(query):
-        count = kept_sources(story)
+    for story in load_stories(session, query):
+        count = story.kept_sources
         if count > story.sources_announced:
             grown.append((story, count - story.sources_announced))
     return grown
 
 
-def unposted_changed_since(session: Session, since: datetime) -> list[Story]:
+def unposted_changed_since(session: Session, since: datetime) -> list[StoryRecord]:
     """Unposted stories changed at or after ``since``, oldest first (alert candidates)."""
-    query = with_sources(
-        select(Story)
+    query = (
+        story_select()
         .where(Story.posted_at.is_(None), Story.last_updated_at >= since)
         .order_by(Story.first_published_at, Story.id)
     )
-    return list(session.scalars(query))
+    return load_stories(session, query)
 
 
-def stories_by_id(session: Session, ids: Iterable[int]) -> dict[int, Story]:
+def stories_by_id(session: Session, ids: Iterable[int]) -> dict[int, StoryRecord]:
     """The stories with these ids (with their sources), by id; missing ids are left out."""
     wanted = list(ids)
     if not wanted:
         return {}
-    stories = session.scalars(with_sources(select(Story).where(Story.id.in_(wanted)))).all()
+    stories = load_stories(session, story_select().where(Story.id.in_(wanted)))
     return {story.id: story for story in stories}
-
-
-def digest_payloads_since(session: Session, digest_id: int) -> Iterable[dict[str, Any]]:
-    """The payloads of digest ``digest_id`` and of every digest recorded after it."""
-    return session.scalars(select(DigestRecord.payload).where(DigestRecord.id >= digest_id))
 
 
 def claim_unposted(
@@ -86,7 +194,7 @@ def claim_unposted(
     limit: int,
     now: datetime,
     only: Sequence[int] | None = None,
-) -> list[Story]:
+) -> list[StoryRecord]:
     """Mark the oldest unposted stories (at most ``limit``; ``only`` these, when given)
     posted in digest ``digest_id``.
 
@@ -115,24 +223,31 @@ def claim_unposted(
         .values(posted_at=now, posted_digest_id=digest_id)
         .execution_options(synchronize_session=False)
     )
-    claimed = list(
-        session.scalars(
-            with_sources(
-                select(Story)
-                .where(Story.posted_digest_id == digest_id)
-                .order_by(Story.first_published_at, Story.id)
-            )
-        )
+    claimed = load_stories(
+        session,
+        story_select()
+        .where(Story.posted_digest_id == digest_id)
+        .order_by(Story.first_published_at, Story.id),
     )
-    for story in claimed:
-        # New sources from here on count as new.
-        story.sources_announced = kept_sources(story)
-    return claimed
+    return _announce_all(session, claimed)
+
+
+def _announce_all(session: Session, stories: list[StoryRecord]) -> list[StoryRecord]:
+    """Count every kept source of the just claimed ``stories`` as announced (new sources
+    from here on count as new): one UPDATE by id for each story whose count moves."""
+    moved = [
+        {"id": story.id, "sources_announced": story.kept_sources}
+        for story in stories
+        if story.kept_sources != story.sources_announced
+    ]
+    if moved:
+        session.execute(update(Story), moved)
+    return [replace(story, sources_announced=story.kept_sources) for story in stories]
 
 
 def claim_grown(
     session: Session, since: datetime, exclude: Sequence[int] = ()
-) -> list[tuple[Story, int]]:
+) -> list[tuple[StoryRecord, int]]:
     """Posted stories that gained sources since ``since``, each claimed for one digest only.
 
     The count of announced sources moves with a conditional UPDATE (``WHERE
