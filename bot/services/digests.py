@@ -34,8 +34,8 @@ from bot.outbox.delivery import (
 )
 from bot.store.database import begin_writing
 from bot.store.digests import last_posted_at
-from bot.store.feeds import feed_named
-from bot.store.schema import DigestRecord, Feed, Story
+from bot.store.feeds import FeedRecord, feed_named, note_disabled_notice_sent
+from bot.store.schema import DigestRecord, Story
 from bot.store.stories import claim_grown, claim_unposted, has_unposted
 from bot.store.subscriptions import subscribed_channels
 
@@ -61,7 +61,7 @@ class DigestResult:
     subscribed_only: bool = False
 
 
-def disabled_feed_notice(feed: Feed) -> str:
+def disabled_feed_notice(feed: FeedRecord) -> str:
     """What an admin reads when a feed is disabled, with the command that brings it back."""
     return (
         f"meta-ai-digest disabled the feed “{feed.name}” after "
@@ -248,5 +248,5 @@ class DigestService:
                     continue
                 notice = Notice(generated_at=utc_now(), text=disabled_feed_notice(feed))
                 count += enqueue(session, self.adapters, notice, admin=True)
-                feed.disabled_notice_sent = True
+                note_disabled_notice_sent(session, feed.id)
             return count
