@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from bot.common.times import utc_now
 from bot.store.database import begin_writing
 from bot.store.grouping import (
-    attach_item,
+    Placement,
+    attach_items,
     create_story,
     merge_stories,
     posted_at_of,
@@ -21,7 +22,7 @@ from bot.store.items import (
     SourcedItem,
     claim_ungrouped,
     grouped_items_since,
-    kept_items_of_story,
+    kept_items_of_stories,
     recent_texts,
     ungrouped_item_ids,
 )
@@ -119,30 +120,47 @@ class GroupingService:
             index = self.load_index(session, now, earliest=items[0].published_at)
             for item in items:
                 index.observe(item.id, item.title, item.text)
-            touched: set[int] = set()
-            created = 0
-            for item in items:
-                ref = article_ref(item)
-                match, nearest = index.decide(ref)
-                if match is None:
-                    story_id = self.new_story(session, item, now)
-                    created += 1
-                    attach_item(session, item.id, story_id, nearest.describe())
-                else:
-                    story_id = match.story_id
-                    attach_item(session, item.id, story_id, match.reason)
-                index.add(ref, story_id)
-                touched.add(story_id)
-                if match is not None and match.also:
-                    story_id, gone = self.merge_bridged(session, index, story_id, match.also)
-                    touched.difference_update(gone)
-                    touched.add(story_id)
+            touched, created = self.place(session, index, items, now)
+            kept = kept_items_of_stories(session, touched)
             for story_id in touched:
-                self.refresh_story(session, story_id, now)
+                self.refresh_story(session, story_id, kept.get(story_id, []), now)
             # Every story created here, and every story whose sources, title or summary just
             # changed, is in `touched`: the search index follows in the same transaction.
             index_stories(session, touched)
         return created
+
+    def place(
+        self, session: Session, index: StoryIndex, items: Sequence[SourcedItem], now: datetime
+    ) -> tuple[set[int], int]:
+        """Put each item in the story it covers, or a new one; return the stories touched
+        and how many were created.
+
+        The items' stories are written together, at the end and before a merge (which moves
+        what is stored): one statement for many items, as the ORM's flushes did.
+        """
+        touched: set[int] = set()
+        created = 0
+        placed: list[Placement] = []
+        for item in items:
+            ref = article_ref(item)
+            match, nearest = index.decide(ref)
+            if match is None:
+                story_id = self.new_story(session, item, now)
+                created += 1
+                placed.append(Placement(item.id, story_id, nearest.describe()))
+            else:
+                story_id = match.story_id
+                placed.append(Placement(item.id, story_id, match.reason))
+            index.add(ref, story_id)
+            touched.add(story_id)
+            if match is not None and match.also:
+                attach_items(session, placed)
+                placed.clear()
+                story_id, gone = self.merge_bridged(session, index, story_id, match.also)
+                touched.difference_update(gone)
+                touched.add(story_id)
+        attach_items(session, placed)
+        return touched, created
 
     def merge_bridged(
         self, session: Session, index: StoryIndex, story_id: int, others: Sequence[int]
@@ -220,9 +238,11 @@ class GroupingService:
             posted_at=now if item.backfill else None,
         )
 
-    def refresh_story(self, session: Session, story_id: int, now: datetime) -> None:
-        """Representative article, title, link, first publication and summary of a story."""
-        items = kept_items_of_story(session, story_id)
+    def refresh_story(
+        self, session: Session, story_id: int, items: Sequence[SourcedItem], now: datetime
+    ) -> None:
+        """Representative article, title, link, first publication and summary of a story,
+        from its kept ``items`` (in any order)."""
         if not items:
             return
         by_id = {item.id: item for item in items}

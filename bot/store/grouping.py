@@ -10,17 +10,17 @@ reads is what the last one wrote.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.bounds import fit_values
+from bot.store.items import update_items
 from bot.store.schema import Item, Story
 from bot.store.search import forget_stories
-
-_ITEMS = cast(Table, Item.__table__)
 
 
 def create_story(
@@ -47,10 +47,24 @@ def create_story(
     return session.execute(statement).scalar_one()
 
 
-def attach_item(session: Session, item_id: int, story_id: int, reason: str) -> None:
-    """Put an item in a story, with the reason it belongs there."""
-    values = fit_values(Item, {"story_id": story_id, "story_reason": reason})
-    session.execute(update(_ITEMS).where(_ITEMS.c.id == item_id).values(values))
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """An item put in a story, with the reason it belongs there."""
+
+    item_id: int
+    story_id: int
+    reason: str
+
+
+def attach_items(session: Session, placements: Sequence[Placement]) -> None:
+    """Put each item in its story, with its reason (one statement for all of them)."""
+    update_items(
+        session,
+        [
+            {"b_id": one.item_id, "story_id": one.story_id, "story_reason": one.reason}
+            for one in placements
+        ],
+    )
 
 
 def posted_at_of(session: Session, story_ids: Collection[int]) -> dict[int, datetime | None]:
@@ -67,12 +81,13 @@ def merge_stories(session: Session, keep: int, gone: int, reason: str) -> None:
     """
     note = f"; story #{gone} merged into #{keep}: {reason}"
     moved = session.execute(select(Item.id, Item.story_reason).where(Item.story_id == gone))
-    values = [
-        fit_values(Item, {"b_id": item_id, "story_id": keep, "story_reason": (was or "") + note})
-        for item_id, was in moved
-    ]
-    if values:
-        session.execute(update(_ITEMS).where(_ITEMS.c.id == bindparam("b_id")), values)
+    update_items(
+        session,
+        [
+            {"b_id": item_id, "story_id": keep, "story_reason": (was or "") + note}
+            for item_id, was in moved
+        ],
+    )
     columns = (Story.id, Story.posted_at, Story.sources_announced, Story.first_published_at)
     both = {
         row.id: row for row in session.execute(select(*columns).where(Story.id.in_((keep, gone))))

@@ -301,10 +301,18 @@ def claim_ungrouped(session: Session, ids: Sequence[int]) -> list[SourcedItem]:
     )
 
 
-def kept_items_of_story(session: Session, story_id: int) -> list[SourcedItem]:
-    """The kept items of a story."""
-    query = select(*_SOURCED_COLUMNS).where(Item.story_id == story_id, Item.kept.is_(True))
-    return _sourced(session, query)
+def kept_items_of_stories(
+    session: Session, story_ids: Iterable[int]
+) -> dict[int, list[SourcedItem]]:
+    """The kept items of each of these stories (in no particular order), in one query per
+    500 stories; a story without any is left out."""
+    found: dict[int, list[SourcedItem]] = {}
+    for part in chunks(sorted(set(story_ids))):
+        query = select(*_SOURCED_COLUMNS).where(Item.story_id.in_(part), Item.kept.is_(True))
+        for item in _sourced(session, query):
+            assert item.story_id is not None
+            found.setdefault(item.story_id, []).append(item)
+    return found
 
 
 def grouped_items_since(session: Session, since: datetime) -> list[SourcedItem]:
@@ -329,15 +337,21 @@ def recent_texts(session: Session, since: datetime, *, kept: bool, limit: int) -
 _ITEMS = cast(Table, Item.__table__)
 
 
+def update_items(session: Session, values: Sequence[dict[str, Any]]) -> None:
+    """Write each dict's values to the item its ``b_id`` names, every string fitted to its
+    column, in one statement (executemany). An item deleted meanwhile is skipped."""
+    if values:
+        fitted = [fit_values(Item, dict(one)) for one in values]
+        session.execute(update(_ITEMS).where(_ITEMS.c.id == bindparam("b_id")), fitted)
+
+
 def store_full_texts(session: Session, texts: Iterable[tuple[int, str | None, str]]) -> None:
     """Keep each item's fetched article text and how fetching it went: (item id, text or
-    None, full_text_status). An item deleted meanwhile (retention) is skipped."""
-    values = [
-        fit_values(Item, {"b_id": item_id, "full_text": text, "full_text_status": status})
-        for item_id, text, status in texts
-    ]
-    if values:
-        session.execute(
-            update(_ITEMS).where(_ITEMS.c.id == bindparam("b_id")),
-            values,
-        )
+    None, full_text_status)."""
+    update_items(
+        session,
+        [
+            {"b_id": item_id, "full_text": text, "full_text_status": status}
+            for item_id, text, status in texts
+        ],
+    )
