@@ -97,6 +97,7 @@ def merge_stories(session: Session, keep: int, gone: int, reason: str) -> None:
         "first_published_at": min(kept.first_published_at, merged.first_published_at)
     }
     if merged.posted_at is not None:
+        # Both were announced: what either said counts as said.
         changes["sources_announced"] = kept.sources_announced + merged.sources_announced
         changes["posted_at"] = min(kept.posted_at or merged.posted_at, merged.posted_at)
     session.execute(update(Story).where(Story.id == keep).values(changes))
