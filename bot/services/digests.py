@@ -34,7 +34,7 @@ from bot.outbox.delivery import (
 )
 from bot.store.database import begin_writing
 from bot.store.digests import delete_digest, fill_digest, last_posted_at, new_digest
-from bot.store.feeds import feed_named, mark_disabled_notice_sent
+from bot.store.feeds import feed_named, note_disabled_notice_sent
 from bot.store.stories import StoryRecord, claim_grown, claim_unposted, has_unposted
 from bot.store.subscriptions import subscribed_channels
 
@@ -243,5 +243,5 @@ class DigestService:
                 text = disabled_feed_notice(feed.name, feed.consecutive_failures, feed.last_error)
                 notice = Notice(generated_at=utc_now(), text=text)
                 count += enqueue(session, self.adapters, notice, admin=True)
-                mark_disabled_notice_sent(session, feed.id)
+                note_disabled_notice_sent(session, feed.id)
             return count

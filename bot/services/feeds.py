@@ -24,9 +24,9 @@ from bot.feeds.opml import OpmlFeed, read_opml, write_opml
 from bot.feeds.settings import FeedConfig, FetchSettings
 from bot.feeds.urls import feed_url_problem, shown_url
 from bot.services.reports import feed_infos
-from bot.store.bounds import bound_of
 from bot.store.database import IntegrityError
 from bot.store.feeds import (
+    FEED_NAME_CHARS,
     FeedConflictError,
     NewFeed,
     active_feeds,
@@ -37,7 +37,6 @@ from bot.store.feeds import (
     remove_feed,
     sync_feeds,
 )
-from bot.store.schema import Feed
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -70,7 +69,7 @@ def free_name(name: str, url: str, taken: Collection[str]) -> str:
     if name not in taken:
         return name
     host = urlsplit(url).hostname or ""
-    limit = bound_of(Feed.name).limit
+    limit = FEED_NAME_CHARS
     numbered = (f"{name} ({number})" for number in range(2, 1000))
     fitted = (cut_text(candidate, limit) for candidate in chain([f"{name} ({host})"], numbered))
     return next((candidate for candidate in fitted if candidate not in taken), cut_text(url, limit))

@@ -9,16 +9,24 @@ from typing import TYPE_CHECKING
 
 from bot.common.times import utc_now
 from bot.store.database import begin_writing
+from bot.store.grouping import (
+    Placement,
+    attach_items,
+    create_story,
+    merge_stories,
+    posted_at_of,
+    update_story,
+)
 from bot.store.items import (
+    ItemText,
+    SourcedItem,
     claim_ungrouped,
     grouped_items_since,
-    items_of_story,
-    kept_items_of_story,
+    kept_items_of_stories,
     recent_texts,
     ungrouped_item_ids,
 )
-from bot.store.schema import Item, Story
-from bot.store.search import forget_stories, index_stories
+from bot.store.search import index_stories
 from bot.stories.index import ArticleRef, StoryIndex
 from bot.stories.kinds import KindRules
 from bot.stories.representative import reading_order
@@ -39,7 +47,7 @@ NO_SUMMARY_NOTE = (
 )
 
 
-def article_ref(item: Item) -> ArticleRef:
+def article_ref(item: SourcedItem) -> ArticleRef:
     """The story stage's view of an item."""
     return ArticleRef(
         key=item.id,
@@ -47,26 +55,9 @@ def article_ref(item: Item) -> ArticleRef:
         text=item.text,
         url=item.normalized_url or "",
         published=item.published_at,
-        source=item.feed.name,
+        source=item.source,
         comments_url=item.comments_url,
     )
-
-
-def merge_stories(session: Session, keep: Story, gone: Story, reason: str) -> None:
-    """Move ``gone``'s items into ``keep`` and delete ``gone`` (one event told twice)."""
-    note = f"; story #{gone.id} merged into #{keep.id}: {reason}"
-    session.flush()
-    for item in items_of_story(session, gone.id):
-        item.story_id = keep.id
-        item.story_reason = (item.story_reason or "") + note
-    if gone.posted_at is not None:
-        # Both were announced: what either said counts as said.
-        keep.sources_announced += gone.sources_announced
-        keep.posted_at = min(keep.posted_at or gone.posted_at, gone.posted_at)
-    keep.first_published_at = min(keep.first_published_at, gone.first_published_at)
-    forget_stories(session, [gone.id])
-    session.delete(gone)
-    session.flush()
 
 
 class GroupingService:
@@ -129,32 +120,47 @@ class GroupingService:
             index = self.load_index(session, now, earliest=items[0].published_at)
             for item in items:
                 index.observe(item.id, item.title, item.text)
-            touched: set[int] = set()
-            created = 0
-            for item in items:
-                ref = article_ref(item)
-                match, nearest = index.decide(ref)
-                if match is None:
-                    story = self.new_story(session, item, now)
-                    created += 1
-                    item.story_id, item.story_reason = story.id, nearest.describe()
-                else:
-                    item.story_id, item.story_reason = match.story_id, match.reason
-                index.add(ref, item.story_id)
-                touched.add(item.story_id)
-                if match is not None and match.also:
-                    item.story_id, gone = self.merge_bridged(
-                        session, index, item.story_id, match.also
-                    )
-                    touched.difference_update(gone)
-                    touched.add(item.story_id)
-            session.flush()
+            touched, created = self.place(session, index, items, now)
+            kept = kept_items_of_stories(session, touched)
             for story_id in touched:
-                self.refresh_story(session, story_id, now)
+                self.refresh_story(session, story_id, kept.get(story_id, []), now)
             # Every story created here, and every story whose sources, title or summary just
             # changed, is in `touched`: the search index follows in the same transaction.
             index_stories(session, touched)
         return created
+
+    def place(
+        self, session: Session, index: StoryIndex, items: Sequence[SourcedItem], now: datetime
+    ) -> tuple[set[int], int]:
+        """Put each item in the story it covers, or a new one; return the stories touched
+        and how many were created.
+
+        The items' stories are written together, at the end and before a merge (which moves
+        what is stored): one statement for many items, as the ORM's flushes did.
+        """
+        touched: set[int] = set()
+        created = 0
+        placed: list[Placement] = []
+        for item in items:
+            ref = article_ref(item)
+            match, nearest = index.decide(ref)
+            if match is None:
+                story_id = self.new_story(session, item, now)
+                created += 1
+                placed.append(Placement(item.id, story_id, nearest.describe()))
+            else:
+                story_id = match.story_id
+                placed.append(Placement(item.id, story_id, match.reason))
+            index.add(ref, story_id)
+            touched.add(story_id)
+            if match is not None and match.also:
+                attach_items(session, placed)
+                placed.clear()
+                story_id, gone = self.merge_bridged(session, index, story_id, match.also)
+                touched.difference_update(gone)
+                touched.add(story_id)
+        attach_items(session, placed)
+        return touched, created
 
     def merge_bridged(
         self, session: Session, index: StoryIndex, story_id: int, others: Sequence[int]
@@ -172,15 +178,16 @@ class GroupingService:
             reason = index.merge_evidence(current, other)
             if reason is None:
                 continue
-            keep, gone = session.get(Story, current), session.get(Story, other)
-            if keep is None or gone is None:
+            posted = posted_at_of(session, (current, other))
+            if current not in posted or other not in posted:
                 continue
-            if (gone.posted_at is not None, -gone.id) > (keep.posted_at is not None, -keep.id):
+            keep, gone = current, other
+            if (posted[gone] is not None, -gone) > (posted[keep] is not None, -keep):
                 keep, gone = gone, keep
             merge_stories(session, keep, gone, reason)
-            index.merge(keep.id, gone.id)
-            current = keep.id
-            merged_away.append(gone.id)
+            index.merge(keep, gone)
+            current = keep
+            merged_away.append(gone)
         return current, merged_away
 
     def load_index(
@@ -211,50 +218,51 @@ class GroupingService:
             index.add(article_ref(item), item.story_id)
         return index
 
-    def _background(self, session: Session, now: datetime, *, kept: bool) -> list[Item]:
+    def _background(self, session: Session, now: datetime, *, kept: bool) -> list[ItemText]:
         """Recent items (kept or dropped), newest first, for rarity weights; texts only."""
         settings = self.settings
         limit = settings.background_items if kept else settings.background_min_items
         since = now - timedelta(days=settings.background_days)
         return recent_texts(session, since, kept=kept, limit=limit)
 
-    def new_story(self, session: Session, item: Item, now: datetime) -> Story:
-        story = Story(
+    def new_story(self, session: Session, item: SourcedItem, now: datetime) -> int:
+        """A story started by ``item``; its id."""
+        return create_story(
+            session,
             title=item.title,
             url=item.url or "",
             first_published_at=item.published_at,
-            last_updated_at=now,
-            created_at=now,
-            summary=[],
-            sources_announced=0,
+            now=now,
+            # History from a feed's first poll: remembered so later coverage joins it, never
+            # posted.
+            posted_at=now if item.backfill else None,
         )
-        if item.backfill:
-            # History from a feed's first poll: remembered so later coverage joins it, never posted.
-            story.posted_at = now
-        session.add(story)
-        session.flush()
-        return story
 
-    def refresh_story(self, session: Session, story_id: int, now: datetime) -> None:
-        """Representative article, title, link, first publication and summary of a story."""
-        story = session.get(Story, story_id)
-        if story is None:
+    def refresh_story(
+        self, session: Session, story_id: int, items: Sequence[SourcedItem], now: datetime
+    ) -> None:
+        """Representative article, title, link, first publication and summary of a story,
+        from its kept ``items`` (in any order)."""
+        if not items:
             return
-        items = kept_items_of_story(session, story_id)
         by_id = {item.id: item for item in items}
         order = reading_order([article_ref(item) for item in items], self.settings.aggregator_hosts)
         ordered = [by_id[ref.key] for ref in order]
         lead = ordered[0]
-        story.representative_item_id = lead.id
-        story.title = lead.title
-        story.url = lead.url or story.url
-        story.first_published_at = min(item.published_at for item in items)
-        story.last_updated_at = now
         articles = [ArticleText(title=item.title, text=item.text) for item in ordered if item.text]
-        story.kind = self.kinds.story_kind((item.title, item.text) for item in ordered).name
-        story.summary = self.summarizer.summarize_story(articles) if articles else []
-        fetched_failed = all(item.full_text is None and item.full_text_status for item in items)
-        if not fetched_failed:
-            story.summary_note = None
-        else:
-            story.summary_note = SNIPPET_NOTE if story.summary else NO_SUMMARY_NOTE
+        summary = self.summarizer.summarize_story(articles) if articles else []
+        note = None
+        if all(item.full_text is None and item.full_text_status for item in items):
+            note = SNIPPET_NOTE if summary else NO_SUMMARY_NOTE
+        update_story(
+            session,
+            story_id,
+            representative_item_id=lead.id,
+            title=lead.title,
+            url=lead.url,
+            first_published_at=min(item.published_at for item in items),
+            kind=self.kinds.story_kind((item.title, item.text) for item in ordered).name,
+            summary=summary,
+            summary_note=note,
+            now=now,
+        )

@@ -28,7 +28,7 @@ from bot.feeds.errors import FailureKind, FetchError, ParseError
 from bot.feeds.http import HttpFetcher
 from bot.feeds.poller import FeedTask, Parse, poll_in_batches
 from bot.feeds.records import FeedEntry, FeedOutcome, ParsedFeed
-from bot.feeds.schedule import NextPoll, is_due, next_poll
+from bot.feeds.schedule import is_due, next_poll
 from bot.services.articles import article_text
 from bot.services.entries import Prepared, prepare_entry, prepare_in_worker
 from bot.services.poll_report import FeedReport, PollReport
@@ -36,15 +36,23 @@ from bot.store.bounds import UnstorableValueError
 from bot.store.database import DataError, IntegrityError
 from bot.store.feeds import (
     SOURCE_ADDED,
+    FeedRecord,
+    Poll,
     feeds_named,
     health_of,
     is_active,
-    record_poll,
+    record_polls,
     sync_feeds,
     validators_of,
 )
-from bot.store.items import SeenEntries, fresh_items, is_backfill, new_item
-from bot.store.schema import Feed, Item
+from bot.store.items import (
+    NewItem,
+    SeenEntries,
+    add_items,
+    fresh_items,
+    is_backfill,
+    store_full_texts,
+)
 from bot.topic.classifier import TopicClassifier, TopicVerdict, use_in_worker
 
 if TYPE_CHECKING:
@@ -75,13 +83,10 @@ WORKERS_FROM_FEEDS = 8
 WORKER_MODULES = ("bot.feeds.parser", "bot.topic.classifier", "bot.services.entries")
 
 
-def record_outcome(
-    feed: Feed, outcome: FeedOutcome, settings: FetchSettings, now: datetime
-) -> NextPoll:
-    """Ask the feeds stage's schedule when to poll ``feed`` next, and keep its answer."""
-    decision = next_poll(outcome, health_of(feed), settings, now)
-    record_poll(feed, outcome, decision, now)
-    return decision
+def poll_of(feed: FeedRecord, outcome: FeedOutcome, settings: FetchSettings, now: datetime) -> Poll:
+    """``outcome`` of a poll of ``feed``, with the feeds stage's schedule's answer to when
+    to poll it next: what :func:`~bot.store.feeds.record_polls` keeps."""
+    return Poll(feed.id, outcome, next_poll(outcome, health_of(feed), settings, now))
 
 
 class FullTexts:
@@ -136,10 +141,7 @@ class FullTexts:
 
     def store(self, results: Sequence[FullText]) -> None:
         with self.sessions.begin() as session:
-            for item_id, text, status in results:
-                item = session.get(Item, item_id)
-                if item is not None:
-                    item.full_text, item.full_text_status = text, status
+            store_full_texts(session, results)
 
 
 class IngestService:
@@ -313,17 +315,17 @@ class IngestService:
                 for outcome in outcomes
                 if outcome.parsed is not None
             ]
-            with session.no_autoflush:
-                seen = SeenEntries.for_batch(
-                    session, [(feed, parsed.entries) for feed, parsed in documents]
-                )
+            seen = SeenEntries.for_batch(
+                session, [(feed.id, parsed.entries) for feed, parsed in documents]
+            )
             fresh = {
                 feed.name: self.fresh_entries(session, feed, parsed, batch_links, known)
                 for (feed, parsed), known in zip(documents, seen, strict=True)
             }
             topics = [(rows[name].topic, entries) for name, entries in fresh.items()]
             prepared = dict(zip(fresh, self.prepare(topics, workers), strict=True))
-            stored: list[tuple[FeedReport, list[Item]]] = []
+            polls: list[Poll] = []
+            stored: list[tuple[FeedReport, list[NewItem]]] = []
             for outcome in outcomes:
                 feed = rows[outcome.name]
                 ready = prepared.get(outcome.name)
@@ -331,8 +333,9 @@ class IngestService:
                     # Its entries could not be prepared: nothing of it is stored, and the
                     # document is parsed again next time (its validators are not kept).
                     outcome = replace(outcome, parsed=None, error=ready)
-                decision = record_outcome(feed, outcome, self.fetch, now)
-                if decision.disabled_now:
+                poll = poll_of(feed, outcome, self.fetch, now)
+                polls.append(poll)
+                if poll.decision.disabled_now:
                     report.disabled.append(feed.name)
                 line = FeedReport(
                     outcome.name,
@@ -343,24 +346,27 @@ class IngestService:
                 if outcome.parsed is None or not isinstance(ready, list):
                     continue
                 line.warning = outcome.parsed.warning
-                feed.site_url = outcome.parsed.link or feed.site_url
                 items = [
                     self.item_for(feed, entry, verdict, now)
                     for entry, verdict in (done for done in ready if done is not None)
                 ]
-                session.add_all(items)
                 stored.append((line, items))
-            session.flush()
+            # The polls (each document's site too) and the new items: one flush.
+            record_polls(session, polls, now)
+            ids = add_items(session, [item for _, items in stored for item in items])
+            start = 0
             for line, items in stored:
+                own = ids[start : start + len(items)]
+                start += len(items)
                 line.new_items = len(items)
                 line.kept = sum(1 for item in items if item.kept)
-                line.kept_ids = [item.id for item in items if item.kept]
+                line.kept_ids = [i for item, i in zip(items, own, strict=True) if item.kept]
         return report
 
     def fresh_entries(
         self,
         session: Session,
-        feed: Feed,
+        feed: FeedRecord,
         parsed: ParsedFeed,
         batch_links: set[str],
         seen: SeenEntries | None = None,
@@ -369,8 +375,7 @@ class IngestService:
         this batch. Recognised before any text stage: old entries are never cleaned.
         ``seen``: what the store holds of them, when the batch looked it up at once."""
         if seen is None:
-            with session.no_autoflush:
-                seen = SeenEntries(session, feed, parsed.entries)
+            seen = SeenEntries(session, feed.id, parsed.entries)
         seen.links |= batch_links
         fresh = [entry for entry in parsed.entries if not seen.check_and_add(entry)]
         batch_links |= seen.links
@@ -414,20 +419,21 @@ class IngestService:
             return ParseError(FailureKind.MALFORMED, f"preparing its new entries failed: {error}")
 
     def item_for(
-        self, feed: Feed, entry: FeedEntry, verdict: TopicVerdict | None, now: datetime
-    ) -> Item:
-        """An unsaved item for a prepared entry, with its verdict ("on topic" when None)."""
-        item = new_item(feed, entry, now)
-        item.backfill = is_backfill(
-            feed, entry.published, now, self.fetch.backfill_hours, now - self.keep
+        self, feed: FeedRecord, entry: FeedEntry, verdict: TopicVerdict | None, now: datetime
+    ) -> NewItem:
+        """A new item for a prepared entry, with its verdict ("on topic" when None)."""
+        verdict = verdict or ALL_ON_TOPIC
+        return NewItem(
+            feed_id=feed.id,
+            entry=entry,
+            fetched_at=now,
+            kept=verdict.keep,
+            topic_score=verdict.score,
+            topic_reasons=tuple(verdict.reasons),
+            backfill=is_backfill(
+                feed, entry.published, now, self.fetch.backfill_hours, now - self.keep
+            ),
         )
-        apply_verdict(item, verdict or ALL_ON_TOPIC)
-        return item
-
-
-def apply_verdict(item: Item, verdict: TopicVerdict) -> None:
-    item.kept, item.topic_score = verdict.keep, verdict.score
-    item.topic_reasons = list(verdict.reasons)
 
 
 def parse_in(workers: WorkerPool) -> Parse:

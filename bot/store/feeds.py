@@ -3,22 +3,24 @@ feed's health and schedule.
 
 Persistence only: when a feed is due, how long it backs off and when it is disabled
 are the feeds stage's decisions (bot/feeds/schedule.py); this module reads what they
-need from a row and writes what they decided.
+need from a row and writes what they decided. Callers get :class:`FeedRecord` values, never
+rows: the rows are changed here, in the caller's transaction, and flushed with it (error
+texts redacted and every string fitted to its column on the way, bot.store.database).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.feeds.records import Validators
 from bot.feeds.schedule import FeedHealth
-from bot.store.bounds import fit_values
+from bot.store.bounds import bound_of, fit_values
 from bot.store.schema import SOURCE_ADDED, SOURCE_CONFIG, Feed
 
 __all__ = ["SOURCE_ADDED", "SOURCE_CONFIG"]  # where a feed came from, for the layers above
@@ -28,8 +30,48 @@ if TYPE_CHECKING:
     from bot.feeds.schedule import NextPoll
     from bot.feeds.settings import FeedConfig
 
+#: The longest feed name stored (a longer one is cut when written).
+FEED_NAME_CHARS = bound_of(Feed.name).limit
 
-def sync_feeds(session: Session, configured: Sequence[FeedConfig]) -> dict[str, Feed]:
+
+@dataclass(frozen=True, slots=True)
+class FeedRecord:
+    """A feed's row as the layers above read it: where it is, where it came from, its health."""
+
+    id: int
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    last_status: str | None
+    last_error: str | None
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    first_polled_at: datetime | None
+    consecutive_failures: int
+    next_poll_at: datetime | None
+    min_interval_seconds: float | None
+    body_sha256: str | None
+    disabled_at: datetime | None
+    disabled_notice_sent: bool
+    source: str
+    topic: str
+    site_url: str | None
+    category: str | None
+    added_by: str | None
+    added_at: datetime | None
+    removed_at: datetime | None
+
+
+_FIELDS = tuple(column.name for column in fields(FeedRecord))
+
+
+def _record(row: Feed) -> FeedRecord:
+    """The record of a row, as the session holds it (flushed or not)."""
+    return FeedRecord(*(getattr(row, name) for name in _FIELDS))
+
+
+def sync_feeds(session: Session, configured: Sequence[FeedConfig]) -> dict[str, FeedRecord]:
     """Make sure every configured feed has a row (URL and topic changes are picked up);
     every row by name.
 
@@ -52,22 +94,35 @@ def sync_feeds(session: Session, configured: Sequence[FeedConfig]) -> dict[str, 
             rows[config.name] = row
         else:
             if row.url != config.url:
-                set_url(row, config.url)
+                _set_url(row, config.url)
             row.source, row.topic, row.removed_at = SOURCE_CONFIG, config.topic, None
     session.flush()
-    return rows
+    return {name: _record(row) for name, row in rows.items()}
 
 
-def set_url(row: Feed, url: str) -> None:
+def _set_url(row: Feed, url: str) -> None:
     """Point a feed at a new URL. A new URL is a new resource: old validators would be wrong,
     its history is new (backfill applies again) and the old URL's failures are not its own."""
     row.url, row.etag, row.last_modified = url, None, None
     row.body_sha256 = None
     row.first_polled_at = None
-    reset_health(row)
+    _reset_health(row)
 
 
-def is_active(row: Feed, configured_names: Collection[str]) -> bool:
+class FeedOrigin(Protocol):
+    """A feed as :func:`is_active` sees it: a record, or any value with these fields."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def removed_at(self) -> datetime | None: ...
+
+
+def is_active(row: FeedOrigin, configured_names: Collection[str]) -> bool:
     """A feed the bot has now: listed in the config, or added and not removed. A config
     feed dropped from the config file keeps its row (and its items), but is gone."""
     if row.source == SOURCE_ADDED:
@@ -75,11 +130,11 @@ def is_active(row: Feed, configured_names: Collection[str]) -> bool:
     return row.name in configured_names
 
 
-def active_feeds(session: Session, configured: Sequence[FeedConfig]) -> list[Feed]:
-    """The rows of the feeds the bot has now, by name."""
+def active_feeds(session: Session, configured: Sequence[FeedConfig]) -> list[FeedRecord]:
+    """The feeds the bot has now, by name."""
     names = {config.name for config in configured}
     rows = session.scalars(select(Feed).order_by(Feed.name))
-    return [row for row in rows if is_active(row, names)]
+    return [_record(row) for row in rows if is_active(row, names)]
 
 
 class FeedConflictError(ValueError):
@@ -97,7 +152,7 @@ def add_feed(
     topic: str = "rules",
     site_url: str | None = None,
     category: str | None = None,
-) -> Feed:
+) -> FeedRecord:
     """Store a feed added at run time; FeedConflictError if the name or URL is taken.
 
     A removed feed of that name comes back (its history too when the URL is the same);
@@ -119,7 +174,7 @@ def add_feed(
     row = _added_row(session, existing, NewFeed(name, url, site_url, category), topic)
     row.added_by, row.added_at = added_by, now
     session.flush()
-    return row
+    return _record(row)
 
 
 @dataclass(frozen=True)
@@ -210,9 +265,9 @@ def _added_row(session: Session, existing: Feed | None, feed: NewFeed, topic: st
     else:
         row = existing
         if row.url != feed.url:
-            set_url(row, feed.url)
+            _set_url(row, feed.url)
         else:
-            reset_health(row)
+            _reset_health(row)
     row.source, row.topic, row.removed_at = SOURCE_ADDED, topic, None
     row.site_url = feed.site_url or row.site_url
     row.category = feed.category or row.category
@@ -221,11 +276,11 @@ def _added_row(session: Session, existing: Feed | None, feed: NewFeed, topic: st
 
 def remove_feed(
     session: Session, configured: Sequence[FeedConfig], name: str, now: datetime
-) -> Feed:
+) -> FeedRecord:
     """Remove an added feed (its row, items and stories stay); FeedConflictError for an
     unknown name or a feed the config file lists."""
     configured_names = {config.name for config in configured}
-    row = session.scalar(select(Feed).where(Feed.name == name))
+    row = _row_named(session, name)
     if row is None or not is_active(row, configured_names):
         raise FeedConflictError(f"there is no feed named “{name}”")
     if row.source == SOURCE_CONFIG:
@@ -235,10 +290,10 @@ def remove_feed(
             "enabled = false on its entry"
         )
     row.removed_at = now
-    return row
+    return _record(row)
 
 
-def reset_health(feed: Feed) -> None:
+def _reset_health(feed: Feed) -> None:
     """Forget failures and backoff: the feed is polled in the next cycle."""
     feed.disabled_at = None
     feed.disabled_notice_sent = False
@@ -247,12 +302,12 @@ def reset_health(feed: Feed) -> None:
     feed.last_error = None
 
 
-def validators_of(feed: Feed) -> Validators:
+def validators_of(feed: FeedRecord) -> Validators:
     return Validators(etag=feed.etag, last_modified=feed.last_modified)
 
 
-def health_of(feed: Feed) -> FeedHealth:
-    """What the schedule needs of a feed's row."""
+def health_of(feed: FeedRecord) -> FeedHealth:
+    """What the schedule needs of a feed."""
     return FeedHealth(
         consecutive_failures=feed.consecutive_failures,
         publisher_floor_seconds=feed.min_interval_seconds,
@@ -260,8 +315,26 @@ def health_of(feed: Feed) -> FeedHealth:
     )
 
 
-def record_poll(feed: Feed, outcome: FeedOutcome, decision: NextPoll, now: datetime) -> None:
-    """Keep one poll on the feed's row: status, validators, error, and the schedule's decision."""
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """One feed's poll: what came of it and what the schedule decided."""
+
+    feed_id: int
+    outcome: FeedOutcome
+    decision: NextPoll
+
+
+def record_polls(session: Session, polls: Sequence[Poll], now: datetime) -> None:
+    """Keep each poll on its feed's row (the rows of all of them read in one query)."""
+    ids = [poll.feed_id for poll in polls]
+    rows = {row.id: row for row in session.scalars(select(Feed).where(Feed.id.in_(ids)))}
+    for poll in polls:
+        _record_poll(rows[poll.feed_id], poll.outcome, poll.decision, now)
+
+
+def _record_poll(feed: Feed, outcome: FeedOutcome, decision: NextPoll, now: datetime) -> None:
+    """One poll on the feed's row: status, validators, error, the site a document names,
+    and the schedule's decision."""
     feed.last_attempt_at = now
     feed.last_status = outcome.status
     feed.consecutive_failures = decision.consecutive_failures
@@ -277,6 +350,7 @@ def record_poll(feed: Feed, outcome: FeedOutcome, decision: NextPoll, now: datet
         if outcome.parsed is not None:
             # Only a document that parsed: one that failed is tried again, not skipped.
             feed.body_sha256 = outcome.body_sha256
+            feed.site_url = outcome.parsed.link or feed.site_url
     else:
         feed.last_error = str(outcome.error)  # cut to its column's bound when flushed
     if decision.disabled_now:
@@ -284,26 +358,31 @@ def record_poll(feed: Feed, outcome: FeedOutcome, decision: NextPoll, now: datet
         feed.disabled_notice_sent = False
 
 
-def feeds_named(session: Session, names: Collection[str]) -> dict[str, Feed]:
-    """The feed rows with these names, by name (names with no row are left out)."""
-    return {row.name: row for row in session.scalars(select(Feed).where(Feed.name.in_(names)))}
+def feeds_named(session: Session, names: Collection[str]) -> dict[str, FeedRecord]:
+    """The feeds with these names, by name (names with no row are left out)."""
+    rows = session.scalars(select(Feed).where(Feed.name.in_(names)))
+    return {row.name: _record(row) for row in rows}
 
 
-def feed_named(session: Session, name: str) -> Feed | None:
-    """The feed row called ``name``, or None."""
+def feed_named(session: Session, name: str) -> FeedRecord | None:
+    """The feed called ``name``, or None."""
+    row = _row_named(session, name)
+    return None if row is None else _record(row)
+
+
+def _row_named(session: Session, name: str) -> Feed | None:
     return session.scalar(select(Feed).where(Feed.name == name))
 
 
-def enable_feed(session: Session, name: str) -> Feed | None:
+def enable_feed(session: Session, name: str) -> FeedRecord | None:
     """Re-enable a disabled feed and clear its backoff; None if no such feed."""
-    feed = feed_named(session, name)
-    if feed is None:
+    row = _row_named(session, name)
+    if row is None:
         return None
-    reset_health(feed)
-    return feed
+    _reset_health(row)
+    return _record(row)
 
 
-def mark_disabled_notice_sent(session: Session, feed_id: int) -> None:
-    """Remember that admins were told the feed was disabled (they are told once); a row
-    of it already read in this session is updated too."""
+def note_disabled_notice_sent(session: Session, feed_id: int) -> None:
+    """Remember that admins were told the feed is disabled: they are told once."""
     session.execute(update(Feed).where(Feed.id == feed_id).values(disabled_notice_sent=True))

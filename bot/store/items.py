@@ -1,18 +1,25 @@
-"""Item rows: deduplication by guid and normalised link, and insertion."""
+"""Item rows: deduplication by guid and normalised link, insertion, and the reads and writes of
+the story stage and of full texts, as plain records."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only, selectinload
+from sqlalchemy import Executable, Table, bindparam, select, update
+from sqlalchemy.orm import Session
 
 from bot.feeds.records import FeedEntry
-from bot.store.bounds import bound_of
+from bot.store.bounds import bound_of, fit_values
 from bot.store.schema import MAX_TITLE_CHARS as MAX_TITLE_CHARS
 from bot.store.schema import Feed, Item
 
+if TYPE_CHECKING:
+    from bot.store.feeds import FeedRecord
+
+T = TypeVar("T")
 # Bound on the size of one IN (...) list: SQLite and PostgreSQL both accept this easily.
 IN_CHUNK = 500
 
@@ -27,7 +34,7 @@ def stored_guid(entry: FeedEntry) -> str:
     return _GUID.apply(entry.guid) or ""
 
 
-def chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), IN_CHUNK):
         yield values[start : start + IN_CHUNK]
 
@@ -41,25 +48,33 @@ class SeenEntries:
     item, never two posts.
     """
 
-    def __init__(self, session: Session, feed: Feed, entries: Sequence[FeedEntry]) -> None:
+    def __init__(self, session: Session, feed_id: int, entries: Sequence[FeedEntry]) -> None:
         guids = [stored_guid(entry) for entry in entries]
         links = [entry.normalized_link for entry in entries if entry.normalized_link]
         self.guids: set[str] = set()
         self.links: set[str] = set()
-        for part in chunks(guids):
-            query = select(Item.guid).where(Item.feed_id == feed.id, Item.guid.in_(part))
-            self.guids.update(session.scalars(query))
-        for part in chunks(links):
-            self.links.update(
-                session.scalars(select(Item.normalized_url).where(Item.normalized_url.in_(part)))
-            )
+        with session.no_autoflush:
+            for part in chunks(guids):
+                query = select(Item.guid).where(Item.feed_id == feed_id, Item.guid.in_(part))
+                self.guids.update(session.scalars(query))
+            for part in chunks(links):
+                link = select(Item.normalized_url).where(Item.normalized_url.in_(part))
+                self.links.update(session.scalars(link))
 
     @classmethod
     def for_batch(
-        cls, session: Session, documents: Sequence[tuple[Feed, Sequence[FeedEntry]]]
+        cls, session: Session, documents: Sequence[tuple[int, Sequence[FeedEntry]]]
     ) -> list[SeenEntries]:
-        """:class:`SeenEntries` of several feeds' documents, in two queries for all of them
-        (per 500 values), not two per feed: a cycle stores its outcomes in batches of 50."""
+        """:class:`SeenEntries` of several feeds' documents (feed id, entries), in two queries
+        for all of them (per 500 values), not two per feed: a cycle stores its outcomes in
+        batches of 50."""
+        with session.no_autoflush:
+            return cls._for_batch(session, documents)
+
+    @classmethod
+    def _for_batch(
+        cls, session: Session, documents: Sequence[tuple[int, Sequence[FeedEntry]]]
+    ) -> list[SeenEntries]:
         guids = sorted({stored_guid(entry) for _, entries in documents for entry in entries})
         links = sorted(
             {
@@ -69,7 +84,7 @@ class SeenEntries:
                 if (link := entry.normalized_link) is not None
             }
         )
-        feed_ids = sorted({feed.id for feed, _ in documents})
+        feed_ids = sorted({feed_id for feed_id, _ in documents})
         stored_guids: set[tuple[int, str]] = set()
         for part in chunks(guids):
             query = select(Item.feed_id, Item.guid).where(
@@ -82,10 +97,10 @@ class SeenEntries:
                 session.scalars(select(Item.normalized_url).where(Item.normalized_url.in_(part)))
             )
         found = []
-        for feed, entries in documents:
+        for feed_id, entries in documents:
             seen = cls.__new__(cls)
             seen.guids = {
-                guid for entry in entries if (feed.id, guid := stored_guid(entry)) in stored_guids
+                guid for entry in entries if (feed_id, guid := stored_guid(entry)) in stored_guids
             }
             seen.links = {
                 entry.normalized_link for entry in entries if entry.normalized_link in stored_links
@@ -106,7 +121,7 @@ class SeenEntries:
 
 
 def is_backfill(
-    feed: Feed,
+    feed: FeedRecord,
     published: datetime | None,
     now: datetime,
     backfill_hours: float,
@@ -118,6 +133,8 @@ def is_backfill(
     dateless feed must not flood the channel with everything it holds. On every
     poll, an entry published before ``forgotten_before`` (the retention cutoff) is
     history: its item may have been pruned, and nothing remembers that it was posted.
+    ``feed`` may be read before this poll was recorded: a first poll's ``first_polled_at``
+    is then None, or ``now`` once recorded, and both say "first poll".
     """
     if forgotten_before is not None and published is not None and published < forgotten_before:
         return True
@@ -127,11 +144,95 @@ def is_backfill(
     return published is None or published < now - timedelta(hours=backfill_hours)
 
 
-def new_item(feed: Feed, entry: FeedEntry, now: datetime) -> Item:
-    """An unsaved Item for an entry; topic and story fields are filled by the caller."""
+# ------------------------------------------------------------------------------- records
+def best_text(full_text: str | None, content: str | None, summary: str | None) -> str:
+    """An item's best text known: fetched full text, feed content, or the snippet (the
+    longest). The one home of the choice: records and ``Item.text`` call it."""
+    return max((full_text or "", content or "", summary or ""), key=len)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemText:
+    """An item's title, link and texts: what rarity weights and the full-text check read."""
+
+    id: int
+    title: str
+    url: str | None
+    summary: str
+    content: str
+    full_text: str | None
+
+    @property
+    def text(self) -> str:
+        return best_text(self.full_text, self.content, self.summary)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcedItem(ItemText):
+    """An item as the story stage reads it: its texts, dates and story, and its feed's name
+    as ``source``."""
+
+    normalized_url: str | None
+    comments_url: str | None
+    published_at: datetime
+    backfill: bool
+    full_text_status: str | None
+    story_id: int | None
+    source: str
+
+
+_TEXT_COLUMNS = (Item.id, Item.title, Item.url, Item.summary, Item.content, Item.full_text)
+_SOURCED_COLUMNS = (
+    *_TEXT_COLUMNS,
+    Item.normalized_url,
+    Item.comments_url,
+    Item.published_at,
+    Item.backfill,
+    Item.full_text_status,
+    Item.story_id,
+    Item.feed_id,
+)
+
+
+def _texts(session: Session, statement: Executable) -> list[ItemText]:
+    """The :class:`ItemText` of each row of a select of ``_TEXT_COLUMNS``."""
+    return [ItemText(*row) for row in session.execute(statement)]
+
+
+def _sourced(session: Session, statement: Executable) -> list[SourcedItem]:
+    """The :class:`SourcedItem` of each row of a select of ``_SOURCED_COLUMNS``, in its order.
+
+    The feeds' names come in one more query for all of them (as ``selectinload`` did), not
+    a join: the items' query, its plan and so its order stay what they are without one.
+    """
+    rows: list[tuple[Any, ...]] = [tuple(row) for row in session.execute(statement)]
+    feed_ids = sorted({row[-1] for row in rows})
+    names: dict[int, str] = {}
+    for part in chunks(feed_ids):
+        query = select(Feed.id, Feed.name).where(Feed.id.in_(part))
+        names.update((feed_id, name) for feed_id, name in session.execute(query))
+    return [SourcedItem(*(*row[:-1], names[row[-1]])) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """An entry to store as an item, with its topic verdict and whether it is history."""
+
+    feed_id: int
+    entry: FeedEntry
+    fetched_at: datetime
+    kept: bool
+    topic_score: float
+    topic_reasons: tuple[str, ...]
+    backfill: bool
+
+
+def _new_row(new: NewItem) -> Item:
+    """The row of a new item; its strings are fitted to their columns when flushed."""
+    entry, now = new.entry, new.fetched_at
     published = entry.published if entry.published and entry.published <= now else now
     return Item(
-        feed_id=feed.id,
+        feed_id=new.feed_id,
         guid=stored_guid(entry),
         url=entry.link,
         normalized_url=entry.normalized_link,
@@ -144,13 +245,23 @@ def new_item(feed: Feed, entry: FeedEntry, now: datetime) -> Item:
         author=entry.author,
         published_at=published,
         fetched_at=now,
-        kept=False,
-        topic_score=0.0,
-        topic_reasons=[],
-        backfill=False,
+        kept=new.kept,
+        topic_score=new.topic_score,
+        topic_reasons=list(new.topic_reasons),
+        backfill=new.backfill,
     )
 
 
+def add_items(session: Session, items: Sequence[NewItem]) -> list[int]:
+    """Store new items (with whatever else the transaction has pending, in one flush);
+    their ids, in order."""
+    rows = [_new_row(item) for item in items]
+    session.add_all(rows)
+    session.flush()
+    return [row.id for row in rows]
+
+
+# ------------------------------------------------------------------------------- reads
 def ungrouped_item_ids(session: Session, limit: int) -> list[int]:
     """Kept items without a story, oldest first: what grouping has still to do.
 
@@ -167,66 +278,80 @@ def ungrouped_item_ids(session: Session, limit: int) -> list[int]:
     )
 
 
-def fresh_items(session: Session, ids: Sequence[int]) -> list[Item]:
+def fresh_items(session: Session, ids: Sequence[int]) -> list[ItemText]:
     """The items with these ids that are not history from a first poll (backfill)."""
-    return list(session.scalars(select(Item).where(Item.id.in_(ids), Item.backfill.is_(False))))
+    query = select(*_TEXT_COLUMNS).where(Item.id.in_(ids), Item.backfill.is_(False))
+    return _texts(session, query)
 
 
-def claim_ungrouped(session: Session, ids: Sequence[int]) -> list[Item]:
-    """Of these items, the kept ones without a story, oldest first (with their feeds), locked
-    for the caller's transaction so that each is grouped by one process only.
+def claim_ungrouped(session: Session, ids: Sequence[int]) -> list[SourcedItem]:
+    """Of these items, the kept ones without a story, oldest first, locked for the caller's
+    transaction so that each is grouped by one process only.
 
     On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED`` (a concurrent grouping
     skips them); on SQLite, where the clause is left out, the caller's transaction holds the
     write lock from its start (``begin_writing``).
     """
-    return list(
-        session.scalars(
-            select(Item)
-            .where(Item.id.in_(ids), Item.kept.is_(True), Item.story_id.is_(None))
-            .order_by(Item.published_at, Item.id)
-            .options(selectinload(Item.feed))
-            .with_for_update(of=Item, skip_locked=True)
-        ).all()
+    return _sourced(
+        session,
+        select(*_SOURCED_COLUMNS)
+        .where(Item.id.in_(ids), Item.kept.is_(True), Item.story_id.is_(None))
+        .order_by(Item.published_at, Item.id)
+        .with_for_update(of=Item, skip_locked=True),
     )
 
 
-def items_of_story(session: Session, story_id: int) -> list[Item]:
-    """Every item of a story, kept or not."""
-    return list(session.scalars(select(Item).where(Item.story_id == story_id)))
+def kept_items_of_stories(
+    session: Session, story_ids: Iterable[int]
+) -> dict[int, list[SourcedItem]]:
+    """The kept items of each of these stories (in no particular order), in one query per
+    500 stories; a story without any is left out."""
+    found: dict[int, list[SourcedItem]] = {}
+    for part in chunks(sorted(set(story_ids))):
+        query = select(*_SOURCED_COLUMNS).where(Item.story_id.in_(part), Item.kept.is_(True))
+        for item in _sourced(session, query):
+            assert item.story_id is not None
+            found.setdefault(item.story_id, []).append(item)
+    return found
 
 
-def kept_items_of_story(session: Session, story_id: int) -> list[Item]:
-    """The kept items of a story, with their feeds."""
-    return list(
-        session.scalars(
-            select(Item)
-            .where(Item.story_id == story_id, Item.kept.is_(True))
-            .options(selectinload(Item.feed))
-        )
-    )
+def grouped_items_since(session: Session, since: datetime) -> list[SourcedItem]:
+    """Items in a story published at or after ``since``."""
+    query = select(*_SOURCED_COLUMNS).where(Item.story_id.is_not(None), Item.published_at >= since)
+    return _sourced(session, query)
 
 
-def grouped_items_since(session: Session, since: datetime) -> list[Item]:
-    """Items in a story published at or after ``since``, with their feeds."""
-    return list(
-        session.scalars(
-            select(Item)
-            .where(Item.story_id.is_not(None), Item.published_at >= since)
-            .options(selectinload(Item.feed))
-        )
-    )
-
-
-def recent_texts(session: Session, since: datetime, *, kept: bool, limit: int) -> list[Item]:
+def recent_texts(session: Session, since: datetime, *, kept: bool, limit: int) -> list[ItemText]:
     """At most ``limit`` items (kept or dropped) published at or after ``since``, newest
-    first, with only their texts loaded."""
-    return list(
-        session.scalars(
-            select(Item)
-            .options(load_only(Item.title, Item.full_text, Item.content, Item.summary))
-            .where(Item.kept.is_(kept), Item.published_at >= since)
-            .order_by(Item.published_at.desc())
-            .limit(limit)
-        )
+    first, their texts only."""
+    return _texts(
+        session,
+        select(*_TEXT_COLUMNS)
+        .where(Item.kept.is_(kept), Item.published_at >= since)
+        .order_by(Item.published_at.desc())
+        .limit(limit),
+    )
+
+
+# ------------------------------------------------------------------------------ writes
+_ITEMS = cast(Table, Item.__table__)
+
+
+def update_items(session: Session, values: Sequence[dict[str, Any]]) -> None:
+    """Write each dict's values to the item its ``b_id`` names, every string fitted to its
+    column, in one statement (executemany). An item deleted meanwhile is skipped."""
+    if values:
+        fitted = [fit_values(Item, dict(one)) for one in values]
+        session.execute(update(_ITEMS).where(_ITEMS.c.id == bindparam("b_id")), fitted)
+
+
+def store_full_texts(session: Session, texts: Iterable[tuple[int, str | None, str]]) -> None:
+    """Keep each item's fetched article text and how fetching it went: (item id, text or
+    None, full_text_status)."""
+    update_items(
+        session,
+        [
+            {"b_id": item_id, "full_text": text, "full_text_status": status}
+            for item_id, text, status in texts
+        ],
     )

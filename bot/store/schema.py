@@ -199,9 +199,10 @@ class Item(Base):
 
     @property
     def text(self) -> str:
-        """The best text known: fetched full text, feed content, or the snippet."""
-        candidates = [self.full_text or "", self.content or "", self.summary or ""]
-        return max(candidates, key=len)
+        """The best text known (:func:`bot.store.items.best_text`, which the records use)."""
+        from bot.store.items import best_text  # bot.store.items imports this module
+
+        return best_text(self.full_text, self.content, self.summary)
 
 
 class Story(Base):

@@ -9,12 +9,14 @@ Slack adapter against the Slack engineer's fake Web API for the admin notice.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from bot.adapters.slack import SlackAdapter
@@ -22,10 +24,12 @@ from bot.cli import app
 from bot.config import FetchSettings, Settings, load_settings
 from bot.feeds.http import FailureKind, FetchError
 from bot.feeds.records import FeedOutcome, Validators
-from bot.feeds.schedule import backoff_delay, is_due
+from bot.feeds.schedule import NextPoll, backoff_delay, is_due
 from bot.pipeline import DigestBot
-from bot.services.ingest import record_outcome
-from bot.store.schema import Feed, Item
+from bot.services.ingest import poll_of
+from bot.store.database import create_database_engine, session_factory
+from bot.store.feeds import FeedRecord, feed_named, record_polls
+from bot.store.schema import Base, Feed, Item
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import MisbehavingServer
 from tests.fakes.slack_api import (
@@ -61,6 +65,34 @@ def feed_row(bot: DigestBot, name: str) -> Feed:
         return row
 
 
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    """A scratch database holding one feed, "f"."""
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'feeds.db'}")
+    Base.metadata.create_all(engine)
+    try:
+        with session_factory(engine).begin() as session:
+            session.add(Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False))
+            yield session
+    finally:
+        engine.dispose()
+
+
+def feed_f(session: Session) -> FeedRecord:
+    feed = feed_named(session, "f")
+    assert feed is not None
+    return feed
+
+
+def record_outcome(
+    session: Session, outcome: FeedOutcome, settings: FetchSettings, now: datetime
+) -> NextPoll:
+    """Feed "f" polled at ``now`` with ``outcome``, recorded as a poll cycle records it."""
+    poll = poll_of(feed_f(session), outcome, settings, now)
+    record_polls(session, [poll], now)
+    return poll.decision
+
+
 def failure(retry_after: float | None = None) -> FeedOutcome:
     error = FetchError(FailureKind.HTTP_STATUS, "HTTP 503", status=503, retry_after=retry_after)
     return FeedOutcome(name="f", url="u", error=error)
@@ -83,34 +115,34 @@ def test_backoff_doubles_from_five_minutes_and_is_capped() -> None:
     ],
 )
 def test_retry_after_is_a_floor_on_the_backoff(
-    retry_after: float | None, expected: timedelta
+    session: Session, retry_after: float | None, expected: timedelta
 ) -> None:
-    feed = Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False)
-    record_outcome(feed, failure(retry_after=retry_after), FetchSettings(), NOW)
+    record_outcome(session, failure(retry_after=retry_after), FetchSettings(), NOW)
+    feed = feed_f(session)
     assert feed.next_poll_at == NOW + expected
     assert not is_due(feed, NOW + expected - timedelta(seconds=1))
     assert is_due(feed, NOW + expected)
 
 
-def test_disabled_after_the_configured_failures_exactly_once() -> None:
+def test_disabled_after_the_configured_failures_exactly_once(session: Session) -> None:
     settings = FetchSettings(disable_after_failures=3)
-    feed = Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False)
     changes = [
-        record_outcome(feed, failure(), settings, NOW + timedelta(days=i)).disabled_now
+        record_outcome(session, failure(), settings, NOW + timedelta(days=i)).disabled_now
         for i in range(5)
     ]
+    feed = feed_f(session)
     assert changes == [False, False, True, False, False]
     assert feed.disabled_at == NOW + timedelta(days=2)
     assert feed.consecutive_failures == 5
     assert not is_due(feed, NOW + timedelta(days=30))
 
 
-def test_success_resets_failures_and_a_304_keeps_the_publishers_floor() -> None:
+def test_success_resets_failures_and_a_304_keeps_the_publishers_floor(session: Session) -> None:
     settings = FetchSettings()
-    feed = Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False)
-    record_outcome(feed, failure(), settings, NOW)
+    record_outcome(session, failure(), settings, NOW)
     ok = FeedOutcome(name="f", url="u", validators=Validators(etag='"1"'), min_interval=5400)
-    record_outcome(feed, ok, settings, NOW)
+    record_outcome(session, ok, settings, NOW)
+    feed = feed_f(session)
     assert feed.consecutive_failures == 0 and feed.last_error is None
     assert feed.etag == '"1"'
     floor_due = feed.next_poll_at
@@ -119,18 +151,20 @@ def test_success_resets_failures_and_a_304_keeps_the_publishers_floor() -> None:
 
     later = NOW + timedelta(minutes=90)
     not_modified = FeedOutcome(name="f", url="u", not_modified=True)
-    record_outcome(feed, not_modified, settings, later)
+    record_outcome(session, not_modified, settings, later)
+    feed = feed_f(session)
     assert feed.min_interval_seconds == 5400
     assert feed.next_poll_at is not None and feed.next_poll_at > later + timedelta(minutes=85)
 
 
-def test_a_ttl_equal_to_the_poll_interval_does_not_skip_every_other_cycle() -> None:
+def test_a_ttl_equal_to_the_poll_interval_does_not_skip_every_other_cycle(
+    session: Session,
+) -> None:
     """Cycles 30 min apart; a <ttl>30</ttl> feed fetched 20 s into one is due at the next."""
-    feed = Feed(name="f", url="u", consecutive_failures=0, disabled_notice_sent=False)
     fetched = NOW + timedelta(seconds=20)
     outcome = FeedOutcome(name="f", url="u", min_interval=1800, elapsed=0.5)
-    record_outcome(feed, outcome, FetchSettings(), fetched)
-    assert is_due(feed, NOW + timedelta(minutes=30))
+    record_outcome(session, outcome, FetchSettings(), fetched)
+    assert is_due(feed_f(session), NOW + timedelta(minutes=30))
 
 
 async def test_floors_from_ttl_and_max_age_skip_the_feed_until_due(
