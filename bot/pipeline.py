@@ -5,10 +5,11 @@
 owns the database engine, the sessions, the adapters and the outbox, and builds the
 services of ``bot/services/`` on first use: ingest (feeds into items), grouping (items
 into summarized stories), digests (stories out to chat), the feed catalog and the
-reports. Callers use those services directly; the methods here are only the use cases
-that combine several of them (a poll cycle; a feed-list change and its admin notice)
-and the CommandHandler interface. Building it neither connects nor migrates: opening the
-application (``open_app``) migrates as an explicit step.
+reports, and ``commands`` (the CommandHandler every platform's /meta-ai calls). Callers
+use those services directly; the methods here are only what spans several of them (a poll
+cycle with its grouping and admin notice, retention, the replicas' claims, closing the
+adapters). Building it neither connects nor migrates: opening the application
+(``open_app``) migrates as an explicit step.
 
 Services are built with their modules on first use: `latest`, `status` and the other
 read-only commands load neither aiohttp, nor trafilatura, nor nupunkt
