@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner
@@ -14,6 +15,9 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.misbehaving_server import MisbehavingServer
 from tests.fakes.slack_api import FakeSlack
 from tests.helpers import scratch_postgres_database
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 # Chat platform variables a developer may have set; tests never see them.
 PLATFORM_VARIABLES = [
@@ -77,3 +81,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'bot.db'}"
     else:
         yield request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a migrated store, on SQLite and on PostgreSQL (``database_url``)."""
+    from bot.store.database import create_database_engine, migrate, session_factory
+
+    engine = create_database_engine(database_url)
+    migrate(engine)
+    try:
+        yield session_factory(engine)
+    finally:
+        engine.dispose()

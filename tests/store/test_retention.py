@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from bot.cli import app
 from bot.config import ConfigError, load_settings
 from bot.pipeline import DigestBot
 from bot.scheduler import BotJobs
-from bot.store.database import create_database_engine, database_size, migrate, session_factory
+from bot.store.database import create_database_engine, database_size, migrate
 from bot.store.retention import prune
 from bot.store.schema import Claim, DigestRecord, Feed, Item, OutboxMessage, Story
 from bot.store.search import SQLITE_TABLE, index_stories
@@ -31,21 +30,6 @@ NOW = datetime.now(UTC)
 KEEP_DAYS = 90
 OLD = NOW - timedelta(days=100)
 RECENT = NOW - timedelta(days=10)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = (
-        f"sqlite:///{tmp_path / 'retention.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    engine = create_database_engine(url)
-    migrate(engine)
-    try:
-        yield session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 class Rows:

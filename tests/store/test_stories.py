@@ -4,37 +4,18 @@ returns the stories it marked with their sources counted as announced."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.database import create_database_engine, migrate, session_factory
 from bot.store.digests import new_digest
 from bot.store.schema import Feed, Item, Story
 from bot.store.stories import claim_unposted, unposted_stories
 
 NOW = datetime.now(UTC)
 STORIES = 30
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = (
-        f"sqlite:///{tmp_path / 'stories.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    engine = create_database_engine(url)
-    migrate(engine)
-    try:
-        yield session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def add_stories(session: Session) -> None:
