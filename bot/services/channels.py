@@ -134,15 +134,17 @@ class ChannelService:
         outcomes = []
         with self.sessions.begin() as session:
             for channel, ids in queued.items():
-                rows = messages_by_id(session, ids)
-                unsent = [row for row in rows if row.status != "sent"]
+                messages = messages_by_id(session, ids)
+                unsent = [message for message in messages if message.status != "sent"]
                 if unsent:
                     answer = unsent[0].last_error or "not sent (another process holds it)"
                     # Withdrawn: a failed test must not post later when the channel is fixed.
                     withdraw_messages(session, ids)
                     outcomes.append(TestOutcome(channel, False, answer))
                     continue
-                posted = ", ".join(row.platform_message_id or "accepted" for row in rows)
+                posted = ", ".join(
+                    message.platform_message_id or "accepted" for message in messages
+                )
                 outcomes.append(TestOutcome(channel, True, f"posted ({posted})"))
         return outcomes
 

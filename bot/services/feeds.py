@@ -158,8 +158,8 @@ class FeedCatalog:
         name = name.strip()
         try:
             with self.sessions.begin() as session:
-                row = remove_feed(session, self.configured(), name, utc_now())
-                url = redact_url(row.url)
+                removed = remove_feed(session, self.configured(), name, utc_now())
+                url = redact_url(removed.url)
         except FeedConflictError as error:
             return FeedChange(ok=False, message=str(error), name=name)
         log.info("feed %r removed by %s", name, removed_by)
@@ -174,9 +174,9 @@ class FeedCatalog:
         """Re-enable a feed disabled after repeated failures, its backoff cleared."""
         with self.sessions.begin() as session:
             sync_feeds(session, self.configured())
-            row = enable_feed(session, name)
-            url = redact_url(row.url) if row is not None else None
-        if row is None:
+            feed = enable_feed(session, name)
+            url = redact_url(feed.url) if feed is not None else None
+        if feed is None:
             return FeedChange(
                 ok=False, message=f"no feed named {name!r}; see `meta-ai-digest feeds list`"
             )
@@ -246,25 +246,25 @@ class FeedCatalog:
         :func:`~bot.common.redaction.redact_url`) because ``with_credentials`` is False."""
         with self.sessions() as session:
             configured = self.configured()
-            rows = {row.name: row for row in active_feeds(session, configured)}
+            stored = {feed.name: feed for feed in active_feeds(session, configured)}
         feeds = [
             OpmlFeed(
                 title=config.name,
                 xml_url=config.url,
-                html_url=rows[config.name].site_url if config.name in rows else None,
+                html_url=stored[config.name].site_url if config.name in stored else None,
             )
             for config in configured
         ]
         names = {config.name for config in configured}
         feeds += [
             OpmlFeed(
-                title=row.name,
-                xml_url=row.url,
-                html_url=row.site_url,
-                category=tuple(part for part in (row.category or "").split("/") if part),
+                title=feed.name,
+                xml_url=feed.url,
+                html_url=feed.site_url,
+                category=tuple(part for part in (feed.category or "").split("/") if part),
             )
-            for row in rows.values()
-            if row.name not in names
+            for feed in stored.values()
+            if feed.name not in names
         ]
         if not with_credentials:
             shown = [

@@ -230,27 +230,29 @@ class IngestService:
         now = utc_now()
         tasks, skipped = [], []
         with self.sessions.begin() as session:
-            rows = sync_feeds(session, configured)
-            wanted = [(rows[config.name], True) for config in configured if config.enabled]
+            stored = sync_feeds(session, configured)
+            wanted = [(stored[config.name], True) for config in configured if config.enabled]
             names = {config.name for config in configured}
             wanted += [
-                (row, False)
-                for row in sorted(rows.values(), key=lambda row: row.name)
-                if row.source == SOURCE_ADDED and is_active(row, names)
+                (feed, False)
+                for feed in sorted(stored.values(), key=lambda feed: feed.name)
+                if feed.source == SOURCE_ADDED and is_active(feed, names)
             ]
-            for row, trusted in wanted:
-                if row.disabled_at is not None:
+            for feed, trusted in wanted:
+                if feed.disabled_at is not None:
                     skipped.append(
-                        FeedReport(row.name, "disabled", error=row.last_error, skipped=True)
+                        FeedReport(feed.name, "disabled", error=feed.last_error, skipped=True)
                     )
-                elif not force and not is_due(row, now):
+                elif not force and not is_due(feed, now):
                     until = (
-                        row.next_poll_at.isoformat(timespec="minutes") if row.next_poll_at else "?"
+                        feed.next_poll_at.isoformat(timespec="minutes")
+                        if feed.next_poll_at
+                        else "?"
                     )
-                    skipped.append(FeedReport(row.name, f"waiting until {until}", skipped=True))
+                    skipped.append(FeedReport(feed.name, f"waiting until {until}", skipped=True))
                 else:
                     task = FeedTask(
-                        row.name, row.url, validators_of(row), row.body_sha256, trusted=trusted
+                        feed.name, feed.url, validators_of(feed), feed.body_sha256, trusted=trusted
                     )
                     tasks.append(task)
         return tasks, skipped

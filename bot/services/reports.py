@@ -99,10 +99,10 @@ def feed_infos(session: Session, configured: Sequence[FeedConfig]) -> list[FeedI
             feed = None  # a new URL starts a new history when the next poll syncs the row
         infos.append(feed_info(config.name, config.url, SOURCE_CONFIG, config.enabled, feed))
     added = sorted(
-        (row for row in active_feeds(session, configured) if row.source == SOURCE_ADDED),
-        key=lambda row: row.name.lower(),
+        (feed for feed in active_feeds(session, configured) if feed.source == SOURCE_ADDED),
+        key=lambda feed: feed.name.lower(),
     )
-    infos.extend(feed_info(row.name, row.url, SOURCE_ADDED, True, row) for row in added)
+    infos.extend(feed_info(feed.name, feed.url, SOURCE_ADDED, True, feed) for feed in added)
     return infos
 
 

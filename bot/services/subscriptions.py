@@ -120,7 +120,7 @@ class SubscriptionService:
             raise ValueError(problem)
         with self.sessions.begin() as session:
             begin_writing(session)
-            row, created = save_subscription(
+            subscription, created = save_subscription(
                 session,
                 spec.adapter,
                 spec.destination,
@@ -129,7 +129,7 @@ class SubscriptionService:
                 now=utc_now(),
                 by=by,
             )
-            return self._info(row, utc_now()), created
+            return self._info(subscription, utc_now()), created
 
     def unsubscribe(self, channel: str) -> bool:
         """Remove the channel's subscription; False when it had none. ValueError when
@@ -147,11 +147,13 @@ class SubscriptionService:
             begin_writing(session)
             now = utc_now()
             for spec in specs:
-                row = subscription_of(session, spec.adapter, spec.destination)
-                if row is not None and row.origin != "config":
+                subscription = subscription_of(session, spec.adapter, spec.destination)
+                if subscription is not None and subscription.origin != "config":
                     continue
                 columns = self._columns(spec)
-                if row is None or any(getattr(row, k) != v for k, v in columns.items()):
+                if subscription is None or any(
+                    getattr(subscription, k) != v for k, v in columns.items()
+                ):
                     save_subscription(
                         session, spec.adapter, spec.destination, columns, origin="config", now=now
                     )
@@ -162,15 +164,15 @@ class SubscriptionService:
         """Every subscription, in the order they were made."""
         with self.sessions() as session:
             now = utc_now()
-            return [self._info(row, now) for row in all_subscriptions(session)]
+            return [self._info(subscription, now) for subscription in all_subscriptions(session)]
 
     def info(self, channel: str) -> SubscriptionInfo | None:
         """The channel's subscription, if it has one. ValueError when ``channel`` is not
         ``<adapter>:<destination>``."""
         adapter, destination = split_channel(channel)
         with self.sessions() as session:
-            row = subscription_of(session, adapter, destination)
-            return None if row is None else self._info(row, utc_now())
+            subscription = subscription_of(session, adapter, destination)
+            return None if subscription is None else self._info(subscription, utc_now())
 
     def _columns(self, spec: SubscriptionSpec) -> dict[str, object]:
         return {
@@ -184,31 +186,31 @@ class SubscriptionService:
             "alert_words": spec.alert_words,
         }
 
-    def _info(self, row: SubscriptionRecord, now: datetime) -> SubscriptionInfo:
-        configured = self._target(row) is not None
+    def _info(self, subscription: SubscriptionRecord, now: datetime) -> SubscriptionInfo:
+        configured = self._target(subscription) is not None
         return SubscriptionInfo(
-            channel=channel_of(row.adapter, row.destination),
-            adapter=row.adapter,
-            destination=row.destination,
+            channel=channel_of(subscription.adapter, subscription.destination),
+            adapter=subscription.adapter,
+            destination=subscription.destination,
             description=describe(
-                row.kinds,
-                row.words,
-                row.min_outlets,
-                row.schedule,
-                row.timezone,
-                row.form,
-                row.alerts,
+                subscription.kinds,
+                subscription.words,
+                subscription.min_outlets,
+                subscription.schedule,
+                subscription.timezone,
+                subscription.form,
+                subscription.alerts,
             ),
-            next_post=next_post(row.schedule, row.timezone, now),
-            timezone=row.timezone,
-            origin=row.origin,
-            created_by=row.created_by,
+            next_post=next_post(subscription.schedule, subscription.timezone, now),
+            timezone=subscription.timezone,
+            origin=subscription.origin,
+            created_by=subscription.created_by,
             configured=configured,
         )
 
-    def _target(self, row: SubscriptionRecord) -> Target | None:
-        adapter = self.adapters.get(row.adapter)
-        return None if adapter is None else (adapter, row.destination)
+    def _target(self, subscription: SubscriptionRecord) -> Target | None:
+        adapter = self.adapters.get(subscription.adapter)
+        return None if adapter is None else (adapter, subscription.destination)
 
     # ------------------------------------------------------------------ posting
     async def post_due(self) -> list[Digest]:
@@ -225,7 +227,7 @@ class SubscriptionService:
         per subscription, so one channel's trouble never holds up another's."""
         moment = now or utc_now()
         with self.sessions() as session:
-            ids = [row.id for row in all_subscriptions(session)]
+            ids = [subscription.id for subscription in all_subscriptions(session)]
         queued: list[Digest] = []
         for subscription_id in ids:
             for step in (self._queue_alert, self._queue_post):
@@ -240,20 +242,22 @@ class SubscriptionService:
             loaded = self._loaded(session, subscription_id)
             if loaded is None:
                 return None
-            row, target = loaded
-            if schedule_mode(row.schedule) == NEVER:
+            subscription, target = loaded
+            if schedule_mode(subscription.schedule) == NEVER:
                 # An alerts-only channel: no scheduled post, but the stories it was alerted
                 # to still get their updates in its threads.
-                updates = self._updates(session, row, now)
-                return self._queue(session, row, target, "digest", [], updates, now)
-            last_run = row.last_run_at or row.created_at
-            if not is_due(row.schedule, row.timezone, last_run, now):
+                updates = self._updates(session, subscription, now)
+                return self._queue(session, subscription, target, "digest", [], updates, now)
+            last_run = subscription.last_run_at or subscription.created_at
+            if not is_due(subscription.schedule, subscription.timezone, last_run, now):
                 return None
-            if schedule_mode(row.schedule) == "cron" and not claim_run(session, row, now):
+            if schedule_mode(subscription.schedule) == "cron" and not claim_run(
+                session, subscription, now
+            ):
                 return None  # another replica runs it
-            stories = self._selected(session, row, now)[: self.settings.max_stories]
-            updates = self._updates(session, row, now)
-            return self._queue(session, row, target, "digest", stories, updates, now)
+            stories = self._selected(session, subscription, now)[: self.settings.max_stories]
+            updates = self._updates(session, subscription, now)
+            return self._queue(session, subscription, target, "digest", stories, updates, now)
 
     def _queue_alert(self, subscription_id: int, now: datetime) -> Digest | None:
         settings = self.settings
@@ -262,37 +266,37 @@ class SubscriptionService:
             loaded = self._loaded(session, subscription_id)
             if loaded is None or not loaded[0].alerts:
                 return None
-            row, target = loaded
-            if schedule_mode(row.schedule) == INSTANT:
+            subscription, target = loaded
+            if schedule_mode(subscription.schedule) == INSTANT:
                 return None  # every story goes at once: nothing waits to be alerted
-            last = row.last_alert_at
+            last = subscription.last_alert_at
             if last is not None and now - last < timedelta(minutes=settings.alert_gap_minutes):
                 return None
             window = timedelta(hours=settings.alert_hours)
-            alert_words = self._matching(session, row.alert_words, now - window)
+            alert_words = self._matching(session, subscription.alert_words, now - window)
             due = [
                 story
-                for story in self._selected(session, row, now, since=now - window)
+                for story in self._selected(session, subscription, now, since=now - window)
                 if reached(story, settings.alert_sources, window)
                 or (alert_words is not None and story.id in alert_words)
             ][: settings.max_stories]
-            if not due or not claim_alert(session, row, now):
+            if not due or not claim_alert(session, subscription, now):
                 return None
-            return self._queue(session, row, target, "alert", due, [], now)
+            return self._queue(session, subscription, target, "alert", due, [], now)
 
     def _loaded(
         self, session: Session, subscription_id: int
     ) -> tuple[SubscriptionRecord, Target] | None:
         """The subscription and its channel, or None when it was removed meanwhile or no
         enabled adapter posts to it."""
-        row = subscription_by_id(session, subscription_id)
-        target = None if row is None else self._target(row)
-        return None if row is None or target is None else (row, target)
+        subscription = subscription_by_id(session, subscription_id)
+        target = None if subscription is None else self._target(subscription)
+        return None if subscription is None or target is None else (subscription, target)
 
     def _queue(
         self,
         session: Session,
-        row: SubscriptionRecord,
+        subscription: SubscriptionRecord,
         target: Target,
         kind: str,
         stories: Sequence[StoryRecord],
@@ -304,14 +308,17 @@ class SubscriptionService:
         if not stories and not updates:
             return None
         digest_id = new_digest(session, kind, now)
-        recorded = record_posts(session, row.id, stories, digest_id, now)
+        recorded = record_posts(session, subscription.id, stories, digest_id, now)
         fresh = [story for story in stories if story.id in recorded]
         if not fresh and not updates:
             delete_digest(session, digest_id)
             return None
-        digest = digest_of(fresh, now).model_copy(update={"kind": kind, "form": row.form})
+        digest = digest_of(fresh, now).model_copy(update={"kind": kind, "form": subscription.form})
         shown = digest.model_copy(update={"updates": [update for _at, update in updates]})
-        payload = {**shown.to_json_dict(), "channel": channel_of(row.adapter, row.destination)}
+        payload = {
+            **shown.to_json_dict(),
+            "channel": channel_of(subscription.adapter, subscription.destination),
+        }
         fill_digest(session, digest_id, kind if fresh else "update", payload)
         enqueue_digest(session, [target], digest, updates, digest_id)
         return shown
@@ -319,17 +326,19 @@ class SubscriptionService:
     def _selected(
         self,
         session: Session,
-        row: SubscriptionRecord,
+        subscription: SubscriptionRecord,
         now: datetime,
         since: datetime | None = None,
     ) -> list[StoryRecord]:
         """The stories not yet posted to the subscription that its filter selects."""
-        start = since or max(row.created_at - START_WINDOW, now - BACKLOG)
-        matching = self._matching(session, row.words, start)
+        start = since or max(subscription.created_at - START_WINDOW, now - BACKLOG)
+        matching = self._matching(session, subscription.words, start)
         return [
             story
-            for story in unposted_for(session, row.id, start, CANDIDATES)
-            if story_selected(story.kind, outlet_count(story), row.kinds, row.min_outlets)
+            for story in unposted_for(session, subscription.id, start, CANDIDATES)
+            if story_selected(
+                story.kind, outlet_count(story), subscription.kinds, subscription.min_outlets
+            )
             and (matching is None or story.id in matching)
         ]
 
@@ -341,14 +350,14 @@ class SubscriptionService:
         return set(recent_story_ids(session, since - BACKLOG, CANDIDATES, terms))
 
     def _updates(
-        self, session: Session, row: SubscriptionRecord, now: datetime
+        self, session: Session, subscription: SubscriptionRecord, now: datetime
     ) -> list[tuple[int | None, StoryUpdate]]:
         """The subscription's posted stories that gained sources, each claimed once."""
         if not self.settings.show_new_sources:
             return []
-        channel = channel_of(row.adapter, row.destination)
+        channel = channel_of(subscription.adapter, subscription.destination)
         updates = []
-        for story, post in grown_posts(session, row.id, now - GROWN_WINDOW):
+        for story, post in grown_posts(session, subscription.id, now - GROWN_WINDOW):
             sources = story.kept_sources
             if claim_growth(session, post, sources):
                 extra = sources - post.sources_announced
