@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -141,3 +142,26 @@ def test_run_names_the_database_in_use_when_it_starts(
         run.wait_for("database:", timeout=60)
         assert run.stop(signal.SIGTERM, timeout=15)[0] == 0
     assert f"database: sqlite:///{tmp_path / 'b.db'}" in log.read_text()
+
+
+def test_a_stop_while_the_bot_starts_is_a_clean_exit(tmp_path: Path) -> None:
+    """SIGTERM before the schedule's own handler is installed (here: while the database
+    does not answer yet) ends ``run`` with status 0, as a stop later does, not killed by
+    the signal. A server that accepts the connection and never answers holds the bot
+    there, so the signal lands inside start-up every time."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    silent.settimeout(60)
+    port = silent.getsockname()[1]
+    url = f"postgresql+psycopg://bot@127.0.0.1:{port}/bot"
+    config = write_config(tmp_path / "c.toml", [("Good", "http://127.0.0.1:9/feed.xml")], None)
+    env = {"DATABASE_URL": url}
+    with BotProcess(["run", "--config", str(config)], log=tmp_path / "run.log", env=env) as run:
+        connection, _ = silent.accept()  # the bot is in start-up, opening its database
+        try:
+            code, seconds = run.stop(signal.SIGTERM, timeout=15)
+        finally:
+            connection.close()
+            silent.close()
+        assert code == 0, run.tail()
+        assert seconds < 10
+        assert "Traceback" not in run.output()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ def run(ctx: typer.Context) -> None:
     from bot.store.database import describe_database
 
     settings, env = context_of(ctx)
+    signal.signal(signal.SIGTERM, stop_while_starting)
     with open_app(settings, env) as bot:
         polled = [info for info in bot.catalog.infos() if info.state not in ("off", "disabled")]
         banner = run_banner(settings, len(polled), [adapter.name for adapter in bot.adapters])
@@ -44,6 +46,14 @@ def run(ctx: typer.Context) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def stop_while_starting(_signum: int, _frame: object) -> None:
+    """SIGTERM before the schedule runs (migrating, building adapters, printing the banner):
+    leave at once, with status 0 as a stop later would. Nothing started yet has work to
+    finish, and the database rolls back a transaction left open. The schedule installs its
+    own handler when it starts (bot.scheduler.run_forever)."""
+    raise SystemExit(0)
 
 
 def run_banner(settings: Settings, feed_count: int, adapter_names: list[str]) -> str:
