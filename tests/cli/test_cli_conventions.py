@@ -144,8 +144,9 @@ def test_run_names_the_database_in_use_when_it_starts(
     assert f"database: sqlite:///{tmp_path / 'b.db'}" in log.read_text()
 
 
-def test_a_stop_while_the_bot_starts_is_a_clean_exit(tmp_path: Path) -> None:
-    """SIGTERM before the schedule's own handler is installed (here: while the database
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_the_bot_starts_is_a_clean_exit(tmp_path: Path, signum: int) -> None:
+    """SIGTERM or Ctrl-C before the schedule's own handler is installed (here: while the database
     does not answer yet) ends ``run`` with status 0, as a stop later does, not killed by
     the signal. A server that accepts the connection and never answers holds the bot
     there, so the signal lands inside start-up every time."""
@@ -158,7 +159,7 @@ def test_a_stop_while_the_bot_starts_is_a_clean_exit(tmp_path: Path) -> None:
     with BotProcess(["run", "--config", str(config)], log=tmp_path / "run.log", env=env) as run:
         connection, _ = silent.accept()  # the bot is in start-up, opening its database
         try:
-            code, seconds = run.stop(signal.SIGTERM, timeout=15)
+            code, seconds = run.stop(signum, timeout=15)
         finally:
             connection.close()
             silent.close()

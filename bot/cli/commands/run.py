@@ -32,7 +32,8 @@ def run(ctx: typer.Context) -> None:
     from bot.store.database import describe_database
 
     settings, env = context_of(ctx)
-    signal.signal(signal.SIGTERM, stop_while_starting)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop_while_starting)
     with open_app(settings, env) as bot:
         polled = [info for info in bot.catalog.infos() if info.state not in ("off", "disabled")]
         banner = run_banner(settings, len(polled), [adapter.name for adapter in bot.adapters])
@@ -49,8 +50,8 @@ def run(ctx: typer.Context) -> None:
 
 
 def stop_while_starting(_signum: int, _frame: object) -> None:
-    """SIGTERM before the schedule runs (migrating, building adapters, printing the banner):
-    leave at once, with status 0 as a stop later would. Nothing started yet has work to
+    """SIGTERM or Ctrl-C before the schedule runs (migrating, building adapters, printing the
+    banner): leave at once, with status 0 as a stop later would. Nothing started yet has work to
     finish, and the database rolls back a transaction left open. The schedule installs its
     own handler when it starts (bot.scheduler.run_forever)."""
     raise SystemExit(0)
