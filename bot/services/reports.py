@@ -8,8 +8,7 @@ already hold one.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from bot.common.redaction import redact_url, redact_urls
 from bot.common.times import utc_minute as when
@@ -17,12 +16,11 @@ from bot.common.times import utc_now
 from bot.digest.model import FeedInfo
 from bot.feeds.settings import FeedConfig
 from bot.store.digests import last_digest as newest_digest
-from bot.store.feeds import SOURCE_ADDED, SOURCE_CONFIG, active_feeds
+from bot.store.feeds import SOURCE_ADDED, SOURCE_CONFIG, FeedRecord, active_feeds, all_feeds
 from bot.store.outbox import pending_messages
 from bot.store.reports import (
     ExplainedItem,
     ExplainedStory,
-    all_feeds,
     items_at,
     size_of_database,
     unposted_count,
@@ -31,28 +29,6 @@ from bot.stories.settings import KindSettings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
-
-
-class StoredFeed(Protocol):
-    """What the reports read of a stored feed: a :class:`bot.store.reports.ReportedFeed`, or
-    a feed as :func:`bot.store.feeds.active_feeds` returns it."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def last_status(self) -> str | None: ...
-    @property
-    def last_error(self) -> str | None: ...
-    @property
-    def consecutive_failures(self) -> int: ...
-    @property
-    def last_success_at(self) -> datetime | None: ...
-    @property
-    def next_poll_at(self) -> datetime | None: ...
-    @property
-    def disabled_at(self) -> datetime | None: ...
-    @property
-    def added_by(self) -> str | None: ...
 
 
 class Reports:
@@ -118,7 +94,7 @@ def human_size(size: int | None) -> str:
 
 
 def feed_info(
-    name: str, url: str, source: Literal["config", "added"], enabled: bool, feed: StoredFeed | None
+    name: str, url: str, source: Literal["config", "added"], enabled: bool, feed: FeedRecord | None
 ) -> FeedInfo:
     """One feed's health; ``feed`` is its stored row, None before its first poll.
 
@@ -153,7 +129,7 @@ def status_lines(session: Session, configured: Sequence[FeedConfig] | None = Non
     With ``configured``, only the feeds the bot has now (see :func:`feed_infos`): a feed
     dropped from the config file or removed keeps its row, but is no longer reported.
     """
-    feeds: Sequence[StoredFeed] = (
+    feeds: Sequence[FeedRecord] = (
         all_feeds(session) if configured is None else active_feeds(session, configured)
     )
     failing = [feed for feed in feeds if feed.consecutive_failures and not feed.disabled_at]

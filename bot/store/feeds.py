@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -109,32 +109,23 @@ def _set_url(row: Feed, url: str) -> None:
     _reset_health(row)
 
 
-class FeedOrigin(Protocol):
-    """A feed as :func:`is_active` sees it: a record, or any value with these fields."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def source(self) -> str: ...
-
-    @property
-    def removed_at(self) -> datetime | None: ...
-
-
-def is_active(row: FeedOrigin, configured_names: Collection[str]) -> bool:
+def is_active(feed: Feed | FeedRecord, configured_names: Collection[str]) -> bool:
     """A feed the bot has now: listed in the config, or added and not removed. A config
     feed dropped from the config file keeps its row (and its items), but is gone."""
-    if row.source == SOURCE_ADDED:
-        return row.removed_at is None
-    return row.name in configured_names
+    if feed.source == SOURCE_ADDED:
+        return feed.removed_at is None
+    return feed.name in configured_names
+
+
+def all_feeds(session: Session) -> list[FeedRecord]:
+    """Every feed, the dropped and removed ones too, by name."""
+    return [_record(row) for row in session.scalars(select(Feed).order_by(Feed.name))]
 
 
 def active_feeds(session: Session, configured: Sequence[FeedConfig]) -> list[FeedRecord]:
     """The feeds the bot has now, by name."""
     names = {config.name for config in configured}
-    rows = session.scalars(select(Feed).order_by(Feed.name))
-    return [_record(row) for row in rows if is_active(row, names)]
+    return [feed for feed in all_feeds(session) if is_active(feed, names)]
 
 
 class FeedConflictError(ValueError):

@@ -22,21 +22,6 @@ from bot.store.schema import Feed, Item, Story
 
 
 @dataclass(frozen=True, slots=True)
-class ReportedFeed:
-    """A feed's stored health, as ``status`` and the feed list show it."""
-
-    name: str
-    url: str
-    last_status: str | None
-    last_error: str | None
-    consecutive_failures: int
-    last_success_at: datetime | None
-    next_poll_at: datetime | None
-    disabled_at: datetime | None
-    added_by: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class ExplainedStory:
     """The story an explained article was grouped into, with the title and text of each of
     its kept articles (oldest first): what its kind is judged on."""
@@ -71,12 +56,6 @@ class ExplainedItem:
 def _names(record: type[Any], skip: Collection[str] = ()) -> list[str]:
     """The fields of ``record`` (but ``skip``): the columns of the same names it carries."""
     return [field.name for field in fields(record) if field.name not in skip]
-
-
-def all_feeds(session: Session) -> list[ReportedFeed]:
-    """Every feed, the dropped and removed ones too, by name."""
-    query = select(*(getattr(Feed, name) for name in _names(ReportedFeed))).order_by(Feed.name)
-    return [ReportedFeed(*row) for row in session.execute(query)]
 
 
 def unposted_count(session: Session) -> int:
