@@ -11,7 +11,7 @@ texts redacted and every string fitted to its column on the way, bot.store.datab
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bot.feeds.records import Validators
 from bot.feeds.schedule import FeedHealth
 from bot.store.bounds import bound_of, fit_values
+from bot.store.records import fields_of
 from bot.store.schema import SOURCE_ADDED, SOURCE_CONFIG, Feed
 
 __all__ = ["SOURCE_ADDED", "SOURCE_CONFIG"]  # where a feed came from, for the layers above
@@ -63,7 +64,7 @@ class FeedRecord:
     removed_at: datetime | None
 
 
-_FIELDS = tuple(column.name for column in fields(FeedRecord))
+_FIELDS = fields_of(FeedRecord)
 
 
 def _record(row: Feed) -> FeedRecord:

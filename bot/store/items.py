@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.feeds.records import FeedEntry
 from bot.store.bounds import bound_of, fit_values
+from bot.store.records import columns_of
 from bot.store.schema import MAX_TITLE_CHARS as MAX_TITLE_CHARS
 from bot.store.schema import Feed, Item
 
@@ -181,17 +182,9 @@ class SourcedItem(ItemText):
     source: str
 
 
-_TEXT_COLUMNS = (Item.id, Item.title, Item.url, Item.summary, Item.content, Item.full_text)
-_SOURCED_COLUMNS = (
-    *_TEXT_COLUMNS,
-    Item.normalized_url,
-    Item.comments_url,
-    Item.published_at,
-    Item.backfill,
-    Item.full_text_status,
-    Item.story_id,
-    Item.feed_id,
-)
+_TEXT_COLUMNS = columns_of(Item, ItemText)
+# The feed's id where the record has its name: the names come in one more query.
+_SOURCED_COLUMNS = (*columns_of(Item, SourcedItem, skip={"source"}), Item.feed_id)
 
 
 def _texts(session: Session, statement: Executable) -> list[ItemText]:

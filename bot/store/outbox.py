@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.common.times import utc_now
+from bot.store.records import columns_of, fields_of
 from bot.store.schema import OutboxMessage
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def idempotency_key(nonce: str | None, message_id: int) -> str:
     return f"mad-{nonce}" if nonce else f"mad-{message_id}"
 
 
-_FIELDS = tuple(field.name for field in fields(OutboxRecord))
+_FIELDS = fields_of(OutboxRecord)
 
 
 def _record(row: Any) -> OutboxRecord:
@@ -67,7 +68,7 @@ def _record(row: Any) -> OutboxRecord:
 
 def _select() -> Select[Any]:
     """The columns an :class:`OutboxRecord` carries."""
-    return select(*(getattr(OutboxMessage, name) for name in _FIELDS))
+    return select(*columns_of(OutboxMessage, OutboxRecord))
 
 
 def _records(session: Session, query: Select[Any]) -> list[OutboxRecord]:

@@ -7,7 +7,7 @@ The outbox's pending messages come from :func:`bot.store.outbox.pending_messages
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from bot.common.bounds import fit_key
 from bot.feeds.records import MAX_KEY_CHARS
 from bot.feeds.urls import normalize_url
 from bot.store.database import database_size
+from bot.store.records import columns_of, fields_of
 from bot.store.schema import Feed, Item, Story
 
 
@@ -53,11 +54,6 @@ class ExplainedItem:
     story: ExplainedStory | None
 
 
-def _names(record: type[Any], skip: Collection[str] = ()) -> list[str]:
-    """The fields of ``record`` (but ``skip``): the columns of the same names it carries."""
-    return [field.name for field in fields(record) if field.name not in skip]
-
-
 def unposted_count(session: Session) -> int:
     """How many stories wait for the next digest."""
     waiting = select(func.count()).select_from(Story).where(Story.posted_at.is_(None))
@@ -70,8 +66,9 @@ def size_of_database(session: Session) -> int | None:
     return database_size(engine) if isinstance(engine, Engine) else None
 
 
-_ITEM_FIELDS = _names(ExplainedItem, skip={"feed_name", "story"})
-_STORY_FIELDS = _names(ExplainedStory, skip={"articles"})
+_ITEM_SKIP, _STORY_SKIP = {"feed_name", "story"}, {"articles"}
+_ITEM_FIELDS = fields_of(ExplainedItem, skip=_ITEM_SKIP)
+_STORY_FIELDS = fields_of(ExplainedStory, skip=_STORY_SKIP)
 
 
 def items_at(session: Session, url: str) -> list[ExplainedItem]:
@@ -80,9 +77,9 @@ def items_at(session: Session, url: str) -> list[ExplainedItem]:
     for the items, their feeds and stories, one for those stories' kept articles."""
     query = (
         select(
-            *(getattr(Item, name) for name in _ITEM_FIELDS),
+            *columns_of(Item, ExplainedItem, skip=_ITEM_SKIP),
             Feed.name,
-            *(getattr(Story, name) for name in _STORY_FIELDS),
+            *columns_of(Story, ExplainedStory, skip=_STORY_SKIP),
         )
         .join(Feed, Feed.id == Item.feed_id)
         .outerjoin(Story, Story.id == Item.story_id)

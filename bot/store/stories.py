@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from bot.store.records import columns_of
 from bot.store.schema import Feed, Item, Story
 
 #: Story ids per query of their sources: as many as SQLAlchemy's selectinload sent in one
@@ -63,17 +64,7 @@ class StoryRecord:
         return sum(1 for item in self.items if item.kept)
 
 
-_STORY_COLUMNS = (
-    Story.id,
-    Story.title,
-    Story.url,
-    Story.first_published_at,
-    Story.summary,
-    Story.summary_note,
-    Story.kind,
-    Story.posted_digest_id,
-    Story.sources_announced,
-)
+_STORY_COLUMNS = columns_of(Story, StoryRecord, skip={"items"})
 
 
 def story_select() -> Select[Any]:

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.store.bounds import fit_values
+from bot.store.records import columns_of
 from bot.store.schema import Story, Subscription, SubscriptionPost
 from bot.store.stories import StoryRecord, load_stories, story_select
 
@@ -71,9 +72,7 @@ class PostRecord:
     sources_announced: int
 
 
-_SUBSCRIPTION_COLUMNS = tuple(
-    getattr(Subscription, name) for name in SubscriptionRecord.__dataclass_fields__
-)
+_SUBSCRIPTION_COLUMNS = columns_of(Subscription, SubscriptionRecord)
 
 
 def _subscriptions(session: Session, *where: Any) -> list[SubscriptionRecord]:
