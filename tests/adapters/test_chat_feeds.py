@@ -65,6 +65,24 @@ def make_bot(tmp_path: Path, env: dict[str, str], extra: str, port: int) -> Dige
     return DigestBot.migrated(settings, adapters, env=env)
 
 
+@asynccontextmanager
+async def started_slack(
+    tmp_path: Path, extra: str, port: int
+) -> AsyncIterator[tuple[FakeSlack, SlackAdapter, DigestBot]]:
+    """The fake Slack, the real Slack adapter in HTTP mode started on the real core
+    (:func:`make_bot` with ``extra``), and that core; closed in order at the end."""
+    async with FakeSlack() as slack:
+        bot = make_bot(tmp_path, slack.http_mode_env(), extra, port)
+        [adapter] = bot.adapters
+        assert isinstance(adapter, SlackAdapter)
+        await adapter.start(bot.commands)
+        try:
+            yield slack, adapter, bot
+        finally:
+            await adapter.close()
+            bot.close()
+
+
 def stored(bot: DigestBot) -> dict[str, Feed]:
     with bot.sessions() as session:
         return {feed.name: feed for feed in session.scalars(select(Feed))}
@@ -100,50 +118,41 @@ async def test_slack_admins_add_and_remove_feeds_members_list_them_and_get_a_pol
 ) -> None:
     feed_server.serve("/site", SITE_PAGE, "text/html")
     feed_server.serve("/atom.xml", fresh_feed("outlet-b-atom.xml"), "application/atom+xml")
-    async with FakeSlack() as slack:
-        env = slack.http_mode_env()
-        extra = f'[adapters.slack]\nadmin_channel = "{OTHER_CHANNEL}"\n'
-        bot = make_bot(tmp_path, env, extra, feed_server.port)
-        [adapter] = bot.adapters
-        assert isinstance(adapter, SlackAdapter)
-        await adapter.start(bot.commands)
-        try:
-            # A member may not add: a kind refusal, nothing stored, nothing announced.
-            await slash(adapter, slack, USER_ID, f"add {feed_server.url('/site')}", "member")
-            refusal = await answer(slack, "member")
-            assert refusal["response_type"] == "ephemeral"
-            assert "only workspace admins and owners" in text_of(refusal)
-            assert text_of(refusal) == NOT_ADMIN_TEXT
-            assert stored(bot) == {}
-            assert [b["user"] for b in slack.bodies("users.info")] == [USER_ID]
+    extra = f'[adapters.slack]\nadmin_channel = "{OTHER_CHANNEL}"\n'
+    async with started_slack(tmp_path, extra, feed_server.port) as (slack, adapter, bot):
+        # A member may not add: a kind refusal, nothing stored, nothing announced.
+        await slash(adapter, slack, USER_ID, f"add {feed_server.url('/site')}", "member")
+        refusal = await answer(slack, "member")
+        assert refusal["response_type"] == "ephemeral"
+        assert "only workspace admins and owners" in text_of(refusal)
+        assert text_of(refusal) == NOT_ADMIN_TEXT
+        assert stored(bot) == {}
+        assert [b["user"] for b in slack.bodies("users.info")] == [USER_ID]
 
-            # An admin adds the site; the bot finds its feed and tells the admin channel.
-            await slash(adapter, slack, ADMIN_ID, f"add <{feed_server.url('/site')}>", "admin")
-            added = await answer(slack, "admin")
-            assert added["response_type"] == "ephemeral"
-            assert "Added the feed “Outlet B”" in text_of(added)
-            feed = stored(bot)["Outlet B"]
-            assert (feed.source, feed.url) == ("added", feed_server.url("/atom.xml"))
-            assert feed.added_by == f"Slack user {ADMIN_ID} (grace)"
-            await slack.wait_for(lambda: bool(slack.bodies("chat.postMessage")))
-            [notice] = slack.bodies("chat.postMessage")
-            assert notice["channel"] == OTHER_CHANNEL
-            assert f"Slack user {ADMIN_ID} (grace) added the feed “Outlet B”" in notice["text"]
+        # An admin adds the site; the bot finds its feed and tells the admin channel.
+        await slash(adapter, slack, ADMIN_ID, f"add <{feed_server.url('/site')}>", "admin")
+        added = await answer(slack, "admin")
+        assert added["response_type"] == "ephemeral"
+        assert "Added the feed “Outlet B”" in text_of(added)
+        feed = stored(bot)["Outlet B"]
+        assert (feed.source, feed.url) == ("added", feed_server.url("/atom.xml"))
+        assert feed.added_by == f"Slack user {ADMIN_ID} (grace)"
+        await slack.wait_for(lambda: bool(slack.bodies("chat.postMessage")))
+        [notice] = slack.bodies("chat.postMessage")
+        assert notice["channel"] == OTHER_CHANNEL
+        assert f"Slack user {ADMIN_ID} (grace) added the feed “Outlet B”" in notice["text"]
 
-            # Anyone may list the feeds.
-            await slash(adapter, slack, USER_ID, "feeds", "list")
-            listing = text_of(await answer(slack, "list"))
-            assert "1 feed, 0 with problems" in listing
-            assert "• Outlet B (" in listing and ", added): not polled yet" in listing
+        # Anyone may list the feeds.
+        await slash(adapter, slack, USER_ID, "feeds", "list")
+        listing = text_of(await answer(slack, "list"))
+        assert "1 feed, 0 with problems" in listing
+        assert "• Outlet B (" in listing and ", added): not polled yet" in listing
 
-            await slash(adapter, slack, ADMIN_ID, "remove Outlet B", "remove")
-            assert "Removed the feed “Outlet B”" in text_of(await answer(slack, "remove"))
-            assert stored(bot)["Outlet B"].removed_at is not None
-            await slack.wait_for(lambda: len(slack.bodies("chat.postMessage")) == 2)
-            assert "removed the feed “Outlet B”" in slack.bodies("chat.postMessage")[1]["text"]
-        finally:
-            await adapter.close()
-            bot.close()
+        await slash(adapter, slack, ADMIN_ID, "remove Outlet B", "remove")
+        assert "Removed the feed “Outlet B”" in text_of(await answer(slack, "remove"))
+        assert stored(bot)["Outlet B"].removed_at is not None
+        await slack.wait_for(lambda: len(slack.bodies("chat.postMessage")) == 2)
+        assert "removed the feed “Outlet B”" in slack.bodies("chat.postMessage")[1]["text"]
 
 
 async def test_re_enabling_a_feed_tells_the_admin_channel_as_adding_and_removing_do(
@@ -182,17 +191,9 @@ async def slack_with_a_configured_admin(
     """A started Slack adapter in HTTP mode whose admin is ``USER_ID`` by configuration, and
     the URL of a feed it may add."""
     feed_url = feed_server.serve("/a.xml", fresh_feed("outlet-a-rss.xml"))
-    async with FakeSlack() as slack:
-        admins = f'[adapters.slack]\nadmin_users = ["{USER_ID}"]\n'
-        bot = make_bot(tmp_path, slack.http_mode_env(), admins, feed_server.port)
-        [adapter] = bot.adapters
-        assert isinstance(adapter, SlackAdapter)
-        await adapter.start(bot.commands)
-        try:
-            yield slack, adapter, bot, feed_url
-        finally:
-            await adapter.close()
-            bot.close()
+    admins = f'[adapters.slack]\nadmin_users = ["{USER_ID}"]\n'
+    async with started_slack(tmp_path, admins, feed_server.port) as (slack, adapter, bot):
+        yield slack, adapter, bot, feed_url
 
 
 async def test_slack_configured_admins_may_change_feeds_and_a_missing_scope_refuses(
@@ -327,17 +328,9 @@ async def test_slack_feeds_list_shows_no_credential_of_a_feed_address(
         "&sig=7a6b5c4d3e2f1a0b9c8d7e6f"
     )
     extra = f'[[extra_feeds]]\nname = "Paid"\nurl = "{paid}"\n'
-    async with FakeSlack() as slack:
-        bot = make_bot(tmp_path, slack.http_mode_env(), extra, feed_server.port)
-        [adapter] = bot.adapters
-        assert isinstance(adapter, SlackAdapter)
-        await adapter.start(bot.commands)
-        try:
-            await slash(adapter, slack, USER_ID, "feeds", "list")
-            listing = text_of(await answer(slack, "list"))
-        finally:
-            await adapter.close()
-            bot.close()
+    async with started_slack(tmp_path, extra, feed_server.port) as (slack, adapter, _bot):
+        await slash(adapter, slack, USER_ID, "feeds", "list")
+        listing = text_of(await answer(slack, "list"))
     assert "• Paid (https://paid.example/rss?apikey=[redacted]&amp;" in listing
     assert "sig=[redacted]): not polled yet" in listing
     for secret in ("ada", "hunter2-pass", "KEY-0f1e2d3c", "7a6b5c4d3e2f1a0b9c8d7e6f"):

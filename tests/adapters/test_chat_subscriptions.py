@@ -11,7 +11,6 @@ from pathlib import Path
 
 from bot.adapters.discord import DiscordAdapter
 from bot.adapters.discord.commands import NOT_ADMIN
-from bot.adapters.slack import SlackAdapter
 from bot.adapters.slack.commands import NOT_ADMIN_TEXT
 from tests.adapters.test_chat_feeds import (
     answer,
@@ -19,6 +18,7 @@ from tests.adapters.test_chat_feeds import (
     interaction_reply,
     make_bot,
     slash,
+    started_slack,
     text_of,
 )
 from tests.fakes.discord_api import (
@@ -29,57 +29,49 @@ from tests.fakes.discord_api import (
     FakeDiscord,
 )
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.slack_api import ADMIN_ID, DIGEST_CHANNEL, OTHER_CHANNEL, USER_ID, FakeSlack
+from tests.fakes.slack_api import ADMIN_ID, DIGEST_CHANNEL, OTHER_CHANNEL, USER_ID
 
 
 async def test_slack_admins_subscribe_the_channel_members_ask_what_it_gets(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
-    async with FakeSlack() as slack:
-        extra = f'[adapters.slack]\nadmin_channel = "{OTHER_CHANNEL}"\n'
-        bot = make_bot(tmp_path, slack.http_mode_env(), extra, feed_server.port)
-        [adapter] = bot.adapters
-        assert isinstance(adapter, SlackAdapter)
-        await adapter.start(bot.commands)
-        try:
-            await slash(adapter, slack, USER_ID, "channel", "before")
-            assert "no subscription of its own" in text_of(await answer(slack, "before"))
+    extra = f'[adapters.slack]\nadmin_channel = "{OTHER_CHANNEL}"\n'
+    async with started_slack(tmp_path, extra, feed_server.port) as (slack, adapter, bot):
+        await slash(adapter, slack, USER_ID, "channel", "before")
+        assert "no subscription of its own" in text_of(await answer(slack, "before"))
 
-            await slash(adapter, slack, USER_ID, "subscribe research", "member")
-            assert text_of(await answer(slack, "member")) == NOT_ADMIN_TEXT
-            assert bot.subscriptions.infos() == []
+        await slash(adapter, slack, USER_ID, "subscribe research", "member")
+        assert text_of(await answer(slack, "member")) == NOT_ADMIN_TEXT
+        assert bot.subscriptions.infos() == []
 
-            words = 'subscribe research models "30 8 * * mon-fri" tz=Europe/Berlin compact 2+'
-            await slash(adapter, slack, ADMIN_ID, words, "admin")
-            done = text_of(await answer(slack, "admin"))
-            assert f"subscribed slack:{DIGEST_CHANNEL}: research, models, 2+ outlets" in done
-            assert '"30 8 * * mon-fri" Europe/Berlin; compact; next post' in done
-            [info] = bot.subscriptions.infos()
-            assert (info.channel, info.origin) == (f"slack:{DIGEST_CHANNEL}", "chat")
-            assert info.created_by == f"Slack user {ADMIN_ID} (grace)"
-            await slack.wait_for(lambda: bool(slack.bodies("chat.postMessage")))
-            [notice] = slack.bodies("chat.postMessage")
-            assert notice["channel"] == OTHER_CHANNEL and "subscribed slack:" in notice["text"]
+        words = 'subscribe research models "30 8 * * mon-fri" tz=Europe/Berlin compact 2+'
+        await slash(adapter, slack, ADMIN_ID, words, "admin")
+        done = text_of(await answer(slack, "admin"))
+        assert f"subscribed slack:{DIGEST_CHANNEL}: research, models, 2+ outlets" in done
+        assert '"30 8 * * mon-fri" Europe/Berlin; compact; next post' in done
+        [info] = bot.subscriptions.infos()
+        assert (info.channel, info.origin) == (f"slack:{DIGEST_CHANNEL}", "chat")
+        assert info.created_by == f"Slack user {ADMIN_ID} (grace)"
+        await slack.wait_for(lambda: bool(slack.bodies("chat.postMessage")))
+        [notice] = slack.bodies("chat.postMessage")
+        assert notice["channel"] == OTHER_CHANNEL and "subscribed slack:" in notice["text"]
 
-            await slash(adapter, slack, USER_ID, "channel", "after")
-            assert "This channel gets research, models" in text_of(await answer(slack, "after"))
+        await slash(adapter, slack, USER_ID, "channel", "after")
+        assert "This channel gets research, models" in text_of(await answer(slack, "after"))
 
-            await slash(adapter, slack, ADMIN_ID, "subscribe gossip weekly", "bad")
-            bad = text_of(await answer(slack, "bad"))
-            assert "unknown kind" not in bad  # an unknown word is a search word...
-            assert "matching “gossip”" in bad  # ...and says so
+        await slash(adapter, slack, ADMIN_ID, "subscribe gossip weekly", "bad")
+        bad = text_of(await answer(slack, "bad"))
+        assert "unknown kind" not in bad  # an unknown word is a search word...
+        assert "matching “gossip”" in bad  # ...and says so
 
-            await slash(adapter, slack, ADMIN_ID, "subscribe tz=Mars/Base", "zone")
-            assert "IANA time zone" in text_of(await answer(slack, "zone"))
+        await slash(adapter, slack, ADMIN_ID, "subscribe tz=Mars/Base", "zone")
+        assert "IANA time zone" in text_of(await answer(slack, "zone"))
 
-            await slash(adapter, slack, ADMIN_ID, "unsubscribe", "off")
-            assert "default digest again" in text_of(await answer(slack, "off"))
-            assert bot.subscriptions.infos() == []
-            await slash(adapter, slack, ADMIN_ID, "unsubscribe", "again")
-            assert "no subscription of its own" in text_of(await answer(slack, "again"))
-        finally:
-            await adapter.close()
-            bot.close()
+        await slash(adapter, slack, ADMIN_ID, "unsubscribe", "off")
+        assert "default digest again" in text_of(await answer(slack, "off"))
+        assert bot.subscriptions.infos() == []
+        await slash(adapter, slack, ADMIN_ID, "unsubscribe", "again")
+        assert "no subscription of its own" in text_of(await answer(slack, "again"))
 
 
 async def test_discord_manage_server_members_subscribe_the_channel(
