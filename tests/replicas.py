@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.adapters.terminal import TerminalAdapter
 from bot.config import load_settings
 from bot.pipeline import DigestBot
-from bot.scheduler import FIRING, BotJobs, current_slot
+from bot.scheduler import FIRING, BotJobs, current_slot, next_firing, retry_deadline
 from bot.store.schema import (
     DigestRecord,
     Feed,
@@ -238,7 +238,7 @@ def story_ids_in_json(output: str) -> list[str]:
 
 def replica_bots(directory: Path, url: str, count: int) -> list[DigestBot]:
     """``count`` bots sharing one database, as replicas do, each printing to its own
-    terminal; a digest every hour (the firing under test is the current one)."""
+    terminal; a digest every hour (the firing under test: :func:`open_digest_firing`)."""
     config = directory / "c.toml"
     config.write_text("feeds = []\n[schedule]\ndigest_interval_minutes = 60\n", encoding="utf-8")
     settings = load_settings(config, env={})
@@ -266,13 +266,25 @@ def replicas_behind_proxy(
                 bot.close()
 
 
+def open_digest_firing(bot: DigestBot, left: timedelta = timedelta(minutes=2)) -> datetime:
+    """An hourly digest firing to run now whose failed claims ``bot`` still retries for at
+    least ``left``: the current slot, or the next one late in the hour, when the scheduler
+    is about to give the current one up for the next (``retry_deadline``)."""
+    now = datetime.now(UTC)
+    firing = current_slot(now, timedelta(hours=1))
+    following = next_firing("post_digest", firing, bot.settings.schedule)
+    if retry_deadline(firing, following) - now < left:
+        firing += timedelta(hours=1)
+    return firing
+
+
 async def fire_digest_during_blip(
     bots: list[DigestBot], proxy: TcpProxy
 ) -> tuple[datetime, list[asyncio.Task[Any]]]:
-    """Cut the database ``proxy``, fire the current hourly digest in every bot, and return
-    (the firing, the bots' runs) once every claim failed and was tried again at least once
-    more; the database stays away until the caller restores it."""
-    firing = current_slot(datetime.now(UTC), timedelta(hours=1))
+    """Cut the database ``proxy``, fire an hourly digest (:func:`open_digest_firing`) in
+    every bot, and return (the firing, the bots' runs) once every claim failed and was tried
+    again at least once more; the database stays away until the caller restores it."""
+    firing = open_digest_firing(bots[0])
     proxy.cut()
     refused = proxy.refused
     token = FIRING.set(firing)

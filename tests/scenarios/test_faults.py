@@ -25,7 +25,6 @@ from bot.pipeline import DigestBot
 from bot.scheduler import (
     FIRING,
     BotJobs,
-    current_slot,
     firing_key,
     next_firing,
     retry_deadline,
@@ -46,7 +45,7 @@ from tests.harness import (
     pool_workers,
 )
 from tests.helpers import count_items, write_config
-from tests.replicas import fire_digest_during_blip, replicas_behind_proxy
+from tests.replicas import fire_digest_during_blip, open_digest_firing, replicas_behind_proxy
 
 # A scenario: the whole bot, often as real processes; `pytest -m "not scenario"` skips it.
 pytestmark = pytest.mark.scenario
@@ -274,7 +273,7 @@ async def test_a_digest_that_meets_a_database_blip_after_its_claim_is_posted_onc
         jobs = BotJobs(bot, bot.settings.schedule)
         proxy.cut()
         refused = proxy.refused
-        token = FIRING.set(current_slot(datetime.now(UTC), timedelta(hours=1)))
+        token = FIRING.set(open_digest_firing(bot))
         try:
             posting = asyncio.create_task(jobs.post_digest())
         finally:
